@@ -1,0 +1,1 @@
+"""One module per ``blueprint`` subcommand; each defines ``register(subparsers)`` (see ``blueprint.cli``)."""

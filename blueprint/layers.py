@@ -1,0 +1,171 @@
+"""PyTorch BSConv layers: BSConv-U (Sec. 3.3.1), BSConv-S (Sec. 3.3.2) and DSC (Sec. 4.1).
+
+The modules are ``nn.Sequential`` subclasses whose child names (``pw``, ``pw1``, ``pw2``, ``bn``,
+``bn1``, ``bn2``, ``dw``) match the paper's public reference implementation, so its state_dicts
+load unchanged.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+import torch.nn as nn
+
+
+def _positive_int(name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return int(value)
+
+
+def _kernel_size(kernel_size):
+    ks = (kernel_size, kernel_size) if isinstance(kernel_size, numbers.Integral) else tuple(kernel_size)
+    if len(ks) != 2 or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in ks):
+        raise ValueError(f"kernel_size: expected a positive int or a pair of positive ints, got {kernel_size!r}")
+    return tuple(int(k) for k in ks)
+
+
+def _padding(padding, kernel_size, stride):
+    """Accept an int, a pair, or 'same'/'valid'; 'same' needs stride 1 and an odd kernel."""
+    if padding == "valid":
+        return 0
+    if padding == "same":
+        if any(k % 2 == 0 for k in kernel_size):
+            raise ValueError(
+                f"padding: 'same' needs an odd kernel_size so that the padding is symmetric, got {kernel_size}"
+            )
+        if stride not in (1, (1, 1)):
+            raise ValueError(f"padding: 'same' needs stride 1, got stride {stride!r}")
+        return "same"
+    return padding
+
+
+def _depthwise(channels, kernel_size, stride, padding, dilation, bias, padding_mode):
+    return nn.Conv2d(
+        channels,
+        channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=channels,
+        bias=bias,
+        padding_mode=padding_mode,
+    )
+
+
+def _pointwise(in_channels, out_channels, bias=False):
+    return nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=bias)
+
+
+class BSConvU(nn.Sequential):
+    """Unconstrained BSConv, Eq. (6)-(7): pointwise W (no bias), optional BatchNorm, depthwise blueprints B.
+
+    Computes the same as a regular convolution with the kernel ``F_m^(n) = w_{n,m} B^(n)`` (Eq. 2).
+    Children: ``pw`` (N, M, 1, 1), [``bn``], ``dw`` (N, 1, K, K) with the optional bias.
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        padding_mode="zeros",
+        with_bn=False,
+        bn_kwargs=None,
+    ):
+        super().__init__()
+        in_channels = _positive_int("in_channels", in_channels)
+        out_channels = _positive_int("out_channels", out_channels)
+        kernel_size = _kernel_size(kernel_size)
+        padding = _padding(padding, kernel_size, stride)
+        self.add_module("pw", _pointwise(in_channels, out_channels))
+        if with_bn:
+            self.add_module("bn", nn.BatchNorm2d(out_channels, **(bn_kwargs or {})))
+        self.add_module("dw", _depthwise(out_channels, kernel_size, stride, padding, dilation, bias, padding_mode))
+
+
+def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> int:
+    """M' = min(M, max(min_mid_channels, ceil(p * M))), the subspace size of Eq. (8)."""
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 < p <= 1.0:
+        raise ValueError(f"p: expected a subspace ratio in (0, 1], got {p!r}")
+    min_mid_channels = _positive_int("min_mid_channels", min_mid_channels)
+    return min(in_channels, max(min_mid_channels, math.ceil(p * in_channels)))
+
+
+class BSConvS(nn.Sequential):
+    """Subspace BSConv, Eq. (12)-(14): pointwise W^B to M' channels, pointwise W^A to N, depthwise blueprints.
+
+    ``W = W^A W^B`` (Eq. 8) with M' = min(M, max(min_mid_channels, ceil(p M))). ``pw1`` holds W^B and is
+    the weight regularized by the orthonormal loss, Eq. (9) (see ``orthonormal_weights``).
+    Children: ``pw1`` (M', M, 1, 1), [``bn1``], ``pw2`` (N, M', 1, 1), [``bn2``], ``dw`` (N, 1, K, K).
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        padding_mode="zeros",
+        p=0.25,
+        min_mid_channels=4,
+        with_bn=False,
+        bn_kwargs=None,
+    ):
+        super().__init__()
+        in_channels = _positive_int("in_channels", in_channels)
+        out_channels = _positive_int("out_channels", out_channels)
+        kernel_size = _kernel_size(kernel_size)
+        padding = _padding(padding, kernel_size, stride)
+        mid_channels = subspace_channels(in_channels, p, min_mid_channels)
+        self.add_module("pw1", _pointwise(in_channels, mid_channels))
+        if with_bn:
+            self.add_module("bn1", nn.BatchNorm2d(mid_channels, **(bn_kwargs or {})))
+        self.add_module("pw2", _pointwise(mid_channels, out_channels))
+        if with_bn:
+            self.add_module("bn2", nn.BatchNorm2d(out_channels, **(bn_kwargs or {})))
+        self.add_module("dw", _depthwise(out_channels, kernel_size, stride, padding, dilation, bias, padding_mode))
+
+    def orthonormal_weights(self) -> list[torch.Tensor]:
+        """The W^B of Eq. (9): the first pointwise weight, (M', M, 1, 1)."""
+        return [self.pw1.weight]
+
+
+class DSConv(nn.Sequential):
+    """Depthwise separable convolution (Sec. 4.1): depthwise (M, 1, K, K), then pointwise (N, M, 1, 1).
+
+    Computes the same as a regular convolution with ``F_m^(n) = w_{n,m} B'_m`` (one 3-D blueprint B'
+    shared by all filters). The optional bias sits on the pointwise step. Children: ``dw``, [``bn``], ``pw``.
+    """
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        padding_mode="zeros",
+        with_bn=False,
+        bn_kwargs=None,
+    ):
+        super().__init__()
+        in_channels = _positive_int("in_channels", in_channels)
+        out_channels = _positive_int("out_channels", out_channels)
+        kernel_size = _kernel_size(kernel_size)
+        padding = _padding(padding, kernel_size, stride)
+        self.add_module("dw", _depthwise(in_channels, kernel_size, stride, padding, dilation, False, padding_mode))
+        if with_bn:
+            self.add_module("bn", nn.BatchNorm2d(in_channels, **(bn_kwargs or {})))
+        self.add_module("pw", _pointwise(in_channels, out_channels, bias=bias))
