@@ -129,12 +129,35 @@ def _depthwise(name: str, w, channels: int, what: str):
         raise ValueError(f"{name}: expected shape ({channels}, 1, K, K) ({what}), got {w.shape}")
 
 
+def bsconv_u_weights(w_pw, w_dw, m=None) -> int:
+    """W (N, M, 1, 1) and blueprints B (N, 1, K, K) of Eq. (2); returns N."""
+    float_array("w_pw", w_pw, 4)
+    n = _pointwise("w_pw", w_pw, w_pw.shape[1] if m is None else m, "the input channels M of x")
+    _depthwise("w_dw", w_dw, n, "one blueprint per output channel N = w_pw.shape[0]")
+    return n
+
+
+def bsconv_s_weights(w_b, w_a, w_dw, m=None) -> int:
+    """W^B (M', M, 1, 1), W^A (N, M', 1, 1) of Eq. (8) and blueprints (N, 1, K, K); returns N."""
+    float_array("w_b", w_b, 4)
+    m_sub = _pointwise("w_b", w_b, w_b.shape[1] if m is None else m, "the input channels M of x")
+    n = _pointwise("w_a", w_a, m_sub, "the subspace size M' = w_b.shape[0]")
+    _depthwise("w_dw", w_dw, n, "one blueprint per output channel N = w_a.shape[0]")
+    return n
+
+
+def dsc_weights(w_dw, w_pw, m=None) -> int:
+    """Depthwise B' (M, 1, K, K) and pointwise W (N, M, 1, 1) of Sec. 4.1; returns N."""
+    float_array("w_dw", w_dw, 4)
+    m = w_dw.shape[0] if m is None else m
+    _depthwise("w_dw", w_dw, m, "one K x K kernel per input channel M")
+    return _pointwise("w_pw", w_pw, m, "the input channels M = w_dw.shape[0]")
+
+
 def check_dsc(x, w_dw, w_pw, b, stride, padding, dilation):
     """Checks for ``dsc_forward``: depthwise (M, 1, K, K) then pointwise (N, M, 1, 1)."""
     float_array("x", x, 4)
-    m = x.shape[1]
-    _depthwise("w_dw", w_dw, m, "one K x K kernel per input channel M")
-    n = _pointwise("w_pw", w_pw, m, "the input channels M")
+    n = dsc_weights(w_dw, w_pw, x.shape[1])
     same_dtype(x=x, w_dw=w_dw, w_pw=w_pw, b=b)
     bias("b", b, n, x.dtype)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
@@ -143,8 +166,7 @@ def check_dsc(x, w_dw, w_pw, b, stride, padding, dilation):
 def check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation):
     """Checks for ``bsconv_u_forward``: pointwise (N, M, 1, 1) then depthwise (N, 1, K, K)."""
     float_array("x", x, 4)
-    n = _pointwise("w_pw", w_pw, x.shape[1], "the input channels M of x")
-    _depthwise("w_dw", w_dw, n, "one blueprint per output channel N")
+    n = bsconv_u_weights(w_pw, w_dw, x.shape[1])
     same_dtype(x=x, w_pw=w_pw, w_dw=w_dw, b=b)
     bias("b", b, n, x.dtype)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
@@ -153,9 +175,7 @@ def check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation):
 def check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation):
     """Checks for ``bsconv_s_forward``: W^B (M', M, 1, 1), W^A (N, M', 1, 1), blueprints (N, 1, K, K)."""
     float_array("x", x, 4)
-    m_sub = _pointwise("w_b", w_b, x.shape[1], "the input channels M of x")
-    n = _pointwise("w_a", w_a, m_sub, "the subspace size M' of w_b")
-    _depthwise("w_dw", w_dw, n, "one blueprint per output channel N")
+    n = bsconv_s_weights(w_b, w_a, w_dw, x.shape[1])
     same_dtype(x=x, w_b=w_b, w_a=w_a, w_dw=w_dw, b=b)
     bias("b", b, n, x.dtype)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")

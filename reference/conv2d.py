@@ -1,0 +1,107 @@
+"""Regular (grouped) 2-D convolution, Eq. (1) and (3), vectorized with im2col.
+
+Shapes (PyTorch's conventions): x (B, M, H, W), w (N, M/G, KH, KW), b (N,), y (B, N, H_out, W_out) with
+
+    H_out = floor((H + 2 P - D (KH - 1) - 1) / S) + 1            (same for W)
+
+The convolution is the cross-correlation used by every deep-learning framework:
+
+    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]
+
+with g = n // N_g the group of output channel n. ``reference.naive`` spells this out in loops; here
+each group is one matrix product of its weights (N_g, M_g KH KW) with the im2col matrix of its input
+(M_g KH KW, B H_out W_out).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from reference import checks
+
+
+class Geometry(NamedTuple):
+    """Everything the backward pass needs to know about the forward's shapes."""
+
+    x_shape: tuple  # B, M, H, W
+    w_shape: tuple  # N, M_g, KH, KW
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+    out_hw: tuple  # H_out, W_out
+
+
+def pad_spatial(x: np.ndarray, padding: tuple) -> np.ndarray:
+    """Zero-pad the two spatial axes of an NCHW array."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
+    """(B, M, Hp, Wp) -> (G, M_g KH KW, B H_out W_out): one column per output pixel."""
+    b, m, _, _ = x_pad.shape
+    _, m_g, kh, kw = geo.w_shape
+    ho, wo = geo.out_hw
+    sb, sm, sh, sw = x_pad.strides
+    taps = as_strided(
+        x_pad,
+        shape=(b, m, kh, kw, ho, wo),  # B,M,KH,KW,Ho,Wo
+        strides=(sb, sm, sh * geo.dilation[0], sw * geo.dilation[1], sh * geo.stride[0], sw * geo.stride[1]),
+        writeable=False,
+    )
+    taps = taps.reshape(b, geo.groups, m_g, kh, kw, ho, wo)  # B,G,Mg,KH,KW,Ho,Wo
+    return taps.transpose(1, 2, 3, 4, 0, 5, 6).reshape(geo.groups, m_g * kh * kw, b * ho * wo)
+
+
+def col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
+    """Adjoint of ``im2col``: scatter-add (G, M_g KH KW, B H_out W_out) back onto (B, M, H, W)."""
+    b, m, h, w = geo.x_shape
+    _, m_g, kh, kw = geo.w_shape
+    ho, wo = geo.out_hw
+    (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
+    taps = cols.reshape(geo.groups, m_g, kh, kw, b, ho, wo).transpose(4, 0, 1, 2, 3, 5, 6)  # B,G,Mg,KH,KW,Ho,Wo
+    taps = taps.reshape(b, m, kh, kw, ho, wo)  # B,M,KH,KW,Ho,Wo
+    dx_pad = np.zeros((b, m, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # B,M,Hp,Wp
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            dx_pad[:, :, rows, columns] += taps[:, :, i, j]
+    return dx_pad[:, :, ph : ph + h, pw : pw + w]
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Eq. (1): y = x * w (+ b), grouped. Returns ``(y, cache)``; y is (B, N, H_out, W_out)."""
+    stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
+    geo = Geometry(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
+    n = w.shape[0]
+    cols = im2col(pad_spatial(x, padding), geo)  # G, Mg*KH*KW, B*Ho*Wo
+    w_mat = w.reshape(groups, n // groups, -1)  # G, Ng, Mg*KH*KW
+    y = w_mat @ cols  # G, Ng, B*Ho*Wo
+    y = y.reshape(n, x.shape[0], *out_hw).transpose(1, 0, 2, 3)  # B,N,Ho,Wo
+    if b is not None:
+        y = y + b[None, :, None, None]
+    return np.ascontiguousarray(y), (cols, w, b is not None, geo)
+
+
+def conv2d_backward(dy, cache):
+    """Gradients of ``conv2d_forward``. Returns ``(dx, dw, db)``; db is None when there was no bias.
+
+    With Y = W_mat @ cols per group (the forward's matrix form):
+    dW_mat = dY @ cols^T, dcols = W_mat^T @ dY, and dx = col2im(dcols), the adjoint of the
+    im2col gather; db sums dy over batch and space.
+    """
+    cols, w, has_bias, geo = cache
+    b, n = geo.x_shape[0], geo.w_shape[0]
+    checks.check_grad("dy", dy, (b, n, *geo.out_hw), w.dtype)
+    dy_mat = dy.transpose(1, 0, 2, 3).reshape(geo.groups, n // geo.groups, -1)  # G, Ng, B*Ho*Wo
+    w_mat = w.reshape(geo.groups, n // geo.groups, -1)  # G, Ng, Mg*KH*KW
+    dw = (dy_mat @ cols.transpose(0, 2, 1)).reshape(w.shape)  # N, Mg, KH, KW
+    dx = col2im(w_mat.transpose(0, 2, 1) @ dy_mat, geo)  # B, M, H, W
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
+    return np.ascontiguousarray(dx), dw, db

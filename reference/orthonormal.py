@@ -1,0 +1,40 @@
+"""The orthonormal regularization of BSConv-S, Eq. (9): L = ||W^B W^B^T - I||_F (not squared).
+
+Derivation of the gradient. Let E = W W^T - I (M' x M', symmetric) and L = sqrt(sum_ij E_ij^2).
+Then dL = (1 / L) sum_ij E_ij dE_ij and dE = dW W^T + W dW^T, so
+dL = (1 / L) tr(E^T (dW W^T + W dW^T)) = (2 / L) tr(W^T E dW), i.e.
+
+    dL/dW = 2 E W / L.
+
+At L = 0 (W W^T = I exactly: the rows of W are orthonormal) the norm is not differentiable; every
+vector of norm <= ||d(E)/dW|| is a subgradient, and we return 0, the minimum-norm one (which is also
+what PyTorch returns for the gradient of a norm at zero). 0 is also the right answer for
+optimization: W is then a minimum of L.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reference import checks
+
+
+def _as_matrix(w_b):
+    w_b = checks.check_w_b(w_b)
+    return w_b.reshape(w_b.shape[0], w_b.shape[1])  # M',M
+
+
+def orthonormal_loss(w_b) -> float:
+    """Eq. (9): ||W^B W^B^T - I||_F for W^B given as (M', M) or (M', M, 1, 1)."""
+    w = _as_matrix(w_b)
+    e = w @ w.T - np.eye(w.shape[0], dtype=w.dtype)  # M',M'
+    return float(np.sqrt(np.sum(e * e)))
+
+
+def orthonormal_loss_backward(w_b):
+    """dL/dW^B = 2 (W W^T - I) W / L, shaped like ``w_b``; 0 where L = 0 (see the module docstring)."""
+    w = _as_matrix(w_b)
+    e = w @ w.T - np.eye(w.shape[0], dtype=w.dtype)  # M',M'
+    loss = np.sqrt(np.sum(e * e))
+    if loss == 0.0:
+        return np.zeros_like(w_b)
+    return (2.0 * (e @ w) / loss).reshape(w_b.shape).astype(w_b.dtype, copy=False)
