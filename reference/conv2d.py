@@ -102,6 +102,10 @@ def conv2d_backward(dy, cache):
     dy_mat = dy.transpose(1, 0, 2, 3).reshape(geo.groups, n // geo.groups, -1)  # G, Ng, B*Ho*Wo
     w_mat = w.reshape(geo.groups, n // geo.groups, -1)  # G, Ng, Mg*KH*KW
     dw = (dy_mat @ cols.transpose(0, 2, 1)).reshape(w.shape)  # N, Mg, KH, KW
-    dx = col2im(w_mat.transpose(0, 2, 1) @ dy_mat, geo)  # B, M, H, W
+    w_t = w_mat.transpose(0, 2, 1)  # G, Mg*KH*KW, Ng
+    # With one output channel per group (depthwise) W^T dY is an outer product; broadcasting computes it
+    # several times faster than a batched matmul whose inner size is 1.
+    dcols = w_t * dy_mat if w_t.shape[2] == 1 else w_t @ dy_mat  # G, Mg*KH*KW, B*Ho*Wo
+    dx = col2im(dcols, geo)  # B, M, H, W
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
     return np.ascontiguousarray(dx), dw, db
