@@ -12,6 +12,8 @@ import numbers
 import torch
 import torch.nn as nn
 
+from reference import checks
+
 
 def _positive_int(name, value):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -26,19 +28,33 @@ def _kernel_size(kernel_size):
     return tuple(int(k) for k in ks)
 
 
+def _geometry(kernel_size, stride, padding, dilation):
+    """Check the spatial arguments where the layer is built, not at its first forward.
+
+    Returns ``(kernel_size, stride, padding, dilation)`` with padding an int pair or 'same'.
+    """
+    kernel_size = _kernel_size(kernel_size)
+    stride = checks.int_pair("stride", stride, 1)
+    dilation = checks.int_pair("dilation", dilation, 1)
+    return kernel_size, stride, _padding(padding, kernel_size, stride), dilation
+
+
 def _padding(padding, kernel_size, stride):
     """Accept an int, a pair, or 'same'/'valid'; 'same' needs stride 1 and an odd kernel."""
     if padding == "valid":
-        return 0
+        return (0, 0)
+    if isinstance(padding, str) and padding != "same":
+        raise ValueError(f"padding: expected an int, a pair of ints, 'same' or 'valid', got {padding!r}")
+    if padding != "same":
+        return checks.int_pair("padding", padding, 0)
     if padding == "same":
         if any(k % 2 == 0 for k in kernel_size):
             raise ValueError(
                 f"padding: 'same' needs an odd kernel_size so that the padding is symmetric, got {kernel_size}"
             )
-        if stride not in (1, (1, 1)):
+        if stride != (1, 1):
             raise ValueError(f"padding: 'same' needs stride 1, got stride {stride!r}")
         return "same"
-    return padding
 
 
 def _depthwise(channels, kernel_size, stride, padding, dilation, bias, padding_mode):
@@ -82,8 +98,7 @@ class BSConvU(nn.Sequential):
         super().__init__()
         in_channels = _positive_int("in_channels", in_channels)
         out_channels = _positive_int("out_channels", out_channels)
-        kernel_size = _kernel_size(kernel_size)
-        padding = _padding(padding, kernel_size, stride)
+        kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         self.add_module("pw", _pointwise(in_channels, out_channels))
         if with_bn:
             self.add_module("bn", nn.BatchNorm2d(out_channels, **(bn_kwargs or {})))
@@ -124,8 +139,7 @@ class BSConvS(nn.Sequential):
         super().__init__()
         in_channels = _positive_int("in_channels", in_channels)
         out_channels = _positive_int("out_channels", out_channels)
-        kernel_size = _kernel_size(kernel_size)
-        padding = _padding(padding, kernel_size, stride)
+        kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         mid_channels = subspace_channels(in_channels, p, min_mid_channels)
         self.add_module("pw1", _pointwise(in_channels, mid_channels))
         if with_bn:
@@ -163,8 +177,7 @@ class DSConv(nn.Sequential):
         super().__init__()
         in_channels = _positive_int("in_channels", in_channels)
         out_channels = _positive_int("out_channels", out_channels)
-        kernel_size = _kernel_size(kernel_size)
-        padding = _padding(padding, kernel_size, stride)
+        kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         self.add_module("dw", _depthwise(in_channels, kernel_size, stride, padding, dilation, False, padding_mode))
         if with_bn:
             self.add_module("bn", nn.BatchNorm2d(in_channels, **(bn_kwargs or {})))

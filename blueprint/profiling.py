@@ -88,7 +88,8 @@ def layer_flops(module: nn.Module, inputs: tuple, output: torch.Tensor, include_
     return 0
 
 
-def _batched_size(input_size) -> tuple[int, ...]:
+def batched_size(input_size) -> tuple[int, ...]:
+    """(C, H, W) -> (1, C, H, W); (B, C, H, W) as it is; anything else raises."""
     size = tuple(input_size) if isinstance(input_size, (tuple, list, torch.Size)) else None
     if size is None or len(size) not in (3, 4) or not all(isinstance(s, int) and s >= 1 for s in size):
         raise ValueError(f"input_size: expected (C, H, W) or (B, C, H, W) of positive ints, got {input_size!r}")
@@ -103,7 +104,7 @@ def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> Mod
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    size = _batched_size(input_size)
+    size = batched_size(input_size)
     first = next(model.parameters(), None)
     x = torch.zeros(size, dtype=first.dtype if first is not None else torch.float32,
                     device=first.device if first is not None else "cpu")  # fmt: skip

@@ -57,7 +57,7 @@ def regularized_weights(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
 def orthonormal_penalty(w_b: torch.Tensor) -> torch.Tensor:
     """Eq. (9) for one weight: ||W^B W^B^T - I||_F, W^B = ``w_b`` reshaped to (M', M); not squared."""
     if w_b.dim() < 2:
-        raise ValueError(f"w_b: expected a weight with at least 2 dimensions (M', M, ...), got shape {tuple(w_b.shape)}")
+        raise ValueError(f"w_b: expected a weight of shape (M', M, ...), got shape {tuple(w_b.shape)}")
     w = w_b.reshape(w_b.shape[0], -1)  # M',M
     gram = w @ w.T  # M',M'
     eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)

@@ -1,0 +1,89 @@
+"""Figures of Sec. 3.1: the PC1 histogram by stage (like Fig. 3) and one kernel's depth slices (like Fig. 2).
+
+Both functions save a PNG and return the ``matplotlib.figure.Figure`` (a notebook displays it). They use
+matplotlib's object API, not pyplot, so they work without a display and leave pyplot's state alone.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+import reference
+from blueprint.analysis.correlation import KernelCorrelations
+
+
+def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", bins: int = 20) -> Figure:
+    """Fig. 3: per stage, the distribution of the variance of each filter explained by PC1, saved to ``path``.
+
+    Each stage is normalized to 100% so that stages with few filters stay visible.
+    """
+    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = fig.subplots()
+    edges = np.linspace(0.0, 100.0, bins + 1)
+    colors = matplotlib.colormaps["tab10"]
+    for i, (stage, values) in enumerate(result.by_stage().items()):
+        pct = 100 * values
+        weights = np.full(pct.shape, 100.0 / pct.size)
+        label = f"{result.stage_labels[stage]}: {pct.size} filters, mean {pct.mean():.0f}%"
+        ax.hist(pct, bins=edges, weights=weights, color=colors(i % 10), alpha=0.25)
+        ax.hist(pct, bins=edges, weights=weights, color=colors(i % 10), histtype="step", linewidth=2, label=label)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("variance of the filter explained by PC1 (%)")
+    ax.set_ylabel("filters of the stage (%)")
+    ax.set_title(f"{title}: intra-kernel correlation per filter (cf. Fig. 3)")
+    ax.legend(title=f"stages by {result.stage_by}", fontsize="small")
+    fig.text(
+        0.01, -0.01,
+        "Each filter's M depth slices (K x K) are PCA samples; 100% means one blueprint explains them all (Eq. 2).",
+        fontsize="small", ha="left", va="top",
+    )  # fmt: skip
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", max_slices: int = 32) -> Figure:
+    """Fig. 2: the K x K slices F_m^(n) of one filter (N, M, K, K)[n], next to its rank-1 blueprint B^(n).
+
+    Slices share one symmetric color scale (red positive, blue negative) so that scaled and inverted copies
+    of the blueprint are visible; at most ``max_slices`` slices are drawn.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 4:
+        raise ValueError(f"weight: expected an (N, M, KH, KW) kernel, got shape {w.shape}")
+    if not 0 <= filter_index < w.shape[0]:
+        raise ValueError(f"filter_index: expected 0 <= index < N={w.shape[0]}, got {filter_index}")
+    f = w[filter_index : filter_index + 1]  # 1,M,KH,KW
+    _, blueprint, rel_err = reference.blueprint_factorize(f)  # 1,1,KH,KW
+    ev = float(reference.pc1_explained_variance(f)[0])
+    shown = min(f.shape[1], max_slices)
+    cols = min(8, shown + 1)
+    rows = math.ceil((shown + 1) / cols)
+    fig = Figure(figsize=(1.5 * cols + 1.2, 1.55 * rows + 1.0), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    bound = np.abs(f[0, :shown]).max() or 1.0
+    b = np.abs(blueprint).max() or 1.0
+    axes.flat[0].imshow(blueprint[0, 0], cmap="RdBu_r", vmin=-b, vmax=b)
+    axes.flat[0].set_title("blueprint B\n(rank-1 fit, own scale)", fontsize="small")
+    for m in range(shown):
+        image = axes.flat[m + 1].imshow(f[0, m], cmap="RdBu_r", vmin=-bound, vmax=bound)
+        axes.flat[m + 1].set_title(f"slice m={m + 1}", fontsize="small")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    more = f" (first {shown} of {f.shape[1]})" if shown < f.shape[1] else ""
+    fig.suptitle(
+        f"{title}, filter index {filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]} (cf. Fig. 2)\n"
+        f"PC1 explains {100 * ev:.0f}% of the slices' variance; rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
+        fontsize="medium",
+    )
+    fig.text(
+        0.01, -0.01,
+        "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like scaled or inverted "
+        "copies of it.",
+        fontsize="small", ha="left", va="top",
+    )  # fmt: skip
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig

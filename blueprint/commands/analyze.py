@@ -1,0 +1,41 @@
+"""``blueprint analyze SOURCE``: Sec. 3.1's kernel-correlation analysis of a model, with figures and a table."""
+from __future__ import annotations
+
+from blueprint.analysis import analyze_kernels, default_input_size, load_source, write_analysis
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="PC1 explained variance of every filter, by stage (Sec. 3.1, Fig. 2 and 3)",
+        description="Per filter, the variance of its depth slices explained by the first principal component, "
+        "grouped by stage; writes a Fig. 3-style histogram and a Fig. 2-style slice figure and prints a table.",
+    )
+    p.add_argument("source", help="a zoo name (see `blueprint models`), or a module / state_dict / checkpoint file")
+    p.add_argument("--model", help="zoo architecture to load the checkpoint SOURCE into (stages by resolution)")
+    p.add_argument("--num-classes", type=int, default=1000, help="classes of the zoo model (default: 1000)")
+    p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
+                   help="input for the forward pass that finds each conv's stage "
+                   "(default: 3 32 32 for cifar_* models, else 3 224 224)")  # fmt: skip
+    p.add_argument("--output-dir", default="analysis", help="folder for the figures (default: ./analysis)")
+    p.add_argument("--layer", help="the layer drawn in the slice figure (default: first with >= 8 slices)")
+    p.add_argument("--filter", type=int, help="0-based filter index in --layer (default: largest PC1 share)")
+    p.add_argument("--bins", type=int, default=20, help="histogram bins (default: 20)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.bins < 1:
+        raise ValueError(f"--bins: expected a positive int, got {args.bins}")
+    source = load_source(args.source, model=args.model, num_classes=args.num_classes)
+    input_size = tuple(args.input_size) if args.input_size else default_input_size(args.model or args.source)
+    result = analyze_kernels(source, input_size=input_size)
+    title = args.model or args.source
+    files = write_analysis(
+        result, args.output_dir, title=title, layer=args.layer, filter_index=args.filter, bins=args.bins
+    )
+    print(f"{title}: PC1 explained variance per filter, stages by {result.stage_by}")
+    print(result.table())
+    print(f"wrote {files.histogram}")
+    print(f"wrote {files.slices} (layer {files.layer}, filter index {files.filter_index})")
+    return 0

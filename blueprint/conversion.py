@@ -1,0 +1,275 @@
+"""Drop-in conversion of a CNN's regular convolutions to BSConv-U or BSConv-S, optionally from trained weights.
+
+``convert(model, to="bsconv_u")`` replaces every ``nn.Conv2d`` with groups=1 and a listed kernel size by a
+BSConv layer with the same geometry (stride, padding, dilation, padding_mode, bias, device, dtype). Every
+other module (1x1 and grouped convolutions, BSConv/DSC layers already there, subclasses of ``nn.Conv2d``
+whose forward may differ) is left alone.
+
+``init="svd"`` starts from the trained kernel W (N, M, K, K) instead of a fresh initialization:
+
+- BSConv-U: per filter, the best rank-1 fit F_m^(n) ~= w_{n,m} B^(n) (Eq. 2, ``reference.blueprint_factorize``),
+  exact when the kernel is blueprint-structured.
+- BSConv-S: that fit, then a truncated SVD of the weight matrix W = U S V^T (Eq. 8): W^B = the first M' rows
+  of V^T (orthonormal rows, so Eq. 9's loss starts at 0) and W^A = U S on those M' components.
+
+Each replaced layer's relative error ||W - W_hat||_F / ||W||_F is written to ``model.conversion_report`` (a
+``ConversionReport``) and logged at INFO level to the ``blueprint.convert`` logger.
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+import numbers
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import reference
+from blueprint.layers import BSConvS, BSConvU, DSConv, subspace_channels
+
+log = logging.getLogger("blueprint.convert")
+
+TARGETS = ("bsconv_u", "bsconv_s")
+INITS = ("default", "svd")
+
+
+@dataclass
+class ConvertedLayer:
+    """One replaced convolution. ``rel_error`` is ||W - W_hat||_F / ||W||_F (``init="svd"`` only, else None)."""
+
+    name: str
+    kernel_size: tuple[int, int]
+    in_channels: int
+    out_channels: int
+    params_before: int
+    params_after: int
+    rel_error: float | None
+
+
+@dataclass
+class ConversionReport:
+    """What ``convert`` did: the target layer type, the initialization and one entry per replaced layer."""
+
+    to: str
+    init: str
+    layers: list[ConvertedLayer] = field(default_factory=list)
+
+    @property
+    def max_rel_error(self) -> float | None:
+        errors = [l.rel_error for l in self.layers if l.rel_error is not None]
+        return max(errors) if errors else None
+
+    def table(self) -> str:
+        header = ("layer", "kernel", "M -> N", "params before", "params after", "rel. error")
+        rows = [
+            (
+                l.name or "<model>",
+                "x".join(map(str, l.kernel_size)),
+                f"{l.in_channels} -> {l.out_channels}",
+                f"{l.params_before:,}",
+                f"{l.params_after:,}",
+                "-" if l.rel_error is None else f"{l.rel_error:.2e}",
+            )
+            for l in self.layers
+        ]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+        return "\n".join([f"convert to {self.to}, init={self.init}: {len(self.layers)} layers", *lines])
+
+
+def _is_size(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+
+
+def _kernel_sizes(kernel_sizes) -> set[tuple[int, int]]:
+    """``(3, 5)`` -> {(3, 3), (5, 5)}; items may be ints (square kernels) or (KH, KW) pairs."""
+    items = [kernel_sizes] if _is_size(kernel_sizes) else kernel_sizes
+    expected = "kernel_sizes: expected positive ints or (KH, KW) pairs"
+    if not isinstance(items, (tuple, list, set, frozenset)):
+        raise ValueError(f"{expected}, got {kernel_sizes!r}")
+    sizes = set()
+    for k in items:
+        pair = (k, k) if _is_size(k) else tuple(k) if isinstance(k, (tuple, list)) else ()
+        if len(pair) != 2 or not all(map(_is_size, pair)):
+            raise ValueError(f"{expected}, got {kernel_sizes!r}")
+        sizes.add((int(pair[0]), int(pair[1])))
+    if not sizes:
+        raise ValueError("kernel_sizes: expected at least one kernel size, got an empty collection")
+    return sizes
+
+
+def _exclusion(model: nn.Module, exclude) -> Callable[[str, nn.Module], bool]:
+    """``exclude`` as a predicate on (qualified name, conv).
+
+    None excludes nothing; a callable is used as is; a name or a list of names / shell patterns excludes
+    every convolution whose qualified name or any ancestor's name matches (``"stem"``, ``"layer1.*"``).
+    """
+    if exclude is None:
+        return lambda name, conv: False
+    if callable(exclude):
+        return exclude
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude) if isinstance(exclude, Iterable) else None
+    if patterns is None or not all(isinstance(p, str) for p in patterns):
+        raise TypeError(
+            f"exclude: expected None, a module name or pattern, a list of them, or a callable(name, module), "
+            f"got {exclude!r}"
+        )
+    names = [n for n, _ in model.named_modules() if n]
+    for p in patterns:
+        if not any(fnmatch.fnmatchcase(n, p) for n in names):
+            raise ValueError(f"exclude: {p!r} matches no module name of the model (e.g. {names[:3]})")
+
+    def excluded(name, conv):
+        parts = name.split(".")
+        ancestors = [".".join(parts[: i + 1]) for i in range(len(parts))]
+        return any(fnmatch.fnmatchcase(a, p) for a in ancestors for p in patterns)
+
+    return excluded
+
+
+def _targets(module: nn.Module, prefix: str, kernel_sizes):
+    """Yield ``(parent, child name, qualified name, conv)`` for each convertible conv, not inside BSConv/DSC."""
+    for child_name, child in module.named_children():
+        name = f"{prefix}{child_name}"
+        if isinstance(child, (BSConvU, BSConvS, DSConv)):
+            continue
+        if _convertible(child, kernel_sizes):
+            yield module, child_name, name, child
+        else:
+            yield from _targets(child, f"{name}.", kernel_sizes)
+
+
+def _convertible(module: nn.Module, kernel_sizes) -> bool:
+    return type(module) is nn.Conv2d and module.groups == 1 and tuple(module.kernel_size) in kernel_sizes
+
+
+def _bsconv_like(conv: nn.Conv2d, to: str, p: float, with_bn: bool) -> nn.Sequential:
+    geometry = dict(
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
+        with_bn=with_bn,
+    )
+    if to == "bsconv_u":
+        layer = BSConvU(conv.in_channels, conv.out_channels, conv.kernel_size, **geometry)
+    else:
+        layer = BSConvS(conv.in_channels, conv.out_channels, conv.kernel_size, p=p, **geometry)
+    return layer.to(device=conv.weight.device, dtype=conv.weight.dtype).train(conv.training)
+
+
+def subspace_factorize(w_pw: np.ndarray, m_sub: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. (8) by truncated SVD: W (N, M, 1, 1) ~= W^A W^B with W^B (M', M, 1, 1) having orthonormal rows.
+
+    W = U S V^T; W^B = first M' rows of V^T (all M' orthonormal even where rank(W) < M'), W^A = U S on the
+    leading min(N, M, M') components and 0 beyond. Exact when rank(W) <= M' (Eckart-Young otherwise).
+    Returns ``(w_b, w_a)`` with w_a (N, M', 1, 1).
+    """
+    w = w_pw[:, :, 0, 0]  # N,M
+    u, s, vt = np.linalg.svd(w, full_matrices=True)  # N,N  r  M,M
+    rank = min(len(s), m_sub)
+    w_b = vt[:m_sub]  # M',M
+    w_a = np.zeros((w.shape[0], m_sub), dtype=w.dtype)  # N,M'
+    w_a[:, :rank] = u[:, :rank] * s[:rank]
+    return w_b[:, :, None, None], w_a[:, :, None, None]
+
+
+def _svd_init(layer: nn.Sequential, conv: nn.Conv2d) -> float:
+    """Set ``layer``'s weights from ``conv``'s kernel; returns the relative error of the kernel it now computes."""
+    w = conv.weight.detach().cpu().double().numpy()  # N,M,KH,KW
+    w_pw, w_dw, _ = reference.blueprint_factorize(w)  # N,M,1,1  N,1,KH,KW
+    if isinstance(layer, BSConvU):
+        weights = {layer.pw: w_pw, layer.dw: w_dw}
+        w_hat = reference.bsconv_u_kernel(w_pw, w_dw)
+    else:
+        w_b, w_a = subspace_factorize(w_pw, layer.pw1.out_channels)
+        weights = {layer.pw1: w_b, layer.pw2: w_a, layer.dw: w_dw}
+        w_hat = reference.bsconv_s_kernel(w_b, w_a, w_dw)
+    with torch.no_grad():
+        for module, value in weights.items():
+            module.weight.copy_(torch.from_numpy(value))
+        if conv.bias is not None:
+            layer.dw.bias.copy_(conv.bias)
+    norm = np.linalg.norm(w)
+    return float(np.linalg.norm(w - w_hat) / norm) if norm > 0 else 0.0
+
+
+def convert(
+    model: nn.Module,
+    to: str = "bsconv_u",
+    kernel_sizes=(3, 5),
+    p: float = 0.25,
+    with_bn: bool = False,
+    init: str = "default",
+    exclude=None,
+) -> nn.Module:
+    """Replace the regular convolutions of ``model`` by BSConv layers, in place; returns the model.
+
+    Args:
+        model: any ``nn.Module``; if it is itself a convertible ``nn.Conv2d`` the new layer is returned.
+        to: ``"bsconv_u"`` (Sec. 3.3.1) or ``"bsconv_s"`` (Sec. 3.3.2, subspace ratio ``p``).
+        kernel_sizes: the kernel sizes to convert, ints (square) or (KH, KW) pairs; 1x1 convolutions are
+            already pointwise and are normally left out.
+        p: the BSConv-S subspace ratio in (0, 1], M' = min(M, max(4, ceil(p M))).
+        with_bn: put BatchNorm between the pointwise and depthwise steps (not with ``init="svd"``, which
+            could then not reproduce the convolution).
+        init: ``"default"`` (PyTorch's fresh initialization) or ``"svd"`` (from the trained weights).
+        exclude: None, a module name / shell pattern or a list of them (a match on a conv or any of its
+            ancestors keeps it), or a callable ``(qualified name, conv) -> bool``.
+
+    The report (``ConversionReport``) is attached to the returned model as ``conversion_report``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if to not in TARGETS:
+        raise ValueError(f"to: expected one of {TARGETS}, got {to!r}")
+    if init not in INITS:
+        raise ValueError(f"init: expected one of {INITS}, got {init!r}")
+    if init == "svd" and with_bn:
+        raise ValueError(
+            "with_bn: init='svd' reproduces the trained convolution only without BatchNorm between the "
+            "pointwise and depthwise steps; expected with_bn=False, got True"
+        )
+    if to == "bsconv_s":
+        subspace_channels(1, p)
+    sizes = _kernel_sizes(kernel_sizes)
+    excluded = _exclusion(model, exclude)
+    report = ConversionReport(to, init)
+
+    def replace(name, conv):
+        try:
+            layer = _bsconv_like(conv, to, p, with_bn)
+        except ValueError as err:
+            raise ValueError(f"layer {name or '<model>'}: {err}") from err
+        error = _svd_init(layer, conv) if init == "svd" else None
+        report.layers.append(
+            ConvertedLayer(
+                name,
+                tuple(conv.kernel_size),
+                conv.in_channels,
+                conv.out_channels,
+                sum(t.numel() for t in conv.parameters()),
+                sum(t.numel() for t in layer.parameters()),
+                error,
+            )
+        )
+        log.info("%s: %s -> %s%s", name or "<model>", tuple(conv.weight.shape), to,
+                 "" if error is None else f", rel. error {error:.3e}")  # fmt: skip
+        return layer
+
+    if _convertible(model, sizes):
+        model = replace("", model)
+    else:
+        targets = [t for t in _targets(model, "", sizes) if not excluded(t[2], t[3])]
+        done: dict[int, nn.Module] = {}
+        for _, _, name, conv in targets:  # build every layer first: an error leaves the model unchanged
+            if id(conv) not in done:
+                done[id(conv)] = replace(name, conv)
+        for parent, child_name, _, conv in targets:
+            setattr(parent, child_name, done[id(conv)])
+    model.conversion_report = report
+    return model

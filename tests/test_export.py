@@ -1,0 +1,75 @@
+"""Deployment: BSConv models export to ONNX (run in onnxruntime) and run under ``torch.compile``."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import torch.nn as nn
+
+from blueprint import BSConvS, BSConvU, orthonormal_loss
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # torch internals
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        BSConvU(3, 8, 3, padding=1, with_bn=True), nn.BatchNorm2d(8), nn.ReLU(),
+        BSConvS(8, 16, 3, stride=2, padding=1, p=0.5, with_bn=True), nn.BatchNorm2d(16), nn.ReLU(),
+        BSConvU(16, 16, 5, padding=2, padding_mode="reflect", bias=False), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    )  # fmt: skip
+
+
+def _trained_statistics(model):
+    """Non-trivial BatchNorm statistics, so that the export must carry them."""
+    with torch.no_grad():
+        model.train()(torch.randn(8, 3, 16, 16))
+    return model.eval()
+
+
+def test_onnx_export_runs_in_onnxruntime_with_outputs_equal_to_pytorch(tmp_path):
+    model = _trained_statistics(_model())
+    x = torch.randn(2, 3, 16, 16)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.onnx.export(model, (x,), dynamo=True, dynamic_shapes=({0: batch},), verbose=False)
+    path = tmp_path / "bsconv.onnx"
+    program.save(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for size in (2, 5):
+        x = torch.randn(size, 3, 16, 16)
+        (y,) = session.run(None, {name: x.numpy()})
+        with torch.no_grad():
+            np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_torch_compile_inference_equals_eager():
+    model = _trained_statistics(_model())
+    compiled = torch.compile(model)
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
+
+
+def test_torch_compile_training_step_with_orthonormal_loss_equals_eager():
+    """Graph capture and autograd of a training step (aot_eager: the code-generating backend is slow on 2 cores)."""
+    model = _model()
+    x, target = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+
+    def step(net):
+        loss = nn.functional.cross_entropy(net(x), target) + 0.1 * orthonormal_loss(model)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    loss, grads = step(model)
+    model.zero_grad()
+    compiled_loss, compiled_grads = step(torch.compile(model, backend="aot_eager"))
+    torch.testing.assert_close(compiled_loss, loss)
+    for a, b in zip(compiled_grads, grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    yield
+    torch._dynamo.reset()
