@@ -1,0 +1,45 @@
+"""``blueprint models [PATTERN]``: the zoo's names with their parameter counts.
+
+Counting builds each model on PyTorch's ``meta`` device (shapes only, no memory, no initialization),
+which keeps the whole listing to seconds; ``--names-only`` skips the counting.
+"""
+from __future__ import annotations
+
+import torch
+
+from blueprint.models import create, list_models
+from blueprint.models.common import num_params
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "models",
+        help="list the model zoo's names with parameter counts",
+        description="Lists the registered model names (optionally those matching a shell-style PATTERN such as "
+        "'cifar_resnet*' or '*bsconvu') with their parameter counts.",
+    )
+    p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'cifar_wrn40_*' (default: all)")
+    p.add_argument("--num-classes", type=int, default=1000, help="classes of the classifier (default: 1000)")
+    p.add_argument("--names-only", action="store_true", help="print only the names, without counting parameters")
+    p.set_defaults(func=run)
+
+
+def parameter_count(name: str, num_classes: int = 1000) -> int:
+    """The number of parameters of zoo model ``name``, built on the meta device (no memory is allocated)."""
+    with torch.device("meta"):
+        model = create(name, num_classes=num_classes)
+    return num_params(model)
+
+
+def run(args) -> int:
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError(f"pattern: no model name matches {args.pattern!r}; run `blueprint models` for the list")
+    if args.names_only:
+        print("\n".join(names))
+        return 0
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:<{width}}  {parameter_count(name, args.num_classes):>13,}", flush=True)
+    print(f"{len(names)} models, parameters for {args.num_classes} classes")
+    return 0
