@@ -3,5 +3,7 @@
 Every family module below registers its names on import.
 """
 from blueprint.models.registry import create, list_models, register
+from blueprint.models import mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet  # noqa: F401  (register on import)
+from blueprint.models import densenet, efficientnet, mnasnet, vgg, xception  # noqa: F401  (Table 4)
 
 __all__ = ["create", "list_models", "register"]

@@ -1,0 +1,171 @@
+"""EfficientNet-B0 and its BSConv-S variant (Table 4, Sec. 4.2 and 5.3).
+
+Registered names: ``efficientnet_b0[_bsconvs_p1d6]``. The baseline is Tan & Le's EfficientNet-B0 as in
+torchvision's ``efficientnet_b0`` (5,288,548 parameters at 1000 classes): a 3x3/2 conv (32 channels, BN,
+swish), seven stages of MBConv units (below), a 1x1 conv to 1280 channels (BN, swish), global average pooling,
+dropout 0.2 and a linear classifier (here a 1x1 convolution with bias, the same parameters). Residual branches
+are dropped per sample with probability 0.2 * i / 16 in unit i = 0..15 (stochastic depth).
+BatchNorm uses PyTorch's defaults (eps 1e-5, momentum 0.1), and the weights start from the zoo's
+``reference_init`` (Kaiming-uniform convolutions, Xavier-normal classifier), not torchvision's initialization.
+
+MBConv (also the unit of MnasNet, see ``mnasnet``): [expand 1x1 + BN + act] -> depthwise KxK + BN + act ->
+[squeeze-excite] -> project 1x1 + BN (linear), with an identity skip when stride 1 and in == out.
+
+BSConv-S (Sec. 4.2): a linear bottleneck is a BSConv-S block shifted by one step, exactly as for MobileNetV2/V3
+in the reference implementation: the projection of one unit is W^B, the next unit's expansion W^A and its
+depthwise convolution holds the blueprints. The architecture (and so the parameter count and FLOPs, Table 4's
+caption) is unchanged; every unit's projection, the first unit's included, is marked for the orthonormal loss
+of Eq. (9). The p = 1/6 of the name is M'/M = out/mid of an expansion-6 unit, not a build parameter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn as nn
+
+from blueprint.models.common import Classifier, ConvBlock, SEUnit, depthwise_block, reference_init
+from blueprint.models.registry import add
+from blueprint.regularization import mark_orthonormal
+
+
+class StochasticDepth(nn.Module):
+    """In training, zero the whole residual branch of a sample with probability p and scale survivors by
+    1 / (1 - p) (Huang et al., "Deep networks with stochastic depth"); the identity in evaluation."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p: expected a drop probability in [0, 1), got {p!r}")
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device)  # B,1,1,1
+        return x * keep.bernoulli_(1.0 - self.p) / (1.0 - self.p)
+
+
+class MBConv(nn.Module):
+    """Inverted residual unit. Children: [``expand``], ``depthwise``, [``se_unit``], ``project``, [``drop``].
+
+    The expansion 1x1 exists only when ``mid_channels != in_channels`` (expansion ratio 1 has none); the
+    squeeze-excite unit only when ``se_channels > 0``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        mid_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        activation: str,
+        se_channels: int = 0,
+        drop_prob: float = 0.0,
+    ):
+        super().__init__()
+        self.use_res_skip = stride == 1 and in_channels == out_channels
+        expand = mid_channels != in_channels
+        self.expand = ConvBlock(in_channels, mid_channels, 1, activation=activation) if expand else None
+        self.depthwise = depthwise_block(mid_channels, kernel_size, stride, activation=activation)
+        self.se_unit = SEUnit(mid_channels, se_channels, activation, "sigmoid") if se_channels > 0 else None
+        self.project = ConvBlock(mid_channels, out_channels, 1, activation=None)
+        self.drop = StochasticDepth(drop_prob) if self.use_res_skip and drop_prob > 0.0 else None
+
+    def forward(self, x):
+        y = x if self.expand is None else self.expand(x)  # B,mid,H,W
+        y = self.depthwise(y)  # B,mid,H',W'
+        if self.se_unit is not None:
+            y = self.se_unit(y)
+        y = self.project(y)  # B,out,H',W'
+        if not self.use_res_skip:
+            return y
+        return x + (y if self.drop is None else self.drop(y))
+
+
+def mark_projections(model: nn.Module) -> None:
+    """Sec. 4.2: mark every MBConv unit's projection convolution as a W^B of the orthonormal loss."""
+    for module in model.modules():
+        if isinstance(module, MBConv):
+            mark_orthonormal(module.project.conv)
+
+
+@dataclass(frozen=True)
+class MBStage:
+    """A stage of ``units`` MBConv units: expansion ratio, kernel size, first-unit stride, output channels."""
+
+    expansion: int
+    kernel_size: int
+    stride: int
+    channels: int
+    units: int
+
+
+@dataclass(frozen=True)
+class EfficientNetConfig:
+    """EfficientNet-B0's stages (width and depth multiplier 1), stem and head widths, dropout rates."""
+
+    stages: tuple[MBStage, ...] = (
+        MBStage(1, 3, 1, 16, 1),
+        MBStage(6, 3, 2, 24, 2),
+        MBStage(6, 5, 2, 40, 2),
+        MBStage(6, 3, 2, 80, 3),
+        MBStage(6, 5, 1, 112, 3),
+        MBStage(6, 5, 2, 192, 4),
+        MBStage(6, 3, 1, 320, 1),
+    )
+    init_channels: int = 32
+    final_channels: int = 1280
+    se_ratio: float = 0.25
+    stochastic_depth: float = 0.2
+    dropout: float = 0.2
+    bsconvs: bool = False
+
+
+class EfficientNet(nn.Module):
+    """3x3/2 conv -> MBConv stages (swish, squeeze-excite) -> 1x1 conv -> pool -> dropout -> classifier."""
+
+    def __init__(self, config: EfficientNetConfig, num_classes: int = 1000, in_channels: int = 3):
+        super().__init__()
+        self.config = config
+        channels = config.init_channels
+        self.backbone = nn.Sequential()
+        self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=2, activation="swish"))
+        total = sum(stage.units for stage in config.stages)
+        unit_index = 0
+        for stage_id, spec in enumerate(config.stages):
+            stage = nn.Sequential()
+            for unit_id in range(spec.units):
+                unit = MBConv(
+                    channels,
+                    channels * spec.expansion,
+                    spec.channels,
+                    spec.kernel_size,
+                    spec.stride if unit_id == 0 else 1,
+                    activation="swish",
+                    se_channels=max(1, int(channels * config.se_ratio)),  # of the unit's input, not of mid
+                    drop_prob=config.stochastic_depth * unit_index / total,
+                )
+                stage.add_module(f"unit{unit_id + 1}", unit)
+                channels, unit_index = spec.channels, unit_index + 1
+            self.backbone.add_module(f"stage{stage_id + 1}", stage)
+        self.backbone.add_module("final_conv", ConvBlock(channels, config.final_channels, 1, activation="swish"))
+        self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
+        self.backbone.add_module("dropout", nn.Dropout(config.dropout))
+        self.classifier = Classifier(config.final_channels, num_classes)
+        reference_init(self.backbone, self.classifier)
+        if config.bsconvs:
+            mark_projections(self)
+
+    def forward(self, x):
+        return self.classifier(self.backbone(x))  # B,3,H,W -> B,1280,1,1 -> B,num_classes
+
+
+def _register():
+    add("efficientnet_b0", partial(EfficientNet, EfficientNetConfig()))
+    add("efficientnet_b0_bsconvs_p1d6", partial(EfficientNet, EfficientNetConfig(bsconvs=True)))
+
+
+_register()

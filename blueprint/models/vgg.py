@@ -1,0 +1,95 @@
+"""VGG-16 with batch normalization and its BSConv-U variant (Table 4, Sec. 5.3).
+
+Registered names: ``vgg16_bn[_bsconvu]``. The baseline is the widely used variant of Simonyan & Zisserman's
+configuration D with a BatchNorm after every convolution (torchvision's ``vgg16_bn``, 138,365,992 parameters
+at 1000 classes): thirteen 3x3 convolutions with bias, each followed by BN and ReLU, five 2x2 max-pools, an
+adaptive average pool to 7x7 (so inputs of any size from 32x32 up work) and the classifier
+25088 -> 4096 -> 4096 -> num_classes with ReLU and dropout 0.5.
+
+BSConv-U (Sec. 5.3, "we replace regular convolution layers in standard networks such as VGG"): the reference
+implementation's drop-in replacer turns every 3x3 convolution into ``BSConvU`` (pointwise, then depthwise with
+the bias, no inner BN), the first one on the RGB input included. The fully connected classifier is unchanged,
+so it holds most of the parameters of both variants (about 124M of 138M).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch.nn as nn
+
+from blueprint.layers import BSConvU
+from blueprint.models.common import REGULAR, ConvBlock, ConvSpec
+from blueprint.models.registry import add
+
+# Configuration D: output channels of each 3x3 convolution, "M" a 2x2 max-pool.
+VGG16_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+@dataclass(frozen=True)
+class VGGConfig:
+    """The convolution layers (channels or "M"), the hidden width and dropout of the classifier, the conv spec."""
+
+    layers: tuple = VGG16_LAYERS
+    hidden: int = 4096
+    dropout: float = 0.5
+    pooled_size: int = 7
+    spec: ConvSpec = REGULAR
+
+
+class VGG(nn.Module):
+    """backbone: [3x3 conv (bias) -> BN -> ReLU]* with max-pools -> 7x7 adaptive average pool;
+    classifier: flatten -> linear-ReLU-dropout twice -> linear."""
+
+    def __init__(self, config: VGGConfig, num_classes: int = 1000, in_channels: int = 3):
+        super().__init__()
+        self.config = config
+        self.backbone = nn.Sequential()
+        channels, conv_id, stage_id = in_channels, 1, 1
+        for layer in config.layers:
+            if layer == "M":
+                self.backbone.add_module(f"pool{stage_id}", nn.MaxPool2d(2, stride=2))
+                stage_id += 1
+                continue
+            self.backbone.add_module(f"conv{conv_id}", ConvBlock(channels, layer, 3, bias=True, spec=config.spec))
+            channels, conv_id = layer, conv_id + 1
+        self.backbone.add_module("avg_pool", nn.AdaptiveAvgPool2d(config.pooled_size))
+        flat = channels * config.pooled_size**2
+        self.classifier = nn.Sequential(
+            nn.Flatten(1),
+            nn.Linear(flat, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, num_classes),
+        )
+        vgg_init(self)
+
+    def forward(self, x):
+        return self.classifier(self.backbone(x))  # B,3,H,W -> B,512,7,7 -> B,num_classes
+
+
+def vgg_init(model: nn.Module) -> None:
+    """torchvision's VGG initialization: He-normal (fan-out) convolutions with zero bias, N(0, 0.01) linear layers
+    with zero bias. As in the reference implementation, which swaps BSConv modules into an initialized model,
+    convolutions inside ``BSConvU`` keep PyTorch's default initialization."""
+    inside_bsconv = {id(m) for b in model.modules() if isinstance(b, BSConvU) for m in b.modules()}
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d) and id(module) not in inside_bsconv:
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0.0, 0.01)
+        else:
+            continue
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def _register():
+    add("vgg16_bn", partial(VGG, VGGConfig()))
+    add("vgg16_bn_bsconvu", partial(VGG, VGGConfig(spec=ConvSpec("bsconvu"))))
+
+
+_register()
