@@ -1,4 +1,5 @@
 """blueprint: Blueprint Separable Convolutions (Haase & Amthor, CVPR 2020) for PyTorch."""
+from blueprint.backend import get_backend, set_backend, use_backend
 from blueprint.conversion import ConversionReport, convert
 from blueprint.layers import BSConvS, BSConvU, DSConv, subspace_channels
 from blueprint.profiling import LayerProfile, ModelProfile, profile
@@ -18,5 +19,8 @@ __all__ = [
     "profile",
     "ModelProfile",
     "LayerProfile",
+    "use_backend",
+    "set_backend",
+    "get_backend",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ import numbers
 import torch
 import torch.nn as nn
 
+from blueprint import backend
 from reference import checks
 
 
@@ -104,6 +105,12 @@ class BSConvU(nn.Sequential):
             self.add_module("bn", nn.BatchNorm2d(out_channels, **(bn_kwargs or {})))
         self.add_module("dw", _depthwise(out_channels, kernel_size, stride, padding, dilation, bias, padding_mode))
 
+    def forward(self, x):
+        """One fused accel op under ``blueprint.use_backend("accel")`` when possible, else pw then dw."""
+        if backend.fusable(self, x):
+            return backend.bsconv_u(x, self.pw.weight, self.dw.weight, self.dw.bias, **backend.geometry(self.dw))
+        return super().forward(x)
+
 
 def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> int:
     """M' = min(M, max(min_mid_channels, ceil(p * M))), the subspace size of Eq. (8)."""
@@ -149,6 +156,14 @@ class BSConvS(nn.Sequential):
             self.add_module("bn2", nn.BatchNorm2d(out_channels, **(bn_kwargs or {})))
         self.add_module("dw", _depthwise(out_channels, kernel_size, stride, padding, dilation, bias, padding_mode))
 
+    def forward(self, x):
+        """One fused accel op under ``blueprint.use_backend("accel")`` when possible, else pw1, pw2, dw."""
+        if backend.fusable(self, x):
+            return backend.bsconv_s(
+                x, self.pw1.weight, self.pw2.weight, self.dw.weight, self.dw.bias, **backend.geometry(self.dw)
+            )
+        return super().forward(x)
+
     def orthonormal_weights(self) -> list[torch.Tensor]:
         """The W^B of Eq. (9): the first pointwise weight, (M', M, 1, 1)."""
         return [self.pw1.weight]
@@ -182,3 +197,9 @@ class DSConv(nn.Sequential):
         if with_bn:
             self.add_module("bn", nn.BatchNorm2d(in_channels, **(bn_kwargs or {})))
         self.add_module("pw", _pointwise(in_channels, out_channels, bias=bias))
+
+    def forward(self, x):
+        """One fused accel op under ``blueprint.use_backend("accel")`` when possible, else dw then pw."""
+        if backend.fusable(self, x):
+            return backend.dsc(x, self.dw.weight, self.pw.weight, self.pw.bias, **backend.geometry(self.dw))
+        return super().forward(x)

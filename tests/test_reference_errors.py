@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import accel
 import reference
 import reference.naive as naive
 
@@ -15,7 +16,9 @@ W_DSC_PW = rng.standard_normal((6, 4, 1, 1))
 W_B = rng.standard_normal((2, 4, 1, 1))
 W_A = rng.standard_normal((6, 2, 1, 1))
 
-BACKENDS = [reference, naive]
+BACKENDS = [reference, naive, accel]
+IDS = ["vectorized", "naive", "accel"]
+NUMPY_ONLY = dict(argvalues=[reference, naive], ids=["vectorized", "naive"])  # accel has no analysis helpers
 
 
 def forward_calls(backend):
@@ -35,7 +38,7 @@ def call(backend, op, **kw):
     return forward_calls(backend)[op](**kw)
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
 @pytest.mark.parametrize("op", OPS)
 class TestEveryForward:
     def test_x_with_wrong_ndim(self, backend, op):
@@ -85,7 +88,7 @@ class TestEveryForward:
             getattr(backend, f"{op}_backward")(np.zeros((2, 6, 4, 5)), cache)
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
 class TestConvGroups:
     def test_groups_not_dividing_input_channels(self, backend):
         with pytest.raises(ValueError, match="groups: expected a divisor of the input channels M=4, got 3"):
@@ -104,19 +107,19 @@ class TestConvGroups:
             backend.conv2d_forward(X, W, groups=0)
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
 def test_bsconv_s_subspace_mismatch(backend):
     with pytest.raises(ValueError, match=r"w_a: expected shape \(N, 2, 1, 1\) to match the subspace size M'"):
         backend.bsconv_s_forward(X, W_B, rng.standard_normal((6, 3, 1, 1)), W_DW)
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
 def test_depthwise_weight_not_one_per_channel(backend):
     with pytest.raises(ValueError, match=r"w_dw: expected shape \(6, 1, K, K\) \(one blueprint per output channel"):
         backend.bsconv_u_forward(X, W_PW, W_DW[:5])
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
 def test_orthonormal_loss_needs_a_matrix(backend):
     with pytest.raises(ValueError, match=r"w_b: expected 2 dimensions, got shape \(2, 4, 1\)"):
         backend.orthonormal_loss(W_B[..., 0])
@@ -124,7 +127,7 @@ def test_orthonormal_loss_needs_a_matrix(backend):
         backend.orthonormal_loss_backward(rng.standard_normal((2, 4, 3, 3)))
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", **NUMPY_ONLY)
 def test_analysis_needs_a_4d_kernel(backend):
     with pytest.raises(ValueError, match=r"w: expected 4 dimensions, got shape \(6, 4, 9\)"):
         backend.pc1_explained_variance(W.reshape(6, 4, 9))
@@ -132,7 +135,7 @@ def test_analysis_needs_a_4d_kernel(backend):
         backend.blueprint_factorize(W.astype(np.int32))
 
 
-@pytest.mark.parametrize("backend", BACKENDS, ids=["vectorized", "naive"])
+@pytest.mark.parametrize("backend", **NUMPY_ONLY)
 def test_kernel_builders_check_their_weights(backend):
     with pytest.raises(ValueError, match=r"w_dw: expected shape \(6, 1, K, K\)"):
         backend.bsconv_u_kernel(W_PW, W_DSC_DW)

@@ -1,0 +1,72 @@
+"""Regular (grouped) 2-D convolution, Eq. (1): im2col and one matrix product per group (BLAS).
+
+Same contract as ``reference.conv2d_forward`` / ``conv2d_backward``. A depthwise convolution
+(groups = M = N) skips im2col and runs the channels-last kernels of ``accel.depthwise``.
+
+Backward, from the forward's matrix form Y_g = W_g @ cols_g (per sample, per group):
+dW_g = sum_b dY_g cols_g^T, dcols_g = W_g^T dY_g, dx = col2im(dcols) (the adjoint of the gather),
+db = the sum of dy over batch and space.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from accel.depthwise import depthwise_backward, depthwise_forward
+from accel.im2col import col2im, im2col
+from accel.layout import to_channels_first, to_channels_last
+from reference import checks
+
+
+class Conv2dCache(NamedTuple):
+    """What ``conv2d_backward`` needs: the input (depthwise) or its im2col matrix (general), and the shapes."""
+
+    x_or_cols: np.ndarray  # B,H,W,M (depthwise, channels-last) or B,M*KH*KW,Ho*Wo
+    w: np.ndarray  # N,M/G,KH,KW
+    has_bias: bool
+    geometry: tuple  # stride, padding, dilation, (Ho, Wo)
+    groups: int
+    x_shape: tuple
+    depthwise: bool
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Eq. (1): y = x * w (+ b), grouped; x (B, M, H, W), w (N, M/G, KH, KW) -> y (B, N, Ho, Wo).
+
+    Returns ``(y, cache)``.
+    """
+    stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
+    geometry = (stride, padding, dilation, out_hw)
+    x = np.ascontiguousarray(x)
+    nb, m = x.shape[:2]
+    n = w.shape[0]
+    if groups == m == n:
+        x_cl = to_channels_last(x)  # B,H,W,M
+        y = depthwise_forward(x_cl, w, b, geometry)  # B,N,Ho,Wo
+        return y, Conv2dCache(x_cl, w, b is not None, geometry, groups, x.shape, True)
+    cols = im2col(x, w.shape[2:], geometry)  # B,M*KH*KW,Ho*Wo
+    w_mat = w.reshape(groups, n // groups, -1)  # G,Ng,Mg*KH*KW
+    y = np.matmul(w_mat, cols.reshape(nb, groups, w_mat.shape[2], -1))  # B,G,Ng,Ho*Wo
+    y = y.reshape(nb, n, *out_hw)  # B,N,Ho,Wo
+    if b is not None:
+        y += b[None, :, None, None]
+    return y, Conv2dCache(cols, w, b is not None, geometry, groups, x.shape, False)
+
+
+def conv2d_backward(dy, cache):
+    """Gradients of ``conv2d_forward`` (derivation in the module docstring): ``(dx, dw, db)``, db None without bias."""
+    x_or_cols, w, has_bias, geometry, groups, x_shape, depthwise = cache
+    nb, n = x_shape[0], w.shape[0]
+    dy = np.ascontiguousarray(checks.check_grad("dy", dy, (nb, n, *geometry[3]), w.dtype))
+    if depthwise:
+        dx_cl, dw, db = depthwise_backward(dy, x_or_cols, w, geometry)  # B,H,W,M
+        return to_channels_first(dx_cl), dw, db if has_bias else None
+    w_mat = w.reshape(groups, n // groups, -1)  # G,Ng,Mg*KH*KW
+    dy_mat = dy.reshape(nb, groups, n // groups, -1)  # B,G,Ng,Ho*Wo
+    cols = x_or_cols.reshape(nb, groups, w_mat.shape[2], -1)  # B,G,Mg*KH*KW,Ho*Wo
+    dw = np.matmul(dy_mat, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)  # N,Mg,KH,KW
+    d_cols = np.matmul(w_mat.transpose(0, 2, 1), dy_mat)  # B,G,Mg*KH*KW,Ho*Wo
+    dx = col2im(d_cols.reshape(x_or_cols.shape), x_shape, w.shape[2:], geometry)  # B,M,H,W
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db

@@ -1,0 +1,156 @@
+"""Depthwise convolution (one K x K kernel per channel): Eq. (7) for BSConv, the first step of DSC.
+
+    y[b, c, p, q] = bias[c] + sum_{i, j} x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w] w[c, i, j]
+
+with x read as 0 outside the image.
+
+How the kernels make this fast (the math is the line above, nothing else). They read x
+channels-last, (B, H, W, C) (``accel.layout``; for BSConv the pointwise product before this step
+writes that layout at no cost), and hold an output row as one flat run of Wo x C values. With
+stride 1 the input that one tap (i, j) brings to that row is then also one contiguous run, and the
+tap's weights, repeated Wo times (``_tiled_taps``), a third: each tap is a single long
+multiply-add loop, which LLVM vectorizes. Other strides go pixel by pixel, C values at a time.
+Taps outside the image are skipped (``_span`` gives a tap's valid output columns), so no padded copy
+is made. A forward task computes one output row and stores it transposed into the NCHW output.
+
+Backward (the chain rule through the line above):
+
+    dx[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w] += w[c, i, j] dy[b, c, p, q]   (adjoint of the gather)
+    dw[c, i, j] = sum_{b, p, q} dy[b, c, p, q] x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w]
+    dbias[c]    = sum_{b, p, q} dy[b, c, p, q]
+
+computed in one fused pass that reads dy (NCHW) once, with the same flat runs. A backward task owns
+one sample: it transposes each row of dy to channels-last, scatters into its own dx[b]
+(channels-last), and accumulates dw per output column q in its own buffer, summed over q at the end
+into its partial sums ``dw_part[b]``, ``db_part[b]``; the caller sums those over the batch. No two
+tasks write the same element.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from accel.jit import jit
+
+
+def _span(offset, stride, size, n_out):
+    """The output indices o in [lo, hi) whose input index o * stride + offset lies in [0, size)."""
+    lo = max(0, -(offset // stride))
+    hi = min(n_out, (size - 1 - offset) // stride + 1)
+    return lo, max(lo, hi)
+
+
+span = jit(_span, parallel=False)
+
+
+def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw):
+    """x (B, H, W, C) channels-last, w (KH, KW, Wo C) tiled, bias (Wo C,) tiled -> y (B, C, Ho, Wo)."""
+    nb, h, wd, nc = x.shape
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo = y.shape[2], y.shape[3]
+    for task in prange(nb * ho):
+        b, p = task // ho, task % ho
+        row = bias.copy()  # Wo*C: output row p, pixel-major
+        for i in range(kh):
+            r = p * sh + i * dh - ph
+            if r < 0 or r >= h:
+                continue
+            x_row = x[b, r].reshape(wd * nc)  # W*C
+            for j in range(kw):
+                lo, hi = span(j * dw - pw, sw, wd, wo)
+                run = hi - lo if sw == 1 else 1  # stride 1: the whole tap is one contiguous run
+                for q0 in range(lo, hi, max(run, 1)):
+                    start = (q0 * sw + j * dw - pw) * nc
+                    out, tap = row[q0 * nc : (q0 + run) * nc], w[i, j, q0 * nc : (q0 + run) * nc]
+                    src = x_row[start : start + out.shape[0]]
+                    for t in range(out.shape[0]):
+                        out[t] += tap[t] * src[t]
+        for c in range(nc):
+            dst = y[b, c, p]  # Wo
+            for q in range(wo):
+                dst[q] = row[q * nc + c]
+
+
+forward_kernel = jit(_forward)
+
+
+def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw):
+    """dy (B, C, Ho, Wo), x (B, H, W, C), w (KH, KW, Wo C) tiled -> dx (B, H, W, C), dw_part (B, KH, KW, C),
+    db_part (B, C), one sample per task."""
+    nb, h, wd, nc = x.shape
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo = dy.shape[2], dy.shape[3]
+    for b in prange(nb):
+        dx_b = dx[b].reshape(h, wd * nc)  # H,W*C
+        dx_b[:] = 0.0
+        acc = np.zeros((kh, kw, wo * nc), dtype=x.dtype)  # dw per tap and output column: KH,KW,Wo*C
+        total = db_part[b]  # C
+        total[:] = 0.0
+        g = np.empty(wo * nc, dtype=x.dtype)  # row p of dy, pixel-major: Wo*C
+        for p in range(ho):
+            for c in range(nc):
+                g_row = dy[b, c, p]  # Wo
+                for q in range(wo):
+                    g[q * nc + c] = g_row[q]
+                    total[c] += g_row[q]
+            for i in range(kh):
+                r = p * sh + i * dh - ph
+                if r < 0 or r >= h:
+                    continue
+                x_row = x[b, r].reshape(wd * nc)  # W*C
+                dx_row = dx_b[r]  # W*C
+                for j in range(kw):
+                    lo, hi = span(j * dw - pw, sw, wd, wo)
+                    run = hi - lo if sw == 1 else 1  # stride 1: the whole tap is one contiguous run
+                    for q0 in range(lo, hi, max(run, 1)):
+                        start = (q0 * sw + j * dw - pw) * nc
+                        cols = slice(q0 * nc, (q0 + run) * nc)
+                        gv, tap, a = g[cols], w[i, j, cols], acc[i, j, cols]
+                        src, dst = x_row[start : start + gv.shape[0]], dx_row[start : start + gv.shape[0]]
+                        for t in range(gv.shape[0]):
+                            dst[t] += tap[t] * gv[t]
+                            a[t] += gv[t] * src[t]
+        for i in range(kh):
+            for j in range(kw):
+                for c in range(nc):
+                    s = x.dtype.type(0.0)
+                    for q in range(wo):
+                        s += acc[i, j, q * nc + c]
+                    dw_part[b, i, j, c] = s
+
+
+backward_kernel = jit(_backward)
+
+
+def _tiled_taps(w, wo):
+    """(C, 1, KH, KW) -> (KH, KW, Wo C): each tap's C weights repeated for the Wo pixels of an output row."""
+    return np.ascontiguousarray(np.tile(w[:, 0].transpose(1, 2, 0), (1, 1, wo)))
+
+
+def depthwise_forward(x, w, bias, geometry):
+    """Eq. (7): x (B, H, W, C) channels-last C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo).
+
+    ``geometry`` is ``(stride, padding, dilation, (Ho, Wo))`` from ``reference.checks.spatial_geometry``.
+    """
+    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
+    nb, nc = x.shape[0], x.shape[3]
+    y = np.empty((nb, nc, ho, wo), dtype=x.dtype)  # B,C,Ho,Wo
+    bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
+    forward_kernel(x, _tiled_taps(w, wo), np.tile(bias, wo), y, sh, sw, ph, pw, dh, dw)
+    return y
+
+
+def depthwise_backward(dy, x, w, geometry):
+    """Gradients of ``depthwise_forward`` (derivation in the module docstring): ``(dx, dw, dbias)``.
+
+    dy (B, C, Ho, Wo) and x (B, H, W, C) C-contiguous, w (C, 1, KH, KW); dx is channels-last like x,
+    dw has w's shape and dbias is (C,).
+    """
+    (sh, sw), (ph, pw), (dh, dw), (_, wo) = geometry
+    nb, nc = x.shape[0], x.shape[3]
+    dx = np.empty_like(x)  # B,H,W,C
+    dw_part = np.empty((nb, *w.shape[2:], nc), dtype=x.dtype)  # B,KH,KW,C
+    db_part = np.empty((nb, nc), dtype=x.dtype)  # B,C
+    backward_kernel(dy, x, _tiled_taps(w, wo), dx, dw_part, db_part, sh, sw, ph, pw, dh, dw)
+    d_taps = dw_part.sum(axis=0)  # KH,KW,C
+    return dx, np.ascontiguousarray(d_taps.transpose(2, 0, 1))[:, None], db_part.sum(axis=0)

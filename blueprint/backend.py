@@ -1,0 +1,122 @@
+"""Run the BSConv layers on the ``accel`` kernels: a ``torch.autograd.Function`` per op.
+
+Choosing the backend::
+
+    with blueprint.use_backend("accel"):     # a block (also usable as a decorator)
+        loss = model(x).sum(); loss.backward()
+
+    blueprint.set_backend("accel")           # or from here on (in this thread / context)
+
+Under ``"accel"`` a ``BSConvU``, ``BSConvS`` or ``DSConv`` layer runs its whole chain in one accel
+forward and one accel backward when it can (``fusable``): a CPU float32/float64 input, parameters of
+the same device and dtype, no BatchNorm between the steps, ``padding_mode="zeros"``, and no TorchScript
+tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
+switching the backend never changes what a model computes, only how. The default is ``"torch"``.
+
+The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
+weight layouts and always use accel. Each Function converts tensors to NumPy without copying
+(``Tensor.numpy()`` shares memory), keeps accel's own cache for the backward, and is differentiable
+once (no double backward). As with any saved input, modifying the input in place between the
+forward and the backward gives wrong gradients.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+import torch
+import torch.nn as nn
+from torch.autograd.function import once_differentiable
+
+import accel
+
+BACKENDS = ("torch", "accel")
+_backend = contextvars.ContextVar("blueprint_backend", default="torch")
+
+
+def _check_name(name):
+    if name not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {name!r}")
+    return name
+
+
+def get_backend() -> str:
+    """The backend in effect here: ``"torch"`` (default) or ``"accel"``."""
+    return _backend.get()
+
+
+def set_backend(name: str) -> None:
+    """Use ``name`` from now on in the current thread (context)."""
+    _backend.set(_check_name(name))
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Use ``name`` inside the ``with`` block (or the decorated function), then restore the previous one."""
+    token = _backend.set(_check_name(name))
+    try:
+        yield
+    finally:
+        _backend.reset(token)
+
+
+def _np(t):
+    return None if t is None else t.detach().contiguous().numpy()
+
+
+def _t(a):
+    return None if a is None else torch.from_numpy(a)
+
+
+class _Separable(torch.autograd.Function):
+    """One accel op as an autograd node: forward(op, x, *weights, b, stride, padding, dilation)."""
+
+    @staticmethod
+    def forward(ctx, op, x, *args):
+        *weights, b, stride, padding, dilation = args
+        y, cache = getattr(accel, f"{op}_forward")(
+            _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation
+        )
+        ctx.op, ctx.cache = op, cache
+        return torch.from_numpy(y)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):
+        grads = getattr(accel, f"{ctx.op}_backward")(_np(dy), ctx.cache)
+        return (None, *map(_t, grads), None, None, None)
+
+
+def bsconv_u(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (6)-(7) on accel: x (B, M, H, W), w_pw (N, M, 1, 1), w_dw (N, 1, K, K), b (N,) or None."""
+    return _Separable.apply("bsconv_u", x, w_pw, w_dw, b, stride, padding, dilation)
+
+
+def bsconv_s(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (12)-(14) on accel: w_b (M', M, 1, 1), w_a (N, M', 1, 1), w_dw (N, 1, K, K), b (N,) or None."""
+    return _Separable.apply("bsconv_s", x, w_b, w_a, w_dw, b, stride, padding, dilation)
+
+
+def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
+    """Sec. 4.1 on accel: w_dw (M, 1, K, K), w_pw (N, M, 1, 1), b (N,) or None."""
+    return _Separable.apply("dsc", x, w_dw, w_pw, b, stride, padding, dilation)
+
+
+def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``layer`` should run on accel now (see the module docstring for the conditions)."""
+    if _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    if torch.onnx.is_in_onnx_export() or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return False
+    children = list(layer.children())
+    if not all(type(c) is nn.Conv2d and c.padding_mode == "zeros" for c in children):
+        return False
+    return all(p.device == x.device and p.dtype == x.dtype for p in layer.parameters())
+
+
+def geometry(conv: nn.Conv2d) -> dict:
+    """stride, padding and dilation of the spatial convolution, with 'same' resolved to numbers."""
+    padding = conv.padding
+    if padding == "same":
+        padding = tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, conv.kernel_size))
+    return {"stride": conv.stride, "padding": padding, "dilation": conv.dilation}

@@ -1,0 +1,167 @@
+"""``blueprint bench``: the reference, accel and PyTorch side by side on MobileNet-shaped layers.
+
+For each op (BSConv-U, BSConv-S, DSC), shape and backend it times the forward and forward + backward
+in float32 with the same thread count for PyTorch, Numba and BLAS, and reports milliseconds (best
+of ``repeats`` calls after a warm-up call), the speed relative to PyTorch (``torch ms / backend ms``,
+above 1 is faster than PyTorch) and the achieved GFLOP/s next to the machine's measured float32
+matrix-multiply peak. Optionally also accel's first-call compile time (cold and warm cache) and the
+peak memory of the naive full-kernel BSConv-U against the factorized one.
+
+Issue 2's benchmark (the vectorized reference against PyTorch) is ``--backends reference,torch``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import threadpoolctl
+import torch
+
+from blueprint.benchmarks.compile_time import compile_times
+from blueprint.benchmarks.memory import bsconv_u_peak_memory
+from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, forward_flops, runner
+
+PASSES = ("fwd", "fwd+bwd")
+FLOP_FACTOR = {"fwd": 1.0, "fwd+bwd": 3.0}  # a backward costs about twice its forward
+
+
+@dataclass
+class Report:
+    threads: int
+    backends: tuple
+    matmul_peak_gflops: float
+    rows: list = field(default_factory=list)  # one dict per (op, shape, pass)
+    compile: dict | None = None
+    memory: list | None = None
+
+    def summary(self) -> dict:
+        """Geometric mean and minimum of ``torch ms / backend ms`` per (backend, op, pass)."""
+        out = {}
+        for backend in self.backends:
+            if backend == "torch" or "torch" not in self.backends:
+                continue
+            for op in sorted({r["op"] for r in self.rows}):
+                for p in PASSES:
+                    ratios = [r["vs_torch"][backend] for r in self.rows if r["op"] == op and r["pass"] == p]
+                    out[f"{backend} {op} {p}"] = {
+                        "geomean": math.exp(sum(map(math.log, ratios)) / len(ratios)),
+                        "min": min(ratios),
+                    }
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "threads": self.threads,
+            "backends": list(self.backends),
+            "matmul_peak_gflops": self.matmul_peak_gflops,
+            "rows": self.rows,
+            "summary": self.summary(),
+            "compile": self.compile,
+            "memory": self.memory,
+        }
+
+
+def best_ms(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` calls after one warm-up call (which also compiles), in milliseconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
+    """The best float32 GEMM rate of NumPy's BLAS and PyTorch on size x size matrices, each measured twice."""
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    at = torch.from_numpy(a)
+    flops = 2.0 * size**3
+    return max(flops / best_ms(fn, repeats) / 1e6 for fn in (lambda: a @ a, lambda: at @ at) * 2)
+
+
+def run(
+    backends=BACKENDS,
+    ops=OPS,
+    shapes: tuple[Shape, ...] = SHAPES,
+    threads: int | None = None,
+    repeats: int = 10,
+    with_compile: bool = True,
+    with_memory: bool = True,
+) -> Report:
+    """Time every (op, shape, backend) and collect the report; see the module docstring."""
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    with threadpoolctl.threadpool_limits(threads):
+        report = Report(threads, tuple(backends), matmul_peak_gflops())
+        for op in ops:
+            for s in shapes:
+                runners = {b: runner(b, op, s) for b in backends}
+                for i, p in enumerate(PASSES):
+                    ms = {b: best_ms(runners[b][i], repeats) for b in backends}
+                    flops = FLOP_FACTOR[p] * forward_flops(op, s)
+                    report.rows.append(
+                        {
+                            "op": op,
+                            "shape": s.label(),
+                            "pass": p,
+                            "ms": ms,
+                            "vs_torch": {b: ms["torch"] / ms[b] for b in backends if "torch" in ms},
+                            "gflops": {b: flops / ms[b] / 1e6 for b in backends},
+                        }
+                    )
+        if with_memory and "accel" in backends:
+            report.memory = [{"shape": s.label(), **bsconv_u_peak_memory(s)} for s in shapes]
+    if with_compile and "accel" in backends:
+        report.compile = compile_times()
+    return report
+
+
+def format_report(report: Report) -> str:
+    """The tables printed by ``blueprint bench``."""
+    b = report.backends
+    lines = [
+        f"float32, {report.threads} threads for PyTorch, Numba and BLAS; best of the timed calls; "
+        f"shape = B,M,N,H,K,stride; x torch = torch ms / backend ms (above 1: faster than PyTorch)",
+        f"measured float32 matrix-multiply peak: {report.matmul_peak_gflops:.1f} GFLOP/s",
+        "",
+        f"{'op':<9} {'shape':<18} {'pass':<8}"
+        + "".join(f"{name + ' ms':>14}" for name in b)
+        + "".join(f"{name + ' x torch':>19}" for name in b if name != "torch" and "torch" in b)
+        + "".join(f"{name + ' GF/s':>16}" for name in b),
+    ]
+    for r in report.rows:
+        lines.append(
+            f"{r['op']:<9} {r['shape']:<18} {r['pass']:<8}"
+            + "".join(f"{r['ms'][name]:>14.3f}" for name in b)
+            + "".join(f"{r['vs_torch'][name]:>19.2f}" for name in b if name != "torch" and "torch" in b)
+            + "".join(f"{r['gflops'][name]:>16.1f}" for name in b)
+        )
+    summary = report.summary()
+    if summary:
+        lines += ["", "x torch over the shapes (geometric mean, minimum):"]
+        lines += [f"  {key:<28} {v['geomean']:6.2f}  {v['min']:6.2f}" for key, v in summary.items()]
+    if report.memory:
+        lines += ["", "BSConv-U peak memory, accel forward+backward (MiB): naive full kernel vs factorized"]
+        lines += [
+            f"  {m['shape']:<18} {m['naive_mib']:10.2f} {m['factorized_mib']:10.2f}"
+            f"  ({m['naive_mib'] / m['factorized_mib']:.1f}x)"
+            for m in report.memory
+        ]
+    if report.compile:
+        lines += ["", "accel import + first BSConv-U forward+backward (s): import, first call, total"]
+        lines += [
+            f"  {which:<5} cache {c['import_s']:8.2f} {c['first_call_s']:8.2f} {c['total_s']:8.2f}"
+            for which, c in report.compile.items()
+        ]
+    return "\n".join(lines)
+
+
+def write_json(report: Report, path: str) -> None:
+    with open(path, "w") as f:
+        json.dump(report.to_json(), f, indent=2)

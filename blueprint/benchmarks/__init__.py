@@ -1,0 +1,1 @@
+"""Pieces of ``blueprint bench`` (see ``blueprint.bench``): the timed ops, compile times, peak memory."""

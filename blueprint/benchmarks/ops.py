@@ -1,0 +1,125 @@
+"""The layers ``blueprint bench`` times: BSConv-U, BSConv-S and DSC on MobileNet-shaped inputs.
+
+A ``Shape`` is the issue's (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
+one backend (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
+alone and forward + backward (the backward with a fixed upstream gradient dy).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from blueprint.layers import subspace_channels
+
+OPS = ("bsconv_u", "bsconv_s", "dsc")
+BACKENDS = ("reference", "accel", "torch")
+SUBSPACE_RATIO = 0.25  # p of Eq. (8) for BSConv-S, with M' as BSConvS computes it
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int
+    m: int
+    n: int
+    size: int
+    k: int
+    stride: int
+
+    @property
+    def padding(self) -> int:
+        return self.k // 2
+
+    @property
+    def out_size(self) -> int:
+        return (self.size + 2 * self.padding - self.k) // self.stride + 1
+
+    @property
+    def m_sub(self) -> int:
+        return subspace_channels(self.m, SUBSPACE_RATIO)
+
+    def label(self) -> str:
+        return ",".join(str(v) for v in (self.batch, self.m, self.n, self.size, self.k, self.stride))
+
+
+SHAPES = (
+    Shape(16, 64, 64, 32, 3, 1),
+    Shape(16, 128, 128, 16, 3, 1),
+    Shape(8, 128, 256, 16, 3, 2),
+    Shape(8, 256, 256, 8, 3, 1),
+    Shape(4, 32, 64, 56, 3, 1),
+)
+QUICK_SHAPES = (Shape(2, 8, 8, 8, 3, 1), Shape(2, 8, 16, 8, 3, 2))
+
+
+def weight_shapes(op: str, s: Shape) -> list[tuple]:
+    """The weights in the order of the contract's signature (bias last)."""
+    return {
+        "bsconv_u": [(s.n, s.m, 1, 1), (s.n, 1, s.k, s.k)],
+        "bsconv_s": [(s.m_sub, s.m, 1, 1), (s.n, s.m_sub, 1, 1), (s.n, 1, s.k, s.k)],
+        "dsc": [(s.m, 1, s.k, s.k), (s.n, s.m, 1, 1)],
+    }[op] + [(s.n,)]
+
+
+def forward_flops(op: str, s: Shape) -> float:
+    """Multiply-adds x 2 of one forward pass (bias ignored); forward + backward counts three times this."""
+    hw, out = s.size * s.size, s.out_size * s.out_size
+    pointwise_in, depthwise = {
+        "bsconv_u": (s.n * s.m, s.n),
+        "bsconv_s": (s.m_sub * s.m + s.n * s.m_sub, s.n),
+        "dsc": (0, s.m),
+    }[op]
+    pointwise_out = s.n * s.m if op == "dsc" else 0
+    return 2.0 * s.batch * (pointwise_in * hw + pointwise_out * out + depthwise * out * s.k * s.k)
+
+
+def inputs(op: str, s: Shape, seed: int = 0):
+    """float32 x, weights (bias last) and dy, as NumPy arrays."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((s.batch, s.m, s.size, s.size), dtype=np.float32)
+    weights = [rng.standard_normal(shape, dtype=np.float32) for shape in weight_shapes(op, s)]
+    dy = rng.standard_normal((s.batch, s.n, s.out_size, s.out_size), dtype=np.float32)
+    return x, weights, dy
+
+
+def _torch_op(op: str, s: Shape):
+    """The op as a chain of torch convolutions, f(x, *weights, b) -> y."""
+    if op == "bsconv_u":
+        return lambda x, w_pw, w_dw, b: F.conv2d(F.conv2d(x, w_pw), w_dw, b, s.stride, s.padding, groups=s.n)
+    if op == "bsconv_s":
+        return lambda x, w_b, w_a, w_dw, b: F.conv2d(
+            F.conv2d(F.conv2d(x, w_b), w_a), w_dw, b, s.stride, s.padding, groups=s.n
+        )
+    return lambda x, w_dw, w_pw, b: F.conv2d(F.conv2d(x, w_dw, None, s.stride, s.padding, groups=s.m), w_pw, b)
+
+
+def runner(backend: str, op: str, s: Shape):
+    """``(forward, forward_backward)``: closures without arguments that run the op once on fixed inputs."""
+    x, weights, dy = inputs(op, s)
+    if backend == "torch":
+        f = _torch_op(op, s)
+        tensors = [torch.from_numpy(a).requires_grad_() for a in (x, *weights)]
+        dy_t = torch.from_numpy(dy)
+
+        def forward():
+            with torch.no_grad():
+                f(*tensors)
+
+        def forward_backward():
+            torch.autograd.grad(f(*tensors), tensors, dy_t)
+
+        return forward, forward_backward
+    module = importlib.import_module(backend)
+    fwd, bwd = getattr(module, f"{op}_forward"), getattr(module, f"{op}_backward")
+
+    def forward():
+        fwd(x, *weights, stride=s.stride, padding=s.padding)
+
+    def forward_backward():
+        _, cache = fwd(x, *weights, stride=s.stride, padding=s.padding)
+        bwd(dy, cache)
+
+    return forward, forward_backward

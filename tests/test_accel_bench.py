@@ -1,0 +1,41 @@
+"""``blueprint bench --quick`` runs and reports well-formed, positive figures (a smoke test, not a benchmark)."""
+import json
+import math
+
+from blueprint import cli
+
+
+def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--repeats", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "matrix-multiply peak" in printed and "geometric mean" in printed
+    report = json.loads(out.read_text())
+    assert report["backends"] == ["reference", "accel", "torch"]
+    assert report["matmul_peak_gflops"] > 0
+    assert len(report["rows"]) == 3 * 2 * 2  # ops x quick shapes x (fwd, fwd+bwd)
+    for row in report["rows"]:
+        for key in ("ms", "gflops"):
+            assert set(row[key]) == {"reference", "accel", "torch"}
+            assert all(v > 0 and math.isfinite(v) for v in row[key].values())
+        assert row["vs_torch"]["torch"] == 1.0
+    for summary in report["summary"].values():
+        assert 0 < summary["min"] <= summary["geomean"]
+    for m in report["memory"]:
+        assert m["naive_mib"] > m["factorized_mib"] > 0
+    for which in ("cold", "warm"):
+        assert all(v > 0 for v in report["compile"][which].values())
+
+
+def test_bench_reference_against_torch_only(capsys):
+    """Issue 2's benchmark: the vectorized reference against PyTorch, nothing else."""
+    assert cli.main(["bench", "--quick", "--repeats", "1", "--backends", "reference,torch", "--ops", "dsc"]) == 0
+    printed = capsys.readouterr().out
+    assert "reference x torch" in printed and "accel" not in printed
+
+
+def test_bench_refuses_unknown_backends(capsys):
+    assert cli.main(["bench", "--backends", "reference,cuda"]) == 2
+    assert "--backends: expected a comma-separated subset of reference,accel,torch, got 'reference,cuda'" in (
+        capsys.readouterr().err
+    )

@@ -1,0 +1,96 @@
+"""accel equals the NumPy reference: every forward and every gradient, on hypothesis-drawn geometry.
+
+float64 to 1e-10 and float32 to 1e-4, relative to the largest entry of the reference result. The
+shapes cover kernel 1-5, stride 1-3, padding 0-2, dilation 1-2, groups dividing M and N (conv2d;
+groups = M = N exercises accel's depthwise route), odd and non-square sizes.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import accel
+import reference
+from tests.geometry import ConvCase, conv_cases, seeds
+
+OPS = ["conv2d", "dsc", "bsconv_u", "bsconv_s"]
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+
+
+def assert_close(actual, expected, dtype, what):
+    assert actual.dtype == expected.dtype == dtype, what
+    assert actual.shape == expected.shape, what
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+    error = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0))
+    assert error <= RTOL[dtype] * scale, f"{what}: max error {error:.3g}, scale {scale:.3g}"
+
+
+def operands(op, case, rng, dtype, with_bias):
+    """The forward's array arguments in contract order (x first, bias last)."""
+    k, m, n, s = case.kernel, case.m, case.n, case.m_sub
+    shapes = {
+        "conv2d": [(n, m // case.groups, *k)],
+        "dsc": [(m, 1, *k), (n, m, 1, 1)],
+        "bsconv_u": [(n, m, 1, 1), (n, 1, *k)],
+        "bsconv_s": [(s, m, 1, 1), (n, s, 1, 1), (n, 1, *k)],
+    }[op]
+    bias = rng.standard_normal(n).astype(dtype) if with_bias else None
+    return [case.x(rng, dtype), *case.weights(rng, *shapes, dtype=dtype), bias]
+
+
+def check_op(op, case, seed, dtype, with_bias):
+    """Forward and every gradient of ``op`` from accel against the reference."""
+    if op != "conv2d":
+        case = type(case)(**{**case.__dict__, "groups": 1})
+    rng = np.random.default_rng(seed)
+    arrays = operands(op, case, rng, dtype, with_bias)
+    geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation)
+    if op == "conv2d":
+        geo["groups"] = case.groups
+    y_ref, cache_ref = getattr(reference, f"{op}_forward")(*arrays, **geo)
+    y, cache = getattr(accel, f"{op}_forward")(*arrays, **geo)
+    assert_close(y, y_ref, dtype, f"{op} forward")
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    grads = getattr(accel, f"{op}_backward")(dy, cache)
+    grads_ref = getattr(reference, f"{op}_backward")(dy, cache_ref)
+    assert len(grads) == len(grads_ref)
+    for i, (g, g_ref) in enumerate(zip(grads, grads_ref)):
+        if g_ref is None:
+            assert g is None, f"{op} gradient {i}: expected None without a bias"
+        else:
+            assert_close(g, g_ref, dtype, f"{op} gradient {i}")
+
+
+@pytest.mark.parametrize("op", OPS)
+@given(case=conv_cases(), seed=seeds, with_bias=st.booleans())
+def test_accel_forward_and_gradients_equal_reference_float64(op, case, seed, with_bias):
+    check_op(op, case, seed, np.float64, with_bias)
+
+
+@pytest.mark.parametrize("op", OPS)
+@settings(max_examples=10)
+@given(case=conv_cases(), seed=seeds)
+def test_accel_forward_and_gradients_equal_reference_float32(op, case, seed):
+    check_op(op, case, seed, np.float32, True)
+
+
+def test_depthwise_route_of_conv2d_equals_reference():
+    """groups = M = N (a depthwise conv2d) takes accel's dedicated kernels; same results."""
+    case = ConvCase(2, 3, 3, 7, 6, kernel=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=3)
+    check_op("conv2d", case, 0, np.float64, True)
+
+
+@given(m_sub=st.integers(1, 6), m=st.integers(1, 8), seed=seeds, dtype=st.sampled_from([np.float64, np.float32]))
+def test_eq9_orthonormal_loss_and_gradient_equal_reference(m_sub, m, seed, dtype):
+    w_b = np.random.default_rng(seed).standard_normal((m_sub, m, 1, 1)).astype(dtype)
+    loss, loss_ref = accel.orthonormal_loss(w_b), reference.orthonormal_loss(w_b)
+    assert isinstance(loss, float)
+    assert abs(loss - loss_ref) <= RTOL[dtype] * max(loss_ref, 1.0)
+    assert_close(accel.orthonormal_loss_backward(w_b), reference.orthonormal_loss_backward(w_b), dtype, "dL/dW^B")
+
+
+def test_eq9_gradient_is_zero_at_orthonormal_rows():
+    """W^B W^B^T = I exactly: the loss is 0 and, as in the reference, the (minimum-norm sub)gradient is 0."""
+    w_b = np.eye(2, 4)[:, :, None, None]  # 2,4,1,1 with orthonormal rows
+    assert accel.orthonormal_loss(w_b) == 0.0
+    np.testing.assert_array_equal(accel.orthonormal_loss_backward(w_b), np.zeros_like(w_b))
