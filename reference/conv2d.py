@@ -8,9 +8,9 @@ The convolution is the cross-correlation used by every deep-learning framework:
 
     y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]
 
-with g = n // N_g the group of output channel n. ``reference.naive`` spells this out in loops; here
-each group is one matrix product of its weights (N_g, M_g KH KW) with the im2col matrix of its input
-(M_g KH KW, B H_out W_out).
+with g = n // N_g the group of output channel n. ``reference.naive`` spells this out in loops; here,
+for each sample and group, one matrix product of the group's weights (N_g, M_g KH KW) with the im2col
+matrix of its input (M_g KH KW, H_out W_out).
 """
 from __future__ import annotations
 
@@ -43,7 +43,11 @@ def pad_spatial(x: np.ndarray, padding: tuple) -> np.ndarray:
 
 
 def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
-    """(B, M, Hp, Wp) -> (G, M_g KH KW, B H_out W_out): one column per output pixel."""
+    """(B, M, Hp, Wp) -> (B, G, M_g KH KW, H_out W_out): one column per output pixel, per sample and group.
+
+    Keeping the batch axis first makes every later reshape a view: for a 1x1 convolution with stride 1 and
+    no padding the result is x itself, reshaped.
+    """
     b, m, _, _ = x_pad.shape
     _, m_g, kh, kw = geo.w_shape
     ho, wo = geo.out_hw
@@ -54,24 +58,22 @@ def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
         strides=(sb, sm, sh * geo.dilation[0], sw * geo.dilation[1], sh * geo.stride[0], sw * geo.stride[1]),
         writeable=False,
     )
-    taps = taps.reshape(b, geo.groups, m_g, kh, kw, ho, wo)  # B,G,Mg,KH,KW,Ho,Wo
-    return taps.transpose(1, 2, 3, 4, 0, 5, 6).reshape(geo.groups, m_g * kh * kw, b * ho * wo)
+    return taps.reshape(b, geo.groups, m_g * kh * kw, ho * wo)  # B,G,Mg*KH*KW,Ho*Wo
 
 
 def col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Adjoint of ``im2col``: scatter-add (G, M_g KH KW, B H_out W_out) back onto (B, M, H, W)."""
+    """Adjoint of ``im2col``: scatter-add (B, G, M_g KH KW, H_out W_out) back onto (B, M, H, W)."""
     b, m, h, w = geo.x_shape
     _, m_g, kh, kw = geo.w_shape
     ho, wo = geo.out_hw
     (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
-    taps = cols.reshape(geo.groups, m_g, kh, kw, b, ho, wo).transpose(4, 0, 1, 2, 3, 5, 6)  # B,G,Mg,KH,KW,Ho,Wo
-    taps = taps.reshape(b, m, kh, kw, ho, wo)  # B,M,KH,KW,Ho,Wo
+    taps = cols.reshape(b, geo.groups, m_g, kh, kw, ho, wo)  # B,G,Mg,KH,KW,Ho,Wo
     dx_pad = np.zeros((b, m, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # B,M,Hp,Wp
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            dx_pad[:, :, rows, columns] += taps[:, :, i, j]
+            dx_pad[:, :, rows, columns] += taps[:, :, :, i, j].reshape(b, m, ho, wo)
     return dx_pad[:, :, ph : ph + h, pw : pw + w]
 
 
@@ -80,32 +82,31 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
     geo = Geometry(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
     n = w.shape[0]
-    cols = im2col(pad_spatial(x, padding), geo)  # G, Mg*KH*KW, B*Ho*Wo
+    cols = im2col(pad_spatial(x, padding), geo)  # B, G, Mg*KH*KW, Ho*Wo
     w_mat = w.reshape(groups, n // groups, -1)  # G, Ng, Mg*KH*KW
-    y = w_mat @ cols  # G, Ng, B*Ho*Wo
-    y = y.reshape(n, x.shape[0], *out_hw).transpose(1, 0, 2, 3)  # B,N,Ho,Wo
+    y = (w_mat @ cols).reshape(x.shape[0], n, *out_hw)  # B,G,Ng,Ho*Wo -> B,N,Ho,Wo
     if b is not None:
-        y = y + b[None, :, None, None]
-    return np.ascontiguousarray(y), (cols, w, b is not None, geo)
+        y += b[None, :, None, None]
+    return y, (cols, w, b is not None, geo)
 
 
 def conv2d_backward(dy, cache):
     """Gradients of ``conv2d_forward``. Returns ``(dx, dw, db)``; db is None when there was no bias.
 
-    With Y = W_mat @ cols per group (the forward's matrix form):
-    dW_mat = dY @ cols^T, dcols = W_mat^T @ dY, and dx = col2im(dcols), the adjoint of the
-    im2col gather; db sums dy over batch and space.
+    With Y_b = W_mat @ cols_b per sample and group (the forward's matrix form):
+    dW_mat = sum_b dY_b @ cols_b^T, dcols_b = W_mat^T @ dY_b, and dx = col2im(dcols), the adjoint of
+    the im2col gather; db sums dy over batch and space.
     """
     cols, w, has_bias, geo = cache
     b, n = geo.x_shape[0], geo.w_shape[0]
     checks.check_grad("dy", dy, (b, n, *geo.out_hw), w.dtype)
-    dy_mat = dy.transpose(1, 0, 2, 3).reshape(geo.groups, n // geo.groups, -1)  # G, Ng, B*Ho*Wo
+    dy_mat = np.ascontiguousarray(dy).reshape(b, geo.groups, n // geo.groups, -1)  # B, G, Ng, Ho*Wo
     w_mat = w.reshape(geo.groups, n // geo.groups, -1)  # G, Ng, Mg*KH*KW
-    dw = (dy_mat @ cols.transpose(0, 2, 1)).reshape(w.shape)  # N, Mg, KH, KW
-    w_t = w_mat.transpose(0, 2, 1)  # G, Mg*KH*KW, Ng
+    dw = (dy_mat @ cols.swapaxes(2, 3)).sum(axis=0).reshape(w.shape)  # B,G,Ng,Mg*KH*KW -> N,Mg,KH,KW
+    w_t = w_mat.swapaxes(1, 2)  # G, Mg*KH*KW, Ng
     # With one output channel per group (depthwise) W^T dY is an outer product; broadcasting computes it
     # several times faster than a batched matmul whose inner size is 1.
-    dcols = w_t * dy_mat if w_t.shape[2] == 1 else w_t @ dy_mat  # G, Mg*KH*KW, B*Ho*Wo
+    dcols = w_t * dy_mat if w_t.shape[2] == 1 else w_t @ dy_mat  # B, G, Mg*KH*KW, Ho*Wo
     dx = col2im(dcols, geo)  # B, M, H, W
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
     return np.ascontiguousarray(dx), dw, db
