@@ -1,0 +1,130 @@
+"""What every lesson shares: where figures go, the fast mode, the digits data and a small regular CNN.
+
+- ``OUT``: the folder figures are saved to, ``$BLUEPRINT_TUTORIAL_OUT`` or ``tutorials/figures/``.
+- ``FAST``: ``$BLUEPRINT_TUTORIAL_FAST=1`` shrinks training and timing so that the test suite can run every
+  lesson in seconds; the lessons' claims are still checked, with looser bounds where training is shorter.
+- ``save(fig, name, caption)``: adds a caption line under the figure and writes ``OUT/name`` as PNG.
+- ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split and standardized.
+- ``DigitsCNN`` and ``train``: a plain regular CNN and a plain training loop, written out with torch only.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from matplotlib.figure import Figure
+
+OUT = Path(os.environ.get("BLUEPRINT_TUTORIAL_OUT") or Path(__file__).resolve().parent / "figures")
+FAST = os.environ.get("BLUEPRINT_TUTORIAL_FAST", "0") not in ("", "0")
+
+# The lessons' networks are tiny: one thread is as fast as several, and on a shared machine it avoids the
+# oversubscription that can make a many-threaded run 100x slower.
+torch.set_num_threads(1)
+
+
+def save(fig: Figure, name: str, caption: str) -> Path:
+    """Write ``fig`` to ``OUT/name`` (PNG) with ``caption`` as a line of text below it; returns the path."""
+    fig.text(0.0, -0.02, caption, ha="left", va="top", fontsize=9, wrap=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / name
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
+    print(f"saved {path}")
+    return path
+
+
+@dataclass
+class Digits:
+    """The 8x8 digits as tensors: x (B, 1, 8, 8) standardized with the training set's statistics, y (B,)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def digits(seed: int = 0, test_fraction: float = 0.25) -> Digits:
+    """scikit-learn's 1,797 handwritten digits, shuffled with ``seed`` and split into train and test."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = data.images.astype(np.float32)[:, None]  # B,1,8,8
+    y = data.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_test = int(round(test_fraction * len(y)))
+    test, train = order[:n_test], order[n_test:]
+    mean, std = x[train].mean(), x[train].std()
+    x = (x - mean) / std
+    t = torch.from_numpy
+    return Digits(t(x[train]), t(y[train]), t(x[test]), t(y[test]))
+
+
+def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """A regular 3x3 convolution (Eq. 1) with 'same' padding, then BatchNorm and ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class DigitsCNN(nn.Module):
+    """A small VGG-style CNN for 8x8 digits: two stages of regular 3x3 convolutions (8x8, then 4x4)."""
+
+    def __init__(self, width: int = 32, num_classes: int = 10):
+        super().__init__()
+        self.stage1 = nn.Sequential(conv_bn_relu(1, width), conv_bn_relu(width, width))  # B,w,8,8
+        self.stage2 = nn.Sequential(
+            nn.MaxPool2d(2), conv_bn_relu(width, 2 * width), conv_bn_relu(2 * width, 2 * width)
+        )  # B,2w,4,4
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes))
+
+    def forward(self, x):
+        return self.head(self.stage2(self.stage1(x)))
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The fraction of ``x`` that ``model`` classifies as ``y`` (eval mode, no gradients)."""
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(dim=1) == y).float().mean())
+
+
+def train(model: nn.Module, data: Digits, epochs: int, lr: float = 0.05, weight_decay: float = 5e-3,
+          batch_size: int = 64, seed: int = 0, extra_loss=None) -> list[float]:
+    """SGD with momentum 0.9 and weight decay (Sec. 5's protocol, cosine schedule) on cross-entropy.
+
+    ``extra_loss(model)``, if given, is added to every batch's loss. Returns the test accuracy after each epoch.
+    The weight decay is larger than the paper's 1e-4: over a few dozen epochs it lets the random
+    initialization fade as a hundred epochs would.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+    history = []
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(data.y_train), generator=generator)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            loss = nn.functional.cross_entropy(model(data.x_train[batch]), data.y_train[batch])
+            if extra_loss is not None:
+                loss = loss + extra_loss(model)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+        history.append(accuracy(model, data.x_test, data.y_test))
+    return history
+
+
+def conv_kernels(model: nn.Module) -> dict[str, np.ndarray]:
+    """Each regular convolution's kernel (N, M, K, K) as float64, for those with M >= 2 slices per filter."""
+    return {
+        name: module.weight.detach().double().numpy().copy()
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d) and module.groups == 1 and module.in_channels >= 2
+    }
