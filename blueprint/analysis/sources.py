@@ -19,13 +19,15 @@ from collections.abc import Mapping
 import torch
 import torch.nn as nn
 
+from blueprint.models import input_size
+
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "net")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar")
 
 
 def default_input_size(name: str | None) -> tuple[int, int, int]:
-    """(3, 32, 32) for the zoo's ``cifar_*`` models, else the ImageNet size (3, 224, 224)."""
-    return (3, 32, 32) if name and os.path.basename(str(name)).startswith("cifar_") else (3, 224, 224)
+    """The zoo's input size for ``name`` (``blueprint.models.input_size``), also for a file named after a model."""
+    return input_size(os.path.basename(str(name or "")))
 
 
 def _is_state_dict(obj) -> bool:

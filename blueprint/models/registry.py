@@ -11,22 +11,37 @@ from typing import Callable
 import torch.nn as nn
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_INPUT_SIZES: dict[str, tuple[int, int, int]] = {}
+
+CIFAR_INPUT_SIZE = (3, 32, 32)
+IMAGENET_INPUT_SIZE = (3, 224, 224)
 
 
-def register(name: str):
+def register(name: str, input_size: tuple[int, int, int] | None = None):
     """Decorator: register ``fn(num_classes=..., **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(fn):
-        add(name, fn)
+        add(name, fn, input_size)
         return fn
 
     return wrap
 
 
-def add(name: str, fn: Callable[..., nn.Module]) -> None:
+def add(name: str, fn: Callable[..., nn.Module], input_size: tuple[int, int, int] | None = None) -> None:
+    """Register ``fn`` under ``name``; ``input_size`` (C, H, W) overrides the default of ``input_size(name)``."""
     if name in _REGISTRY:
         raise ValueError(f"model name {name!r} is registered twice")
     _REGISTRY[name] = fn
+    if input_size is not None:
+        _INPUT_SIZES[name] = tuple(input_size)
+
+
+def input_size(name: str) -> tuple[int, int, int]:
+    """The (C, H, W) a registered model is meant for: its own if it registered one, else CIFAR's 3x32x32
+    for ``cifar_*`` names and ImageNet's 3x224x224 for the rest."""
+    if name in _INPUT_SIZES:
+        return _INPUT_SIZES[name]
+    return CIFAR_INPUT_SIZE if name.startswith("cifar_") else IMAGENET_INPUT_SIZE
 
 
 def list_models(pattern: str | None = None) -> list[str]:

@@ -1,0 +1,84 @@
+"""``blueprint train``: train a zoo model with the paper's protocol for a data set (see ``blueprint.training``).
+
+Flags left out take the recipe's value (``blueprint.training.config``), or with ``--resume`` the value saved in
+``OUTPUT_DIR/config.json``. Several processes: ``torchrun --nproc-per-node N -m blueprint.cli train ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from blueprint.training import effective_config, fit
+from blueprint.training.config import DATASETS, SCHEDULES
+
+
+def _milestones(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated epochs such as 100,150,180, got {text!r}") from None
+
+
+# flag -> (type, help); every one defaults to None, meaning "the recipe's value"
+OVERRIDES = {
+    "dataset": (str, f"data set, which picks the recipe: {', '.join(DATASETS)} (default: cifar10)"),
+    "data_dir": (str, "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and val/ "
+                 "(default: data)"),
+    "model": (str, "zoo model name (see `blueprint models`)"),
+    "output_dir": (str, "where config.json, metrics.csv, last.pt, best.pt and curves.png go (default: runs/train)"),
+    "epochs": (int, "total epochs (with --resume: train until this epoch)"),
+    "batch_size": (int, "global batch size, split over the processes"),
+    "lr": (float, "initial learning rate"),
+    "momentum": (float, "SGD momentum"),
+    "weight_decay": (float, "SGD weight decay"),
+    "schedule": (str, f"learning-rate schedule: {', '.join(SCHEDULES)}"),
+    "milestones": (_milestones, "epochs at which a 'step' schedule multiplies the lr by --lr-decay, e.g. 100,150,180"),
+    "lr_decay": (float, "factor of a 'step' schedule"),
+    "alpha": (float, "weight of the orthonormal loss, Eq. (9)"),
+    "shift": (int, "CIFAR/digits: random shifts of up to this many pixels"),
+    "resize": (int, "image folders: short side before cropping"),
+    "crop": (int, "image folders: crop size"),
+    "scale_min": (float, "image folders: > 0 for Inception-style crops of scale_min..1 of the area"),
+    "color_jitter": (float, "image folders: brightness/contrast/saturation jitter strength"),
+    "gamma": (float, "image folders: random gamma from [1/(1+g), 1+g]"),
+    "device": (str, "cpu, cuda or cuda:N (default: cpu)"),
+    "workers": (int, "image folders: data-loading processes"),
+    "threads": (int, "CPU threads of PyTorch (0: its default)"),
+    "seed": (int, "seed of initialization, data order and augmentation"),
+}
+SWITCHES = {
+    "flip": "random horizontal flips",
+    "amp": "mixed precision (float16 on CUDA, bfloat16 on the CPU)",
+    "channels_last": "channels-last memory layout",
+    "compile": "torch.compile the model",
+    "download": "download CIFAR into --data-dir if it is not there",
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a zoo model with the paper's protocol (CIFAR, ImageNet, fine-grained, digits)",
+        description="Trains a zoo model with the paper's protocol for the data set (Sec. 5). Flags left out take "
+        "the recipe's value, or with --resume the run's. Several processes: torchrun --nproc-per-node N "
+        "-m blueprint.cli train ...",
+    )
+    for name, (kind, text) in OVERRIDES.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=text)
+    for name, text in SWITCHES.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, action=argparse.BooleanOptionalAction, default=None,
+                       help=text)  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last.pt")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in an --output-dir that holds a run")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    overrides = {name: getattr(args, name) for name in [*OVERRIDES, *SWITCHES] if getattr(args, name) is not None}
+    config = effective_config(overrides, resume=args.resume)
+    result = fit(config, resume=args.resume, overwrite=args.overwrite)
+    if result.history and int(os.environ.get("RANK", "0")) == 0:
+        last = result.history[-1]
+        print(f"done: test accuracy {last['test_acc']:.2%} after epoch {last['epoch']}, best {result.best_acc:.2%}; "
+              f"results in {config.output_dir}")  # fmt: skip
+    return 0

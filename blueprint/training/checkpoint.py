@@ -1,0 +1,86 @@
+"""Checkpoints that are never half-written, and everything an exact resume needs.
+
+A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's prefixes), ``optimizer``,
+``scheduler``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so far),
+``rng`` (the torch, CUDA, NumPy and Python generator states of every process), ``config`` and
+``model_name``/``num_classes``/``input_size``. The model is the plain module's state_dict (the training loop
+wraps the module for DDP and torch.compile, never the other way round), so ``blueprint analyze`` and
+``blueprint evaluate`` read it directly. It holds only tensors and plain Python values, so
+``torch.load(..., weights_only=True)`` reads it without running code from the file.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def atomic_save(obj, path: str) -> None:
+    """``torch.save`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
+
+    ``os.replace`` is atomic, so a reader (or a resumed run after a crash) sees the old file or the new one.
+    """
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # also a KeyboardInterrupt: remove the partial file, keep the old checkpoint
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def rng_state() -> dict:
+    """This process's generator states: torch (CPU), CUDA (every device), NumPy's global one, Python's."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what ``rng_state`` saved (CUDA states only where CUDA devices exist)."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(state["python"])
+
+
+def load_checkpoint(path: str) -> dict:
+    """Read a checkpoint written by ``blueprint train``; a missing or unreadable file raises with the cause."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint: no file {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a corrupt or foreign file; all mean the same here
+        reason = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
+        raise ValueError(f"checkpoint: cannot read {path} ({reason})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise ValueError(f"checkpoint: {path} is not a `blueprint train` checkpoint (no 'model' entry)")
+    return ckpt
+
+
+def load_weights(model: nn.Module, state_dict: dict, origin: str) -> None:
+    """Load ``state_dict`` into ``model`` strictly; if it does not fit, say how in one line."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                  if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]  # fmt: skip
+    if missing or unexpected or mismatched:
+        parts = [(missing, "missing keys"), (unexpected, "unexpected keys"),
+                 (mismatched, "shape mismatches (checkpoint vs model)")]  # fmt: skip
+        told = "; ".join(f"{len(found)} {what}, e.g. {found[0]}" for found, what in parts if found)
+        raise ValueError(f"{origin} does not fit the model: {told}")
+    model.load_state_dict(state_dict)

@@ -1,0 +1,166 @@
+"""The training protocols of Sec. 5 as one dataclass: ``recipe(dataset)`` gives the paper's values for a data set.
+
+Every field can be overridden from the command line; the run saves the effective configuration as
+``OUT/config.json`` and in each checkpoint. The recipes:
+
+- ``cifar10``, ``cifar100`` (Sec. 5.1): 200 epochs, SGD momentum 0.9, weight decay 1e-4, lr 0.1 times 0.1 at
+  epochs 100, 150, 180; random horizontal flips and shifts of up to 4 px; alpha 0.01 for Eq. (9).
+- ``imagenet`` (Sec. 5.2): 100 epochs, lr 0.1 times 0.1 at 30, 60, 90; short side resized to 256,
+  Inception-style scale augmentation (random-resized 224 crops), flips, color jitter; alpha 0.1.
+- ``finegrained`` (Sec. 5.3; data sets ``dogs``, ``cars``, ``flowers``): 100 epochs, lr 0.1 decayed linearly
+  every epoch to reach zero at the end; random crops, flips and random gamma only; alpha 0.1.
+- ``digits`` (the CPU demo, not in the paper): scikit-learn's 8x8 digits, the fine-grained schedule over 30
+  epochs, shifts of 1 px and no flips (a mirrored digit is another digit), one CPU thread (on 8x8 images a
+  second thread only adds synchronization, and on a busy machine it can slow a step down 100x).
+
+The paper gives no batch sizes, crop size for the fine-grained sets or default models; the values below
+(128 for CIFAR, 256 for ImageNet, 64 and 224 px crops for the fine-grained sets) are common choices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+# data set name -> recipe name
+DATASETS = {
+    "cifar10": "cifar10",
+    "cifar100": "cifar100",
+    "imagenet": "imagenet",
+    "dogs": "finegrained",
+    "cars": "finegrained",
+    "flowers": "finegrained",
+    "digits": "digits",
+}
+IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers")
+SCHEDULES = ("step", "linear")
+# what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
+FIXED_ON_RESUME = (
+    "dataset", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay", "batch_size", "seed",
+)  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. Defaults are the CIFAR protocol (Sec. 5.1) on the CPU."""
+
+    dataset: str = "cifar10"
+    model: str = "cifar_resnet20"
+    data_dir: str = "data"
+    output_dir: str = "runs/train"
+    # optimization (Sec. 5: SGD with momentum, weight decay 1e-4, lr 0.1)
+    epochs: int = 200
+    batch_size: int = 128  # global: split evenly over the processes of a distributed run
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"  # 'step': lr *= lr_decay at each milestone; 'linear': to zero at the last epoch
+    milestones: list[int] = field(default_factory=lambda: [100, 150, 180])
+    lr_decay: float = 0.1
+    alpha: float = 0.01  # weight of the orthonormal loss, Eq. (9)
+    # augmentation
+    flip: bool = True
+    shift: int = 4  # in-memory data: random shifts of up to this many pixels (zero padding)
+    resize: int = 256  # image folders: short side before cropping (and for evaluation)
+    crop: int = 224  # image folders: training and evaluation crop size
+    scale_min: float = 0.0  # > 0: Inception-style random-resized crops covering scale_min..1 of the area
+    color_jitter: float = 0.0  # brightness, contrast and saturation factors drawn from 1 +- color_jitter
+    gamma: float = 0.0  # > 0: random gamma drawn log-uniformly from [1/(1+gamma), 1+gamma]
+    # execution
+    device: str = "cpu"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    workers: int = 4
+    threads: int = 0  # CPU threads of PyTorch (0: its default); small models run fastest on one
+    seed: int = 0
+    download: bool = False
+
+    def validate(self) -> "TrainConfig":
+        """Check every value where the configuration is made; returns self."""
+        if self.dataset not in DATASETS:
+            raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')}: expected a positive int, got {value!r}")
+        non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
+                        "scale_min", "color_jitter", "gamma")  # fmt: skip
+        for name, value in ((n, getattr(self, n)) for n in non_negative):
+            if value < 0:
+                raise ValueError(f"--{name.replace('_', '-')}: expected a value >= 0, got {value!r}")
+        if self.scale_min > 1 or self.color_jitter >= 1:
+            raise ValueError(
+                f"--scale-min/--color-jitter: expected scale_min <= 1 and color_jitter < 1, "
+                f"got {self.scale_min} and {self.color_jitter}"
+            )
+        if sorted(self.milestones) != list(self.milestones) or any(m < 1 for m in self.milestones):
+            raise ValueError(f"--milestones: expected increasing positive epochs, got {self.milestones!r}")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+_RECIPES = {
+    "cifar10": dict(),
+    "cifar100": dict(),
+    "imagenet": dict(model="resnet18", epochs=100, milestones=[30, 60, 90], alpha=0.1, batch_size=256,
+                     scale_min=0.08, color_jitter=0.4),  # fmt: skip
+    "finegrained": dict(model="mobilenetv3_large_w1", epochs=100, schedule="linear", milestones=[], alpha=0.1,
+                        batch_size=64, gamma=0.25),  # fmt: skip
+    "digits": dict(model="digits_cnn", epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="linear",
+                   milestones=[], alpha=0.01, flip=False, shift=1, workers=0, threads=1),  # fmt: skip
+}
+
+
+def recipe(dataset: str, **overrides) -> TrainConfig:
+    """The Sec. 5 protocol for ``dataset`` (see the module docstring), with ``overrides`` applied and checked."""
+    if dataset not in DATASETS:
+        raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
+    values = {**_RECIPES[DATASETS[dataset]], "dataset": dataset, **overrides}
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"overrides: unknown configuration fields {unknown}")
+    return TrainConfig(**values).validate()
+
+
+def load_config(path: str) -> dict:
+    """The fields saved in a run's ``config.json`` (a dict, to be passed to ``recipe`` as overrides)."""
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"config: cannot read {path} ({err})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config: expected a JSON object in {path}, got {type(values).__name__}")
+    return values
+
+
+def save_config(config: TrainConfig, path: str) -> None:
+    """Write ``config`` as JSON atomically (a temporary file, then ``os.replace``)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(config.to_json() + "\n")
+    os.replace(tmp, path)
+
+
+def effective_config(overrides: dict, resume: bool) -> TrainConfig:
+    """The run's configuration: the recipe of the data set, then (with ``resume``) the values saved in
+    ``OUTPUT_DIR/config.json``, then ``overrides`` (the flags the user gave)."""
+    saved = {}
+    if resume:
+        path = os.path.join(overrides.get("output_dir", TrainConfig.output_dir), "config.json")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--resume: no run to resume at {path}; pass the --output-dir of the run")
+        saved = load_config(path)
+        fixed = [k for k in FIXED_ON_RESUME if k in overrides and k in saved and overrides[k] != saved[k]]
+        if fixed:
+            flags = ", ".join(f"--{k.replace('_', '-')} (was {saved[k]!r})" for k in fixed)
+            raise ValueError(f"--resume: {flags} cannot change in a resumed run, whose optimizer, schedule and data "
+                             f"order continue exactly; start a new run in another --output-dir")  # fmt: skip
+    values = {**saved, **overrides}
+    return recipe(values.pop("dataset", TrainConfig.dataset), **values)

@@ -1,0 +1,249 @@
+"""``fit(config)``: train a zoo model with the Sec. 5 protocol, evaluate every epoch, checkpoint, resume exactly.
+
+The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
+model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
+once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves)
+atomically, then ``metrics.csv``; the end of the run writes ``curves.png``.
+
+Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
+the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
+gives the same weights as an uninterrupted run (on the same hardware and software).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+from blueprint.models import create
+from blueprint.profiling import profile
+from blueprint.regularization import orthonormal_loss
+from blueprint.training import distributed
+from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, rng_state, set_rng_state
+from blueprint.training.config import TrainConfig, save_config
+from blueprint.training.data import make_loader
+from blueprint.training.metrics import Progress, plot_curves, write_csv
+
+NAN_CHECK_EVERY = 50  # steps between checks for a non-finite loss (each check waits for the device)
+
+
+class TrainingError(ValueError):
+    """A run that cannot go on (a non-finite loss): reported as one line by the command line."""
+
+
+@dataclass
+class RunResult:
+    """What ``fit`` returns: the metrics rows, the best test accuracy, the model's cost and the data's size."""
+
+    history: list[dict]
+    best_acc: float
+    params: int
+    flops: int
+    input_size: tuple[int, ...]
+    test_images: int
+
+
+def linear_to_zero(epochs: int):
+    """The lr factor 1 - epoch / epochs: decays linearly every epoch and reaches zero after the last (Sec. 5.3).
+
+    A plain function, which LambdaLR leaves out of its state: a resumed run with more ``epochs`` re-plans the decay.
+    """
+    return lambda epoch: max(0.0, 1.0 - epoch / epochs)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    """``step``: lr times ``lr_decay`` at each of ``milestones`` (Sec. 5.1/5.2); ``linear``: ``linear_to_zero``."""
+    if config.schedule == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, linear_to_zero(config.epochs))
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, config.milestones, gamma=config.lr_decay)
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision: float16 on CUDA (with a gradient scaler), bfloat16 on the CPU."""
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Give every process rank 0's buffers (BatchNorm statistics) so that all evaluate the saved model."""
+    if dist.is_initialized():
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
+
+
+def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over the test set (shared among the processes, summed over them)."""
+    device = torch.device(device)
+    model.eval()
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct
+    count = 0
+    with torch.no_grad(), autocast(device, amp):
+        for x, y in loader.test_batches():
+            logits = model(x).float()  # B,classes
+            loss = F.cross_entropy(logits, y, reduction="sum")
+            sums += torch.stack([loss.double(), (logits.argmax(1) == y).sum().double()])
+            count += len(y)
+    loss, correct, count = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])).tolist()
+    return loss / max(count, 1), correct / max(count, 1)
+
+
+def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, config: TrainConfig,
+                device: torch.device, epoch: int, progress: Progress) -> dict:  # fmt: skip
+    """One pass over this process's share of the training set; returns means over all processes.
+
+    ``net`` is what runs the batches (wrapped by DDP or torch.compile), ``model`` the plain module it wraps.
+    """
+    net.train()
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
+    count = 0
+
+    def check(values, where):
+        if not torch.isfinite(values[:2]).all():
+            raise TrainingError(
+                f"the loss became {values[0].item() / max(count, 1):.4g} (not finite) {where} "
+                f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower --lr or --alpha, or try without --amp "
+                f"(last.pt, if written, holds the last finite epoch)"
+            )
+
+    def running():
+        return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}"
+
+    for step, (x, y) in enumerate(loader.train_batches(epoch), 1):
+        with autocast(device, config.amp):
+            logits = net(x)  # B,classes
+            ce = F.cross_entropy(logits.float(), y)
+        with torch.set_grad_enabled(config.alpha > 0):
+            ortho = orthonormal_loss(model)  # Eq. (9), in float32 outside autocast
+        loss = ce + config.alpha * ortho
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        batch = len(y)
+        sums += torch.stack([ce.detach().double() * batch, ortho.detach().double() * batch,
+                             (logits.argmax(1) == y).sum().double()])  # fmt: skip
+        count += batch
+        if step % NAN_CHECK_EVERY == 0:
+            check(sums, f"in epoch {epoch + 1} by step {step}")
+        progress.update(step, running)
+    progress.close()
+    ce_sum, ortho_sum, correct, count = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])).tolist()
+    check(torch.tensor([ce_sum, ortho_sum]), f"in epoch {epoch + 1}")
+    return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
+
+
+def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
+        log: Callable[[str], None] = print) -> RunResult:  # fmt: skip
+    """Train ``config.model`` on ``config.dataset`` as ``config`` says; see the module docstring.
+
+    ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
+    refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
+    """
+    ctx = distributed.setup(config.device)
+    threads = torch.get_num_threads()
+    try:
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        return _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+    finally:
+        torch.set_num_threads(threads)
+        distributed.teardown()
+
+
+def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context):
+    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history)."""
+    load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    scaler.load_state_dict(ckpt["scaler"])
+    states = ckpt["rng"]  # one per process of the run; a run resumed on another number of processes takes rank 0's
+    set_rng_state(states[ctx.rank] if len(states) == ctx.world else states[0])
+    return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    return (f"epoch {row['epoch']:>3}/{epochs}  lr {row['lr']:.4g}  loss {row['train_loss']:.4f}  "
+            f"ortho {row['ortho_loss']:.4f}  train {row['train_acc']:.2%}  test loss {row['test_loss']:.4f}  "
+            f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s")  # fmt: skip
+
+
+def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log) -> RunResult:
+    out = config.output_dir
+    last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
+    ckpt = load_checkpoint(last_path) if resume else None
+    if not resume and not overwrite and os.path.exists(last_path):
+        raise ValueError(f"--output-dir: {out} already holds a run (last.pt); pass --resume to continue it, "
+                         f"--overwrite to start again, or another --output-dir")  # fmt: skip
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    random.seed(config.seed)
+    loader = make_loader(config, ctx.device, ctx.rank, ctx.world)
+    model = create(config.model, num_classes=loader.num_classes)
+    try:
+        cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
+    except RuntimeError as err:
+        size = "x".join(map(str, loader.input_size))
+        raise ValueError(f"--model: {config.model} cannot take the {size} images of {config.dataset} "
+                         f"({str(err).splitlines()[0]})") from None  # fmt: skip
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(ctx.device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)  # fmt: skip
+    scheduler = make_scheduler(optimizer, config)
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.amp and ctx.device.type == "cuda")
+    if ckpt is not None:
+        start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx)
+    else:
+        start, best_acc, history = 0, 0.0, []
+        torch.manual_seed(config.seed + ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts)
+    net = model
+    if ctx.world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)
+    if ctx.main:
+        os.makedirs(out, exist_ok=True)
+        save_config(config, os.path.join(out, "config.json"))
+    log(f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
+        f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
+        f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}"
+        + (f"; resuming after epoch {start}" if ckpt else ""))  # fmt: skip
+    for epoch in range(start, config.epochs):
+        began = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        progress = Progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", ctx.main)
+        train = train_epoch(net, model, loader, optimizer, scaler, config, ctx.device, epoch, progress)
+        train_seconds = time.perf_counter() - began
+        scheduler.step()
+        sync_buffers(model)
+        test_loss, test_acc = evaluate(model, loader, ctx.device, config.amp)
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=train["train_loss"], ortho_loss=train["ortho_loss"],
+                   train_acc=train["train_acc"], test_loss=test_loss, test_acc=test_acc,
+                   images_per_s=train["count"] / train_seconds, seconds=time.perf_counter() - began)  # fmt: skip
+        history.append(row)
+        improved = test_acc > best_acc or epoch == 0
+        best_acc = max(best_acc, test_acc)
+        states = distributed.gather(rng_state())  # a collective: every process takes part
+        if ctx.main:
+            checkpoint = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
+                              scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), epoch=epoch + 1,
+                              best_acc=best_acc, history=history, rng=states, config=dataclasses.asdict(config),
+                              model_name=config.model, num_classes=loader.num_classes,
+                              input_size=list(loader.input_size))  # fmt: skip
+            atomic_save(checkpoint, last_path)
+            if improved:
+                atomic_save(checkpoint, best_path)
+            write_csv(history, os.path.join(out, "metrics.csv"))
+        log(_epoch_line(row, config.epochs))
+    if ctx.main and history:
+        plot_curves({config.model: history}, os.path.join(out, "curves.png"), f"{config.model} on {config.dataset}")
+    return RunResult(history, best_acc, cost.params, cost.flops, tuple(loader.input_size), loader.num_test)
