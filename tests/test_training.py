@@ -191,3 +191,24 @@ def test_channel_stats_match_torch_mean_and_std():
     pixels = x.double() / 255
     assert torch.allclose(mean, pixels.mean(dim=(0, 2, 3)))
     assert torch.allclose(std, pixels.std(dim=(0, 2, 3), correction=0))
+
+
+def test_accel_backend_trains_like_the_torch_backend(tmp_path):
+    """--backend accel runs the BSConv layers on the fused Numba kernels: the same training, to rounding."""
+    data = write_cifar10(tmp_path / "data")
+    runs = {}
+    for backend in ("torch", "accel"):
+        run_cli("train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_tiny_cnn_bsconvu",
+                "--epochs", "1", "--batch-size", "16", "--threads", "1", "--backend", backend,
+                "--output-dir", str(tmp_path / backend))  # fmt: skip
+        runs[backend] = load_checkpoint(str(tmp_path / backend / "last.pt"))
+    assert runs["accel"]["config"]["backend"] == "accel"
+    for key, value in runs["torch"]["model"].items():
+        torch.testing.assert_close(runs["accel"]["model"][key], value, rtol=1e-3, atol=1e-4, msg=key)
+
+
+def test_accel_backend_is_refused_off_the_cpu():
+    with pytest.raises(ValueError, match="--backend: accel runs on the CPU, got --device cuda"):
+        TrainConfig(model="digits_cnn", device="cuda", backend="accel").validate()
+    with pytest.raises(ValueError, match="--backend: expected one of torch, accel, got 'numba'"):
+        TrainConfig(model="digits_cnn", backend="numba").validate()

@@ -42,6 +42,7 @@ OVERRIDES = {
     "color_jitter": (float, "image folders: brightness/contrast/saturation jitter strength"),
     "gamma": (float, "image folders: random gamma from [1/(1+g), 1+g]"),
     "device": (str, "cpu, cuda or cuda:N (default: cpu)"),
+    "backend": (str, "kernels of the BSConv layers on the CPU: torch (default) or accel (Numba, fused)"),
     "workers": (int, "image folders: data-loading processes"),
     "threads": (int, "CPU threads of PyTorch (0: its default)"),
     "seed": (int, "seed of initialization, data order and augmentation"),

@@ -23,6 +23,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from blueprint.backend import BACKENDS
+
 # data set name -> recipe name
 DATASETS = {
     "cifar10": "cifar10",
@@ -69,6 +71,7 @@ class TrainConfig:
     gamma: float = 0.0  # > 0: random gamma drawn log-uniformly from [1/(1+gamma), 1+gamma]
     # execution
     device: str = "cpu"
+    backend: str = "torch"  # BSConv layers' CPU kernels: "torch", or "accel" (the Numba fast path)
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
@@ -81,6 +84,10 @@ class TrainConfig:
         """Check every value where the configuration is made; returns self."""
         if self.dataset not in DATASETS:
             raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend == "accel" and not self.device.startswith("cpu"):
+            raise ValueError(f"--backend: accel runs on the CPU, got --device {self.device}; use --backend torch")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}

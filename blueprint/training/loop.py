@@ -24,6 +24,7 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.profiling import profile
 from blueprint.regularization import orthonormal_loss
@@ -153,7 +154,8 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
-        return _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+        with use_backend(config.backend):
+            return _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
     finally:
         torch.set_num_threads(threads)
         distributed.teardown()
