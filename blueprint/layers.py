@@ -16,25 +16,13 @@ from blueprint import backend
 from reference import checks
 
 
-def _positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _kernel_size(kernel_size):
-    ks = (kernel_size, kernel_size) if isinstance(kernel_size, numbers.Integral) else tuple(kernel_size)
-    if len(ks) != 2 or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in ks):
-        raise ValueError(f"kernel_size: expected a positive int or a pair of positive ints, got {kernel_size!r}")
-    return tuple(int(k) for k in ks)
-
 
 def _geometry(kernel_size, stride, padding, dilation):
     """Check the spatial arguments where the layer is built, not at its first forward.
 
     Returns ``(kernel_size, stride, padding, dilation)`` with padding an int pair or 'same'.
     """
-    kernel_size = _kernel_size(kernel_size)
+    kernel_size = checks.int_pair("kernel_size", kernel_size, 1)
     stride = checks.int_pair("stride", stride, 1)
     dilation = checks.int_pair("dilation", dilation, 1)
     return kernel_size, stride, _padding(padding, kernel_size, stride), dilation
@@ -97,8 +85,8 @@ class BSConvU(nn.Sequential):
         bn_kwargs=None,
     ):
         super().__init__()
-        in_channels = _positive_int("in_channels", in_channels)
-        out_channels = _positive_int("out_channels", out_channels)
+        in_channels = checks.positive_int("in_channels", in_channels)
+        out_channels = checks.positive_int("out_channels", out_channels)
         kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         self.add_module("pw", _pointwise(in_channels, out_channels))
         if with_bn:
@@ -114,9 +102,11 @@ class BSConvU(nn.Sequential):
 
 def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> int:
     """M' = min(M, max(min_mid_channels, ceil(p * M))), the subspace size of Eq. (8)."""
-    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0.0 < p <= 1.0:
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"p: expected a number, the subspace ratio in (0, 1], got {p!r}")
+    if not 0.0 < p <= 1.0:
         raise ValueError(f"p: expected a subspace ratio in (0, 1], got {p!r}")
-    min_mid_channels = _positive_int("min_mid_channels", min_mid_channels)
+    min_mid_channels = checks.positive_int("min_mid_channels", min_mid_channels)
     return min(in_channels, max(min_mid_channels, math.ceil(p * in_channels)))
 
 
@@ -144,8 +134,8 @@ class BSConvS(nn.Sequential):
         bn_kwargs=None,
     ):
         super().__init__()
-        in_channels = _positive_int("in_channels", in_channels)
-        out_channels = _positive_int("out_channels", out_channels)
+        in_channels = checks.positive_int("in_channels", in_channels)
+        out_channels = checks.positive_int("out_channels", out_channels)
         kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         mid_channels = subspace_channels(in_channels, p, min_mid_channels)
         self.add_module("pw1", _pointwise(in_channels, mid_channels))
@@ -190,8 +180,8 @@ class DSConv(nn.Sequential):
         bn_kwargs=None,
     ):
         super().__init__()
-        in_channels = _positive_int("in_channels", in_channels)
-        out_channels = _positive_int("out_channels", out_channels)
+        in_channels = checks.positive_int("in_channels", in_channels)
+        out_channels = checks.positive_int("out_channels", out_channels)
         kernel_size, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation)
         self.add_module("dw", _depthwise(in_channels, kernel_size, stride, padding, dilation, False, padding_mode))
         if with_bn:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from blueprint.backend import use_backend
+
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
@@ -100,7 +102,9 @@ def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> Mod
     """Run ``model`` once on zeros of ``input_size`` ((C, H, W) or (B, C, H, W)) and count per leaf module.
 
     The model runs in eval mode under ``torch.no_grad`` (BatchNorm statistics are left untouched) and is
-    put back into its previous mode afterwards.
+    put back into its previous mode afterwards. It runs on the torch backend whatever backend is in effect:
+    a layer fused by ``use_backend("accel")`` would not call the leaf modules the count is taken from.
+    An input size the model cannot take raises ``ValueError`` naming ``input_size``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -126,8 +130,13 @@ def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> Mod
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), use_backend("torch"):
             model(x)
+    except RuntimeError as err:
+        raise ValueError(
+            f"input_size: the forward pass on {size} failed ({str(err).splitlines()[0]}); expected an input size "
+            "the model accepts"
+        ) from None
     finally:
         model.train(was_training)
         for h in handles:

@@ -21,6 +21,8 @@ def float_array(name: str, a, ndim: int) -> np.ndarray:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {a.dtype}")
     if a.ndim != ndim:
         raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape} ({a.ndim} dimensions)")
+    if 0 in a.shape:
+        raise ValueError(f"{name}: expected every dimension >= 1, got shape {a.shape}")
     return a
 
 
@@ -87,7 +89,7 @@ def spatial_geometry(x_shape, k_shape, stride, padding, dilation, kernel_name: s
     return stride, padding, dilation, tuple(out)
 
 
-def bias(name: str, b, n: int, dtype) -> np.ndarray | None:
+def bias(name: str, b, n: int) -> np.ndarray | None:
     if b is None:
         return None
     float_array(name, b, 1)
@@ -112,7 +114,7 @@ def check_conv2d(x, w, b, stride, padding, dilation, groups):
             f"w: expected shape (N, M/groups, KH, KW) with M/groups={m // groups} (x has M={m}, groups={groups}), "
             f"got {w.shape}"
         )
-    bias("b", b, n, x.dtype)
+    bias("b", b, n)
     return (*spatial_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation, "w"), groups)
 
 
@@ -159,7 +161,7 @@ def check_dsc(x, w_dw, w_pw, b, stride, padding, dilation):
     float_array("x", x, 4)
     n = dsc_weights(w_dw, w_pw, x.shape[1])
     same_dtype(x=x, w_dw=w_dw, w_pw=w_pw, b=b)
-    bias("b", b, n, x.dtype)
+    bias("b", b, n)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
 
 
@@ -168,7 +170,7 @@ def check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation):
     float_array("x", x, 4)
     n = bsconv_u_weights(w_pw, w_dw, x.shape[1])
     same_dtype(x=x, w_pw=w_pw, w_dw=w_dw, b=b)
-    bias("b", b, n, x.dtype)
+    bias("b", b, n)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
 
 
@@ -177,7 +179,7 @@ def check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation):
     float_array("x", x, 4)
     n = bsconv_s_weights(w_b, w_a, w_dw, x.shape[1])
     same_dtype(x=x, w_b=w_b, w_a=w_a, w_dw=w_dw, b=b)
-    bias("b", b, n, x.dtype)
+    bias("b", b, n)
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
 
 

@@ -34,15 +34,15 @@ def separable_ops(conv_forward, conv_backward) -> SimpleNamespace:
         checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)
         u, dw_cache = depthwise(x, w_dw, None, stride, padding, dilation)  # B,M,Ho,Wo
         y, pw_cache = pointwise(u, w_pw, b)  # B,N,Ho,Wo
-        return y, (dw_cache, pw_cache, y.shape)
+        return y, (dw_cache, pw_cache, y.shape, y.dtype)
 
     def dsc_backward(dy, cache):
         """Reverse of ``dsc_forward``: pointwise backward, then depthwise backward.
 
         Returns ``(dx, dw_dw, dw_pw, db)``.
         """
-        dw_cache, pw_cache, y_shape = cache
-        checks.check_grad("dy", dy, y_shape, dy.dtype)
+        dw_cache, pw_cache, y_shape, y_dtype = cache
+        checks.check_grad("dy", dy, y_shape, y_dtype)
         du, dw_pw, db = conv_backward(dy, pw_cache)
         dx, dw_dw, _ = conv_backward(du, dw_cache)
         return dx, dw_dw, dw_pw, db
@@ -55,15 +55,15 @@ def separable_ops(conv_forward, conv_backward) -> SimpleNamespace:
         checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
         v_prime, pw_cache = pointwise(x, w_pw)  # B,N,H,W
         y, dw_cache = depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
-        return y, (pw_cache, dw_cache, y.shape)
+        return y, (pw_cache, dw_cache, y.shape, y.dtype)
 
     def bsconv_u_backward(dy, cache):
         """Reverse of Eq. (6)-(7): depthwise backward gives dV' and dB, pointwise backward gives dx and dW.
 
         Returns ``(dx, dw_pw, dw_dw, db)``.
         """
-        pw_cache, dw_cache, y_shape = cache
-        checks.check_grad("dy", dy, y_shape, dy.dtype)
+        pw_cache, dw_cache, y_shape, y_dtype = cache
+        checks.check_grad("dy", dy, y_shape, y_dtype)
         dv_prime, dw_dw, db = conv_backward(dy, dw_cache)
         dx, dw_pw, _ = conv_backward(dv_prime, pw_cache)
         return dx, dw_pw, dw_dw, db
@@ -77,12 +77,12 @@ def separable_ops(conv_forward, conv_backward) -> SimpleNamespace:
         u_prime, b_cache = pointwise(x, w_b)  # B,M',H,W
         v_prime, a_cache = pointwise(u_prime, w_a)  # B,N,H,W
         y, dw_cache = depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
-        return y, (b_cache, a_cache, dw_cache, y.shape)
+        return y, (b_cache, a_cache, dw_cache, y.shape, y.dtype)
 
     def bsconv_s_backward(dy, cache):
         """Reverse of Eq. (12)-(14), one step at a time. Returns ``(dx, dw_b, dw_a, dw_dw, db)``."""
-        b_cache, a_cache, dw_cache, y_shape = cache
-        checks.check_grad("dy", dy, y_shape, dy.dtype)
+        b_cache, a_cache, dw_cache, y_shape, y_dtype = cache
+        checks.check_grad("dy", dy, y_shape, y_dtype)
         dv_prime, dw_dw, db = conv_backward(dy, dw_cache)
         du_prime, dw_a, _ = conv_backward(dv_prime, a_cache)
         dx, dw_b, _ = conv_backward(du_prime, b_cache)

@@ -111,13 +111,10 @@ def test_eq8_subspace_size_is_min_m_max_minimum_ceil_p_m(m, p, minimum):
     [
         (lambda: BSConvS(8, 8, 3, p=0.0), "p"),
         (lambda: BSConvS(8, 8, 3, p=1.5), "p"),
-        (lambda: BSConvS(8, 8, 3, p="half"), "p"),
         (lambda: BSConvS(8, 8, 3, min_mid_channels=0), "min_mid_channels"),
         (lambda: BSConvU(0, 8, 3), "in_channels"),
         (lambda: BSConvU(8, -1, 3), "out_channels"),
-        (lambda: DSConv(8, 2.5, 3), "out_channels"),
         (lambda: BSConvU(8, 8, 0), "kernel_size"),
-        (lambda: BSConvU(8, 8, (3, 3, 3)), "kernel_size"),
         (lambda: BSConvU(8, 8, 4, padding="same"), "padding"),
         (lambda: BSConvS(8, 8, 3, stride=2, padding="same"), "padding"),
         (lambda: BSConvU(8, 8, 3, stride=0), "stride"),
@@ -128,4 +125,19 @@ def test_eq8_subspace_size_is_min_m_max_minimum_ceil_p_m(m, p, minimum):
 )
 def test_bad_layer_arguments_raise_value_error_naming_the_argument(make, argument):
     with pytest.raises(ValueError, match=rf"^{argument}: "):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make, argument",
+    [
+        (lambda: BSConvS(8, 8, 3, p="half"), "p"),
+        (lambda: DSConv(8, 2.5, 3), "out_channels"),
+        (lambda: BSConvU(8, 8, 3.0), "kernel_size"),
+        (lambda: BSConvU(8, 8, None), "kernel_size"),
+        (lambda: BSConvU(8, 8, (3, 3, 3)), "kernel_size"),
+    ],
+)
+def test_wrong_argument_types_raise_type_error_naming_the_argument(make, argument):
+    with pytest.raises(TypeError, match=rf"^{argument}: "):
         make()

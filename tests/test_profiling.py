@@ -89,3 +89,19 @@ def test_profile_command_prints_table_and_totals(capsys, zoo_entry):
 def test_transposed_convolutions_count_per_input_element():
     up = profile(nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), (4, 5, 5))
     assert up.flops == 4 * 5 * 5 * (6 // 2) * 3 * 3  # every input element meets (N / groups) * K * K weights
+
+
+def test_profile_counts_fused_layers_under_the_accel_backend():
+    """A BSConv layer fused by accel skips its children's hooks; profile counts on the torch backend."""
+    import blueprint
+
+    model = nn.Sequential(blueprint.BSConvU(4, 8, 3, padding=1))
+    plain = profile(model, (4, 6, 6))
+    with blueprint.use_backend("accel"):
+        assert profile(model, (4, 6, 6)).flops == plain.flops == 6 * 6 * (8 * 4 + 8 * 9)
+
+
+def test_an_input_the_model_cannot_take_is_a_value_error_naming_input_size():
+    model = nn.Sequential(nn.Conv2d(3, 4, 5))
+    with pytest.raises(ValueError, match=r"input_size: the forward pass on \(1, 3, 2, 2\) failed"):
+        profile(model, (3, 2, 2))

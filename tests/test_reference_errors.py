@@ -82,6 +82,17 @@ class TestEveryForward:
         with pytest.raises(ValueError, match=r"b: expected shape \(6,\) \(one per output channel\), got \(5,\)"):
             call(backend, op, b=np.zeros(5))
 
+    @pytest.mark.parametrize("axis", [0, 1, 2])
+    def test_empty_dimension(self, backend, op, axis):
+        empty = np.zeros([0 if i == axis else d for i, d in enumerate(X.shape)])
+        with pytest.raises(ValueError, match=r"x: expected every dimension >= 1, got shape"):
+            call(backend, op, x=empty)
+
+    def test_backward_with_wrong_gradient_dtype(self, backend, op):
+        y, cache = call(backend, op)
+        with pytest.raises(TypeError, match="dy: expected dtype float64 like the forward output, got float32"):
+            getattr(backend, f"{op}_backward")(y.astype(np.float32), cache)
+
     def test_backward_with_wrong_gradient_shape(self, backend, op):
         y, cache = call(backend, op)
         with pytest.raises(ValueError, match=r"dy: expected shape \(2, 6, 4, 4\)"):
@@ -129,6 +140,8 @@ def test_orthonormal_loss_needs_a_matrix(backend):
 
 @pytest.mark.parametrize("backend", **NUMPY_ONLY)
 def test_analysis_needs_a_4d_kernel(backend):
+    with pytest.raises(ValueError, match=r"w: expected every dimension >= 1, got shape \(6, 0, 3, 3\)"):
+        backend.blueprint_factorize(W[:, :0])
     with pytest.raises(ValueError, match=r"w: expected 4 dimensions, got shape \(6, 4, 9\)"):
         backend.pc1_explained_variance(W.reshape(6, 4, 9))
     with pytest.raises(TypeError, match="w: expected dtype float32 or float64, got int32"):

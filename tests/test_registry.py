@@ -31,3 +31,11 @@ def test_a_name_registers_once():
 
 def test_list_models_filters_by_shell_pattern():
     assert list_models("digits_cnn*") == ["digits_cnn", "digits_cnn_bsconvs_p1d4", "digits_cnn_bsconvu"]
+
+
+def test_default_num_classes_is_cifar10s_for_cifar_names_else_imagenets():
+    from blueprint.models import default_num_classes
+
+    assert default_num_classes("cifar_resnet20") == 10 and default_num_classes("digits_cnn") == 10
+    assert default_num_classes("resnet18") == 1000
+    assert sum(p.numel() for p in create("cifar_resnet110_bsconvu").parameters()) == 238_960  # Table 2, CIFAR-10

@@ -63,7 +63,7 @@ def _load_file(path: str):
             raise ValueError(f"source: could not read {path!r} with torch.load: {err}") from err
 
 
-def load_source(source, model: str | None = None, num_classes: int = 1000):
+def load_source(source, model: str | None = None, num_classes: int | None = None):
     """Return an ``nn.Module`` or a state_dict for ``source`` (see the module docstring)."""
     if isinstance(source, nn.Module):
         return source

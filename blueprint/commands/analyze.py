@@ -13,7 +13,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("source", help="a zoo name (see `blueprint models`), or a module / state_dict / checkpoint file")
     p.add_argument("--model", help="zoo architecture to load the checkpoint SOURCE into (stages by resolution)")
-    p.add_argument("--num-classes", type=int, default=1000, help="classes of the zoo model (default: 1000)")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)")
     p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
                    help="input for the forward pass that finds each conv's stage "
                    "(default: 3 32 32 for cifar_* models, else 3 224 224)")  # fmt: skip

@@ -19,12 +19,13 @@ def register(subparsers) -> None:
         "'cifar_resnet*' or '*bsconvu') with their parameter counts.",
     )
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'cifar_wrn40_*' (default: all)")
-    p.add_argument("--num-classes", type=int, default=1000, help="classes of the classifier (default: 1000)")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="classes of the classifier (default: 10 for cifar_* and digits_* names, else 1000)")
     p.add_argument("--names-only", action="store_true", help="print only the names, without counting parameters")
     p.set_defaults(func=run)
 
 
-def parameter_count(name: str, num_classes: int = 1000) -> int:
+def parameter_count(name: str, num_classes: int | None = None) -> int:
     """The number of parameters of zoo model ``name``, built on the meta device (no memory is allocated)."""
     with torch.device("meta"):
         model = create(name, num_classes=num_classes)
@@ -41,5 +42,6 @@ def run(args) -> int:
     width = max(len(n) for n in names)
     for name in names:
         print(f"{name:<{width}}  {parameter_count(name, args.num_classes):>13,}", flush=True)
-    print(f"{len(names)} models, parameters for {args.num_classes} classes")
+    classes = args.num_classes or "the default number of classes: 10 for cifar_* and digits_* names, else 1000"
+    print(f"{len(names)} models, parameters for {classes}" + (" classes" if args.num_classes else ""))
     return 0

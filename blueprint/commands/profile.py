@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("name", help="a zoo name (see `blueprint models`) or a file holding a pickled module")
     p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
                    help="input size (default: 3 32 32 for cifar_* models, else 3 224 224)")  # fmt: skip
-    p.add_argument("--num-classes", type=int, default=1000, help="classes of the zoo model (default: 1000)")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)")
     p.add_argument("--include-norm-act", action="store_true",
                    help="also count 1 op per output element of normalization and activation layers")  # fmt: skip
     p.add_argument("--summary", action="store_true", help="print only the totals, not the per-layer table")

@@ -53,4 +53,4 @@ for _prefix, _in_channels, _size, _width, _subspace in (
 ):
     for _suffix in (None, "bsconvu", f"bsconvs_{_subspace}"):
         _name = _prefix if _suffix is None else f"{_prefix}_{_suffix}"
-        add(_name, _constructor(_in_channels, _width, ConvSpec.from_suffix(_suffix)), (_in_channels, _size, _size))
+        add(_name, _constructor(_in_channels, _width, ConvSpec.from_suffix(_suffix)), (_in_channels, _size, _size), 10)

@@ -12,28 +12,45 @@ import torch.nn as nn
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 _INPUT_SIZES: dict[str, tuple[int, int, int]] = {}
+_NUM_CLASSES: dict[str, int] = {}
 
 CIFAR_INPUT_SIZE = (3, 32, 32)
 IMAGENET_INPUT_SIZE = (3, 224, 224)
 
 
-def register(name: str, input_size: tuple[int, int, int] | None = None):
+def register(name: str, input_size: tuple[int, int, int] | None = None, num_classes: int | None = None):
     """Decorator: register ``fn(num_classes=..., **kwargs) -> nn.Module`` under ``name``."""
 
     def wrap(fn):
-        add(name, fn, input_size)
+        add(name, fn, input_size, num_classes)
         return fn
 
     return wrap
 
 
-def add(name: str, fn: Callable[..., nn.Module], input_size: tuple[int, int, int] | None = None) -> None:
-    """Register ``fn`` under ``name``; ``input_size`` (C, H, W) overrides the default of ``input_size(name)``."""
+def add(
+    name: str,
+    fn: Callable[..., nn.Module],
+    input_size: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+) -> None:
+    """Register ``fn`` under ``name``; ``input_size`` (C, H, W) and ``num_classes`` override the defaults of
+    ``input_size(name)`` and ``default_num_classes(name)``."""
     if name in _REGISTRY:
         raise ValueError(f"model name {name!r} is registered twice")
     _REGISTRY[name] = fn
     if input_size is not None:
         _INPUT_SIZES[name] = tuple(input_size)
+    if num_classes is not None:
+        _NUM_CLASSES[name] = num_classes
+
+
+def default_num_classes(name: str) -> int:
+    """The classes a registered model gets when none are asked for: its own if it registered a number, else
+    CIFAR-10's 10 for ``cifar_*`` names and ImageNet's 1000 for the rest."""
+    if name in _NUM_CLASSES:
+        return _NUM_CLASSES[name]
+    return 10 if name.startswith("cifar_") else 1000
 
 
 def input_size(name: str) -> tuple[int, int, int]:
@@ -52,12 +69,14 @@ def list_models(pattern: str | None = None) -> list[str]:
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
-def create(name: str, num_classes: int = 1000, **kwargs) -> nn.Module:
-    """Build the model registered as ``name``."""
+def create(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:
+    """Build the model registered as ``name``, with ``default_num_classes(name)`` classes unless given."""
     if not isinstance(name, str) or name not in _REGISTRY:
         close = [n for n in _REGISTRY if isinstance(name, str) and name.split("_")[0] in n][:5]
         hint = f"; similar: {', '.join(close)}" if close else "; see `blueprint models` for the list"
         raise ValueError(f"model: unknown name {name!r}{hint}")
+    if num_classes is None:
+        num_classes = default_num_classes(name)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes: expected a positive int, got {num_classes!r}")
     return _REGISTRY[name](num_classes=num_classes, **kwargs)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -97,8 +98,8 @@ class TrainConfig:
         non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
                         "scale_min", "color_jitter", "gamma")  # fmt: skip
         for name, value in ((n, getattr(self, n)) for n in non_negative):
-            if value < 0:
-                raise ValueError(f"--{name.replace('_', '-')}: expected a value >= 0, got {value!r}")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
         if self.scale_min > 1 or self.color_jitter >= 1:
             raise ValueError(
                 f"--scale-min/--color-jitter: expected scale_min <= 1 and color_jitter < 1, "

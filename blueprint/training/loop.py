@@ -192,10 +192,10 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     model = create(config.model, num_classes=loader.num_classes)
     try:
         cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
-    except RuntimeError as err:
+    except ValueError as err:
         size = "x".join(map(str, loader.input_size))
         raise ValueError(f"--model: {config.model} cannot take the {size} images of {config.dataset} "
-                         f"({str(err).splitlines()[0]})") from None  # fmt: skip
+                         f"({err})") from None  # fmt: skip
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
