@@ -1,7 +1,8 @@
 """Regular (grouped) 2-D convolution, Eq. (1): im2col and one matrix product per group (BLAS).
 
 Same contract as ``reference.conv2d_forward`` / ``conv2d_backward``. A depthwise convolution
-(groups = M = N) skips im2col and runs the channels-last kernels of ``accel.depthwise``.
+(groups = M = N) skips im2col and runs the depthwise kernels (``accel.planes`` where
+``planes.suits`` says so, else the channels-last ones of ``accel.depthwise``).
 
 Backward, from the forward's matrix form Y_g = W_g @ cols_g (per sample, per group):
 dW_g = sum_b dY_g cols_g^T, dcols_g = W_g^T dY_g, dx = col2im(dcols) (the adjoint of the gather),
@@ -13,22 +14,23 @@ from typing import NamedTuple
 
 import numpy as np
 
-from accel.depthwise import depthwise_backward, depthwise_forward
+from accel import depthwise, planes
 from accel.im2col import col2im, im2col
-from accel.layout import to_channels_first, to_channels_last
+from accel.layout import to_channels_last
 from reference import checks
 
 
 class Conv2dCache(NamedTuple):
     """What ``conv2d_backward`` needs: the input (depthwise) or its im2col matrix (general), and the shapes."""
 
-    x_or_cols: np.ndarray  # B,H,W,M (depthwise, channels-last) or B,M*KH*KW,Ho*Wo
+    x_or_cols: np.ndarray  # B,M,H,W (depthwise on planes), B,H,W,M (depthwise channels-last) or B,M*KH*KW,Ho*Wo
     w: np.ndarray  # N,M/G,KH,KW
     has_bias: bool
     geometry: tuple  # stride, padding, dilation, (Ho, Wo)
     groups: int
     x_shape: tuple
     depthwise: bool
+    on_planes: bool
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -42,26 +44,30 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     nb, m = x.shape[:2]
     n = w.shape[0]
     if groups == m == n:
-        x_cl = to_channels_last(x)  # B,H,W,M
-        y = depthwise_forward(x_cl, w, b, geometry)  # B,N,Ho,Wo
-        return y, Conv2dCache(x_cl, w, b is not None, geometry, groups, x.shape, True)
+        on_planes = planes.suits(x.shape[2:], geometry)
+        x_in = x if on_planes else to_channels_last(x)  # B,M,H,W or B,H,W,M
+        y = (planes if on_planes else depthwise).depthwise_forward(x_in, w, b, geometry)  # B,N,Ho,Wo
+        return y, Conv2dCache(x_in, w, b is not None, geometry, groups, x.shape, True, on_planes)
     cols = im2col(x, w.shape[2:], geometry)  # B,M*KH*KW,Ho*Wo
     w_mat = w.reshape(groups, n // groups, -1)  # G,Ng,Mg*KH*KW
     y = np.matmul(w_mat, cols.reshape(nb, groups, w_mat.shape[2], -1))  # B,G,Ng,Ho*Wo
     y = y.reshape(nb, n, *out_hw)  # B,N,Ho,Wo
     if b is not None:
         y += b[None, :, None, None]
-    return y, Conv2dCache(cols, w, b is not None, geometry, groups, x.shape, False)
+    return y, Conv2dCache(cols, w, b is not None, geometry, groups, x.shape, False, False)
 
 
 def conv2d_backward(dy, cache):
     """Gradients of ``conv2d_forward`` (derivation in the module docstring): ``(dx, dw, db)``, db None without bias."""
-    x_or_cols, w, has_bias, geometry, groups, x_shape, depthwise = cache
+    x_or_cols, w, has_bias, geometry, groups, x_shape, is_depthwise, on_planes = cache
     nb, n = x_shape[0], w.shape[0]
     dy = np.ascontiguousarray(checks.check_grad("dy", dy, (nb, n, *geometry[3]), w.dtype))
-    if depthwise:
-        dx_cl, dw, db = depthwise_backward(dy, x_or_cols, w, geometry)  # B,H,W,M
-        return to_channels_first(dx_cl), dw, db if has_bias else None
+    if is_depthwise:
+        if on_planes:
+            dx, dw, db = planes.depthwise_backward(dy, x_or_cols, w, geometry)  # B,M,H,W
+        else:
+            dx, dw, db = depthwise.depthwise_backward(dy, x_or_cols, w, geometry, nchw_dx=True)  # B,M,H,W
+        return dx, dw, db if has_bias else None
     w_mat = w.reshape(groups, n // groups, -1)  # G,Ng,Mg*KH*KW
     dy_mat = dy.reshape(nb, groups, n // groups, -1)  # B,G,Ng,Ho*Wo
     cols = x_or_cols.reshape(nb, groups, w_mat.shape[2], -1)  # B,G,Mg*KH*KW,Ho*Wo

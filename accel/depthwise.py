@@ -11,7 +11,8 @@ stride 1 the input that one tap (i, j) brings to that row is then also one conti
 tap's weights, repeated Wo times (``_tiled_taps``), a third: each tap is a single long
 multiply-add loop, which LLVM vectorizes. Other strides go pixel by pixel, C values at a time.
 Taps outside the image are skipped (``_span`` gives a tap's valid output columns), so no padded copy
-is made. A forward task computes one output row and stores it transposed into the NCHW output.
+is made. A forward task computes one output row and stores it transposed into the NCHW output, or
+as it is into a channels-last output (``channels_last_out``, which DSC's pointwise step reads).
 
 Backward (the chain rule through the line above):
 
@@ -19,9 +20,10 @@ Backward (the chain rule through the line above):
     dw[c, i, j] = sum_{b, p, q} dy[b, c, p, q] x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w]
     dbias[c]    = sum_{b, p, q} dy[b, c, p, q]
 
-computed in one fused pass that reads dy (NCHW) once, with the same flat runs. A backward task owns
-one sample: it transposes each row of dy to channels-last, scatters into its own dx[b]
-(channels-last), and accumulates dw per output column q in its own buffer, summed over q at the end
+computed in one fused pass that reads dy (NCHW, or channels-last with ``dy_channels_last``) once,
+with the same flat runs. A backward task owns one sample: it takes each row of dy channels-last,
+scatters into its own dx[b] (channels-last; or into a scratch buffer that it then transposes into an
+NCHW dx[b]), and accumulates dw per output column q in its own buffer, summed over q at the end
 into its partial sums ``dw_part[b]``, ``db_part[b]``; the caller sums those over the batch. No two
 tasks write the same element.
 """
@@ -43,14 +45,16 @@ def _span(offset, stride, size, n_out):
 span = jit(_span, parallel=False)
 
 
-def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw):
-    """x (B, H, W, C) channels-last, w (KH, KW, Wo C) tiled, bias (Wo C,) tiled -> y (B, C, Ho, Wo)."""
+def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw, out_cl):
+    """x (B, H, W, C) channels-last, w (KH, KW, Wo C) tiled, bias (Wo C,) tiled -> y (B, C, Ho, Wo),
+    or y (B, Ho, Wo, C) if ``out_cl``."""
     nb, h, wd, nc = x.shape
     kh, kw = w.shape[0], w.shape[1]
-    ho, wo = y.shape[2], y.shape[3]
+    ho, wo = (y.shape[1], y.shape[2]) if out_cl else (y.shape[2], y.shape[3])
     for task in prange(nb * ho):
         b, p = task // ho, task % ho
-        row = bias.copy()  # Wo*C: output row p, pixel-major
+        row = y[b, p].reshape(wo * nc) if out_cl else np.empty(wo * nc, dtype=x.dtype)  # Wo*C: row p, pixel-major
+        row[:] = bias
         for i in range(kh):
             r = p * sh + i * dh - ph
             if r < 0 or r >= h:
@@ -65,6 +69,8 @@ def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw):
                     src = x_row[start : start + out.shape[0]]
                     for t in range(out.shape[0]):
                         out[t] += tap[t] * src[t]
+        if out_cl:
+            continue
         for c in range(nc):
             dst = y[b, c, p]  # Wo
             for q in range(wo):
@@ -74,25 +80,30 @@ def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw):
 forward_kernel = jit(_forward)
 
 
-def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw):
-    """dy (B, C, Ho, Wo), x (B, H, W, C), w (KH, KW, Wo C) tiled -> dx (B, H, W, C), dw_part (B, KH, KW, C),
-    db_part (B, C), one sample per task."""
+def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cl, dx_nchw):
+    """dy (B, C, Ho, Wo) or, if ``dy_cl``, (B, Ho, Wo, C); x (B, H, W, C), w (KH, KW, Wo C) tiled ->
+    dx (B, H, W, C), or (B, C, H, W) if ``dx_nchw``, dw_part (B, KH, KW, C), db_part (B, C), one sample per task."""
     nb, h, wd, nc = x.shape
     kh, kw = w.shape[0], w.shape[1]
-    ho, wo = dy.shape[2], dy.shape[3]
+    ho, wo = (dy.shape[1], dy.shape[2]) if dy_cl else (dy.shape[2], dy.shape[3])
     for b in prange(nb):
-        dx_b = dx[b].reshape(h, wd * nc)  # H,W*C
+        dx_b = np.empty((h, wd * nc), dtype=x.dtype) if dx_nchw else dx[b].reshape(h, wd * nc)  # H,W*C
         dx_b[:] = 0.0
         acc = np.zeros((kh, kw, wo * nc), dtype=x.dtype)  # dw per tap and output column: KH,KW,Wo*C
         total = db_part[b]  # C
         total[:] = 0.0
         g = np.empty(wo * nc, dtype=x.dtype)  # row p of dy, pixel-major: Wo*C
         for p in range(ho):
-            for c in range(nc):
-                g_row = dy[b, c, p]  # Wo
-                for q in range(wo):
-                    g[q * nc + c] = g_row[q]
-                    total[c] += g_row[q]
+            if dy_cl:
+                g[:] = dy[b, p].reshape(wo * nc)
+            else:
+                for c in range(nc):
+                    g_row = dy[b, c, p]  # Wo
+                    for q in range(wo):
+                        g[q * nc + c] = g_row[q]
+            for q in range(wo):
+                for c in range(nc):
+                    total[c] += g[q * nc + c]
             for i in range(kh):
                 r = p * sh + i * dh - ph
                 if r < 0 or r >= h:
@@ -117,6 +128,12 @@ def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw):
                     for q in range(wo):
                         s += acc[i, j, q * nc + c]
                     dw_part[b, i, j, c] = s
+        if dx_nchw:
+            for c in range(nc):
+                plane = dx[b, c]  # H,W
+                for r in range(h):
+                    for q in range(wd):
+                        plane[r, q] = dx_b[r, q * nc + c]
 
 
 backward_kernel = jit(_backward)
@@ -127,30 +144,32 @@ def _tiled_taps(w, wo):
     return np.ascontiguousarray(np.tile(w[:, 0].transpose(1, 2, 0), (1, 1, wo)))
 
 
-def depthwise_forward(x, w, bias, geometry):
-    """Eq. (7): x (B, H, W, C) channels-last C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo).
+def depthwise_forward(x, w, bias, geometry, channels_last_out=False):
+    """Eq. (7): x (B, H, W, C) channels-last C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo),
+    or (B, Ho, Wo, C) if ``channels_last_out``.
 
     ``geometry`` is ``(stride, padding, dilation, (Ho, Wo))`` from ``reference.checks.spatial_geometry``.
     """
     (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
     nb, nc = x.shape[0], x.shape[3]
-    y = np.empty((nb, nc, ho, wo), dtype=x.dtype)  # B,C,Ho,Wo
+    y = np.empty((nb, ho, wo, nc) if channels_last_out else (nb, nc, ho, wo), dtype=x.dtype)  # B,Ho,Wo,C or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    forward_kernel(x, _tiled_taps(w, wo), np.tile(bias, wo), y, sh, sw, ph, pw, dh, dw)
+    forward_kernel(x, _tiled_taps(w, wo), np.tile(bias, wo), y, sh, sw, ph, pw, dh, dw, channels_last_out)
     return y
 
 
-def depthwise_backward(dy, x, w, geometry):
+def depthwise_backward(dy, x, w, geometry, dy_channels_last=False, nchw_dx=False):
     """Gradients of ``depthwise_forward`` (derivation in the module docstring): ``(dx, dw, dbias)``.
 
-    dy (B, C, Ho, Wo) and x (B, H, W, C) C-contiguous, w (C, 1, KH, KW); dx is channels-last like x,
-    dw has w's shape and dbias is (C,).
+    dy (B, C, Ho, Wo), or (B, Ho, Wo, C) if ``dy_channels_last``, and x (B, H, W, C) C-contiguous,
+    w (C, 1, KH, KW); dx is channels-last like x, or (B, C, H, W) if ``nchw_dx`` (each task
+    transposes its sample's dx from a scratch buffer while it is in cache); dw has w's shape and dbias is (C,).
     """
     (sh, sw), (ph, pw), (dh, dw), (_, wo) = geometry
-    nb, nc = x.shape[0], x.shape[3]
-    dx = np.empty_like(x)  # B,H,W,C
+    nb, h, wd, nc = x.shape
+    dx = np.empty((nb, nc, h, wd) if nchw_dx else x.shape, dtype=x.dtype)  # B,C,H,W or B,H,W,C
     dw_part = np.empty((nb, *w.shape[2:], nc), dtype=x.dtype)  # B,KH,KW,C
     db_part = np.empty((nb, nc), dtype=x.dtype)  # B,C
-    backward_kernel(dy, x, _tiled_taps(w, wo), dx, dw_part, db_part, sh, sw, ph, pw, dh, dw)
+    backward_kernel(dy, x, _tiled_taps(w, wo), dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_channels_last, nchw_dx)
     d_taps = dw_part.sum(axis=0)  # KH,KW,C
     return dx, np.ascontiguousarray(d_taps.transpose(2, 0, 1))[:, None], db_part.sum(axis=0)

@@ -1,8 +1,9 @@
-"""NCHW <-> channels-last, for the depthwise kernels' channels-last side (``accel.depthwise``).
+"""NCHW -> channels-last, for the input of the channels-last depthwise kernels (``accel.depthwise``).
 
 Viewing both layouts as 3-D, (B, C, H W) and (B, H W, C), the change swaps the last two axes. BSConv
 never needs it (its pointwise products write and read channels-last directly, since BLAS multiplies
-by a transposed operand for free); DSC and a depthwise ``conv2d`` use it on x and dx.
+by a transposed operand for free); DSC and a depthwise ``conv2d`` use it on x when they take the
+channels-last kernels (dx comes back NCHW from the kernel itself).
 """
 from __future__ import annotations
 
@@ -37,10 +38,3 @@ def to_channels_last(x):
     swap_last_axes(np.ascontiguousarray(x).reshape(nb, c, h * w), out.reshape(nb, h * w, c))
     return out
 
-
-def to_channels_first(x):
-    """(B, H, W, C) -> (B, C, H, W), a new C-contiguous array."""
-    nb, h, w, c = x.shape
-    out = np.empty((nb, c, h, w), dtype=x.dtype)  # B,C,H,W
-    swap_last_axes(np.ascontiguousarray(x).reshape(nb, h * w, c), out.reshape(nb, c, h * w))
-    return out

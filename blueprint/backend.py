@@ -16,8 +16,8 @@ switching the backend never changes what a model computes, only how. The default
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
 weight layouts and always use accel. Each Function converts tensors to NumPy without copying
 (``Tensor.numpy()`` shares memory), keeps accel's own cache for the backward, and is differentiable
-once (no double backward). As with any saved input, modifying the input in place between the
-forward and the backward gives wrong gradients.
+once (no double backward). Modifying the input or a weight in place between the forward and the
+backward raises autograd's usual error, as on the torch backend.
 """
 from __future__ import annotations
 
@@ -78,11 +78,13 @@ class _Separable(torch.autograd.Function):
             _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation
         )
         ctx.op, ctx.cache = op, cache
+        ctx.save_for_backward(x, *weights)  # accel's cache shares their memory: let autograd see in-place edits
         return torch.from_numpy(y)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
+        ctx.saved_tensors  # raises if x or a weight was modified in place since the forward
         grads = getattr(accel, f"{ctx.op}_backward")(_np(dy), ctx.cache)
         return (None, *map(_t, grads), None, None, None)
 

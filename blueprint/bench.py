@@ -8,11 +8,23 @@ matrix-multiply peak. Optionally also accel's first-call compile time (cold and 
 peak memory of the naive full-kernel BSConv-U against the factorized one.
 
 Issue 2's benchmark (the vectorized reference against PyTorch) is ``--backends reference,torch``.
+
+The header names the BLAS that NumPy (hence accel's pointwise steps) runs on: library, kernel
+('architecture', from ``threadpoolctl``) and threads. For a fair comparison that kernel must be the
+one the CPU supports best. Some machines set ``OPENBLAS_CORETYPE`` (e.g. ``Haswell``) and
+``OPENBLAS_L2_SIZE`` in the environment, a workaround for old OpenBLAS builds, which makes the current
+OpenBLAS run a slower kernel than it would pick itself (on an AVX-512 machine: Haswell instead of
+SkylakeX). Unset both, for that one command only, when benchmarking::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE blueprint bench --threads 2 --repeats 30
+
+The library never changes them; the header warns when they are set.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -29,11 +41,33 @@ PASSES = ("fwd", "fwd+bwd")
 FLOP_FACTOR = {"fwd": 1.0, "fwd+bwd": 3.0}  # a backward costs about twice its forward
 
 
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_info() -> list[dict]:
+    """NumPy's BLAS libraries as ``threadpoolctl`` sees them: library, version, kernel ('architecture'),
+    threads, plus the OpenBLAS overrides found in the environment."""
+    overrides = {k: os.environ[k] for k in OPENBLAS_OVERRIDES if k in os.environ}
+    return [
+        {
+            "library": i.get("internal_api"),
+            "version": i.get("version"),
+            "architecture": i.get("architecture"),
+            "threads": i.get("num_threads"),
+            "env_overrides": overrides,
+        }
+        for i in threadpoolctl.threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+
+
 @dataclass
 class Report:
     threads: int
     backends: tuple
     matmul_peak_gflops: float
+    blas: list = field(default_factory=list)
+    numba_layer: str = "not started"
     rows: list = field(default_factory=list)  # one dict per (op, shape, pass)
     compile: dict | None = None
     memory: list | None = None
@@ -58,6 +92,8 @@ class Report:
             "threads": self.threads,
             "backends": list(self.backends),
             "matmul_peak_gflops": self.matmul_peak_gflops,
+            "blas": self.blas,
+            "numba_threading_layer": self.numba_layer,
             "rows": self.rows,
             "summary": self.summary(),
             "compile": self.compile,
@@ -98,7 +134,7 @@ def run(
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     with threadpoolctl.threadpool_limits(threads):
-        report = Report(threads, tuple(backends), matmul_peak_gflops())
+        report = Report(threads, tuple(backends), matmul_peak_gflops(), blas_info())
         for op in ops:
             for s in shapes:
                 runners = {b: runner(b, op, s) for b in backends}
@@ -115,6 +151,8 @@ def run(
                             "gflops": {b: flops / ms[b] / 1e6 for b in backends},
                         }
                     )
+        if "accel" in backends:
+            report.numba_layer = numba.threading_layer()
         if with_memory and "accel" in backends:
             report.memory = [{"shape": s.label(), **bsconv_u_peak_memory(s)} for s in shapes]
     if with_compile and "accel" in backends:
@@ -129,6 +167,17 @@ def format_report(report: Report) -> str:
         f"float32, {report.threads} threads for PyTorch, Numba and BLAS; best of the timed calls; "
         f"shape = B,M,N,H,K,stride; x torch = torch ms / backend ms (above 1: faster than PyTorch)",
         f"measured float32 matrix-multiply peak: {report.matmul_peak_gflops:.1f} GFLOP/s",
+        *(
+            f"NumPy BLAS: {i['library']} {i['version']}, kernel {i['architecture']}, {i['threads']} threads"
+            + (
+                f"; WARNING: {', '.join(f'{k}={v}' for k, v in i['env_overrides'].items())} set, which may select "
+                "a slower kernel (see `blueprint bench --help`)"
+                if i["env_overrides"]
+                else ""
+            )
+            for i in report.blas
+        ),
+        f"Numba threading layer: {report.numba_layer}",
         "",
         f"{'op':<9} {'shape':<18} {'pass':<8}"
         + "".join(f"{name + ' ms':>14}" for name in b)

@@ -99,7 +99,7 @@ def bias(name: str, b, n: int) -> np.ndarray | None:
 
 
 def check_conv2d(x, w, b, stride, padding, dilation, groups):
-    """Checks for ``conv2d_forward``. Returns ``(stride, padding, dilation, groups, (H_out, W_out))``."""
+    """Checks for ``conv2d_forward``. Returns ``(stride, padding, dilation, (H_out, W_out), groups)``."""
     float_array("x", x, 4)
     float_array("w", w, 4)
     same_dtype(x=x, w=w, b=b)

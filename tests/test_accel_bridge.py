@@ -105,3 +105,16 @@ def test_training_with_accel_backend_reaches_the_same_loss_as_plain_torch():
     accel_loss, torch_loss = _train(True), _train(False)
     assert accel_loss < 1.3  # it learned something: the loss at chance is ln 4 = 1.39
     assert accel_loss == pytest.approx(torch_loss, rel=1e-3)
+
+
+def test_in_place_change_of_a_saved_input_is_refused_as_on_the_torch_backend():
+    import blueprint
+
+    x = torch.randn(1, 2, 5, 5, requires_grad=True)
+    h = x * 1.0
+    layer = blueprint.BSConvU(2, 3, 3)
+    with blueprint.use_backend("accel"):
+        y = layer(h)
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

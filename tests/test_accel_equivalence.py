@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 import accel
 import reference
+from accel import planes
+from reference import checks
 from tests.geometry import ConvCase, conv_cases, seeds
 
 OPS = ["conv2d", "dsc", "bsconv_u", "bsconv_s"]
@@ -78,6 +80,32 @@ def test_depthwise_route_of_conv2d_equals_reference():
     """groups = M = N (a depthwise conv2d) takes accel's dedicated kernels; same results."""
     case = ConvCase(2, 3, 3, 7, 6, kernel=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=3)
     check_op("conv2d", case, 0, np.float64, True)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_large_plane_route_equals_reference(op):
+    """Stride 1 with Wo = W on a plane of >= planes.MIN_PLANE pixels runs the NCHW plane kernels; same results."""
+    case = ConvCase(2, 3, 3, 12, 96, kernel=(3, 5), stride=(1, 1), padding=(0, 4), dilation=(1, 2), groups=3)
+    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 96)), np.zeros((1, 1, 3, 5)), None, 1, (0, 4), (1, 2), 1)
+    assert planes.suits((12, 96), geometry[:4])
+    check_op(op, case, 0, np.float64, True)
+
+
+@given(case=conv_cases(grouped=False), seed=seeds)
+def test_eq7_plane_kernels_equal_reference_depthwise_on_every_geometry(case, seed):
+    """accel.planes on any stride, padding and dilation (not only where ``suits`` sends work to it)."""
+    rng = np.random.default_rng(seed)
+    x = case.x(rng)
+    w, b = rng.standard_normal((case.m, 1, *case.kernel)), rng.standard_normal(case.m)
+    geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation, groups=case.m)
+    y_ref, cache_ref = reference.conv2d_forward(x, w, b, **geo)
+    geometry = checks.check_conv2d(x, w, b, **geo)[:4]
+    assert_close(planes.depthwise_forward(x, w, b, geometry), y_ref, np.float64, "forward")
+    dy = rng.standard_normal(y_ref.shape)
+    for g, g_ref, what in zip(
+        planes.depthwise_backward(dy, x, w, geometry), reference.conv2d_backward(dy, cache_ref), ("dx", "dw", "db")
+    ):
+        assert_close(g, g_ref, np.float64, what)
 
 
 @given(m_sub=st.integers(1, 6), m=st.integers(1, 8), seed=seeds, dtype=st.sampled_from([np.float64, np.float32]))

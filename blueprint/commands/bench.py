@@ -43,7 +43,11 @@ def register(subparsers) -> None:
         "bench",
         help="time reference, accel and PyTorch on MobileNet-shaped BSConv/DSC layers",
         description="Time the NumPy reference, accel (Numba) and PyTorch on MobileNet-shaped BSConv-U, BSConv-S "
-        "and DSC layers: forward and forward+backward, float32, milliseconds, ratios to PyTorch and GFLOP/s.",
+        "and DSC layers: forward and forward+backward, float32, milliseconds, ratios to PyTorch and GFLOP/s. "
+        "The header names NumPy's BLAS kernel. Where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE "
+        "(a workaround for old OpenBLAS builds that selects a slower kernel on newer CPUs), unset both for the "
+        "benchmark run only, so that every backend gets the CPU's best kernel: "
+        "`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE blueprint bench --threads 2 --repeats 30`.",
     )
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, default %(default)s")
     p.add_argument("--ops", default=",".join(OPS), help="comma-separated, default %(default)s")
