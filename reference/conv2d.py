@@ -61,19 +61,22 @@ def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
     return taps.reshape(b, geo.groups, m_g * kh * kw, ho * wo)  # B,G,Mg*KH*KW,Ho*Wo
 
 
-def col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Adjoint of ``im2col``: scatter-add (B, G, M_g KH KW, H_out W_out) back onto (B, M, H, W)."""
+def col2im(tap_gradient, geo: Geometry, dtype) -> np.ndarray:
+    """Adjoint of ``im2col``: scatter-add each tap's gradient back onto (B, M, H, W).
+
+    ``tap_gradient(i, j)`` gives the (B, M, H_out, W_out) gradient that reached the inputs tap (i, j) gathered;
+    it lands where that tap read, shifted by (i D, j D) and strided by S.
+    """
     b, m, h, w = geo.x_shape
-    _, m_g, kh, kw = geo.w_shape
+    _, _, kh, kw = geo.w_shape
     ho, wo = geo.out_hw
     (sh, sw), (ph, pw), (dh, dw) = geo.stride, geo.padding, geo.dilation
-    taps = cols.reshape(b, geo.groups, m_g, kh, kw, ho, wo)  # B,G,Mg,KH,KW,Ho,Wo
-    dx_pad = np.zeros((b, m, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)  # B,M,Hp,Wp
+    dx_pad = np.zeros((b, m, h + 2 * ph, w + 2 * pw), dtype=dtype)  # B,M,Hp,Wp
     for i in range(kh):
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            dx_pad[:, :, rows, columns] += taps[:, :, :, i, j].reshape(b, m, ho, wo)
+            dx_pad[:, :, rows, columns] += tap_gradient(i, j)
     return dx_pad[:, :, ph : ph + h, pw : pw + w]
 
 
@@ -103,10 +106,22 @@ def conv2d_backward(dy, cache):
     dy_mat = np.ascontiguousarray(dy).reshape(b, geo.groups, n // geo.groups, -1)  # B, G, Ng, Ho*Wo
     w_mat = w.reshape(geo.groups, n // geo.groups, -1)  # G, Ng, Mg*KH*KW
     dw = (dy_mat @ cols.swapaxes(2, 3)).sum(axis=0).reshape(w.shape)  # B,G,Ng,Mg*KH*KW -> N,Mg,KH,KW
-    w_t = w_mat.swapaxes(1, 2)  # G, Mg*KH*KW, Ng
-    # With one output channel per group (depthwise) W^T dY is an outer product; broadcasting computes it
-    # several times faster than a batched matmul whose inner size is 1.
-    dcols = w_t * dy_mat if w_t.shape[2] == 1 else w_t @ dy_mat  # B, G, Mg*KH*KW, Ho*Wo
-    dx = col2im(dcols, geo)  # B, M, H, W
+    m_g, kh, kw = geo.w_shape[1:]
+    shape = (b, geo.x_shape[1], *geo.out_hw)  # B,M,Ho,Wo: the gradient reaching one tap's inputs
+    if n // geo.groups == 1:
+        # One output channel per group (depthwise): dcols = W^T dY is an outer product. Each tap's part,
+        # w[:, :, i, j] dY, is formed as it is scattered, never the whole K^2-times-larger dcols.
+        w_taps = w.reshape(geo.groups, m_g, kh, kw)  # G,Mg,KH,KW
+
+        def tap_gradient(i, j):
+            return (w_taps[None, :, :, i, j, None] * dy_mat).reshape(shape)  # B,G,Mg,Ho*Wo
+
+    else:
+        dcols = (w_mat.swapaxes(1, 2) @ dy_mat).reshape(b, geo.groups, m_g, kh, kw, -1)  # B,G,Mg,KH,KW,Ho*Wo
+
+        def tap_gradient(i, j):
+            return dcols[:, :, :, i, j].reshape(shape)
+
+    dx = col2im(tap_gradient, geo, w.dtype)  # B, M, H, W
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
     return np.ascontiguousarray(dx), dw, db
