@@ -76,6 +76,12 @@ def test_unknown_model(tmp_path, capsys):
     assert "unknown name 'no_such_net'" in line
 
 
+def test_unknown_model_is_named_before_any_data_is_read(tmp_path, capsys):
+    line = fails(capsys, "train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "nothing"), "--model",
+                 "no_such_net", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert line.startswith("blueprint train: error: --model: unknown name 'no_such_net'")
+
+
 def test_model_that_cannot_take_the_images(tmp_path, capsys):
     line = fails(capsys, "demo", "--quick", "--models", "cifar_tiny_cnn", "--output-dir", str(tmp_path))
     assert "--model: cifar_tiny_cnn cannot take the 1x8x8 images of digits" in line

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 
 from blueprint.backend import BACKENDS
+from blueprint.models import list_models
 
 # data set name -> recipe name
 DATASETS = {
@@ -85,6 +86,8 @@ class TrainConfig:
         """Check every value where the configuration is made; returns self."""
         if self.dataset not in DATASETS:
             raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.model not in list_models():
+            raise ValueError(f"--model: unknown name {self.model!r}; run `blueprint models` for the list")
         if self.backend not in BACKENDS:
             raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "accel" and not self.device.startswith("cpu"):
