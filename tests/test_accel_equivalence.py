@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import accel
 import reference
-from accel import planes
+from accel import planes, pointwise
 from reference import checks
 from tests.geometry import ConvCase, conv_cases, seeds
 
@@ -88,6 +88,16 @@ def test_large_plane_route_equals_reference(op):
     case = ConvCase(2, 3, 3, 12, 96, kernel=(3, 5), stride=(1, 1), padding=(0, 4), dilation=(1, 2), groups=3)
     geometry = checks.check_conv2d(np.zeros((1, 1, 12, 96)), np.zeros((1, 1, 3, 5)), None, 1, (0, 4), (1, 2), 1)
     assert planes.suits((12, 96), geometry[:4])
+    check_op(op, case, 0, np.float64, True)
+
+
+@pytest.mark.parametrize("op", OPS[1:])
+def test_channels_last_route_on_planes_above_one_product_size_equals_reference(op):
+    """A 16 x 12 plane (192 pixels) takes the channels-last depthwise kernels and, with more than
+    ``pointwise.ONE_PRODUCT_MAX_P`` pixels, the per-sample dW products (both orientations); same results."""
+    case = ConvCase(2, 3, 4, 16, 12, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), m_sub=2)
+    geometry = checks.check_conv2d(np.zeros((1, 1, 16, 12)), np.zeros((1, 1, 3, 3)), None, 1, 1, 1, 1)
+    assert not planes.suits((16, 12), geometry[:4]) and 16 * 12 > pointwise.ONE_PRODUCT_MAX_P
     check_op(op, case, 0, np.float64, True)
 
 
