@@ -28,8 +28,6 @@ import torch
 import torch.nn as nn
 from torch.autograd.function import once_differentiable
 
-import accel
-
 BACKENDS = ("torch", "accel")
 _backend = contextvars.ContextVar("blueprint_backend", default="torch")
 
@@ -68,13 +66,21 @@ def _t(a):
     return None if a is None else torch.from_numpy(a)
 
 
+def _accel_op(name: str):
+    """accel's function ``name``. accel is imported on first use, so `import blueprint` loads no Numba
+    (and leaves Numba's threading layer alone) until the accel backend actually runs."""
+    import accel
+
+    return getattr(accel, name)
+
+
 class _Separable(torch.autograd.Function):
     """One accel op as an autograd node: forward(op, x, *weights, b, stride, padding, dilation)."""
 
     @staticmethod
     def forward(ctx, op, x, *args):
         *weights, b, stride, padding, dilation = args
-        y, cache = getattr(accel, f"{op}_forward")(
+        y, cache = _accel_op(f"{op}_forward")(
             _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation
         )
         ctx.op, ctx.cache = op, cache
@@ -85,7 +91,7 @@ class _Separable(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dy):
         ctx.saved_tensors  # raises if x or a weight was modified in place since the forward
-        grads = getattr(accel, f"{ctx.op}_backward")(_np(dy), ctx.cache)
+        grads = _accel_op(f"{ctx.op}_backward")(_np(dy), ctx.cache)
         return (None, *map(_t, grads), None, None, None)
 
 

@@ -65,4 +65,19 @@ def conv_cases(draw, max_channels=6, grouped=True, max_kernel=5):
     )
 
 
+def contract_operands(op, case, rng, dtype=np.float64, with_bias=True):
+    """The forward's array arguments of ``op`` in contract order (x first, bias last; bias None if not wanted)."""
+    k, m, n, s = case.kernel, case.m, case.n, case.m_sub
+    shapes = {
+        "conv2d": [(n, m // case.groups, *k)],
+        "dsc": [(m, 1, *k), (n, m, 1, 1)],
+        "bsconv_u": [(n, m, 1, 1), (n, 1, *k)],
+        "bsconv_s": [(s, m, 1, 1), (n, s, 1, 1), (n, 1, *k)],
+    }[op]
+    x = case.x(rng, dtype)
+    weights = case.weights(rng, *shapes, dtype=dtype)
+    bias = rng.standard_normal(n).astype(dtype) if with_bias else None
+    return [x, *weights, bias]
+
+
 seeds = st.integers(0, 2**32 - 1)

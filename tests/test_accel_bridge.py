@@ -118,3 +118,17 @@ def test_in_place_change_of_a_saved_input_is_refused_as_on_the_torch_backend():
     h.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+def test_importing_blueprint_loads_no_numba_until_accel_runs():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, blueprint\n"
+        "assert 'numba' not in sys.modules\n"
+        "with blueprint.use_backend('accel'):\n"
+        "    blueprint.BSConvU(2, 3, 3)(torch.randn(1, 2, 5, 5))\n"
+        "assert 'numba' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,7 +13,7 @@ import accel
 import reference
 from accel import planes, pointwise
 from reference import checks
-from tests.geometry import ConvCase, conv_cases, seeds
+from tests.geometry import ConvCase, contract_operands, conv_cases, seeds
 
 OPS = ["conv2d", "dsc", "bsconv_u", "bsconv_s"]
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
@@ -27,25 +27,12 @@ def assert_close(actual, expected, dtype, what):
     assert error <= RTOL[dtype] * scale, f"{what}: max error {error:.3g}, scale {scale:.3g}"
 
 
-def operands(op, case, rng, dtype, with_bias):
-    """The forward's array arguments in contract order (x first, bias last)."""
-    k, m, n, s = case.kernel, case.m, case.n, case.m_sub
-    shapes = {
-        "conv2d": [(n, m // case.groups, *k)],
-        "dsc": [(m, 1, *k), (n, m, 1, 1)],
-        "bsconv_u": [(n, m, 1, 1), (n, 1, *k)],
-        "bsconv_s": [(s, m, 1, 1), (n, s, 1, 1), (n, 1, *k)],
-    }[op]
-    bias = rng.standard_normal(n).astype(dtype) if with_bias else None
-    return [case.x(rng, dtype), *case.weights(rng, *shapes, dtype=dtype), bias]
-
-
 def check_op(op, case, seed, dtype, with_bias):
     """Forward and every gradient of ``op`` from accel against the reference."""
     if op != "conv2d":
         case = type(case)(**{**case.__dict__, "groups": 1})
     rng = np.random.default_rng(seed)
-    arrays = operands(op, case, rng, dtype, with_bias)
+    arrays = contract_operands(op, case, rng, dtype, with_bias)
     geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation)
     if op == "conv2d":
         geo["groups"] = case.groups

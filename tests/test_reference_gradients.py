@@ -6,20 +6,7 @@ from hypothesis import given
 import reference
 import reference.naive as naive
 from tests.finite_differences import check_gradient
-from tests.geometry import conv_cases, seeds
-
-
-def _operands(op, case, rng):
-    """The forward's array arguments (x first, bias last) for each op of the contract."""
-    x, b = case.x(rng), rng.standard_normal(case.n)
-    k, m, n, s = case.kernel, case.m, case.n, case.m_sub
-    shapes = {
-        "conv2d": [(n, m // case.groups, *k)],
-        "dsc": [(m, 1, *k), (n, m, 1, 1)],
-        "bsconv_u": [(n, m, 1, 1), (n, 1, *k)],
-        "bsconv_s": [(s, m, 1, 1), (n, s, 1, 1), (n, 1, *k)],
-    }[op]
-    return [x, *case.weights(rng, *shapes), b]
+from tests.geometry import contract_operands, conv_cases, seeds
 
 
 def _geometry(op, case):
@@ -37,7 +24,7 @@ def test_backward_equals_central_finite_differences(op, case, seed):
         case = type(case)(**{**case.__dict__, "groups": 1})
     rng = np.random.default_rng(seed)
     forward, backward = getattr(reference, f"{op}_forward"), getattr(reference, f"{op}_backward")
-    arrays = _operands(op, case, rng)
+    arrays = contract_operands(op, case, rng)
     geo = _geometry(op, case)
     y, cache = forward(*arrays, **geo)
     dy = rng.standard_normal(y.shape)
@@ -56,7 +43,7 @@ def test_backward_vectorized_equals_naive_loops(op, case, seed):
     if op != "conv2d":
         case = type(case)(**{**case.__dict__, "groups": 1})
     rng = np.random.default_rng(seed)
-    arrays = _operands(op, case, rng)
+    arrays = contract_operands(op, case, rng)
     geo = _geometry(op, case)
     y, cache = getattr(reference, f"{op}_forward")(*arrays, **geo)
     y_naive, cache_naive = getattr(naive, f"{op}_forward")(*arrays, **geo)
