@@ -155,7 +155,11 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
         if config.threads:
             torch.set_num_threads(config.threads)
         with use_backend(config.backend):
-            return _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+        # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
+        # gloo down first aborts ("terminate called without an active exception").
+        distributed.barrier()
+        return result
     finally:
         torch.set_num_threads(threads)
         distributed.teardown()
