@@ -7,23 +7,52 @@ dot-product loops vectorize (no assumptions about NaN or infinity). ``parallel=T
 with ``prange`` over disjoint output planes only; reductions go to per-plane buffers that the caller
 sums afterwards.
 
-Thread pool: unless ``NUMBA_THREADING_LAYER`` says otherwise, accel asks Numba for its ``workqueue``
-layer. Numba's default pick here is OpenMP, whose idle threads spin after every parallel region (and
-share libgomp with PyTorch); accel alternates its kernels with BLAS calls, whose idle threads spin
-too, and on two cores the two pools then starve each other for milliseconds per call (measured
-here: some steps 10-100x slower). Workqueue threads sleep when idle. Its one limit: two Python threads must not
-run accel's parallel kernels at the same time.
+Thread pools. accel's parallel kernels are short (tens of microseconds to a few milliseconds)
+and alternate with BLAS matrix products, so what a kernel costs to start matters as much as what it
+costs to run. Numba's OpenMP layer starts one in about 1 microsecond, because its idle threads spin;
+the workqueue layer's threads sleep, and waking them costs 60-90 microseconds per kernel here
+(measured: an empty two-thread kernel), several times per forward and backward. Spinning threads are
+only safe if the BLAS library's idle threads do not spin too: by default OpenBLAS's busy-wait for
+2^28 cycles (about 0.1 s) after every call, and an OpenMP kernel that follows a matrix product then
+waits milliseconds for a core (measured here: 8 ms instead of 2 microseconds). So ``accel`` and
+``blueprint`` set ``OPENBLAS_THREAD_TIMEOUT=4`` (idle OpenBLAS threads sleep after 2^4 cycles) as
+they are imported, unless the environment sets it; it takes effect if NumPy had not loaded OpenBLAS
+yet. Then accel asks Numba for its OpenMP layer (where available), and otherwise, with spinning
+OpenBLAS threads, for the workqueue layer: slower to start a kernel, never stalled. A
+``NUMBA_THREADING_LAYER`` in the environment wins over both. The workqueue layer's one limit: two
+Python threads must not run accel's parallel kernels at the same time.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 
 import numba
+import threadpoolctl
 
 FASTMATH = {"reassoc", "contract"}
+SLEEPING_TIMEOUT = 10  # OPENBLAS_THREAD_TIMEOUT at or below this: idle threads sleep within 2^10 cycles
+
+
+def blas_threads_spin():
+    """Whether NumPy's BLAS is an OpenBLAS whose idle threads busy-wait (its OPENBLAS_THREAD_TIMEOUT, read
+    when it loaded, unset or above ``SLEEPING_TIMEOUT``)."""
+    for info in threadpoolctl.threadpool_info():
+        if info["internal_api"] == "openblas":
+            try:
+                timeout = ctypes.CDLL(info["filepath"]).openblas_thread_timeout()
+            except (OSError, AttributeError):  # an OpenBLAS that does not say: assume the default
+                return True
+            return not 0 < timeout <= SLEEPING_TIMEOUT
+    return False
+
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    if blas_threads_spin():
+        numba.config.THREADING_LAYER = "workqueue"
+    else:
+        numba.config.THREADING_LAYER = "default"
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 
 def jit(fn=None, *, parallel=True):

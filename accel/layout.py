@@ -1,9 +1,13 @@
-"""NCHW -> channels-last, for the input of the channels-last depthwise kernels (``accel.depthwise``).
+"""Layout changes between NCHW and the two layouts accel's kernels prefer.
 
-Viewing both layouts as 3-D, (B, C, H W) and (B, H W, C), the change swaps the last two axes. BSConv
-never needs it (its pointwise products write and read channels-last directly, since BLAS multiplies
-by a transposed operand for free); DSC and a depthwise ``conv2d`` use it on x when they take the
-channels-last kernels (dx comes back NCHW from the kernel itself).
+- Channel-major, (C, B, H, W): ``fold`` / ``unfold``. Viewed as the matrix (C, B H W), a whole batch
+  is one operand, so a pointwise step (Eq. 6, 12, 13) is one matrix product over the batch instead
+  of B small ones (measured here, 2 cores, float32: about 450 GFLOP/s against 200-370 for per-sample
+  products on the MobileNet shapes). The change moves contiguous runs of H W values, so it costs
+  little more than a copy.
+- Channels-last, (B, H, W, C): ``to_channels_last``, for the input of the channels-last depthwise
+  kernels (``accel.depthwise``) where it comes NCHW (DSC, a depthwise ``conv2d``). Viewing both
+  layouts as 3-D, (B, C, H W) and (B, H W, C), the change swaps the last two axes.
 """
 from __future__ import annotations
 
@@ -31,6 +35,17 @@ def _swap_last_axes(src, dst):
 swap_last_axes = jit(_swap_last_axes)
 
 
+def _swap_leading_axes(src, dst):
+    """dst[j, i] = src[i, j] for src (I, J, P), dst (J, I, P): I J contiguous runs of P values."""
+    ni, nj, _ = src.shape
+    for task in prange(ni * nj):
+        i, j = task // nj, task % nj
+        dst[j, i] = src[i, j]
+
+
+swap_leading_axes = jit(_swap_leading_axes)
+
+
 def to_channels_last(x):
     """(B, C, H, W) -> (B, H, W, C), a new C-contiguous array."""
     nb, c, h, w = x.shape
@@ -38,3 +53,18 @@ def to_channels_last(x):
     swap_last_axes(np.ascontiguousarray(x).reshape(nb, c, h * w), out.reshape(nb, h * w, c))
     return out
 
+
+def fold(x):
+    """(B, C, H, W) -> the channel-major matrix (C, B H W), a new C-contiguous array."""
+    nb, c = x.shape[:2]
+    out = np.empty((c, nb, x[0, 0].size), dtype=x.dtype)  # C,B,H*W
+    swap_leading_axes(np.ascontiguousarray(x).reshape(nb, c, -1), out)
+    return out.reshape(c, -1)
+
+
+def unfold(x_mat, shape):
+    """The channel-major matrix (C, B H W) -> NCHW of ``shape`` (B, C, H, W), a new C-contiguous array."""
+    nb, c = shape[:2]
+    out = np.empty(shape, dtype=x_mat.dtype)  # B,C,H,W
+    swap_leading_axes(np.ascontiguousarray(x_mat).reshape(c, nb, -1), out.reshape(nb, c, -1))
+    return out

@@ -1,30 +1,35 @@
-"""Depthwise convolution on NCHW planes: Eq. (7) for BSConv, the first step of DSC, a depthwise conv2d.
+"""Depthwise convolution on planes: Eq. (7) for BSConv, the first step of DSC, a depthwise conv2d.
 
     y[b, c, p, q] = bias[c] + sum_{i, j} x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w] w[c, i, j]
 
-with x read as 0 outside the image. One task owns one (b, c) plane of x and y, so the kernels read
-and write NCHW directly (no layout change around them) and split the work over B C tasks, which
-keeps every core busy whatever the batch size.
+with x read as 0 outside the image. The kernels read and write each (b, c) plane where it lies,
+in NCHW (B, C, H, W) or channel-major (C, B, H, W) arrays (``accel.layout.fold``'s layout, which
+BSConv's pointwise product writes and DSC's reads), so no layout change is made around them. One
+task owns one channel c and a group of consecutive samples b, and gathers the group's planes into
+one contiguous run (a view where they already lie together, channel-major; a copy from NCHW).
 
-How a plane is computed (the math is the line above, nothing else). With stride 1 and Wo = W (the
-'same' geometry of MobileNet layers) the input a tap (i, j) brings to the whole plane is one
-contiguous run of x, shifted by (i D_h - P_h) W + j D_w - P_w: each tap is then a single long
-multiply-add loop over the plane, which LLVM vectorizes. The entries of that run that wrap around a
-row edge are the taps that fall outside the image; ``_masks`` zeroes them (mask[j, p Wo + q] is
-1 where column q + j D_w - P_w lies inside the image). Other geometries go row by row over the
-valid output columns of each tap (``accel.depthwise.span``); the tests hold that path to the reference
-on every geometry, though the routing (``suits``) only sends the flat geometry here today. No padded
-copy is made. Each tap's loop has a fixed cost, so on small planes (or strided ones) the
-channels-last kernels of ``accel.depthwise`` are faster; ``suits`` says which to use.
+How a group is computed (the math is the line above, nothing else). With stride 1 and Wo = W the
+input that a tap (i, j) brings to a whole plane is one contiguous run of x, shifted by
+s = (i D_h - P_h) W + j D_w - P_w: each tap is then a single long multiply-add loop,
+out[t] += w[c, i, j] mask[i, j, t] x[t + s], which LLVM vectorizes. The entries of that run that
+wrap around a row edge, or past the top or bottom into the neighbouring plane, are taps outside the
+image: ``_masks`` zeroes them (mask[i, j, p Wo + q] is 1 where row p + i D_h - P_h and column
+q + j D_w - P_w lie inside the image). Where Ho = H as well (the 'same' geometry of MobileNet
+layers) the planes of a group follow each other with the same shift, so one loop per tap covers
+the whole group: on small planes that keeps the loops long (a tap loop has a fixed cost, which
+dominates on an 8 x 8 plane alone). Other geometries go plane by plane, and strided ones row by row
+over the valid output columns of each tap (``accel.depthwise.span``); the tests hold every path to
+the reference on every geometry, though the routing (``suits``) sends only stride 1 here. No
+padded copy is made.
 
-Backward (the chain rule through the line above), in one pass over dy per plane:
+Backward (the chain rule through the line above), in one pass over dy per group:
 
     dx[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w] += w[c, i, j] dy[b, c, p, q]   (adjoint of the gather)
     dw[c, i, j] = sum_{b, p, q} dy[b, c, p, q] x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w]
     dbias[c]    = sum_{b, p, q} dy[b, c, p, q]
 
-A task writes only its own plane of dx and its own partial sums ``dw_part[b, c]``, ``db_part[b, c]``;
-the caller sums those over the batch. No two tasks write the same element.
+A task writes only its own planes of dx and its own partial sums ``dw_part[task]``,
+``db_part[task]``; the caller sums those over the groups. No two tasks write the same element.
 """
 from __future__ import annotations
 
@@ -34,18 +39,40 @@ from numba import prange
 from accel.depthwise import span
 from accel.jit import jit
 
+GROUP_PIXELS = 2048  # output pixels per task on 'same' geometry: long tap loops, many tasks (measured, 2 cores)
 
-def _tap_forward(out, src, tap, mask, rows, cols, geo):
-    """out (Ho Wo,) += tap x the inputs of one tap; see the module docstring for the two cases."""
-    (plo, phi, r0), (qlo, qhi, c0), (h, wd, ho, wo, sh, sw, flat) = rows, cols, geo
-    if flat:
-        shift = r0 * wd + c0
-        lo = max(plo * wo, -shift)
-        hi = max(lo, min(phi * wo, h * wd - shift))  # lo <= hi: no negative (wrapping) slice bound
-        o, m, s = out[lo:hi], mask[lo:hi], src[lo + shift : hi + shift]  # loops from 0 vectorize
-        for t in range(o.shape[0]):
-            o[t] += tap * m[t] * s[t]
-        return
+
+def _tap_forward(out, src, tap, mask, shift, t_range):
+    """out[t] += tap mask[t] src[t + shift] over the t in ``t_range`` for which src[t + shift] exists."""
+    lo = max(t_range[0], -shift)
+    hi = max(lo, min(t_range[1], src.shape[0] - shift))  # lo <= hi: no negative (wrapping) slice bound
+    o, m, s = out[lo:hi], mask[lo:hi], src[lo + shift : hi + shift]  # loops from 0 vectorize
+    for t in range(o.shape[0]):
+        o[t] += tap * m[t] * s[t]
+
+
+tap_forward = jit(_tap_forward, parallel=False)
+
+
+def _tap_backward(d_src, g, src, tap, mask, shift, t_range):
+    """d_src[t + shift] += tap mask[t] g[t] over the same t as ``_tap_forward``; returns sum_t mask[t] g[t] src[t + shift]."""
+    lo = max(t_range[0], -shift)
+    hi = max(lo, min(t_range[1], src.shape[0] - shift))
+    gv, m, s, d = g[lo:hi], mask[lo:hi], src[lo + shift : hi + shift], d_src[lo + shift : hi + shift]
+    acc = src.dtype.type(0.0)
+    for t in range(gv.shape[0]):
+        gm = gv[t] * m[t]
+        d[t] += tap * gm
+        acc += gm * s[t]
+    return acc
+
+
+tap_backward = jit(_tap_backward, parallel=False)
+
+
+def _tap_rows_forward(out, src, tap, rows, cols, strides, wd, wo):
+    """The strided case of ``_tap_forward`` on one plane: row by row over the tap's valid outputs."""
+    (plo, phi, r0), (qlo, qhi, c0), (sh, sw) = rows, cols, strides
     for p in range(plo, phi):
         base = (p * sh + r0) * wd + c0 + qlo * sw
         o, s = out[p * wo + qlo : p * wo + qhi], src[base : base + (qhi - qlo - 1) * sw + 1 : sw]
@@ -53,24 +80,13 @@ def _tap_forward(out, src, tap, mask, rows, cols, geo):
             o[q] += tap * s[q]
 
 
-tap_forward = jit(_tap_forward, parallel=False)
+tap_rows_forward = jit(_tap_rows_forward, parallel=False)
 
 
-def _tap_backward(d_src, g, src, tap, mask, rows, cols, geo):
-    """d_src += tap x g scattered back through one tap; returns sum g x (that tap's inputs), for dw."""
-    (plo, phi, r0), (qlo, qhi, c0), (h, wd, ho, wo, sh, sw, flat) = rows, cols, geo
+def _tap_rows_backward(d_src, g, src, tap, rows, cols, strides, wd, wo):
+    """The strided case of ``_tap_backward`` on one plane."""
+    (plo, phi, r0), (qlo, qhi, c0), (sh, sw) = rows, cols, strides
     acc = src.dtype.type(0.0)
-    if flat:
-        shift = r0 * wd + c0
-        lo = max(plo * wo, -shift)
-        hi = max(lo, min(phi * wo, h * wd - shift))  # lo <= hi: no negative (wrapping) slice bound
-        gv, m = g[lo:hi], mask[lo:hi]
-        s, d = src[lo + shift : hi + shift], d_src[lo + shift : hi + shift]
-        for t in range(gv.shape[0]):
-            gm = gv[t] * m[t]
-            d[t] += tap * gm
-            acc += gm * s[t]
-        return acc
     for p in range(plo, phi):
         base = (p * sh + r0) * wd + c0 + qlo * sw
         last = base + (qhi - qlo - 1) * sw + 1
@@ -81,95 +97,190 @@ def _tap_backward(d_src, g, src, tap, mask, rows, cols, geo):
     return acc
 
 
-tap_backward = jit(_tap_backward, parallel=False)
+tap_rows_backward = jit(_tap_rows_backward, parallel=False)
 
 
-def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw):
-    """x (B, C, H, W), w (C, KH, KW), bias (C,), masks (KW, Ho Wo) -> y (B, C, Ho, Wo), one plane per task."""
-    nb, nc, h, wd = x.shape
+def _gather(a, c, b0, b1, channel_major):
+    """The planes (b0..b1-1, c) of ``a`` as one run: a view where they lie together (channel-major a,
+    or a single plane), else a copy."""
+    plane = a.shape[2] * a.shape[3]
+    if channel_major:
+        return a[c].reshape(a.shape[1] * plane)[b0 * plane : b1 * plane]
+    if b1 - b0 == 1:
+        return a[b0, c].reshape(plane)
+    run = np.empty((b1 - b0) * plane, dtype=a.dtype)
+    for k in range(b1 - b0):
+        run[k * plane : (k + 1) * plane] = a[b0 + k, c].reshape(plane)
+    return run
+
+
+gather = jit(_gather, parallel=False)
+
+
+def _scatter(run, a, c, b0, channel_major):
+    """Write ``run`` back as the planes (b0.., c) of ``a``; nothing to do where ``gather`` gave a view."""
+    plane = a.shape[2] * a.shape[3]
+    if channel_major or run.shape[0] == plane:
+        return
+    for k in range(run.shape[0] // plane):
+        a[b0 + k, c].reshape(plane)[:] = run[k * plane : (k + 1) * plane]
+
+
+scatter = jit(_scatter, parallel=False)
+
+
+def _plane_runs(n_planes, stacked, plane_in, plane_out):
+    """(first, stop) index pairs into a group's input and output runs: one pair for the whole group where
+    its planes stack ('same' geometry), else one per plane."""
+    if stacked:
+        return [(0, n_planes * plane_in, 0, n_planes * plane_out)]
+    return [(k * plane_in, (k + 1) * plane_in, k * plane_out, (k + 1) * plane_out) for k in range(n_planes)]
+
+
+plane_runs = jit(_plane_runs, parallel=False)
+
+
+def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, stacked):
+    """x (B, C, H, W), or (C, B, H, W) if ``x_cm``, w (C, KH, KW), bias (C,), masks (KH, KW, group Ho Wo) ->
+    y (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``y_cm``; one channel and ``group`` samples per task, in one
+    run per tap if ``stacked``, else plane by plane."""
+    nb, nc, h, wd = (x.shape[1], x.shape[0], x.shape[2], x.shape[3]) if x_cm else x.shape
     kh, kw = w.shape[1], w.shape[2]
     ho, wo = y.shape[2], y.shape[3]
-    geo = (h, wd, ho, wo, sh, sw, sh == 1 and sw == 1 and wo == wd)
-    for plane in prange(nb * nc):
-        b, c = plane // nc, plane % nc
-        src, out = x[b, c].reshape(h * wd), y[b, c].reshape(ho * wo)
+    flat = sh == 1 and sw == 1 and wo == wd
+    n_groups = (nb + group - 1) // group
+    for task in prange(nc * n_groups):
+        c, b0 = task // n_groups, (task % n_groups) * group
+        b1 = min(b0 + group, nb)
+        src = gather(x, c, b0, b1, x_cm)  # (b1-b0)*H*W
+        out = gather(y, c, b0, b1, y_cm) if y_cm or b1 - b0 == 1 else np.empty((b1 - b0) * ho * wo, dtype=x.dtype)
         out[:] = bias[c]
-        for i in range(kh):
-            plo, phi = span(i * dh - ph, sh, h, ho)
-            for j in range(kw):
-                qlo, qhi = span(j * dw - pw, sw, wd, wo)
-                tap_forward(out, src, w[c, i, j], masks[j], (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw), geo)
+        for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
+            src_k, out_k = src[i0:i1], out[o0:o1]
+            for i in range(kh):
+                plo, phi = span(i * dh - ph, sh, h, ho)
+                for j in range(kw):
+                    if flat:
+                        shift = (i * dh - ph) * wd + j * dw - pw
+                        t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
+                        tap_forward(out_k, src_k, w[c, i, j], masks[i if stacked else 0, j], shift, t_range)
+                    else:
+                        qlo, qhi = span(j * dw - pw, sw, wd, wo)
+                        rows, cols = (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw)
+                        tap_rows_forward(out_k, src_k, w[c, i, j], rows, cols, (sh, sw), wd, wo)
+        scatter(out, y, c, b0, y_cm)
 
 
 forward_kernel = jit(_forward)
 
 
-def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw):
-    """dy (B, C, Ho, Wo), x (B, C, H, W), w (C, KH, KW) -> dx like x, dw_part (B, C, KH, KW), db_part (B, C)."""
-    nb, nc, h, wd = x.shape
+def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cm, x_cm, group, stacked):
+    """dy (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``dy_cm``, x (B, C, H, W), or (C, B, H, W) if ``x_cm``,
+    w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C)."""
+    nb, nc, h, wd = (x.shape[1], x.shape[0], x.shape[2], x.shape[3]) if x_cm else x.shape
     kh, kw = w.shape[1], w.shape[2]
     ho, wo = dy.shape[2], dy.shape[3]
-    geo = (h, wd, ho, wo, sh, sw, sh == 1 and sw == 1 and wo == wd)
-    for plane in prange(nb * nc):
-        b, c = plane // nc, plane % nc
-        g, src, d_src = dy[b, c].reshape(ho * wo), x[b, c].reshape(h * wd), dx[b, c].reshape(h * wd)
+    flat = sh == 1 and sw == 1 and wo == wd
+    n_groups = (nb + group - 1) // group
+    for task in prange(nc * n_groups):
+        c, k_group = task // n_groups, task % n_groups
+        b0 = k_group * group
+        b1 = min(b0 + group, nb)
+        g, src = gather(dy, c, b0, b1, dy_cm), gather(x, c, b0, b1, x_cm)  # (b1-b0)*Ho*Wo, (b1-b0)*H*W
+        d_src = gather(dx, c, b0, b1, x_cm) if x_cm or b1 - b0 == 1 else np.empty(src.shape[0], dtype=x.dtype)
         d_src[:] = 0.0
-        db_part[b, c] = g.sum()
-        for i in range(kh):
-            plo, phi = span(i * dh - ph, sh, h, ho)
-            for j in range(kw):
-                qlo, qhi = span(j * dw - pw, sw, wd, wo)
-                dw_part[b, c, i, j] = tap_backward(
-                    d_src, g, src, w[c, i, j], masks[j], (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw), geo
-                )
+        db_part[k_group, c] = g.sum()
+        dw_part[k_group, c] = 0.0
+        for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
+            g_k, src_k, d_src_k = g[o0:o1], src[i0:i1], d_src[i0:i1]
+            for i in range(kh):
+                plo, phi = span(i * dh - ph, sh, h, ho)
+                for j in range(kw):
+                    if flat:
+                        shift = (i * dh - ph) * wd + j * dw - pw
+                        t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
+                        mask = masks[i if stacked else 0, j]
+                        dw_part[k_group, c, i, j] += tap_backward(d_src_k, g_k, src_k, w[c, i, j], mask, shift, t_range)
+                    else:
+                        qlo, qhi = span(j * dw - pw, sw, wd, wo)
+                        rows, cols = (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw)
+                        dw_part[k_group, c, i, j] += tap_rows_backward(
+                            d_src_k, g_k, src_k, w[c, i, j], rows, cols, (sh, sw), wd, wo
+                        )
+        scatter(d_src, dx, c, b0, x_cm)
 
 
 backward_kernel = jit(_backward)
 
 
-MIN_PLANE = 32 * 32  # below this a plane's per-tap loop overhead loses to the channels-last kernels
+MIN_PLANE = 128  # output pixels per plane below which the channels-last kernels are faster (measured, 2 cores)
 
 
 def suits(x_hw, geometry):
     """Whether these kernels beat the channels-last ones of ``accel.depthwise`` (measured, 2 cores,
-    float32): on the flat geometry (stride 1, Wo = W) with planes of at least ``MIN_PLANE`` pixels."""
-    (sh, sw), _, _, (_, wo) = geometry
-    return sh == sw == 1 and wo == x_hw[1] and x_hw[0] * x_hw[1] >= MIN_PLANE
+    float32): on stride 1 with Wo = W, where every tap is one contiguous run, on planes of at least
+    ``MIN_PLANE`` output pixels."""
+    (sh, sw), _, _, (ho, wo) = geometry
+    return sh == sw == 1 and wo == x_hw[1] and ho * wo >= MIN_PLANE
 
 
-def _masks(kw, x_w, geometry, dtype):
-    """(KW, Ho Wo): mask[j, p Wo + q] = 1 where column q + j D_w - P_w lies in [0, W)."""
-    _, (_, pw), (_, dw), (ho, wo) = geometry
-    q = np.arange(wo)[None, :] + (np.arange(kw) * dw - pw)[:, None]  # KW,Wo
-    return np.ascontiguousarray(np.tile(((q >= 0) & (q < x_w)).astype(dtype), (1, ho)))  # KW,Ho*Wo
+def grouping(nb, geometry, x_hw):
+    """(samples per task, whether their planes stack): ``GROUP_PIXELS`` output pixels' worth of samples
+    where planes stack, on the 'same' geometry (stride 1, Ho, Wo = H, W); one sample otherwise."""
+    (sh, sw), _, _, (ho, wo) = geometry
+    group = max(1, min(nb, GROUP_PIXELS // (ho * wo)))
+    stacked = sh == sw == 1 and (ho, wo) == tuple(x_hw) and group > 1
+    return (group, True) if stacked else (1, False)
 
 
-def depthwise_forward(x, w, bias, geometry):
+def _masks(kernel_hw, x_hw, geometry, group, stacked, dtype):
+    """(KH, KW, group Ho Wo) if ``stacked``: mask[i, j, p Wo + q] = 1 where row p + i D_h - P_h lies in [0, H)
+    and column q + j D_w - P_w in [0, W), repeated for the ``group`` planes of a task. Else (1, KW, Ho Wo),
+    the columns' part only: a lone plane's tap loops skip the rows outside the image. (Used on stride 1.)"""
+    _, (ph, pw), (dh, dw), (ho, wo) = geometry
+    cols = np.arange(wo)[None, :] + (np.arange(kernel_hw[1]) * dw - pw)[:, None]  # KW,Wo
+    inside = ((cols >= 0) & (cols < x_hw[1]))[None, :, None, :]  # 1,KW,1,Wo
+    if stacked:
+        rows = np.arange(ho)[None, :] + (np.arange(kernel_hw[0]) * dh - ph)[:, None]  # KH,Ho
+        inside = ((rows >= 0) & (rows < x_hw[0]))[:, None, :, None] & inside  # KH,KW,Ho,Wo
+    inside = np.broadcast_to(inside, (inside.shape[0], kernel_hw[1], ho, wo)).reshape(inside.shape[0], kernel_hw[1], -1)
+    return np.ascontiguousarray(np.tile(inside.astype(dtype), (1, 1, group)))
+
+
+def _operands(x, w, geometry, x_channel_major):
+    """(C, B, taps (C, KH, KW), masks, group, stacked) for the kernels."""
+    nc, nb = x.shape[:2] if x_channel_major else x.shape[1::-1]
+    group, stacked = grouping(nb, geometry, x.shape[2:])
+    masks = _masks(w.shape[2:], x.shape[2:], geometry, group, stacked, x.dtype)
+    return nc, nb, np.ascontiguousarray(w[:, 0]), masks, group, stacked
+
+
+def depthwise_forward(x, w, bias, geometry, x_channel_major=False, y_channel_major=False):
     """Eq. (7): x (B, C, H, W) C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo).
 
     ``geometry`` is ``(stride, padding, dilation, (Ho, Wo))`` from ``reference.checks.spatial_geometry``.
+    With ``x_channel_major`` x is (C, B, H, W), with ``y_channel_major`` y is (C, B, Ho, Wo).
     """
     (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
-    nb, nc = x.shape[:2]
-    y = np.empty((nb, nc, ho, wo), dtype=x.dtype)  # B,C,Ho,Wo
+    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major)
+    y = np.empty((nc, nb, ho, wo) if y_channel_major else (nb, nc, ho, wo), dtype=x.dtype)  # C,B,Ho,Wo or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    taps = np.ascontiguousarray(w[:, 0])  # C,KH,KW
-    forward_kernel(x, taps, bias, _masks(w.shape[3], x.shape[3], geometry, x.dtype), y, sh, sw, ph, pw, dh, dw)
+    forward_kernel(x, taps, bias, masks, y, sh, sw, ph, pw, dh, dw, x_channel_major, y_channel_major, group, stacked)
     return y
 
 
-def depthwise_backward(dy, x, w, geometry):
+def depthwise_backward(dy, x, w, geometry, dy_channel_major=False, x_channel_major=False):
     """Gradients of ``depthwise_forward`` (derivation in the module docstring): ``(dx, dw, dbias)``.
 
-    dy (B, C, Ho, Wo) and x (B, C, H, W) C-contiguous, w (C, 1, KH, KW); dx is like x, dw like w,
-    dbias (C,).
+    dy (B, C, Ho, Wo) and x (B, C, H, W) C-contiguous, or (C, B, Ho, Wo) and (C, B, H, W) with
+    ``dy_channel_major`` and ``x_channel_major``; w (C, 1, KH, KW); dx is like x, dw like w, dbias (C,).
     """
     (sh, sw), (ph, pw), (dh, dw), _ = geometry
-    nb, nc = x.shape[:2]
-    dx = np.empty_like(x)  # B,C,H,W
-    dw_part = np.empty((nb, nc, *w.shape[2:]), dtype=x.dtype)  # B,C,KH,KW
-    db_part = np.empty((nb, nc), dtype=x.dtype)  # B,C
-    taps = np.ascontiguousarray(w[:, 0])  # C,KH,KW
-    masks = _masks(w.shape[3], x.shape[3], geometry, x.dtype)
-    backward_kernel(dy, x, taps, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw)
+    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major)
+    n_groups = -(-nb // group)
+    dx = np.empty_like(x)  # like x
+    dw_part = np.empty((n_groups, nc, *w.shape[2:]), dtype=x.dtype)  # groups,C,KH,KW
+    db_part = np.empty((n_groups, nc), dtype=x.dtype)  # groups,C
+    backward_kernel(dy, x, taps, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_channel_major,
+                    x_channel_major, group, stacked)
     return dx, dw_part.sum(axis=0)[:, None], db_part.sum(axis=0)

@@ -1,15 +1,22 @@
 """DSC (Sec. 4.1), BSConv-U (Eq. 6-7) and BSConv-S (Eq. 12-14) on the accel kernels.
 
-Same contract as the ``reference`` functions of the same names. Pointwise steps are BLAS matrix
-products (``accel.pointwise``); the depthwise step runs one of two kernel families, picked by
-``accel.planes.suits`` for the geometry: ``accel.planes`` (NCHW in and out, for large stride-1
-planes) or ``accel.depthwise`` (input channels-last, output NCHW, backward dx channels-last). For
-BSConv the pointwise products around the depthwise step produce and consume whichever layout it
-reads, at no cost; DSC on planes transposes nothing, DSC channels-last transposes x on the way in
-(``accel.layout``; dx comes back NCHW from the depthwise backward) and keeps U and dU
-channels-last, which its pointwise products read and write at no cost. Each forward keeps the
-intermediate its backward needs (V' for BSConv, U' and V' for BSConv-S, the depthwise output for
-DSC), so the backward recomputes nothing; no full (N, M, K, K) kernel and no im2col matrix is ever formed.
+Same contract as the ``reference`` functions of the same names. Pointwise steps are single BLAS
+matrix products over the whole batch (``accel.pointwise``), on channel-major matrices (C, B H W)
+that ``accel.layout.fold`` / ``unfold`` make from and give back as NCHW, at about the cost of a copy.
+The depthwise step runs one of two kernel families, picked by ``accel.planes.suits`` for the
+geometry:
+
+- ``accel.planes`` (large stride-1 planes) reads and writes channel-major or NCHW planes as asked:
+  BSConv's V' = W X comes channel-major straight from the product and its y goes out NCHW; DSC's
+  depthwise step reads x NCHW and writes U channel-major for the product after it.
+- ``accel.depthwise`` (small or strided planes) reads channels-last input, (B H W, C), which is
+  the transpose of channel-major, so BSConv's product writes V' that way at no cost, and returns
+  dV' channels-last, which the pointwise backward reads at no cost. DSC changes x to channels-last
+  (``accel.layout.to_channels_last``) and keeps U and dU channels-last.
+
+Each forward keeps the intermediate its backward needs (the folded x and V' for BSConv, U' too for
+BSConv-S, U for DSC), so the backward recomputes nothing; no full (N, M, K, K) kernel and no im2col
+matrix is ever formed.
 """
 from __future__ import annotations
 
@@ -18,51 +25,49 @@ from typing import NamedTuple
 import numpy as np
 
 from accel import depthwise, planes
-from accel.layout import to_channels_last
+from accel.layout import fold, to_channels_last, unfold
 from accel.pointwise import pointwise_backward, pointwise_forward
 from reference import checks
 
 
 class SeparableCache(NamedTuple):
-    """The forward's input, the intermediates its backward reuses, and the output's shape."""
+    """The forward's input, the intermediates its backward reuses, and the shapes."""
 
-    x: np.ndarray  # B,M,H,W (BSConv; DSC on planes) or B,H,W,M (DSC channels-last)
-    intermediates: tuple  # V' (B,H,W,N or B,N,H,W) for BSConv-U; U' (B,M',H*W) and V' for BSConv-S;
-    # U as (B,M,Ho*Wo) for DSC
+    x: np.ndarray  # channel-major X (M, B*H*W) for BSConv; x (B,M,H,W) (planes) or (B,H,W,M) for DSC
+    intermediates: tuple  # V' (N,B,H,W or B,H,W,N) for BSConv-U; U' (M',B*H*W) and V' for BSConv-S;
+    # U as (M, B*Ho*Wo) (a transposed view when channels-last) for DSC
     weights: tuple
     has_bias: bool
     geometry: tuple  # stride, padding, dilation, (Ho, Wo)
+    x_shape: tuple  # B,M,H,W
     y_shape: tuple  # B,N,Ho,Wo
-    on_planes: bool  # which depthwise kernels ran: ``accel.planes`` (NCHW) or ``accel.depthwise`` (channels-last)
-
-
-def _kernels(on_planes):
-    return planes if on_planes else depthwise
+    on_planes: bool  # which depthwise kernels ran: ``accel.planes`` or ``accel.depthwise`` (channels-last)
 
 
 def _grad(dy, cache):
     return np.ascontiguousarray(checks.check_grad("dy", dy, cache.y_shape, cache.x.dtype))
 
 
-def _matrices(a):
-    """(B, C, H, W) -> the (B, C, H W) view of a C-contiguous array."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
-
-
-def _pointwise_into_depthwise(x_mat, w, x_shape, on_planes):
-    """V' = W x as the depthwise kernels read it: (B, N, H, W) for planes, (B, H, W, N) channels-last."""
+def _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x_shape, on_planes):
+    """V' = W X (Eq. 6, 13) in the layout the depthwise kernels read, then y = V' * B + b (Eq. 7) as NCHW."""
     nb, _, h, wd = x_shape
     if on_planes:
-        return pointwise_forward(x_mat, w).reshape(nb, -1, h, wd)  # B,N,H,W
-    return pointwise_forward(x_mat, w, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
+        v = pointwise_forward(x_mat, w_pw).reshape(-1, nb, h, wd)  # N,B,H,W
+        return v, planes.depthwise_forward(v, w_dw, b, geometry, x_channel_major=True)  # B,N,Ho,Wo
+    v = pointwise_forward(x_mat, w_pw, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
+    return v, depthwise.depthwise_forward(v, w_dw, b, geometry)  # B,N,Ho,Wo
 
 
-def _pointwise_from_depthwise(dv, x_mat, w, on_planes):
-    """(dx (B, M, H W), dW) of V' = W x from dV' in the depthwise kernels' layout."""
+def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, geometry, on_planes):
+    """Backward of ``_depthwise_after_pointwise``: (dX (M, L) channel-major, dW, dB, db)."""
     if on_planes:
-        return pointwise_backward(_matrices(dv), x_mat, w)
-    nb, h, wd, n = dv.shape
-    return pointwise_backward(dv.reshape(nb, h * wd, n), x_mat, w, dy_channels_last=True)
+        dv, dw_dw, db = planes.depthwise_backward(dy, v, w_dw, geometry, x_channel_major=True)  # N,B,H,W
+        dv_mat = dv.reshape(dv.shape[0], -1)  # N,L
+    else:
+        dv, dw_dw, db = depthwise.depthwise_backward(dy, v, w_dw, geometry)  # B,H,W,N
+        dv_mat = dv.reshape(-1, dv.shape[3]).T  # N,L (a transposed view)
+    dx_mat, dw_pw = pointwise_backward(dv_mat, x_mat, w_pw)  # M,L
+    return dx_mat, dw_pw, dw_dw, db
 
 
 def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
@@ -75,16 +80,16 @@ def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
     nb, ho, wo = x.shape[0], *geometry[3]
     if on_planes:
         x_in = np.ascontiguousarray(x)  # B,M,H,W
-        u = planes.depthwise_forward(x_in, w_dw, None, geometry)  # B,M,Ho,Wo
-        u_mat = _matrices(u)  # B,M,Ho*Wo
+        u = planes.depthwise_forward(x_in, w_dw, None, geometry, y_channel_major=True)  # M,B,Ho,Wo
+        u_mat = u.reshape(u.shape[0], -1)  # M,L
     else:
         x_in = to_channels_last(x)  # B,H,W,M
         u = depthwise.depthwise_forward(x_in, w_dw, None, geometry, channels_last_out=True)  # B,Ho,Wo,M
-        u_mat = u.reshape(nb, ho * wo, -1).transpose(0, 2, 1)  # B,M,Ho*Wo (a view: BLAS reads it transposed)
-    y = pointwise_forward(u_mat, w_pw).reshape(nb, -1, ho, wo)  # B,N,Ho,Wo
+        u_mat = u.reshape(-1, u.shape[3]).T  # M,L (a transposed view: BLAS reads it as it is)
+    y = unfold(pointwise_forward(u_mat, w_pw), (nb, w_pw.shape[0], ho, wo))  # B,N,Ho,Wo
     if b is not None:
         y += b[None, :, None, None]
-    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, y.shape, on_planes)
+    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, x.shape, y.shape, on_planes)
 
 
 def dsc_backward(dy, cache):
@@ -96,24 +101,25 @@ def dsc_backward(dy, cache):
     (u_mat,), (w_dw, w_pw) = cache.intermediates, cache.weights
     nb, _, ho, wo = dy.shape
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
+    dy_mat = fold(dy)  # N,L
     if cache.on_planes:
-        du, dw_pw = pointwise_backward(_matrices(dy), u_mat, w_pw)  # B,M,Ho*Wo
-        dx, dw_dw, _ = planes.depthwise_backward(du.reshape(nb, -1, ho, wo), cache.x, w_dw, cache.geometry)
+        du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw)  # M,L
+        du = du.reshape(-1, nb, ho, wo)  # M,B,Ho,Wo
+        dx, dw_dw, _ = planes.depthwise_backward(du, cache.x, w_dw, cache.geometry, dy_channel_major=True)
         return dx, dw_dw, dw_pw, db  # B,M,H,W
-    du_cl, dw_pw = pointwise_backward(_matrices(dy), u_mat, w_pw, channels_last_dx=True)  # B,Ho*Wo,M
-    du_cl = du_cl.reshape(nb, ho, wo, -1)  # B,Ho,Wo,M
-    dx, dw_dw, _ = depthwise.depthwise_backward(du_cl, cache.x, w_dw, cache.geometry, True, nchw_dx=True)
+    du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, channels_last_dx=True)  # L,M
+    du = du.reshape(nb, ho, wo, -1)  # B,Ho,Wo,M
+    dx, dw_dw, _ = depthwise.depthwise_backward(du, cache.x, w_dw, cache.geometry, True, nchw_dx=True)
     return dx, dw_dw, dw_pw, db  # B,M,H,W
 
 
 def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
     """Eq. (6)-(7): V' = W x (pointwise, BLAS), then V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
-    x = np.ascontiguousarray(x)
     on_planes = planes.suits(x.shape[2:], geometry)
-    v = _pointwise_into_depthwise(_matrices(x), w_pw, x.shape, on_planes)  # B,N,H,W or B,H,W,N
-    y = _kernels(on_planes).depthwise_forward(v, w_dw, b, geometry)  # B,N,Ho,Wo
-    return y, SeparableCache(x, (v,), (w_pw, w_dw), b is not None, geometry, y.shape, on_planes)
+    x_mat = fold(x)  # M,L
+    v, y = _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x.shape, on_planes)
+    return y, SeparableCache(x_mat, (v,), (w_pw, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
 
 
 def bsconv_u_backward(dy, cache):
@@ -123,20 +129,21 @@ def bsconv_u_backward(dy, cache):
     """
     dy = _grad(dy, cache)
     (v,), (w_pw, w_dw) = cache.intermediates, cache.weights
-    dv, dw_dw, db = _kernels(cache.on_planes).depthwise_backward(dy, v, w_dw, cache.geometry)  # like V'
-    dx, dw_pw = _pointwise_from_depthwise(dv, _matrices(cache.x), w_pw, cache.on_planes)
-    return dx.reshape(cache.x.shape), dw_pw, dw_dw, db if cache.has_bias else None
+    dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(
+        dy, v, cache.x, w_pw, w_dw, cache.geometry, cache.on_planes
+    )
+    return unfold(dx_mat, cache.x_shape), dw_pw, dw_dw, db if cache.has_bias else None
 
 
 def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
     """Eq. (12)-(14): U' = W^B x, V' = W^A U' (BLAS), V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
-    x = np.ascontiguousarray(x)
     on_planes = planes.suits(x.shape[2:], geometry)
-    u_prime = pointwise_forward(_matrices(x), w_b)  # B,M',H*W
-    v = _pointwise_into_depthwise(u_prime, w_a, x.shape, on_planes)  # B,N,H,W or B,H,W,N
-    y = _kernels(on_planes).depthwise_forward(v, w_dw, b, geometry)  # B,N,Ho,Wo
-    return y, SeparableCache(x, (u_prime, v), (w_b, w_a, w_dw), b is not None, geometry, y.shape, on_planes)
+    x_mat = fold(x)  # M,L
+    u_prime = pointwise_forward(x_mat, w_b)  # M',L
+    v, y = _depthwise_after_pointwise(u_prime, w_a, w_dw, b, geometry, x.shape, on_planes)
+    cache = SeparableCache(x_mat, (u_prime, v), (w_b, w_a, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
+    return y, cache
 
 
 def bsconv_s_backward(dy, cache):
@@ -146,7 +153,8 @@ def bsconv_s_backward(dy, cache):
     """
     dy = _grad(dy, cache)
     (u_prime, v), (w_b, w_a, w_dw) = cache.intermediates, cache.weights
-    dv, dw_dw, db = _kernels(cache.on_planes).depthwise_backward(dy, v, w_dw, cache.geometry)  # like V'
-    du_prime, dw_a = _pointwise_from_depthwise(dv, u_prime, w_a, cache.on_planes)  # B,M',H*W
-    dx, dw_b = pointwise_backward(du_prime, _matrices(cache.x), w_b)  # B,M,H*W
-    return dx.reshape(cache.x.shape), dw_b, dw_a, dw_dw, db if cache.has_bias else None
+    du_prime, dw_a, dw_dw, db = _depthwise_then_pointwise_backward(
+        dy, v, u_prime, w_a, w_dw, cache.geometry, cache.on_planes
+    )  # M',L
+    dx_mat, dw_b = pointwise_backward(du_prime, cache.x, w_b)  # M,L
+    return unfold(dx_mat, cache.x_shape), dw_b, dw_a, dw_dw, db if cache.has_bias else None

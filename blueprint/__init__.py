@@ -1,4 +1,8 @@
 """blueprint: Blueprint Separable Convolutions (Haase & Amthor, CVPR 2020) for PyTorch."""
+import os
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before NumPy loads OpenBLAS: idle BLAS threads sleep (see accel.jit)
+
 from blueprint.backend import get_backend, set_backend, use_backend
 from blueprint.conversion import ConversionReport, convert
 from blueprint.layers import BSConvS, BSConvU, DSConv, subspace_channels

@@ -4,7 +4,8 @@ For each op (BSConv-U, BSConv-S, DSC), shape and backend it times the forward an
 in float32 with the same thread count for PyTorch, Numba and BLAS, and reports milliseconds (best
 of ``repeats`` calls after a warm-up call), the speed relative to PyTorch (``torch ms / backend ms``,
 above 1 is faster than PyTorch) and the achieved GFLOP/s next to the machine's measured float32
-matrix-multiply peak. Optionally also accel's first-call compile time (cold and warm cache) and the
+matrix-multiply peak. Freed memory stays in the process while it runs (``blueprint.benchmarks.allocator``),
+so that page faults do not swamp the timings. Optionally also accel's first-call compile time (cold and warm cache) and the
 peak memory of the naive full-kernel BSConv-U against the factorized one.
 
 Issue 2's benchmark (the vectorized reference against PyTorch) is ``--backends reference,torch``.
@@ -33,6 +34,7 @@ import numpy as np
 import threadpoolctl
 import torch
 
+from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
 from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, forward_flops, runner
@@ -68,6 +70,7 @@ class Report:
     matmul_peak_gflops: float
     blas: list = field(default_factory=list)
     numba_layer: str = "not started"
+    allocator: str = ""
     rows: list = field(default_factory=list)  # one dict per (op, shape, pass)
     compile: dict | None = None
     memory: list | None = None
@@ -94,6 +97,7 @@ class Report:
             "matmul_peak_gflops": self.matmul_peak_gflops,
             "blas": self.blas,
             "numba_threading_layer": self.numba_layer,
+            "allocator": self.allocator,
             "rows": self.rows,
             "summary": self.summary(),
             "compile": self.compile,
@@ -133,8 +137,9 @@ def run(
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):
-        report = Report(threads, tuple(backends), matmul_peak_gflops(), blas_info())
+        report = Report(threads, tuple(backends), matmul_peak_gflops(), blas_info(), allocator=allocator)
         for op in ops:
             for s in shapes:
                 runners = {b: runner(b, op, s) for b in backends}
@@ -178,6 +183,7 @@ def format_report(report: Report) -> str:
             for i in report.blas
         ),
         f"Numba threading layer: {report.numba_layer}",
+        f"allocator: {report.allocator}",
         "",
         f"{'op':<9} {'shape':<18} {'pass':<8}"
         + "".join(f"{name + ' ms':>14}" for name in b)

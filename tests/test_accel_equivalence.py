@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import accel
 import reference
-from accel import planes, pointwise
+from accel import planes
 from reference import checks
 from tests.geometry import ConvCase, contract_operands, conv_cases, seeds
 
@@ -79,12 +79,28 @@ def test_large_plane_route_equals_reference(op):
 
 
 @pytest.mark.parametrize("op", OPS[1:])
-def test_channels_last_route_on_planes_above_one_product_size_equals_reference(op):
-    """A 16 x 12 plane (192 pixels) takes the channels-last depthwise kernels and, with more than
-    ``pointwise.ONE_PRODUCT_MAX_P`` pixels, the per-sample dW products (both orientations); same results."""
-    case = ConvCase(2, 3, 4, 16, 12, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), m_sub=2)
-    geometry = checks.check_conv2d(np.zeros((1, 1, 16, 12)), np.zeros((1, 1, 3, 3)), None, 1, 1, 1, 1)
-    assert not planes.suits((16, 12), geometry[:4]) and 16 * 12 > pointwise.ONE_PRODUCT_MAX_P
+def test_channels_last_route_equals_reference(op):
+    """Stride 2 takes the channels-last depthwise kernels, whose input and gradient the pointwise
+    products write and read as transposed operands; same results."""
+    case = ConvCase(2, 3, 4, 16, 12, kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), m_sub=2)
+    geometry = checks.check_conv2d(np.zeros((1, 1, 16, 12)), np.zeros((1, 1, 3, 3)), None, 2, 1, 1, 1)
+    assert not planes.suits((16, 12), geometry[:4])
+    check_op(op, case, 0, np.float64, True)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("batch", [1, 5])
+def test_stacked_plane_route_equals_reference(op, batch, monkeypatch):
+    """Stride 1 'same' geometry on small planes: each task stacks the planes of several samples into one
+    run per tap, masking the rows that would reach into the neighbouring plane; same results, also
+    with a last group smaller than the others (5 samples)."""
+    monkeypatch.setattr(planes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
+    depthwise_conv = op == "conv2d"
+    case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=(3, 5), stride=(1, 1), padding=(1, 4),
+                    dilation=(1, 2), groups=3 if depthwise_conv else 1, m_sub=2)
+    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, 3, 5)), None, 1, (1, 4), (1, 2), 1)
+    assert planes.suits((12, 12), geometry[:4])
+    assert planes.grouping(batch, geometry[:4], (12, 12)) == ((min(batch, 2), True) if batch > 1 else (1, False))
     check_op(op, case, 0, np.float64, True)
 
 

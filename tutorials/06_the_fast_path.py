@@ -36,7 +36,7 @@ import torch.nn.functional as tF
 from matplotlib.figure import Figure
 from numba import prange
 
-import accel  # importing accel also selects Numba's 'workqueue' thread pool (see accel/jit.py)
+import accel  # importing accel also picks Numba's thread pool (see accel/jit.py)
 import accel.depthwise
 import reference
 from lesson_kit import FAST, save
