@@ -35,12 +35,20 @@ def _swap_last_axes(src, dst):
 swap_last_axes = jit(_swap_last_axes)
 
 
-def _swap_leading_axes(src, dst):
-    """dst[j, i] = src[i, j] for src (I, J, P), dst (J, I, P): I J contiguous runs of P values."""
+def _swap_leading_axes(src, dst, offsets, run_sums):
+    """dst[j, i] = src[i, j] + offsets[i] for src (I, J, P), dst (J, I, P): I J contiguous runs of P values.
+    offsets is (I,) or empty (nothing added); run_sums, (I, J) or empty, receives each run's sum."""
     ni, nj, _ = src.shape
     for task in prange(ni * nj):
         i, j = task // nj, task % nj
-        dst[j, i] = src[i, j]
+        run, out = src[i, j], dst[j, i]
+        if offsets.shape[0] > 0:
+            for t in range(run.shape[0]):
+                out[t] = run[t] + offsets[i]
+        else:
+            out[:] = run
+        if run_sums.shape[0] > 0:
+            run_sums[i, j] = run.sum()
 
 
 swap_leading_axes = jit(_swap_leading_axes)
@@ -54,17 +62,22 @@ def to_channels_last(x):
     return out
 
 
-def fold(x):
-    """(B, C, H, W) -> the channel-major matrix (C, B H W), a new C-contiguous array."""
+def fold(x, channel_sums=False):
+    """(B, C, H, W) -> the channel-major matrix (C, B H W), a new C-contiguous array; with ``channel_sums``
+    also the sum of x over B, H, W per channel, (C,), taken in the same pass."""
     nb, c = x.shape[:2]
     out = np.empty((c, nb, x[0, 0].size), dtype=x.dtype)  # C,B,H*W
-    swap_leading_axes(np.ascontiguousarray(x).reshape(nb, c, -1), out)
-    return out.reshape(c, -1)
+    run_sums = np.empty((nb, c) if channel_sums else (0, 0), dtype=x.dtype)  # B,C
+    swap_leading_axes(np.ascontiguousarray(x).reshape(nb, c, -1), out, np.empty(0, dtype=x.dtype), run_sums)
+    return (out.reshape(c, -1), run_sums.sum(axis=0)) if channel_sums else out.reshape(c, -1)
 
 
-def unfold(x_mat, shape):
-    """The channel-major matrix (C, B H W) -> NCHW of ``shape`` (B, C, H, W), a new C-contiguous array."""
+def unfold(x_mat, shape, bias=None):
+    """The channel-major matrix (C, B H W) -> NCHW of ``shape`` (B, C, H, W), a new C-contiguous array,
+    plus ``bias`` (C,) per channel if given."""
     nb, c = shape[:2]
     out = np.empty(shape, dtype=x_mat.dtype)  # B,C,H,W
-    swap_leading_axes(np.ascontiguousarray(x_mat).reshape(c, nb, -1), out.reshape(nb, c, -1))
+    offsets = np.empty(0, dtype=x_mat.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x_mat.dtype)
+    swap_leading_axes(np.ascontiguousarray(x_mat).reshape(c, nb, -1), out.reshape(nb, c, -1), offsets,
+                      np.empty((0, 0), dtype=x_mat.dtype))
     return out

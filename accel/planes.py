@@ -40,30 +40,41 @@ from accel.depthwise import span
 from accel.jit import jit
 
 GROUP_PIXELS = 2048  # output pixels per task on 'same' geometry: long tap loops, many tasks (measured, 2 cores)
+MIN_GROUP = 4  # fewer planes than this per task: plane by plane is faster (the stacked masks cost more than they save)
 
 
-def _tap_forward(out, src, tap, mask, shift, t_range):
-    """out[t] += tap mask[t] src[t + shift] over the t in ``t_range`` for which src[t + shift] exists."""
+def _tap_forward(out, src, tap, mask, shift, t_range, masked):
+    """out[t] += tap mask[t] src[t + shift] over the t in ``t_range`` for which src[t + shift] exists
+    (without reading the mask where the caller knows it is all ones: ``masked`` False)."""
     lo = max(t_range[0], -shift)
     hi = max(lo, min(t_range[1], src.shape[0] - shift))  # lo <= hi: no negative (wrapping) slice bound
     o, m, s = out[lo:hi], mask[lo:hi], src[lo + shift : hi + shift]  # loops from 0 vectorize
-    for t in range(o.shape[0]):
-        o[t] += tap * m[t] * s[t]
+    if masked:
+        for t in range(o.shape[0]):
+            o[t] += tap * m[t] * s[t]
+    else:
+        for t in range(o.shape[0]):
+            o[t] += tap * s[t]
 
 
 tap_forward = jit(_tap_forward, parallel=False)
 
 
-def _tap_backward(d_src, g, src, tap, mask, shift, t_range):
+def _tap_backward(d_src, g, src, tap, mask, shift, t_range, masked):
     """d_src[t + shift] += tap mask[t] g[t] over the same t as ``_tap_forward``; returns sum_t mask[t] g[t] src[t + shift]."""
     lo = max(t_range[0], -shift)
     hi = max(lo, min(t_range[1], src.shape[0] - shift))
     gv, m, s, d = g[lo:hi], mask[lo:hi], src[lo + shift : hi + shift], d_src[lo + shift : hi + shift]
     acc = src.dtype.type(0.0)
-    for t in range(gv.shape[0]):
-        gm = gv[t] * m[t]
-        d[t] += tap * gm
-        acc += gm * s[t]
+    if masked:
+        for t in range(gv.shape[0]):
+            gm = gv[t] * m[t]
+            d[t] += tap * gm
+            acc += gm * s[t]
+    else:
+        for t in range(gv.shape[0]):
+            d[t] += tap * gv[t]
+            acc += gv[t] * s[t]
     return acc
 
 
@@ -163,7 +174,8 @@ def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, st
                     if flat:
                         shift = (i * dh - ph) * wd + j * dw - pw
                         t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
-                        tap_forward(out_k, src_k, w[c, i, j], masks[i if stacked else 0, j], shift, t_range)
+                        masked = j * dw != pw or (stacked and i * dh != ph)  # else every tap lies inside
+                        tap_forward(out_k, src_k, w[c, i, j], masks[i if stacked else 0, j], shift, t_range, masked)
                     else:
                         qlo, qhi = span(j * dw - pw, sw, wd, wo)
                         rows, cols = (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw)
@@ -200,7 +212,10 @@ def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_
                         shift = (i * dh - ph) * wd + j * dw - pw
                         t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
                         mask = masks[i if stacked else 0, j]
-                        dw_part[k_group, c, i, j] += tap_backward(d_src_k, g_k, src_k, w[c, i, j], mask, shift, t_range)
+                        masked = j * dw != pw or (stacked and i * dh != ph)
+                        dw_part[k_group, c, i, j] += tap_backward(
+                            d_src_k, g_k, src_k, w[c, i, j], mask, shift, t_range, masked
+                        )
                     else:
                         qlo, qhi = span(j * dw - pw, sw, wd, wo)
                         rows, cols = (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw)
@@ -226,10 +241,11 @@ def suits(x_hw, geometry):
 
 def grouping(nb, geometry, x_hw):
     """(samples per task, whether their planes stack): ``GROUP_PIXELS`` output pixels' worth of samples
-    where planes stack, on the 'same' geometry (stride 1, Ho, Wo = H, W); one sample otherwise."""
+    where planes stack, on the 'same' geometry (stride 1, Ho, Wo = H, W) with planes small enough for
+    ``MIN_GROUP`` of them; one sample otherwise."""
     (sh, sw), _, _, (ho, wo) = geometry
-    group = max(1, min(nb, GROUP_PIXELS // (ho * wo)))
-    stacked = sh == sw == 1 and (ho, wo) == tuple(x_hw) and group > 1
+    group = min(nb, GROUP_PIXELS // (ho * wo))
+    stacked = sh == sw == 1 and (ho, wo) == tuple(x_hw) and GROUP_PIXELS // (ho * wo) >= MIN_GROUP and group > 1
     return (group, True) if stacked else (1, False)
 
 

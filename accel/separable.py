@@ -86,9 +86,7 @@ def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
         x_in = to_channels_last(x)  # B,H,W,M
         u = depthwise.depthwise_forward(x_in, w_dw, None, geometry, channels_last_out=True)  # B,Ho,Wo,M
         u_mat = u.reshape(-1, u.shape[3]).T  # M,L (a transposed view: BLAS reads it as it is)
-    y = unfold(pointwise_forward(u_mat, w_pw), (nb, w_pw.shape[0], ho, wo))  # B,N,Ho,Wo
-    if b is not None:
-        y += b[None, :, None, None]
+    y = unfold(pointwise_forward(u_mat, w_pw), (nb, w_pw.shape[0], ho, wo), b)  # B,N,Ho,Wo, plus b
     return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, x.shape, y.shape, on_planes)
 
 
@@ -100,8 +98,8 @@ def dsc_backward(dy, cache):
     dy = _grad(dy, cache)
     (u_mat,), (w_dw, w_pw) = cache.intermediates, cache.weights
     nb, _, ho, wo = dy.shape
-    db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
-    dy_mat = fold(dy)  # N,L
+    dy_mat, db = fold(dy, channel_sums=True)  # N,L and db = sum of dy over B, Ho, Wo
+    db = db if cache.has_bias else None
     if cache.on_planes:
         du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw)  # M,L
         du = du.reshape(-1, nb, ho, wo)  # M,B,Ho,Wo

@@ -95,6 +95,7 @@ def test_stacked_plane_route_equals_reference(op, batch, monkeypatch):
     run per tap, masking the rows that would reach into the neighbouring plane; same results, also
     with a last group smaller than the others (5 samples)."""
     monkeypatch.setattr(planes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
+    monkeypatch.setattr(planes, "MIN_GROUP", 2)
     depthwise_conv = op == "conv2d"
     case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=(3, 5), stride=(1, 1), padding=(1, 4),
                     dilation=(1, 2), groups=3 if depthwise_conv else 1, m_sub=2)
