@@ -34,21 +34,25 @@ FASTMATH = {"reassoc", "contract"}
 SLEEPING_TIMEOUT = 10  # OPENBLAS_THREAD_TIMEOUT at or below this: idle threads sleep within 2^10 cycles
 
 
+def _spins(openblas_path):
+    try:
+        timeout = ctypes.CDLL(openblas_path).openblas_thread_timeout()
+    except (OSError, AttributeError):  # an OpenBLAS that does not say: assume the default
+        return True
+    return not 0 < timeout <= SLEEPING_TIMEOUT
+
+
 def blas_threads_spin():
-    """Whether NumPy's BLAS is an OpenBLAS whose idle threads busy-wait (its OPENBLAS_THREAD_TIMEOUT, read
-    when it loaded, unset or above ``SLEEPING_TIMEOUT``)."""
-    for info in threadpoolctl.threadpool_info():
-        if info["internal_api"] == "openblas":
-            try:
-                timeout = ctypes.CDLL(info["filepath"]).openblas_thread_timeout()
-            except (OSError, AttributeError):  # an OpenBLAS that does not say: assume the default
-                return True
-            return not 0 < timeout <= SLEEPING_TIMEOUT
-    return False
+    """Whether an OpenBLAS loaded in this process (NumPy's, SciPy's) has idle threads that busy-wait: its
+    OPENBLAS_THREAD_TIMEOUT, read when it loaded, unset or above ``SLEEPING_TIMEOUT``."""
+    return any(_spins(i["filepath"]) for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas")
+
+
+BLAS_THREADS_SPIN = blas_threads_spin()  # as accel is imported; it decides the pool below
 
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    if blas_threads_spin():
+    if BLAS_THREADS_SPIN:
         numba.config.THREADING_LAYER = "workqueue"
     else:
         numba.config.THREADING_LAYER = "default"

@@ -6,10 +6,11 @@ that ``accel.layout.fold`` / ``unfold`` make from and give back as NCHW, at abou
 The depthwise step runs one of two kernel families, picked by ``accel.planes.suits`` for the
 geometry:
 
-- ``accel.planes`` (large stride-1 planes) reads and writes channel-major or NCHW planes as asked:
+- ``accel.planes`` (stride 1, planes of at least ``planes.MIN_PLANE`` pixels) reads and writes
+  channel-major or NCHW planes as asked:
   BSConv's V' = W X comes channel-major straight from the product and its y goes out NCHW; DSC's
   depthwise step reads x NCHW and writes U channel-major for the product after it.
-- ``accel.depthwise`` (small or strided planes) reads channels-last input, (B H W, C), which is
+- ``accel.depthwise`` (smaller or strided planes) reads channels-last input, (B H W, C), which is
   the transpose of channel-major, so BSConv's product writes V' that way at no cost, and returns
   dV' channels-last, which the pointwise backward reads at no cost. DSC changes x to channels-last
   (``accel.layout.to_channels_last``) and keeps U and dU channels-last.

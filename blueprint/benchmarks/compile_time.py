@@ -1,4 +1,5 @@
-"""First-call cost of ``accel``: import, then one BSConv-U forward + backward (float32), in a fresh process.
+"""First-call cost of ``accel``: import, then a BSConv-U forward + backward (float32) on a 16 x 16 and an
+8 x 8 input (the plane kernels and the channels-last kernels), in a fresh process.
 
 Cold: a new, empty ``NUMBA_CACHE_DIR``, so every kernel the call needs is compiled. Warm: the same
 directory again, so the kernels load from the on-disk cache (``cache=True``). The issue's target is
@@ -18,12 +19,13 @@ import blueprint
 _PROBE = """
 import json, time
 t0 = time.perf_counter()
-import numpy as np
 import accel
+import numpy as np
 t1 = time.perf_counter()
-x = np.ones((2, 8, 8, 8), np.float32)
-y, cache = accel.bsconv_u_forward(x, np.ones((8, 8, 1, 1), np.float32), np.ones((8, 1, 3, 3), np.float32), padding=1)
-accel.bsconv_u_backward(np.ones_like(y), cache)
+for size in (16, 8):
+    x = np.ones((2, 8, size, size), np.float32)
+    y, cache = accel.bsconv_u_forward(x, np.ones((8, 8, 1, 1), np.float32), np.ones((8, 1, 3, 3), np.float32), padding=1)
+    accel.bsconv_u_backward(np.ones_like(y), cache)
 t2 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "first_call_s": t2 - t1, "total_s": t2 - t0}))
 """
