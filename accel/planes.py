@@ -151,18 +151,50 @@ def _plane_runs(n_planes, stacked, plane_in, plane_out):
 plane_runs = jit(_plane_runs, parallel=False)
 
 
+def _plan(x, x_cm, out, group, strides, pads, dils):
+    """What both kernels derive from their arguments: (B, C, H, W, Ho, Wo) of x (NCHW or channel-major)
+    and the output, whether the geometry is flat (stride 1, Wo = W), ``flat_tap``'s geo and the number of
+    sample groups."""
+    nb, nc, h, wd = (x.shape[1], x.shape[0], x.shape[2], x.shape[3]) if x_cm else x.shape
+    ho, wo = out.shape[2], out.shape[3]
+    flat = strides[0] == 1 and strides[1] == 1 and wo == wd
+    return (nb, nc, h, wd, ho, wo), flat, (pads[0], pads[1], dils[0], dils[1], wd), (nb + group - 1) // group
+
+
+plan = jit(_plan, parallel=False)
+
+
+def _task_samples(task, n_groups, group, nb):
+    """(channel, group index, first sample, stop sample) of a task."""
+    k_group = task % n_groups
+    b0 = k_group * group
+    return task // n_groups, k_group, b0, min(b0 + group, nb)
+
+
+task_samples = jit(_task_samples, parallel=False)
+
+
+def _flat_tap(i, j, row_span, n_out, masks, stacked, geo):
+    """(shift, range of t, mask, whether the mask is needed) of tap (i, j) on stride 1 with Wo = W: one
+    run over the group if ``stacked``, else the plane's valid rows ``row_span``; geo = (P_h, P_w, D_h, D_w, W)."""
+    ph, pw, dh, dw, wd = geo
+    shift = (i * dh - ph) * wd + j * dw - pw
+    t_range = (0, n_out) if stacked else (row_span[0] * wd, row_span[1] * wd)
+    masked = j * dw != pw or (stacked and i * dh != ph)  # else every tap lies inside the image
+    return shift, t_range, masks[i if stacked else 0, j], masked
+
+
+flat_tap = jit(_flat_tap, parallel=False)
+
+
 def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, stacked):
     """x (B, C, H, W), or (C, B, H, W) if ``x_cm``, w (C, KH, KW), bias (C,), masks (KH, KW, group Ho Wo) ->
     y (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``y_cm``; one channel and ``group`` samples per task, in one
     run per tap if ``stacked``, else plane by plane."""
-    nb, nc, h, wd = (x.shape[1], x.shape[0], x.shape[2], x.shape[3]) if x_cm else x.shape
+    (nb, nc, h, wd, ho, wo), flat, geo, n_groups = plan(x, x_cm, y, group, (sh, sw), (ph, pw), (dh, dw))
     kh, kw = w.shape[1], w.shape[2]
-    ho, wo = y.shape[2], y.shape[3]
-    flat = sh == 1 and sw == 1 and wo == wd
-    n_groups = (nb + group - 1) // group
     for task in prange(nc * n_groups):
-        c, b0 = task // n_groups, (task % n_groups) * group
-        b1 = min(b0 + group, nb)
+        c, _, b0, b1 = task_samples(task, n_groups, group, nb)
         src = gather(x, c, b0, b1, x_cm)  # (b1-b0)*H*W
         out = gather(y, c, b0, b1, y_cm) if y_cm or b1 - b0 == 1 else np.empty((b1 - b0) * ho * wo, dtype=x.dtype)
         out[:] = bias[c]
@@ -172,10 +204,8 @@ def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, st
                 plo, phi = span(i * dh - ph, sh, h, ho)
                 for j in range(kw):
                     if flat:
-                        shift = (i * dh - ph) * wd + j * dw - pw
-                        t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
-                        masked = j * dw != pw or (stacked and i * dh != ph)  # else every tap lies inside
-                        tap_forward(out_k, src_k, w[c, i, j], masks[i if stacked else 0, j], shift, t_range, masked)
+                        shift, t_range, mask, masked = flat_tap(i, j, (plo, phi), o1 - o0, masks, stacked, geo)
+                        tap_forward(out_k, src_k, w[c, i, j], mask, shift, t_range, masked)
                     else:
                         qlo, qhi = span(j * dw - pw, sw, wd, wo)
                         rows, cols = (plo, phi, i * dh - ph), (qlo, qhi, j * dw - pw)
@@ -189,15 +219,10 @@ forward_kernel = jit(_forward)
 def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cm, x_cm, group, stacked):
     """dy (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``dy_cm``, x (B, C, H, W), or (C, B, H, W) if ``x_cm``,
     w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C)."""
-    nb, nc, h, wd = (x.shape[1], x.shape[0], x.shape[2], x.shape[3]) if x_cm else x.shape
+    (nb, nc, h, wd, ho, wo), flat, geo, n_groups = plan(x, x_cm, dy, group, (sh, sw), (ph, pw), (dh, dw))
     kh, kw = w.shape[1], w.shape[2]
-    ho, wo = dy.shape[2], dy.shape[3]
-    flat = sh == 1 and sw == 1 and wo == wd
-    n_groups = (nb + group - 1) // group
     for task in prange(nc * n_groups):
-        c, k_group = task // n_groups, task % n_groups
-        b0 = k_group * group
-        b1 = min(b0 + group, nb)
+        c, k_group, b0, b1 = task_samples(task, n_groups, group, nb)
         g, src = gather(dy, c, b0, b1, dy_cm), gather(x, c, b0, b1, x_cm)  # (b1-b0)*Ho*Wo, (b1-b0)*H*W
         d_src = gather(dx, c, b0, b1, x_cm) if x_cm or b1 - b0 == 1 else np.empty(src.shape[0], dtype=x.dtype)
         d_src[:] = 0.0
@@ -209,10 +234,7 @@ def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_
                 plo, phi = span(i * dh - ph, sh, h, ho)
                 for j in range(kw):
                     if flat:
-                        shift = (i * dh - ph) * wd + j * dw - pw
-                        t_range = (0, o1 - o0) if stacked else (plo * wo, phi * wo)
-                        mask = masks[i if stacked else 0, j]
-                        masked = j * dw != pw or (stacked and i * dh != ph)
+                        shift, t_range, mask, masked = flat_tap(i, j, (plo, phi), o1 - o0, masks, stacked, geo)
                         dw_part[k_group, c, i, j] += tap_backward(
                             d_src_k, g_k, src_k, w[c, i, j], mask, shift, t_range, masked
                         )
