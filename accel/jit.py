@@ -7,6 +7,11 @@ dot-product loops vectorize (no assumptions about NaN or infinity). ``parallel=T
 with ``prange`` over disjoint output planes only; reductions go to per-plane buffers that the caller
 sums afterwards.
 
+Numba's on-disk cache checks only the source file of the function it compiled: a kernel that calls
+a kernel of another module (``accel.planes`` calls ``accel.taps3x3``) keeps its cached machine code
+when only the callee's file changes. After editing such a callee, delete ``accel/__pycache__/*.nbi``
+(an installed new version replaces every file, so it starts clean).
+
 Thread pools. accel's parallel kernels are short (tens of microseconds to a few milliseconds)
 and alternate with BLAS matrix products, so what a kernel costs to start matters as much as what it
 costs to run. Numba's OpenMP layer starts one in about 1 microsecond, because its idle threads spin;

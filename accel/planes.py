@@ -33,82 +33,23 @@ A task writes only its own planes of dx and its own partial sums ``dw_part[task]
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import prange
 
 from accel.depthwise import span
 from accel.jit import jit
+from accel import taps3x3
+from accel.plane_taps import tap_backward, tap_forward, tap_rows_backward, tap_rows_forward
+from accel.taps3x3 import forward as taps3x3_forward
 
-GROUP_PIXELS = 2048  # output pixels per task on 'same' geometry: long tap loops, many tasks (measured, 2 cores)
-MIN_GROUP = 4  # fewer planes than this per task: plane by plane is faster (the stacked masks cost more than they save)
-
-
-def _tap_forward(out, src, tap, mask, shift, t_range, masked):
-    """out[t] += tap mask[t] src[t + shift] over the t in ``t_range`` for which src[t + shift] exists
-    (without reading the mask where the caller knows it is all ones: ``masked`` False)."""
-    lo = max(t_range[0], -shift)
-    hi = max(lo, min(t_range[1], src.shape[0] - shift))  # lo <= hi: no negative (wrapping) slice bound
-    o, m, s = out[lo:hi], mask[lo:hi], src[lo + shift : hi + shift]  # loops from 0 vectorize
-    if masked:
-        for t in range(o.shape[0]):
-            o[t] += tap * m[t] * s[t]
-    else:
-        for t in range(o.shape[0]):
-            o[t] += tap * s[t]
-
-
-tap_forward = jit(_tap_forward, parallel=False)
-
-
-def _tap_backward(d_src, g, src, tap, mask, shift, t_range, masked):
-    """d_src[t + shift] += tap mask[t] g[t] over the same t as ``_tap_forward``; returns sum_t mask[t] g[t] src[t + shift]."""
-    lo = max(t_range[0], -shift)
-    hi = max(lo, min(t_range[1], src.shape[0] - shift))
-    gv, m, s, d = g[lo:hi], mask[lo:hi], src[lo + shift : hi + shift], d_src[lo + shift : hi + shift]
-    acc = src.dtype.type(0.0)
-    if masked:
-        for t in range(gv.shape[0]):
-            gm = gv[t] * m[t]
-            d[t] += tap * gm
-            acc += gm * s[t]
-    else:
-        for t in range(gv.shape[0]):
-            d[t] += tap * gv[t]
-            acc += gv[t] * s[t]
-    return acc
-
-
-tap_backward = jit(_tap_backward, parallel=False)
-
-
-def _tap_rows_forward(out, src, tap, rows, cols, strides, wd, wo):
-    """The strided case of ``_tap_forward`` on one plane: row by row over the tap's valid outputs."""
-    (plo, phi, r0), (qlo, qhi, c0), (sh, sw) = rows, cols, strides
-    for p in range(plo, phi):
-        base = (p * sh + r0) * wd + c0 + qlo * sw
-        o, s = out[p * wo + qlo : p * wo + qhi], src[base : base + (qhi - qlo - 1) * sw + 1 : sw]
-        for q in range(o.shape[0]):
-            o[q] += tap * s[q]
-
-
-tap_rows_forward = jit(_tap_rows_forward, parallel=False)
-
-
-def _tap_rows_backward(d_src, g, src, tap, rows, cols, strides, wd, wo):
-    """The strided case of ``_tap_backward`` on one plane."""
-    (plo, phi, r0), (qlo, qhi, c0), (sh, sw) = rows, cols, strides
-    acc = src.dtype.type(0.0)
-    for p in range(plo, phi):
-        base = (p * sh + r0) * wd + c0 + qlo * sw
-        last = base + (qhi - qlo - 1) * sw + 1
-        gv, s, d = g[p * wo + qlo : p * wo + qhi], src[base:last:sw], d_src[base:last:sw]
-        for q in range(gv.shape[0]):
-            d[q] += tap * gv[q]
-            acc += gv[q] * s[q]
-    return acc
-
-
-tap_rows_backward = jit(_tap_rows_backward, parallel=False)
+# Samples per task on 'same' geometry: (output pixels per task, fewest planes worth stacking), measured, 2 cores.
+# Tap by tap, GROUP_PIXELS long runs with many tasks; below MIN_GROUP planes, plane by plane is faster (the
+# stacked masks cost more than they save). The one-loop 3 x 3 forward (``accel.taps3x3``), which needs only
+# four masks, gains from longer runs: FUSED_GROUP.
+GROUP_PIXELS, MIN_GROUP = 2048, 4
+FUSED_GROUP = (4096, 2)
 
 
 def _gather(a, c, b0, b1, channel_major):
@@ -187,10 +128,11 @@ def _flat_tap(i, j, row_span, n_out, masks, stacked, geo):
 flat_tap = jit(_flat_tap, parallel=False)
 
 
-def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, stacked):
+def _forward(x, w, bias, masks, fused_masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, stacked):
     """x (B, C, H, W), or (C, B, H, W) if ``x_cm``, w (C, KH, KW), bias (C,), masks (KH, KW, group Ho Wo) ->
     y (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``y_cm``; one channel and ``group`` samples per task, in one
-    run per tap if ``stacked``, else plane by plane."""
+    run per tap if ``stacked``, else plane by plane. ``fused_masks`` = (masks, edge masks) of
+    ``accel.taps3x3`` where it applies (empty where not): then all nine taps go in one loop."""
     (nb, nc, h, wd, ho, wo), flat, geo, n_groups = plan(x, x_cm, y, group, (sh, sw), (ph, pw), (dh, dw))
     kh, kw = w.shape[1], w.shape[2]
     for task in prange(nc * n_groups):
@@ -200,6 +142,8 @@ def _forward(x, w, bias, masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_cm, group, st
         out[:] = bias[c]
         for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
             src_k, out_k = src[i0:i1], out[o0:o1]
+            if fused_masks[0].shape[1] > 0 and taps3x3_forward(out_k, src_k, w[c], *fused_masks, dh * wd, dw):
+                continue
             for i in range(kh):
                 plo, phi = span(i * dh - ph, sh, h, ho)
                 for j in range(kw):
@@ -261,16 +205,18 @@ def suits(x_hw, geometry):
     return sh == sw == 1 and wo == x_hw[1] and ho * wo >= MIN_PLANE
 
 
-def grouping(nb, geometry, x_hw):
+def grouping(nb, geometry, x_hw, fused=False):
     """(samples per task, whether their planes stack): ``GROUP_PIXELS`` output pixels' worth of samples
     where planes stack, on the 'same' geometry (stride 1, Ho, Wo = H, W) with planes small enough for
-    ``MIN_GROUP`` of them; one sample otherwise."""
+    ``MIN_GROUP`` of them (``FUSED_GROUP`` for the one-loop 3 x 3 forward); one sample otherwise."""
     (sh, sw), _, _, (ho, wo) = geometry
-    group = min(nb, GROUP_PIXELS // (ho * wo))
-    stacked = sh == sw == 1 and (ho, wo) == tuple(x_hw) and GROUP_PIXELS // (ho * wo) >= MIN_GROUP and group > 1
+    pixels, min_group = FUSED_GROUP if fused else (GROUP_PIXELS, MIN_GROUP)
+    group = min(nb, pixels // (ho * wo))
+    stacked = sh == sw == 1 and (ho, wo) == tuple(x_hw) and pixels // (ho * wo) >= min_group and group > 1
     return (group, True) if stacked else (1, False)
 
 
+@functools.lru_cache(maxsize=64)
 def _masks(kernel_hw, x_hw, geometry, group, stacked, dtype):
     """(KH, KW, group Ho Wo) if ``stacked``: mask[i, j, p Wo + q] = 1 where row p + i D_h - P_h lies in [0, H)
     and column q + j D_w - P_w in [0, W), repeated for the ``group`` planes of a task. Else (1, KW, Ho Wo),
@@ -285,11 +231,11 @@ def _masks(kernel_hw, x_hw, geometry, group, stacked, dtype):
     return np.ascontiguousarray(np.tile(inside.astype(dtype), (1, 1, group)))
 
 
-def _operands(x, w, geometry, x_channel_major):
+def _operands(x, w, geometry, x_channel_major, fused=False):
     """(C, B, taps (C, KH, KW), masks, group, stacked) for the kernels."""
     nc, nb = x.shape[:2] if x_channel_major else x.shape[1::-1]
-    group, stacked = grouping(nb, geometry, x.shape[2:])
-    masks = _masks(w.shape[2:], x.shape[2:], geometry, group, stacked, x.dtype)
+    group, stacked = grouping(nb, geometry, x.shape[2:], fused)
+    masks = _masks(tuple(w.shape[2:]), tuple(x.shape[2:]), tuple(geometry), group, stacked, x.dtype)
     return nc, nb, np.ascontiguousarray(w[:, 0]), masks, group, stacked
 
 
@@ -300,10 +246,16 @@ def depthwise_forward(x, w, bias, geometry, x_channel_major=False, y_channel_maj
     With ``x_channel_major`` x is (C, B, H, W), with ``y_channel_major`` y is (C, B, Ho, Wo).
     """
     (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
-    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major)
+    fused = taps3x3.fits(w.shape[2:], geometry)
+    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major, fused)
     y = np.empty((nc, nb, ho, wo) if y_channel_major else (nb, nc, ho, wo), dtype=x.dtype)  # C,B,Ho,Wo or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    forward_kernel(x, taps, bias, masks, y, sh, sw, ph, pw, dh, dw, x_channel_major, y_channel_major, group, stacked)
+    if fused:
+        fused_masks = taps3x3.all_masks(tuple(geometry), tuple(x.shape[2:]), group, x.dtype)
+    else:
+        fused_masks = (np.empty((4, 0), dtype=x.dtype), np.empty((3, 3, 2, 0), dtype=x.dtype))
+    forward_kernel(x, taps, bias, masks, fused_masks, y, sh, sw, ph, pw, dh, dw, x_channel_major, y_channel_major,
+                   group, stacked)
     return y
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import accel
 import reference
-from accel import planes
+from accel import planes, taps3x3
 from reference import checks
 from tests.geometry import ConvCase, contract_operands, conv_cases, seeds
 
@@ -88,20 +88,33 @@ def test_channels_last_route_equals_reference(op):
     check_op(op, case, 0, np.float64, True)
 
 
+GROUPED_GEOMETRIES = {  # kernel, padding, dilation: each keeps Ho, Wo = H, W
+    "3x5 tap by tap": ((3, 5), (1, 4), (1, 2)),
+    "3x3 in one loop": ((3, 3), (1, 1), (1, 1)),
+    "3x3 dilated, in one loop": ((3, 3), (2, 1), (2, 1)),
+}
+
+
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("batch", [1, 5])
-def test_stacked_plane_route_equals_reference(op, batch, monkeypatch):
+@pytest.mark.parametrize("geometry_name", GROUPED_GEOMETRIES)
+def test_grouped_plane_route_equals_reference(op, batch, geometry_name, monkeypatch):
     """Stride 1 'same' geometry on small planes: each task stacks the planes of several samples into one
-    run per tap, masking the rows that would reach into the neighbouring plane; same results, also
-    with a last group smaller than the others (5 samples)."""
+    run per tap, masking the rows that would reach into the neighbouring plane (3 x 3 kernels: all nine
+    taps in one loop, ``accel.taps3x3``); same results, also with a last group smaller than the others
+    (5 samples in groups of 2), and with one sample (a lone plane)."""
+    kernel, padding, dilation = GROUPED_GEOMETRIES[geometry_name]
     monkeypatch.setattr(planes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
     monkeypatch.setattr(planes, "MIN_GROUP", 2)
-    depthwise_conv = op == "conv2d"
-    case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=(3, 5), stride=(1, 1), padding=(1, 4),
-                    dilation=(1, 2), groups=3 if depthwise_conv else 1, m_sub=2)
-    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, 3, 5)), None, 1, (1, 4), (1, 2), 1)
+    monkeypatch.setattr(planes, "FUSED_GROUP", (2 * 12 * 12, 2))
+    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, *kernel)), None, 1, padding, dilation, 1)
     assert planes.suits((12, 12), geometry[:4])
-    assert planes.grouping(batch, geometry[:4], (12, 12)) == ((min(batch, 2), True) if batch > 1 else (1, False))
+    for fused in (False, True):
+        assert planes.grouping(batch, geometry[:4], (12, 12), fused) == ((min(batch, 2), True) if batch > 1 else (1, False))
+    assert taps3x3.fits(kernel, geometry[:4]) == (kernel == (3, 3))
+    depthwise_conv = op == "conv2d"
+    case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=kernel, stride=(1, 1), padding=padding,
+                    dilation=dilation, groups=3 if depthwise_conv else 1, m_sub=2)
     check_op(op, case, 0, np.float64, True)
 
 
