@@ -43,6 +43,7 @@ from accel.jit import jit
 from accel import taps3x3
 from accel.plane_taps import tap_backward, tap_forward, tap_rows_backward, tap_rows_forward
 from accel.taps3x3 import forward as taps3x3_forward
+from accel.taps3x3 import weight_grad as taps3x3_weight_grad
 
 # Samples per task on 'same' geometry: (output pixels per task, fewest planes worth stacking), measured, 2 cores.
 # Tap by tap, GROUP_PIXELS long runs with many tasks; below MIN_GROUP planes, plane by plane is faster (the
@@ -160,9 +161,11 @@ def _forward(x, w, bias, masks, fused_masks, y, sh, sw, ph, pw, dh, dw, x_cm, y_
 forward_kernel = jit(_forward)
 
 
-def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cm, x_cm, group, stacked):
+def _backward(dy, x, w, masks, fused_masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cm, x_cm, group, stacked):
     """dy (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``dy_cm``, x (B, C, H, W), or (C, B, H, W) if ``x_cm``,
-    w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C)."""
+    w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C). With ``fused_masks``
+    (``accel.taps3x3``, non-empty where it applies), dx is its forward of dy with w flipped in both axes
+    and dw its nine sums in one loop."""
     (nb, nc, h, wd, ho, wo), flat, geo, n_groups = plan(x, x_cm, dy, group, (sh, sw), (ph, pw), (dh, dw))
     kh, kw = w.shape[1], w.shape[2]
     for task in prange(nc * n_groups):
@@ -174,6 +177,9 @@ def _backward(dy, x, w, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_
         dw_part[k_group, c] = 0.0
         for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
             g_k, src_k, d_src_k = g[o0:o1], src[i0:i1], d_src[i0:i1]
+            if fused_masks[0].shape[1] > 0 and taps3x3_weight_grad(g_k, src_k, *fused_masks, dh * wd, dw, dw_part[k_group, c]):
+                taps3x3_forward(d_src_k, g_k, w[c, ::-1, ::-1], *fused_masks, dh * wd, dw)
+                continue
             for i in range(kh):
                 plo, phi = span(i * dh - ph, sh, h, ho)
                 for j in range(kw):
@@ -239,6 +245,13 @@ def _operands(x, w, geometry, x_channel_major, fused=False):
     return nc, nb, np.ascontiguousarray(w[:, 0]), masks, group, stacked
 
 
+def _fused_masks(fused, geometry, x_hw, group, dtype):
+    """``accel.taps3x3``'s (masks, edge masks) where it applies, else empty arrays (the kernels then go tap by tap)."""
+    if fused:
+        return taps3x3.all_masks(tuple(geometry), tuple(x_hw), group, dtype)
+    return np.empty((4, 0), dtype=dtype), np.empty((3, 3, 2, 0), dtype=dtype)
+
+
 def depthwise_forward(x, w, bias, geometry, x_channel_major=False, y_channel_major=False):
     """Eq. (7): x (B, C, H, W) C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo).
 
@@ -250,10 +263,7 @@ def depthwise_forward(x, w, bias, geometry, x_channel_major=False, y_channel_maj
     nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major, fused)
     y = np.empty((nc, nb, ho, wo) if y_channel_major else (nb, nc, ho, wo), dtype=x.dtype)  # C,B,Ho,Wo or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    if fused:
-        fused_masks = taps3x3.all_masks(tuple(geometry), tuple(x.shape[2:]), group, x.dtype)
-    else:
-        fused_masks = (np.empty((4, 0), dtype=x.dtype), np.empty((3, 3, 2, 0), dtype=x.dtype))
+    fused_masks = _fused_masks(fused, geometry, x.shape[2:], group, x.dtype)
     forward_kernel(x, taps, bias, masks, fused_masks, y, sh, sw, ph, pw, dh, dw, x_channel_major, y_channel_major,
                    group, stacked)
     return y
@@ -266,11 +276,12 @@ def depthwise_backward(dy, x, w, geometry, dy_channel_major=False, x_channel_maj
     ``dy_channel_major`` and ``x_channel_major``; w (C, 1, KH, KW); dx is like x, dw like w, dbias (C,).
     """
     (sh, sw), (ph, pw), (dh, dw), _ = geometry
-    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major)
+    fused = taps3x3.fits(w.shape[2:], geometry)
+    nc, nb, taps, masks, group, stacked = _operands(x, w, geometry, x_channel_major, fused)
     n_groups = -(-nb // group)
     dx = np.empty_like(x)  # like x
     dw_part = np.empty((n_groups, nc, *w.shape[2:]), dtype=x.dtype)  # groups,C,KH,KW
     db_part = np.empty((n_groups, nc), dtype=x.dtype)  # groups,C
-    backward_kernel(dy, x, taps, masks, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_channel_major,
-                    x_channel_major, group, stacked)
+    backward_kernel(dy, x, taps, masks, _fused_masks(fused, geometry, x.shape[2:], group, x.dtype), dx, dw_part,
+                    db_part, sh, sw, ph, pw, dh, dw, dy_channel_major, x_channel_major, group, stacked)
     return dx, dw_part.sum(axis=0)[:, None], db_part.sum(axis=0)

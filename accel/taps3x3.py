@@ -8,6 +8,12 @@ faster). Four masks (``masks``) zero the taps outside the image: the rows above 
 2) and the columns left and right (j = 0, 2) of each plane; the middle row and column always lie
 inside. The first and last ``reach`` = D_h W + D_w outputs, whose taps may fall off the ends of the
 run, go tap by tap (``tap_forward``) with the combined masks of those positions (``edge_masks``).
+
+Backward. The taps' masks are symmetric: input v is tap (i, j) of output t = v - s_ij exactly when
+output t is tap (2 - i, 2 - j) of input v, and s_{2-i, 2-j} = -s_ij. So the adjoint of the forward
+(dx[v] = sum_{i, j} w[i, j] [inside] dy[v - s_ij]) is the same forward with the kernel flipped in both
+axes (``forward(dx, dy, w[::-1, ::-1], ...)``), and dw[i, j] = sum_t [inside] dy[t] x[t + s_ij] takes nine
+sums in one loop (``weight_grad``).
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import functools
 import numpy as np
 
 from accel.jit import jit
-from accel.plane_taps import tap_forward
+from accel.plane_taps import tap_backward, tap_forward
 
 
 def fits(kernel_hw, geometry):
@@ -59,6 +65,22 @@ def all_masks(geometry, x_hw, group, dtype):
     return masks(geometry, x_hw, group, dtype), edge_masks(geometry, x_hw, dtype)
 
 
+def _interior(src, masks, row_shift, col_shift, n):
+    """For outputs reach..n - reach of a run (reach = row_shift + col_shift): the four masks and the nine taps'
+    inputs, each a slice aligned with those outputs (tap (i, j) at index 3 i + j)."""
+    lo, hi, reach = row_shift + col_shift, n - row_shift - col_shift, row_shift + col_shift
+    four = (masks[0, lo:hi], masks[1, lo:hi], masks[2, lo:hi], masks[3, lo:hi])  # top, bottom, left, right
+    nine = (
+        src[lo - reach : hi - reach], src[lo - row_shift : hi - row_shift], src[lo - row_shift + col_shift : hi - row_shift + col_shift],
+        src[lo - col_shift : hi - col_shift], src[lo:hi], src[lo + col_shift : hi + col_shift],
+        src[lo + row_shift - col_shift : hi + row_shift - col_shift], src[lo + row_shift : hi + row_shift], src[lo + reach : hi + reach],
+    )
+    return four, nine
+
+
+interior = jit(_interior, parallel=False)
+
+
 def _forward(out, src, w, masks, edge_masks, row_shift, col_shift):
     """out[t] += sum_{i, j} w[i, j] [tap (i, j) inside] src[t + (i - 1) row_shift + (j - 1) col_shift] over the run
     (out and src of the same length, whole planes); masks and edge_masks as built above for this run."""
@@ -66,10 +88,7 @@ def _forward(out, src, w, masks, edge_masks, row_shift, col_shift):
     if n < 2 * reach:  # too short to have an inside: every output is an edge
         return False
     lo, hi = reach, n - reach
-    top, bottom, left, right = masks[0, lo:hi], masks[1, lo:hi], masks[2, lo:hi], masks[3, lo:hi]
-    a00, a01, a02 = src[lo - reach : hi - reach], src[lo - row_shift : hi - row_shift], src[lo - row_shift + col_shift : hi - row_shift + col_shift]
-    a10, a11, a12 = src[lo - col_shift : hi - col_shift], src[lo:hi], src[lo + col_shift : hi + col_shift]
-    a20, a21, a22 = src[lo + row_shift - col_shift : hi + row_shift - col_shift], src[lo + row_shift : hi + row_shift], src[lo + reach : hi + reach]
+    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = interior(src, masks, row_shift, col_shift, n)
     o = out[lo:hi]
     w00, w01, w02, w10, w11, w12, w20, w21, w22 = (
         w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
@@ -89,3 +108,40 @@ def _forward(out, src, w, masks, edge_masks, row_shift, col_shift):
 
 
 forward = jit(_forward, parallel=False)
+
+
+def _weight_grad(g, src, masks, edge_masks, row_shift, col_shift, dw):
+    """dw[i, j] += sum_t [tap (i, j) of output t inside] g[t] src[t + s_ij] over a run (g and src of the same
+    length, whole planes), nine sums in one loop; the edges tap by tap (``tap_backward``'s sum, into a
+    scratch gradient). Returns False, computing nothing, if the run is too short for that split."""
+    n, reach = g.shape[0], row_shift + col_shift
+    if n < 2 * reach:
+        return False
+    lo, hi = reach, n - reach
+    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = interior(src, masks, row_shift, col_shift, n)
+    gv = g[lo:hi]
+    s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = src.dtype.type(0.0)
+    for t in range(gv.shape[0]):
+        g0, g1, g2 = left[t] * gv[t], gv[t], right[t] * gv[t]  # the three columns' masks
+        g0t, g1t, g2t, g0b, g1b, g2b = top[t] * g0, top[t] * g1, top[t] * g2, bottom[t] * g0, bottom[t] * g1, bottom[t] * g2
+        s00 += g0t * a00[t]
+        s01 += g1t * a01[t]
+        s02 += g2t * a02[t]
+        s10 += g0 * a10[t]
+        s11 += g1 * a11[t]
+        s12 += g2 * a12[t]
+        s20 += g0b * a20[t]
+        s21 += g1b * a21[t]
+        s22 += g2b * a22[t]
+    sums = ((s00, s01, s02), (s10, s11, s12), (s20, s21, s22))
+    scratch, zero = np.zeros(2 * reach, dtype=src.dtype), src.dtype.type(0.0)  # the edges' (zero) dx, discarded
+    g_end, src_end = g[hi:], src[hi - reach :]
+    for i in range(3):
+        for j in range(3):
+            shift = (i - 1) * row_shift + (j - 1) * col_shift
+            dw[i, j] += sums[i][j] + tap_backward(scratch, g, src, zero, edge_masks[i, j, 0], shift, (0, reach), True)
+            dw[i, j] += tap_backward(scratch, g_end, src_end, zero, edge_masks[i, j, 1], shift + reach, (0, reach), True)
+    return True
+
+
+weight_grad = jit(_weight_grad, parallel=False)
