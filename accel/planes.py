@@ -17,10 +17,11 @@ image: ``_masks`` zeroes them (mask[i, j, p Wo + q] is 1 where row p + i D_h - P
 q + j D_w - P_w lie inside the image). Where Ho = H as well (the 'same' geometry of MobileNet
 layers) the planes of a group follow each other with the same shift, so one loop per tap covers
 the whole group: on small planes that keeps the loops long (a tap loop has a fixed cost, which
-dominates on an 8 x 8 plane alone). Other geometries go plane by plane, and strided ones row by row
-over the valid output columns of each tap (``accel.depthwise.span``); the tests hold every path to
-the reference on every geometry, though the routing (``suits``) sends only stride 1 here. No
-padded copy is made.
+dominates on an 8 x 8 plane alone). A 3 x 3 kernel with P = D (MobileNet's layers) takes all nine
+taps in one loop, forward and backward (``accel.taps3x3``). Other geometries go plane by plane, and
+strided ones row by row over the valid output columns of each tap (``accel.plane_taps``); the tests
+hold every path to the reference on every geometry, though the routing (``suits``) sends only
+stride 1 here. No padded copy is made.
 
 Backward (the chain rule through the line above), in one pass over dy per group:
 
