@@ -39,9 +39,9 @@ import functools
 import numpy as np
 from numba import prange
 
+from accel import taps3x3
 from accel.depthwise import span
 from accel.jit import jit
-from accel import taps3x3
 from accel.plane_taps import tap_backward, tap_forward, tap_rows_backward, tap_rows_forward
 from accel.taps3x3 import forward as taps3x3_forward
 from accel.taps3x3 import weight_grad as taps3x3_weight_grad
