@@ -12,7 +12,8 @@ The analysis helpers of ``reference`` (``*_kernel``, ``pc1_explained_variance``,
 """
 import os
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before NumPy loads OpenBLAS: idle BLAS threads sleep (see accel.jit)
+# Before NumPy loads OpenBLAS: its idle threads then sleep instead of spinning (see accel.jit).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from accel.conv2d import conv2d_backward, conv2d_forward
 from accel.orthonormal import orthonormal_loss, orthonormal_loss_backward

@@ -28,7 +28,8 @@ tap_forward = jit(_tap_forward, parallel=False)
 
 
 def _tap_backward(d_src, g, src, tap, mask, shift, t_range, masked):
-    """d_src[t + shift] += tap mask[t] g[t] over the same t as ``_tap_forward``; returns sum_t mask[t] g[t] src[t + shift]."""
+    """d_src[t + shift] += tap mask[t] g[t] over the same t as ``_tap_forward``;
+    returns sum_t mask[t] g[t] src[t + shift]."""
     lo = max(t_range[0], -shift)
     hi = max(lo, min(t_range[1], src.shape[0] - shift))
     gv, m, s, d = g[lo:hi], mask[lo:hi], src[lo + shift : hi + shift], d_src[lo + shift : hi + shift]

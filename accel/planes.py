@@ -178,7 +178,8 @@ def _backward(dy, x, w, masks, fused_masks, dx, dw_part, db_part, sh, sw, ph, pw
         dw_part[k_group, c] = 0.0
         for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
             g_k, src_k, d_src_k = g[o0:o1], src[i0:i1], d_src[i0:i1]
-            if fused_masks[0].shape[1] > 0 and taps3x3_weight_grad(g_k, src_k, *fused_masks, dh * wd, dw, dw_part[k_group, c]):
+            fused = fused_masks[0].shape[1] > 0
+            if fused and taps3x3_weight_grad(g_k, src_k, *fused_masks, dh * wd, dw, dw_part[k_group, c]):
                 taps3x3_forward(d_src_k, g_k, w[c, ::-1, ::-1], *fused_masks, dh * wd, dw)
                 continue
             for i in range(kh):

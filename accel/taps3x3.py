@@ -68,12 +68,18 @@ def all_masks(geometry, x_hw, group, dtype):
 def _interior(src, masks, row_shift, col_shift, n):
     """For outputs reach..n - reach of a run (reach = row_shift + col_shift): the four masks and the nine taps'
     inputs, each a slice aligned with those outputs (tap (i, j) at index 3 i + j)."""
-    lo, hi, reach = row_shift + col_shift, n - row_shift - col_shift, row_shift + col_shift
+    lo, hi, r, c = row_shift + col_shift, n - row_shift - col_shift, row_shift, col_shift
     four = (masks[0, lo:hi], masks[1, lo:hi], masks[2, lo:hi], masks[3, lo:hi])  # top, bottom, left, right
     nine = (
-        src[lo - reach : hi - reach], src[lo - row_shift : hi - row_shift], src[lo - row_shift + col_shift : hi - row_shift + col_shift],
-        src[lo - col_shift : hi - col_shift], src[lo:hi], src[lo + col_shift : hi + col_shift],
-        src[lo + row_shift - col_shift : hi + row_shift - col_shift], src[lo + row_shift : hi + row_shift], src[lo + reach : hi + reach],
+        src[lo - r - c : hi - r - c],
+        src[lo - r : hi - r],
+        src[lo - r + c : hi - r + c],
+        src[lo - c : hi - c],
+        src[lo:hi],
+        src[lo + c : hi + c],
+        src[lo + r - c : hi + r - c],
+        src[lo + r : hi + r],
+        src[lo + r + c : hi + r + c],
     )
     return four, nine
 
@@ -88,7 +94,8 @@ def _forward(out, src, w, masks, edge_masks, row_shift, col_shift):
     if n < 2 * reach:  # too short to have an inside: every output is an edge
         return False
     lo, hi = reach, n - reach
-    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = interior(src, masks, row_shift, col_shift, n)
+    four, nine = interior(src, masks, row_shift, col_shift, n)
+    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = four, nine
     o = out[lo:hi]
     w00, w01, w02, w10, w11, w12, w20, w21, w22 = (
         w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
@@ -118,12 +125,14 @@ def _weight_grad(g, src, masks, edge_masks, row_shift, col_shift, dw):
     if n < 2 * reach:
         return False
     lo, hi = reach, n - reach
-    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = interior(src, masks, row_shift, col_shift, n)
+    four, nine = interior(src, masks, row_shift, col_shift, n)
+    (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = four, nine
     gv = g[lo:hi]
     s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = src.dtype.type(0.0)
     for t in range(gv.shape[0]):
         g0, g1, g2 = left[t] * gv[t], gv[t], right[t] * gv[t]  # the three columns' masks
-        g0t, g1t, g2t, g0b, g1b, g2b = top[t] * g0, top[t] * g1, top[t] * g2, bottom[t] * g0, bottom[t] * g1, bottom[t] * g2
+        g0t, g1t, g2t = top[t] * g0, top[t] * g1, top[t] * g2
+        g0b, g1b, g2b = bottom[t] * g0, bottom[t] * g1, bottom[t] * g2
         s00 += g0t * a00[t]
         s01 += g1t * a01[t]
         s02 += g2t * a02[t]
@@ -140,7 +149,8 @@ def _weight_grad(g, src, masks, edge_masks, row_shift, col_shift, dw):
         for j in range(3):
             shift = (i - 1) * row_shift + (j - 1) * col_shift
             dw[i, j] += sums[i][j] + tap_backward(scratch, g, src, zero, edge_masks[i, j, 0], shift, (0, reach), True)
-            dw[i, j] += tap_backward(scratch, g_end, src_end, zero, edge_masks[i, j, 1], shift + reach, (0, reach), True)
+            end_mask = edge_masks[i, j, 1]
+            dw[i, j] += tap_backward(scratch, g_end, src_end, zero, end_mask, shift + reach, (0, reach), True)
     return True
 
 

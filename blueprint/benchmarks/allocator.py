@@ -29,4 +29,4 @@ def keep_freed_memory() -> str:
     done = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     if not done:
         return "system allocator unchanged (mallopt refused)"
-    return "glibc malloc keeps freed memory (mmap threshold 32 MiB, trim threshold 1 GiB): no page faults in the timings"
+    return "glibc malloc keeps freed memory (mmap threshold 32 MiB, trim 1 GiB): no page faults in the timings"
