@@ -67,10 +67,15 @@ def _t(a):
 
 
 def _accel_op(name: str):
-    """accel's function ``name``. accel is imported on first use, so `import blueprint` loads no Numba
-    (and leaves Numba's threading layer alone) until the accel backend actually runs."""
+    """accel's function ``name``, with as many Numba threads as PyTorch uses here (``torch.get_num_threads``),
+    so that accel's kernels and torch's ops share the cores alike (under ``torchrun``, which sets
+    OMP_NUM_THREADS=1, one thread per process, not one per core in every process). accel is imported on
+    first use, so `import blueprint` loads no Numba (and leaves Numba's threading layer alone) until the
+    accel backend actually runs."""
     import accel
+    import numba
 
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     return getattr(accel, name)
 
 

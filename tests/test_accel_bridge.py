@@ -132,3 +132,23 @@ def test_importing_blueprint_loads_no_numba_until_accel_runs():
         "assert 'numba' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_accel_ops_run_on_as_many_threads_as_torch():
+    """Under torchrun (OMP_NUM_THREADS=1) each process must not start one Numba thread per core: the accel
+    backend runs its kernels on torch.get_num_threads() threads, in the forward and in the backward."""
+    import numba
+
+    threads = torch.get_num_threads()
+    x, w_pw, w_dw = _tensors((2, 3, 6, 5), (4, 3, 1, 1), (4, 1, 3, 3))
+    try:
+        for wanted in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            torch.set_num_threads(wanted)
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            y = backend.bsconv_u(x, w_pw, w_dw, None, 1, 1)
+            assert numba.get_num_threads() == wanted
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            y.sum().backward()
+            assert numba.get_num_threads() == wanted
+    finally:
+        torch.set_num_threads(threads)
