@@ -21,11 +21,14 @@ only safe if the BLAS library's idle threads do not spin too: by default OpenBLA
 2^28 cycles (about 0.1 s) after every call, and an OpenMP kernel that follows a matrix product then
 waits milliseconds for a core (measured here: 8 ms instead of 2 microseconds). So ``accel`` and
 ``blueprint`` set ``OPENBLAS_THREAD_TIMEOUT=4`` (idle OpenBLAS threads sleep after 2^4 cycles) as
-they are imported, unless the environment sets it; it takes effect if NumPy had not loaded OpenBLAS
-yet. Then accel asks Numba for its OpenMP layer (where available), and otherwise, with spinning
-OpenBLAS threads, for the workqueue layer: slower to start a kernel, never stalled. A
-``NUMBA_THREADING_LAYER`` in the environment wins over both. The workqueue layer's one limit: two
-Python threads must not run accel's parallel kernels at the same time.
+they are imported, unless the environment sets it. An OpenBLAS reads it when it starts its thread
+pool; one that NumPy (or ``import torch``, which imports NumPy) loaded earlier is asked to read its
+environment again and to restart its pool (``quiet_openblas``; its thread count is kept) when no
+BLAS call is running, at accel's import. Then accel asks Numba for its OpenMP layer (where
+available), and otherwise, if some OpenBLAS threads still spin (the environment asks for it, or an
+OpenBLAS without those entry points), for the workqueue layer: slower to start a kernel, never
+stalled. A ``NUMBA_THREADING_LAYER`` in the environment wins over both. The workqueue layer's one
+limit: two Python threads must not run accel's parallel kernels at the same time.
 """
 from __future__ import annotations
 
@@ -53,6 +56,25 @@ def blas_threads_spin():
     return any(_spins(i["filepath"]) for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas")
 
 
+def quiet_openblas():
+    """Make every loaded OpenBLAS whose idle threads spin re-read its environment (where that now asks for
+    sleeping threads) and restart its thread pool, which it does lazily at its next call with the same
+    thread count. For an OpenBLAS loaded before OPENBLAS_THREAD_TIMEOUT was set; call it while no BLAS
+    call is running (OpenBLAS's own fork handler restarts the pool the same way)."""
+    wanted = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    if not (wanted.isdigit() and 0 < int(wanted) <= SLEEPING_TIMEOUT):
+        return
+    for info in threadpoolctl.threadpool_info():
+        if info["internal_api"] == "openblas" and _spins(info["filepath"]):
+            try:
+                lib = ctypes.CDLL(info["filepath"])
+                lib.openblas_read_env()
+                lib.blas_thread_shutdown_()
+            except (OSError, AttributeError):  # an OpenBLAS without these entry points keeps spinning
+                continue
+
+
+quiet_openblas()
 BLAS_THREADS_SPIN = blas_threads_spin()  # as accel is imported; it decides the pool below
 
 

@@ -1,5 +1,6 @@
 """accel's choice of thread pool (``accel.jit``): each case runs in a fresh interpreter, since the choice
 is made once per process, and checks the pool taken and that the results still equal the reference."""
+import json
 import os
 import subprocess
 import sys
@@ -46,10 +47,34 @@ def test_accel_imported_first_quiets_openblas_and_takes_the_openmp_pool():
     assert layer in ("omp", "tbb")
 
 
-def test_numpy_loaded_first_with_spinning_openblas_gets_the_workqueue_pool():
-    spin, layer = run_check("import numpy")
+def test_openblas_loaded_first_is_quieted_and_accel_takes_the_openmp_pool():
+    """``import torch`` (which imports NumPy) before accel: OpenBLAS started with spinning threads; accel makes it
+    restart them as sleeping ones, keeps its thread count, and takes the OpenMP pool."""
+    spin, layer = run_check("import torch")
+    assert not spin
+    assert layer in ("omp", "tbb")
+
+
+def test_quieting_openblas_keeps_the_thread_count_set_before():
+    script = (
+        "import json, numpy, threadpoolctl\n"
+        "threadpoolctl.threadpool_limits(1)\n"
+        "import accel\n"
+        "numpy.ones((64, 64)) @ numpy.ones((64, 64))\n"
+        "print(json.dumps([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas']))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip())
+    assert counts and set(counts) == {1}
+
+
+def test_spinning_openblas_asked_for_by_the_environment_gets_the_workqueue_pool():
+    """OPENBLAS_THREAD_TIMEOUT set by the user to a long spin is respected: accel then avoids the OpenMP pool."""
+    spin, layer = run_check("import numpy", OPENBLAS_THREAD_TIMEOUT="20")
     if not spin:
-        pytest.skip("NumPy's BLAS here is not an OpenBLAS with spinning threads")
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS")
     assert layer == "workqueue"
 
 

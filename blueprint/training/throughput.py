@@ -1,6 +1,7 @@
 """Training throughput (images/s) of baselines against their BSConv variants: a benchmark, not a test.
 
     python -m blueprint.training.throughput                      # CPU, the default pairs, small batches
+    python -m blueprint.training.throughput --backend accel      # the BSConv layers on accel's Numba kernels
     python -m blueprint.training.throughput --device cuda --amp --channels-last --batch-size 256
 
 Each step is one training step of ``blueprint train`` (forward under autocast, cross-entropy plus the
@@ -17,6 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from blueprint.backend import BACKENDS, use_backend
 from blueprint.models import create
 from blueprint.profiling import profile
 from blueprint.regularization import orthonormal_loss
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--backend", default="torch", choices=BACKENDS,
+                        help="what runs the BSConv layers on the CPU (see blueprint.use_backend)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -91,15 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     if any(len(p) != 2 for p in pairs):
         parser.error(f"--pairs: expected BASELINE:BSCONV items, got {args.pairs!r}")
     print(f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
-          f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, "
+          f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
           f"torch {torch.__version__}")  # fmt: skip
     header = f"{'model':<38} {'params':>10} {'MFLOPs':>9} {'ms/step':>9} {'images/s':>10} {'vs baseline':>11}"
     print(header + "\n" + "-" * len(header))
     for baseline, variant in pairs:
         base = None
         for name in (baseline, variant):
-            r = measure(name, device, args.batch_size, args.steps, args.warmup, args.amp, args.channels_last,
-                        args.compile)  # fmt: skip
+            with use_backend(args.backend):
+                r = measure(name, device, args.batch_size, args.steps, args.warmup, args.amp, args.channels_last,
+                            args.compile)  # fmt: skip
             base = base or r
             print(f"{name:<38} {r['params']:>10,} {r['flops'] / 1e6:>9.2f} {r['ms']:>9.1f} {r['images_per_s']:>10,.0f} "
                   f"{r['images_per_s'] / base['images_per_s']:>10.2f}x", flush=True)  # fmt: skip
