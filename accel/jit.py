@@ -50,13 +50,18 @@ def _spins(openblas_path):
     return not 0 < timeout <= SLEEPING_TIMEOUT
 
 
-def blas_threads_spin():
-    """Whether an OpenBLAS loaded in this process (NumPy's, SciPy's) has idle threads that busy-wait: its
-    OPENBLAS_THREAD_TIMEOUT, read when it loaded, unset or above ``SLEEPING_TIMEOUT``."""
-    return any(_spins(i["filepath"]) for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas")
+def _openblas_paths():
+    """The files of the OpenBLAS libraries loaded in this process (NumPy's, SciPy's)."""
+    return [i["filepath"] for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
 
 
-def quiet_openblas():
+def blas_threads_spin(paths=None):
+    """Whether an OpenBLAS loaded in this process has idle threads that busy-wait: its OPENBLAS_THREAD_TIMEOUT,
+    read when it started its pool, unset or above ``SLEEPING_TIMEOUT``. ``paths``: the libraries to ask."""
+    return any(_spins(path) for path in (_openblas_paths() if paths is None else paths))
+
+
+def quiet_openblas(paths=None):
     """Make every loaded OpenBLAS whose idle threads spin re-read its environment (where that now asks for
     sleeping threads) and restart its thread pool, which it does lazily at its next call with the same
     thread count. For an OpenBLAS loaded before OPENBLAS_THREAD_TIMEOUT was set; call it while no BLAS
@@ -64,18 +69,19 @@ def quiet_openblas():
     wanted = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
     if not (wanted.isdigit() and 0 < int(wanted) <= SLEEPING_TIMEOUT):
         return
-    for info in threadpoolctl.threadpool_info():
-        if info["internal_api"] == "openblas" and _spins(info["filepath"]):
+    for path in _openblas_paths() if paths is None else paths:
+        if _spins(path):
             try:
-                lib = ctypes.CDLL(info["filepath"])
+                lib = ctypes.CDLL(path)
                 lib.openblas_read_env()
                 lib.blas_thread_shutdown_()
             except (OSError, AttributeError):  # an OpenBLAS without these entry points keeps spinning
                 continue
 
 
-quiet_openblas()
-BLAS_THREADS_SPIN = blas_threads_spin()  # as accel is imported; it decides the pool below
+_OPENBLAS = _openblas_paths()  # one scan of the loaded libraries at import
+quiet_openblas(_OPENBLAS)
+BLAS_THREADS_SPIN = blas_threads_spin(_OPENBLAS)  # as accel is imported; it decides the pool below
 
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
