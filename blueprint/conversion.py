@@ -3,7 +3,12 @@
 ``convert(model, to="bsconv_u")`` replaces every ``nn.Conv2d`` with groups=1 and a listed kernel size by a
 BSConv layer with the same geometry (stride, padding, dilation, padding_mode, bias, device, dtype). Every
 other module (1x1 and grouped convolutions, BSConv/DSC layers already there, subclasses of ``nn.Conv2d``
-whose forward may differ) is left alone.
+whose forward may differ) is left alone. ``reverse_dsc=True`` also reverses each depthwise separable
+convolution into BSConv-U (Sec. 4.1): every module with a ``to_bsconv_u()`` method (``DSConv``, the zoo's
+MobileNetV1 unit) is replaced by what that method returns.
+
+The model zoo makes its BSConv-U and BSConv-S variants with this function, from baselines it has built and
+initialized (``blueprint.models.variants``), as the paper's reference implementation does with its replacers.
 
 ``init="svd"`` starts from the trained kernel W (N, M, K, K) instead of a fresh initialization:
 
@@ -130,20 +135,37 @@ def _exclusion(model: nn.Module, exclude) -> Callable[[str, nn.Module], bool]:
     return excluded
 
 
-def _targets(module: nn.Module, prefix: str, kernel_sizes):
-    """Yield ``(parent, child name, qualified name, conv)`` for each convertible conv, not inside BSConv/DSC."""
+def _targets(module: nn.Module, prefix: str, kernel_sizes, reverse_dsc: bool):
+    """Yield ``(parent, child name, qualified name, module)`` for each convertible conv (and, with
+    ``reverse_dsc``, each DSC), not inside BSConv/DSC layers."""
     for child_name, child in module.named_children():
         name = f"{prefix}{child_name}"
-        if isinstance(child, (BSConvU, BSConvS, DSConv)):
-            continue
-        if _convertible(child, kernel_sizes):
+        if _convertible(child, kernel_sizes, reverse_dsc):
             yield module, child_name, name, child
-        else:
-            yield from _targets(child, f"{name}.", kernel_sizes)
+        elif not isinstance(child, (BSConvU, BSConvS, DSConv)):
+            yield from _targets(child, f"{name}.", kernel_sizes, reverse_dsc)
 
 
-def _convertible(module: nn.Module, kernel_sizes) -> bool:
+def _is_dsc(module: nn.Module) -> bool:
+    return callable(getattr(module, "to_bsconv_u", None))
+
+
+def _convertible(module: nn.Module, kernel_sizes, reverse_dsc: bool) -> bool:
+    if reverse_dsc and _is_dsc(module):
+        return True
     return type(module) is nn.Conv2d and module.groups == 1 and tuple(module.kernel_size) in kernel_sizes
+
+
+def _reversed_dsc(dsc: nn.Module) -> tuple[nn.Module, tuple[int, int, tuple[int, int]]]:
+    """``dsc.to_bsconv_u()`` on the DSC's device, dtype and mode, and the (M, N, kernel size) of its BSConv-U."""
+    layer = dsc.to_bsconv_u()
+    first = next(dsc.parameters(), None)
+    if first is not None:
+        layer = layer.to(device=first.device, dtype=first.dtype)
+    bsconv = next((m for m in layer.modules() if isinstance(m, BSConvU)), None)
+    if bsconv is None:
+        raise TypeError(f"to_bsconv_u: expected a module holding a BSConvU, got {type(layer).__name__}")
+    return layer.train(dsc.training), (bsconv.pw.in_channels, bsconv.dw.out_channels, tuple(bsconv.dw.kernel_size))
 
 
 def _bsconv_like(conv: nn.Conv2d, to: str, p: float, with_bn: bool) -> nn.Sequential:
@@ -206,11 +228,13 @@ def convert(
     with_bn: bool = False,
     init: str = "default",
     exclude=None,
+    reverse_dsc: bool = False,
 ) -> nn.Module:
     """Replace the regular convolutions of ``model`` by BSConv layers, in place; returns the model.
 
     Args:
-        model: any ``nn.Module``; if it is itself a convertible ``nn.Conv2d`` the new layer is returned.
+        model: any ``nn.Module``; if it is itself a convertible ``nn.Conv2d`` (or, with ``reverse_dsc``, a DSC)
+            the new layer is returned.
         to: ``"bsconv_u"`` (Sec. 3.3.1) or ``"bsconv_s"`` (Sec. 3.3.2, subspace ratio ``p``).
         kernel_sizes: the kernel sizes to convert, ints (square) or (KH, KW) pairs; 1x1 convolutions are
             already pointwise and are normally left out.
@@ -220,6 +244,9 @@ def convert(
         init: ``"default"`` (PyTorch's fresh initialization) or ``"svd"`` (from the trained weights).
         exclude: None, a module name / shell pattern or a list of them (a match on a conv or any of its
             ancestors keeps it), or a callable ``(qualified name, conv) -> bool``.
+        reverse_dsc: also replace each DSC (a module with a ``to_bsconv_u()`` method, such as ``DSConv``)
+            by its BSConv-U reversal, Sec. 4.1: the same two factors, pointwise first (``to="bsconv_u"``,
+            ``init="default"`` only: a DSC's kernel w_{n,m} B'_m is no BSConv-U kernel w_{n,m} B^(n)).
 
     The report (``ConversionReport``) is attached to the returned model as ``conversion_report``.
     """
@@ -236,35 +263,47 @@ def convert(
         )
     if to == "bsconv_s":
         subspace_channels(1, p)
+    if not isinstance(reverse_dsc, bool):
+        raise TypeError(f"reverse_dsc: expected True or False, got {reverse_dsc!r}")
+    if reverse_dsc and (to, init) != ("bsconv_u", "default"):
+        raise ValueError(
+            f"reverse_dsc: a DSC reverses into a freshly initialized BSConv-U; expected to='bsconv_u' and "
+            f"init='default', got to={to!r}, init={init!r}"
+        )
     sizes = _kernel_sizes(kernel_sizes)
     excluded = _exclusion(model, exclude)
     report = ConversionReport(to, init)
 
     def replace(name, conv):
         try:
-            layer = _bsconv_like(conv, to, p, with_bn)
+            if _is_dsc(conv) and reverse_dsc:
+                layer, (m, n, kernel) = _reversed_dsc(conv)
+            else:
+                layer = _bsconv_like(conv, to, p, with_bn)
+                m, n, kernel = conv.in_channels, conv.out_channels, tuple(conv.kernel_size)
         except ValueError as err:
             raise ValueError(f"layer {name or '<model>'}: {err}") from err
         error = _svd_init(layer, conv) if init == "svd" else None
         report.layers.append(
             ConvertedLayer(
                 name,
-                tuple(conv.kernel_size),
-                conv.in_channels,
-                conv.out_channels,
+                kernel,
+                m,
+                n,
                 sum(t.numel() for t in conv.parameters()),
                 sum(t.numel() for t in layer.parameters()),
                 error,
             )
         )
-        log.info("%s: %s -> %s%s", name or "<model>", tuple(conv.weight.shape), to,
+        log.info("%s: %s %d->%d %s -> %s%s", name or "<model>", type(conv).__name__, m, n,
+                 "x".join(map(str, kernel)), to,
                  "" if error is None else f", rel. error {error:.3e}")  # fmt: skip
         return layer
 
-    if _convertible(model, sizes):
+    if _convertible(model, sizes, reverse_dsc):
         model = replace("", model)
     else:
-        targets = [t for t in _targets(model, "", sizes) if not excluded(t[2], t[3])]
+        targets = [t for t in _targets(model, "", sizes, reverse_dsc) if not excluded(t[2], t[3])]
         done: dict[int, nn.Module] = {}
         for _, _, name, conv in targets:  # build every layer first: an error leaves the model unchanged
             if id(conv) not in done:

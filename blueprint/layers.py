@@ -188,6 +188,23 @@ class DSConv(nn.Sequential):
             self.add_module("bn", nn.BatchNorm2d(in_channels, **(bn_kwargs or {})))
         self.add_module("pw", _pointwise(in_channels, out_channels, bias=bias))
 
+    def to_bsconv_u(self) -> BSConvU:
+        """Sec. 4.1's reversal: a fresh ``BSConvU`` of the same geometry, pointwise (M -> N) first, then depthwise
+        on the N output channels (N K^2 depthwise weights instead of M K^2); the bias moves to the depthwise step,
+        a BatchNorm between the steps stays there. ``blueprint.convert(..., reverse_dsc=True)`` calls this."""
+        dw, pw = self.dw, self.pw
+        return BSConvU(
+            dw.in_channels,
+            pw.out_channels,
+            dw.kernel_size,
+            stride=dw.stride,
+            padding=dw.padding,
+            dilation=dw.dilation,
+            bias=pw.bias is not None,
+            padding_mode=dw.padding_mode,
+            with_bn="bn" in self._modules,
+        )
+
     def forward(self, x):
         """One fused accel op under ``blueprint.use_backend("accel")`` when possible, else dw then pw."""
         if backend.fusable(self, x):

@@ -7,7 +7,6 @@ import torch.nn as nn
 import reference
 from blueprint.analysis import analyze_kernels, load_source, write_analysis
 from blueprint.cli import main
-from blueprint.models import registry
 
 TINY = "test_analysis_tiny"
 
@@ -26,9 +25,9 @@ def _net(num_classes=10):
 
 
 @pytest.fixture
-def zoo_entry(monkeypatch):
+def zoo_entry(register_test_model):
     """Register the test model only while a test runs, so that zoo-wide tests never see it."""
-    monkeypatch.setitem(registry._REGISTRY, TINY, _net)
+    register_test_model(TINY, _net)
 
 
 def test_sec3_1_blueprint_structured_filters_are_fully_explained_by_pc1():

@@ -5,7 +5,6 @@ import torch.nn as nn
 
 from blueprint import BSConvU, profile
 from blueprint.cli import main
-from blueprint.models import registry
 
 TINY = "test_profiling_tiny"
 
@@ -18,9 +17,9 @@ def _tiny(num_classes=10):
 
 
 @pytest.fixture
-def zoo_entry(monkeypatch):
+def zoo_entry(register_test_model):
     """Register the test model only while a test runs, so that zoo-wide tests never see it."""
-    monkeypatch.setitem(registry._REGISTRY, TINY, _tiny)
+    register_test_model(TINY, _tiny)
 
 
 def test_conv_and_linear_flops_are_multiply_adds_and_params_are_counted():

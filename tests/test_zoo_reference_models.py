@@ -14,8 +14,11 @@ import torch.nn as nn
 from blueprint.cli import main
 from blueprint.layers import BSConvS, BSConvU
 from blueprint.models import create, list_models
-from blueprint.models.common import ConvSpec, conv2d, fraction, make_activation
+from blueprint.models.common import fraction_text, make_activation
 from blueprint.models.mobilenet_v2 import LinearBottleneck
+from blueprint.models.mobilenet_v3 import MobileNetV3Config
+from blueprint.models.resnet import ResNetConfig
+from blueprint.models.variants import ToBSConvS, ToBSConvU
 from blueprint.profiling import profile
 from blueprint.regularization import regularized_weights
 
@@ -281,24 +284,32 @@ def test_cifar_mobilenets_end_on_a_4x4_map_for_32x32_inputs(name):
     assert seen == [(4, 4)]
 
 
-def test_conv2d_replaces_exactly_what_the_reference_replacer_replaces():
+def test_variants_replace_exactly_what_the_reference_replacer_replaces():
     """groups 1 and a 3x3 or 5x5 kernel become BSConv; 1x1, 7x7 and depthwise convolutions stay regular."""
-    u, s = ConvSpec("bsconvu"), ConvSpec.from_suffix("bsconvs_p1d8")
-    assert isinstance(conv2d(8, 16, 3, spec=u), BSConvU) and isinstance(conv2d(8, 16, 5, spec=s), BSConvS)
-    assert s == ConvSpec("bsconvs", p=0.125, with_bn=True)
-    for k, groups in ((1, 1), (7, 1), (3, 8)):
-        assert type(conv2d(8, 8, k, groups=groups, spec=u)) is nn.Conv2d
+
+    def convs():
+        return nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 8, 5), *(nn.Conv2d(8, 8, k, groups=g) for k, g in
+                                                                        ((1, 1), (7, 1), (3, 8))))  # fmt: skip
+
+    u, s = ToBSConvU()(convs()), ToBSConvS(1 / 8)(convs())
+    assert isinstance(u[0], BSConvU) and isinstance(u[1], BSConvU) and not hasattr(u[0], "bn")
+    assert isinstance(s[0], BSConvS) and isinstance(s[1], BSConvS) and hasattr(s[1], "bn1")  # with inner BN
+    assert all(type(m[i]) is nn.Conv2d for m in (u, s) for i in (2, 3, 4))
+    assert (ToBSConvU().suffix, ToBSConvS(1 / 8).suffix, ToBSConvS(1 / 4).suffix) == (
+        "_bsconvu", "_bsconvs_p1d8", "_bsconvs_p1d4")  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: fraction("3/4"), "fraction"),
-        (lambda: fraction("1d0"), "fraction"),
-        (lambda: ConvSpec("bsconvx"), "kind"),
-        (lambda: ConvSpec("bsconvs"), "p"),
-        (lambda: ConvSpec("bsconvu", p=0.5), "p"),
-        (lambda: ConvSpec.from_suffix("bsconvs_p0.25"), "suffix"),
+        (lambda: fraction_text(1 / 3 + 1e-9), "value"),
+        (lambda: fraction_text(-0.5), "value"),
+        (lambda: ToBSConvS(0.0), "p"),
+        (lambda: ToBSConvS(1.5), "p"),
+        (lambda: ResNetConfig(21, cifar=True), "depth"),
+        (lambda: ResNetConfig(19), "depth"),
+        (lambda: ResNetConfig(16, widen=2), "widen"),
+        (lambda: MobileNetV3Config("medium"), "version"),
         (lambda: make_activation("gelu6"), "activation"),
         (lambda: create("cifar_resnet21"), "model"),
     ],

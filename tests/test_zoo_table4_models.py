@@ -11,9 +11,9 @@ import torch.nn as nn
 
 from blueprint.layers import BSConvU, DSConv
 from blueprint.models import create, list_models
-from blueprint.models.common import ConvSpec
 from blueprint.models.efficientnet import StochasticDepth
-from blueprint.models.vgg import VGG, VGGConfig
+from blueprint.models.variants import ToBSConvU
+from blueprint.models.vgg import VGGConfig
 from blueprint.profiling import profile
 from blueprint.regularization import orthonormal_loss, regularized_weights
 
@@ -149,11 +149,12 @@ def test_vgg_forward_on_meta_device(name):
     assert meta_model(name, num_classes=7)(torch.zeros(2, 3, 32, 32, device="meta")).shape == (2, 7)
 
 
-@pytest.mark.parametrize("spec", [ConvSpec(), ConvSpec("bsconvu")])
-def test_vgg_forward_with_narrow_classifier(spec):
+@pytest.mark.parametrize("transform", [None, ToBSConvU()])
+def test_vgg_forward_with_narrow_classifier(transform):
     """The registered VGGs' code path on real numbers, with a 64-wide classifier instead of 4096."""
     torch.manual_seed(0)
-    y = VGG(VGGConfig(hidden=64, spec=spec), num_classes=5)(torch.randn(2, 3, 32, 32))
+    model = VGGConfig(hidden=64).build(num_classes=5)
+    y = (model if transform is None else transform(model))(torch.randn(2, 3, 32, 32))
     assert y.shape == (2, 5) and torch.isfinite(y).all()
 
 

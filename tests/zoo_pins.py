@@ -101,11 +101,11 @@ def build(case: str) -> nn.Module:
     torch.manual_seed(0)
     if not case.endswith("@hidden64"):
         return create(case, num_classes=NUM_CLASSES)
-    from blueprint.models.common import ConvSpec
-    from blueprint.models.vgg import VGG, VGGConfig
+    from blueprint.models.variants import ToBSConvU
+    from blueprint.models.vgg import VGGConfig
 
-    spec = ConvSpec("bsconvu") if case.startswith("vgg16_bn_bsconvu") else ConvSpec()
-    return VGG(VGGConfig(hidden=64, spec=spec), num_classes=NUM_CLASSES)
+    baseline = VGGConfig(hidden=64).build(NUM_CLASSES)
+    return ToBSConvU()(baseline) if case.startswith("vgg16_bn_bsconvu") else baseline
 
 
 def init_statistics(model: nn.Module) -> dict[str, list[float]]:
@@ -140,7 +140,8 @@ def dumps(pins: dict) -> str:
     """JSON with one line per pinned model, so that a change shows which models it touched."""
     sections = []
     for section, entries in sorted(pins.items()):
-        lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, separators=(',', ':'))}" for k, v in entries.items()]
+        lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, separators=(',', ':'))}"
+                 for k, v in entries.items()]
         sections.append(f"{json.dumps(section)}: {{\n" + ",\n".join(lines) + "\n}")
     return "{\n" + ",\n".join(sections) + "\n}\n"
 

@@ -1,14 +1,13 @@
 """``blueprint models [PATTERN]``: the zoo's names with their parameter counts.
 
-Counting builds each model on PyTorch's ``meta`` device (shapes only, no memory, no initialization),
-which keeps the whole listing to seconds; ``--names-only`` skips the counting.
+The counts come from the table shipped with the zoo (``blueprint.models.parameters``), so the whole listing
+takes no time; another ``--num-classes`` builds each listed model on PyTorch's ``meta`` device (shapes only);
+``--names-only`` skips the counts.
 """
 from __future__ import annotations
 
-import torch
-
-from blueprint.models import create, list_models
-from blueprint.models.common import num_params
+from blueprint.models import list_models
+from blueprint.models.parameters import parameter_count
 
 
 def register(subparsers) -> None:
@@ -23,13 +22,6 @@ def register(subparsers) -> None:
                    help="classes of the classifier (default: 10 for cifar_* and digits_* names, else 1000)")
     p.add_argument("--names-only", action="store_true", help="print only the names, without counting parameters")
     p.set_defaults(func=run)
-
-
-def parameter_count(name: str, num_classes: int | None = None) -> int:
-    """The number of parameters of zoo model ``name``, built on the meta device (no memory is allocated)."""
-    with torch.device("meta"):
-        model = create(name, num_classes=num_classes)
-    return num_params(model)
 
 
 def run(args) -> int:

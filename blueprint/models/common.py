@@ -2,33 +2,23 @@
 
 The blocks follow the paper's public reference implementation (zeiss-microscopy/BSConv) so that
 parameter counts and ``state_dict`` keys agree with it: a ``ConvBlock`` has the children ``conv``,
-``bn``, ``activation``; a ``Classifier`` is a 1x1 convolution with bias named ``conv``.
-
-Where a model has a BSConv variant, the reference builds the baseline and then swaps convolutions
-(its "replacer"): every ``nn.Conv2d`` with groups 1 and a 3x3 or 5x5 kernel becomes a BSConv-U or
-BSConv-S module with the same geometry and bias; 1x1, 7x7 and grouped (depthwise) convolutions stay.
-Here the swap happens at construction: ``conv2d(..., spec=ConvSpec(...))`` builds the module the
-replacer would have left in that place.
+``bn``, ``activation``; a ``Classifier`` is a 1x1 convolution with bias named ``conv``. Every model here
+is a baseline of regular (and depthwise) convolutions; its BSConv variants are made from it afterwards by
+the transforms of ``blueprint.models.variants``.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from fractions import Fraction
 
 import torch.nn as nn
 
-from blueprint.layers import BSConvS, BSConvU
-
 __all__ = [
-    "REGULAR",
-    "REPLACED_KERNEL_SIZES",
     "Classifier",
     "ConvBlock",
-    "ConvSpec",
+    "InvertedResidual",
     "SEUnit",
-    "conv2d",
     "depthwise_block",
-    "fraction",
+    "fraction_text",
     "make_activation",
     "num_params",
     "reference_init",
@@ -44,10 +34,6 @@ _ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
 }
 
-# The kernel sizes the reference's replacer swaps for BSConv (groups == 1 only).
-REPLACED_KERNEL_SIZES = ((3, 3), (5, 5))
-
-
 def make_activation(name: str | None) -> nn.Module | None:
     """The activation module called ``name`` (relu, relu6, hswish, hsigmoid, swish, sigmoid), or None for None."""
     if name is None:
@@ -57,89 +43,20 @@ def make_activation(name: str | None) -> nn.Module | None:
     return _ACTIVATIONS[name]()
 
 
-def fraction(text: str) -> float:
-    """Parse the reference's fraction notation: ``"3d4"`` -> 3/4, ``"7d20"`` -> 0.35, ``"2"`` -> 2.0.
-
-    The value is computed as ``float(X) / float(Y)``, exactly as the reference does, so that channel
-    counts ``int(c * w)`` round the same way.
-    """
-    match = re.fullmatch(r"([0-9]+)(?:d([0-9]+))?", text)
-    if match is None or (match.group(2) is not None and int(match.group(2)) == 0):
-        raise ValueError(f"fraction: expected 'X' or 'XdY' with positive Y (e.g. '3d4'), got {text!r}")
-    numerator, denominator = match.group(1), match.group(2) or "1"
-    return float(numerator) / float(denominator)
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """Which convolution a model builds where the reference's replacer acts (groups 1, 3x3 or 5x5 kernel).
-
-    ``kind``: ``"regular"`` (``nn.Conv2d``), ``"bsconvu"`` (Sec. 3.3.1) or ``"bsconvs"`` (Sec. 3.3.2,
-    subspace ratio ``p``); ``with_bn``: BatchNorm inside the BSConv module (after each pointwise step).
-    """
-
-    kind: str = "regular"
-    p: float | None = None
-    with_bn: bool = False
-
-    def __post_init__(self):
-        if self.kind not in ("regular", "bsconvu", "bsconvs"):
-            raise ValueError(f"kind: expected 'regular', 'bsconvu' or 'bsconvs', got {self.kind!r}")
-        if (self.kind == "bsconvs") != (self.p is not None):
-            raise ValueError(
-                f"p: expected a subspace ratio exactly for kind 'bsconvs', got p={self.p!r} for {self.kind!r}"
-            )
-        if self.p is not None and not 0.0 < self.p <= 1.0:
-            raise ValueError(f"p: expected a subspace ratio in (0, 1], got {self.p!r}")
-
-    @classmethod
-    def from_suffix(cls, suffix: str | None) -> "ConvSpec":
-        """The spec of a model-name suffix as the reference's ResNets read it.
-
-        ``None`` -> regular; ``"bsconvu"`` -> BSConv-U without inner BN; ``"bsconvs_pXdY"`` -> BSConv-S
-        with p = X/Y and inner BN (the reference's ResNets use ``BSConvU_Replacer(with_bn=False)`` and
-        ``BSConvS_Replacer(p, with_bn=True)``).
-        """
-        if suffix is None:
-            return cls()
-        if suffix == "bsconvu":
-            return cls("bsconvu")
-        match = re.fullmatch(r"bsconvs_p([0-9]+d[0-9]+)", suffix)
-        if match is None:
-            raise ValueError(f"suffix: expected None, 'bsconvu' or 'bsconvs_pXdY', got {suffix!r}")
-        return cls("bsconvs", p=fraction(match.group(1)), with_bn=True)
-
-
-REGULAR = ConvSpec()
-
-
-def conv2d(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int,
-    stride: int = 1,
-    padding: int | None = None,
-    groups: int = 1,
-    bias: bool = False,
-    spec: ConvSpec = REGULAR,
-) -> nn.Module:
-    """A KxK convolution, or the BSConv module ``spec`` asks for when the replacer's rule applies.
-
-    ``padding`` defaults to (K - 1) // 2 ("same" size at stride 1). Returns ``nn.Conv2d``,
-    ``BSConvU`` (children pw, [bn], dw) or ``BSConvS`` (children pw1, [bn1], pw2, [bn2], dw).
-    """
-    padding = (kernel_size - 1) // 2 if padding is None else padding
-    replaced = groups == 1 and (kernel_size, kernel_size) in REPLACED_KERNEL_SIZES
-    geometry = dict(kernel_size=kernel_size, stride=stride, padding=padding, bias=bias)
-    if spec.kind == "regular" or not replaced:
-        return nn.Conv2d(in_channels, out_channels, groups=groups, **geometry)
-    if spec.kind == "bsconvu":
-        return BSConvU(in_channels, out_channels, with_bn=spec.with_bn, **geometry)
-    return BSConvS(in_channels, out_channels, p=spec.p, with_bn=spec.with_bn, **geometry)
+def fraction_text(value: float) -> str:
+    """The reference's fraction notation of a width or subspace ratio: 3/4 -> ``"3d4"``, 0.35 -> ``"7d20"``,
+    1.0 -> ``"1"``: the XdY with the smallest Y whose ``float(X) / float(Y)`` is ``value`` (Y up to 100)."""
+    exact = Fraction(value).limit_denominator(100)
+    x, y = exact.numerator, exact.denominator
+    if value <= 0 or float(x) / float(y) != value:
+        raise ValueError(f"value: expected a positive fraction X/Y with Y <= 100, got {value!r}")
+    return str(x) if y == 1 else f"{x}d{y}"
 
 
 class ConvBlock(nn.Module):
-    """Convolution, then optional BatchNorm, then optional activation. Children: conv, [bn], [activation]."""
+    """KxK convolution (padding (K - 1) // 2 unless given), then optional BatchNorm, then optional activation.
+
+    Children: conv, [bn], [activation]."""
 
     def __init__(
         self,
@@ -152,10 +69,10 @@ class ConvBlock(nn.Module):
         bias: bool = False,
         use_bn: bool = True,
         activation: str | None = "relu",
-        spec: ConvSpec = REGULAR,
     ):
         super().__init__()
-        self.conv = conv2d(in_channels, out_channels, kernel_size, stride, padding, groups, bias, spec)
+        padding = (kernel_size - 1) // 2 if padding is None else padding  # "same" size at stride 1
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
         self.bn = nn.BatchNorm2d(out_channels) if use_bn else None
         self.activation = make_activation(activation)
 
@@ -195,6 +112,17 @@ class SEUnit(nn.Module):
         return x * s
 
 
+class InvertedResidual(nn.Module):
+    """What MobileNetV2/V3's ``LinearBottleneck`` and EfficientNet/MnasNet's ``MBConv`` are: expansion 1x1,
+    depthwise KxK, [squeeze-excite], then a linear 1x1 ``projection`` (a ``ConvBlock`` without activation).
+
+    Sec. 4.2: such a unit is a BSConv-S block shifted by one step; its projection is W^B, which
+    ``variants.MarkProjections`` marks for the orthonormal loss of Eq. (9).
+    """
+
+    projection: ConvBlock
+
+
 class Classifier(nn.Module):
     """The reference's head: a 1x1 convolution with bias on pooled features, flattened. Child: conv."""
 
@@ -209,12 +137,10 @@ class Classifier(nn.Module):
 def reference_init(backbone: nn.Module, classifier: Classifier) -> None:
     """The reference's initialization: Kaiming-uniform backbone convolutions with zero bias, Xavier-normal head.
 
-    The reference initializes the baseline and swaps in BSConv modules afterwards, so convolutions inside
-    ``BSConvU``/``BSConvS`` keep PyTorch's default initialization here too.
+    It initializes the baseline; the BSConv modules a variant swaps in afterwards keep PyTorch's default.
     """
-    inside_bsconv = {id(m) for b in backbone.modules() if isinstance(b, (BSConvU, BSConvS)) for m in b.modules()}
     for module in backbone.modules():
-        if isinstance(module, nn.Conv2d) and id(module) not in inside_bsconv:
+        if isinstance(module, nn.Conv2d):
             nn.init.kaiming_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)

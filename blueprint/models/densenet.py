@@ -8,50 +8,58 @@ transition BN-ReLU-1x1 conv halving the channels and a 2x2 average pool; a final
 pooling and a linear classifier (here a 1x1 convolution with bias, the same parameters). No dropout. Difference
 from torchvision: the weights start from the zoo's ``reference_init`` instead of He-normal (fan-in).
 
-BSConv-U (Sec. 5.3): the reference implementation's drop-in replacer turns every 3x3 convolution into
-``BSConvU`` (no inner BN); the 7x7 stem convolution and the 1x1 convolutions stay (``common.conv2d``'s rule).
+BSConv-U (Sec. 5.3): as the reference implementation's drop-in replacer, ``ToBSConvU`` (``convert``) turns every
+3x3 convolution into ``BSConvU`` (no inner BN); the 7x7 stem convolution and the 1x1 convolutions stay.
 Each 3x3 layer then has 128 * 32 + 32 * 9 instead of 128 * 32 * 9 weights.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import REGULAR, Classifier, ConvBlock, ConvSpec, conv2d, reference_init
-from blueprint.models.registry import add
+from blueprint.models.common import Classifier, ConvBlock, reference_init
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvU
 
 
 @dataclass(frozen=True)
 class DenseNetConfig:
-    """Layers per dense block, growth rate k, bottleneck width (bn_size * k), stem width, the conv spec."""
+    """Layers per dense block, growth rate k, bottleneck width (bn_size * k), stem width."""
 
     block_layers: tuple[int, ...] = (6, 12, 24, 16)
     growth_rate: int = 32
     bn_size: int = 4
     init_channels: int = 64
-    spec: ConvSpec = REGULAR
+
+    @property
+    def name(self) -> str:
+        """``densenet{D}``, D the weight layers: two per dense layer, the transitions, the stem, the classifier."""
+        return f"densenet{2 * sum(self.block_layers) + len(self.block_layers) + 1}"
+
+    def build(self, num_classes: int) -> "DenseNet":
+        return DenseNet(self, num_classes)
 
 
 class PreactConv(nn.Sequential):
     """BN -> ReLU -> KxK convolution without bias (DenseNet's composite function). Children: bn, relu, conv."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, spec: ConvSpec = REGULAR):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
         super().__init__()
         self.add_module("bn", nn.BatchNorm2d(in_channels))
         self.add_module("relu", nn.ReLU(inplace=True))
-        self.add_module("conv", conv2d(in_channels, out_channels, kernel_size, spec=spec))
+        padding = (kernel_size - 1) // 2
+        self.add_module("conv", nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False))
 
 
 class DenseLayer(nn.Module):
     """x -> concat(x, conv2(conv1(x))): a 1x1 bottleneck to bn_size * k channels, then k new 3x3 feature maps."""
 
-    def __init__(self, in_channels: int, growth_rate: int, bn_size: int, spec: ConvSpec):
+    def __init__(self, in_channels: int, growth_rate: int, bn_size: int):
         super().__init__()
         self.conv1 = PreactConv(in_channels, bn_size * growth_rate, 1)
-        self.conv2 = PreactConv(bn_size * growth_rate, growth_rate, 3, spec)
+        self.conv2 = PreactConv(bn_size * growth_rate, growth_rate, 3)
 
     def forward(self, x):
         return torch.cat([x, self.conv2(self.conv1(x))], dim=1)  # B,C,H,W -> B,C+k,H,W
@@ -79,7 +87,7 @@ class DenseNet(nn.Module):
         for block_id, count in enumerate(config.block_layers):
             block = nn.Sequential()
             for layer_id in range(count):
-                layer = DenseLayer(channels, config.growth_rate, config.bn_size, config.spec)
+                layer = DenseLayer(channels, config.growth_rate, config.bn_size)
                 block.add_module(f"layer{layer_id + 1}", layer)
                 channels += config.growth_rate
             self.backbone.add_module(f"block{block_id + 1}", block)
@@ -96,9 +104,5 @@ class DenseNet(nn.Module):
         return self.classifier(self.backbone(x))  # B,3,H,W -> B,1024,1,1 -> B,num_classes
 
 
-def _register():
-    add("densenet121", partial(DenseNet, DenseNetConfig()))
-    add("densenet121_bsconvu", partial(DenseNet, DenseNetConfig(spec=ConvSpec("bsconvu"))))
-
-
-_register()
+register(DenseNetConfig())
+register(DenseNetConfig(), ToBSConvU())

@@ -1,9 +1,9 @@
 """Small CNNs for the CPU demo and the training tests: a VGG-style baseline and its BSConv variants.
 
 Two stages of two 3x3 convolution blocks (the second stage after a 2x2 max-pool, with twice the width),
-then global average pooling and the zoo's 1x1-convolution classifier. The BSConv variants replace every
-3x3 convolution exactly as the zoo's replacer does (``ConvSpec``), so that the demo compares a baseline with
-its BSConv-U counterpart of the same width (about 8x fewer parameters and FLOPs, Sec. 3.3.1).
+then global average pooling and the zoo's 1x1-convolution classifier. The BSConv variants convert every
+3x3 convolution exactly as the zoo's other variants do (``variants``), so that the demo compares a baseline
+with its BSConv-U counterpart of the same width (about 8x fewer parameters and FLOPs, Sec. 3.3.1).
 
 Registered names:
 
@@ -14,23 +14,38 @@ Registered names:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, ConvSpec, reference_init
-from blueprint.models.registry import add
+from blueprint.models.common import Classifier, ConvBlock, reference_init
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvS, ToBSConvU
+
+
+@dataclass(frozen=True)
+class SmallCNNConfig:
+    """The registered name, the input channels and the width w of the first stage (2w in the second)."""
+
+    name: str
+    in_channels: int
+    width: int
+
+    def build(self, num_classes: int) -> "SmallCNN":
+        return SmallCNN(self.in_channels, self.width, num_classes)
 
 
 class SmallCNN(nn.Module):
-    """conv-conv | pool | conv-conv | global pool | classifier; every conv is a 3x3 ConvBlock built with ``spec``."""
+    """conv-conv | pool | conv-conv | global pool | classifier; every conv is a 3x3 ConvBlock."""
 
-    def __init__(self, in_channels: int, width: int, num_classes: int, spec: ConvSpec):
+    def __init__(self, in_channels: int, width: int, num_classes: int):
         super().__init__()
         self.features = nn.Sequential(
-            ConvBlock(in_channels, width, 3, spec=spec),  # B,w,H,W
-            ConvBlock(width, width, 3, spec=spec),
+            ConvBlock(in_channels, width, 3),  # B,w,H,W
+            ConvBlock(width, width, 3),
             nn.MaxPool2d(2),  # B,w,H/2,W/2
-            ConvBlock(width, 2 * width, 3, spec=spec),  # B,2w,H/2,W/2
-            ConvBlock(2 * width, 2 * width, 3, spec=spec),
+            ConvBlock(width, 2 * width, 3),  # B,2w,H/2,W/2
+            ConvBlock(2 * width, 2 * width, 3),
             nn.AdaptiveAvgPool2d(1),  # B,2w,1,1
         )
         self.classifier = Classifier(2 * width, num_classes)  # B,num_classes
@@ -40,17 +55,11 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def _constructor(in_channels: int, width: int, spec: ConvSpec):
-    def build(num_classes: int = 10) -> SmallCNN:
-        return SmallCNN(in_channels, width, num_classes, spec)
+def _register():
+    digits, tiny = SmallCNNConfig("digits_cnn", 1, 32), SmallCNNConfig("cifar_tiny_cnn", 3, 8)
+    for config, side, p in ((digits, 8, 1 / 4), (tiny, 32, 1 / 2)):  # input side, BSConv-S subspace ratio
+        for variant in (None, ToBSConvU(), ToBSConvS(p)):
+            register(config, variant, input_size=(config.in_channels, side, side), num_classes=10)
 
-    return build
 
-
-for _prefix, _in_channels, _size, _width, _subspace in (
-    ("digits_cnn", 1, 8, 32, "p1d4"),
-    ("cifar_tiny_cnn", 3, 32, 8, "p1d2"),
-):
-    for _suffix in (None, "bsconvu", f"bsconvs_{_subspace}"):
-        _name = _prefix if _suffix is None else f"{_prefix}_{_suffix}"
-        add(_name, _constructor(_in_channels, _width, ConvSpec.from_suffix(_suffix)), (_in_channels, _size, _size), 10)
+_register()

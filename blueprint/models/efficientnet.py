@@ -1,4 +1,5 @@
-"""EfficientNet-B0 and its BSConv-S variant (Table 4, Sec. 4.2 and 5.3).
+"""MBConv networks: EfficientNet-B0 and its BSConv-S variant (Table 4, Sec. 4.2 and 5.3); MnasNet's table is in
+``mnasnet``, built by the same ``MBConvNet``.
 
 Registered names: ``efficientnet_b0[_bsconvs_p1d6]``. The baseline is Tan & Le's EfficientNet-B0 as in
 torchvision's ``efficientnet_b0`` (5,288,548 parameters at 1000 classes): a 3x3/2 conv (32 channels, BN,
@@ -11,23 +12,22 @@ BatchNorm uses PyTorch's defaults (eps 1e-5, momentum 0.1), and the weights star
 MBConv (also the unit of MnasNet, see ``mnasnet``): [expand 1x1 + BN + act] -> depthwise KxK + BN + act ->
 [squeeze-excite] -> project 1x1 + BN (linear), with an identity skip when stride 1 and in == out.
 
-BSConv-S (Sec. 4.2): a linear bottleneck is a BSConv-S block shifted by one step, exactly as for MobileNetV2/V3
-in the reference implementation: the projection of one unit is W^B, the next unit's expansion W^A and its
-depthwise convolution holds the blueprints. The architecture (and so the parameter count and FLOPs, Table 4's
-caption) is unchanged; every unit's projection, the first unit's included, is marked for the orthonormal loss
-of Eq. (9). The p = 1/6 of the name is M'/M = out/mid of an expansion-6 unit, not a build parameter.
+BSConv-S (Sec. 4.2), ``MarkProjections``: a linear bottleneck is a BSConv-S block shifted by one step, exactly
+as for MobileNetV2/V3 in the reference implementation: the projection of one unit is W^B, the next unit's
+expansion W^A and its depthwise convolution holds the blueprints. The architecture (and so the parameter count
+and FLOPs, Table 4's caption) is unchanged; every unit's projection, the first unit's included, is marked for
+the orthonormal loss of Eq. (9). The p = 1/6 of the name is M'/M = out/mid of an expansion-6 unit.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, SEUnit, depthwise_block, reference_init
-from blueprint.models.registry import add
-from blueprint.regularization import mark_orthonormal
+from blueprint.models.common import Classifier, ConvBlock, InvertedResidual, SEUnit, depthwise_block, reference_init
+from blueprint.models.registry import register
+from blueprint.models.variants import MarkProjections
 
 
 class StochasticDepth(nn.Module):
@@ -47,7 +47,7 @@ class StochasticDepth(nn.Module):
         return x * keep.bernoulli_(1.0 - self.p) / (1.0 - self.p)
 
 
-class MBConv(nn.Module):
+class MBConv(InvertedResidual):
     """Inverted residual unit. Children: [``expand``], ``depthwise``, [``se_unit``], ``project``, [``drop``].
 
     The expansion 1x1 exists only when ``mid_channels != in_channels`` (expansion ratio 1 has none); the
@@ -74,6 +74,10 @@ class MBConv(nn.Module):
         self.project = ConvBlock(mid_channels, out_channels, 1, activation=None)
         self.drop = StochasticDepth(drop_prob) if self.use_res_skip and drop_prob > 0.0 else None
 
+    @property
+    def projection(self) -> ConvBlock:
+        return self.project
+
     def forward(self, x):
         y = x if self.expand is None else self.expand(x)  # B,mid,H,W
         y = self.depthwise(y)  # B,mid,H',W'
@@ -83,13 +87,6 @@ class MBConv(nn.Module):
         if not self.use_res_skip:
             return y
         return x + (y if self.drop is None else self.drop(y))
-
-
-def mark_projections(model: nn.Module) -> None:
-    """Sec. 4.2: mark every MBConv unit's projection convolution as a W^B of the orthonormal loss."""
-    for module in model.modules():
-        if isinstance(module, MBConv):
-            mark_orthonormal(module.project.conv)
 
 
 @dataclass(frozen=True)
@@ -104,10 +101,26 @@ class MBStage:
 
 
 @dataclass(frozen=True)
-class EfficientNetConfig:
-    """EfficientNet-B0's stages (width and depth multiplier 1), stem and head widths, dropout rates."""
+class MBConvNetConfig:
+    """An MBConv network: its name, the stages, stem and head widths, the activation, the squeeze-excite
+    ratio (of a unit's input channels; 0: none), the stochastic-depth rate of the last unit and the dropout."""
 
-    stages: tuple[MBStage, ...] = (
+    name: str
+    stages: tuple[MBStage, ...]
+    init_channels: int = 32
+    final_channels: int = 1280
+    activation: str = "swish"
+    se_ratio: float = 0.25
+    stochastic_depth: float = 0.2
+    dropout: float = 0.2
+
+    def build(self, num_classes: int) -> "MBConvNet":
+        return MBConvNet(self, num_classes)
+
+
+EFFICIENTNET_B0 = MBConvNetConfig(
+    "efficientnet_b0",
+    stages=(
         MBStage(1, 3, 1, 16, 1),
         MBStage(6, 3, 2, 24, 2),
         MBStage(6, 5, 2, 40, 2),
@@ -115,57 +128,47 @@ class EfficientNetConfig:
         MBStage(6, 5, 1, 112, 3),
         MBStage(6, 5, 2, 192, 4),
         MBStage(6, 3, 1, 320, 1),
-    )
-    init_channels: int = 32
-    final_channels: int = 1280
-    se_ratio: float = 0.25
-    stochastic_depth: float = 0.2
-    dropout: float = 0.2
-    bsconvs: bool = False
+    ),
+)
 
 
-class EfficientNet(nn.Module):
-    """3x3/2 conv -> MBConv stages (swish, squeeze-excite) -> 1x1 conv -> pool -> dropout -> classifier."""
+class MBConvNet(nn.Module):
+    """3x3/2 conv -> MBConv stages -> 1x1 conv -> pool -> dropout -> classifier, one activation throughout."""
 
-    def __init__(self, config: EfficientNetConfig, num_classes: int = 1000, in_channels: int = 3):
+    def __init__(self, config: MBConvNetConfig, num_classes: int = 1000, in_channels: int = 3):
         super().__init__()
         self.config = config
-        channels = config.init_channels
+        channels, act = config.init_channels, config.activation
         self.backbone = nn.Sequential()
-        self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=2, activation="swish"))
+        self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=2, activation=act))
         total = sum(stage.units for stage in config.stages)
         unit_index = 0
         for stage_id, spec in enumerate(config.stages):
             stage = nn.Sequential()
             for unit_id in range(spec.units):
+                se_channels = max(1, int(channels * config.se_ratio)) if config.se_ratio > 0 else 0  # of the input
                 unit = MBConv(
                     channels,
                     channels * spec.expansion,
                     spec.channels,
                     spec.kernel_size,
                     spec.stride if unit_id == 0 else 1,
-                    activation="swish",
-                    se_channels=max(1, int(channels * config.se_ratio)),  # of the unit's input, not of mid
+                    activation=act,
+                    se_channels=se_channels,
                     drop_prob=config.stochastic_depth * unit_index / total,
                 )
                 stage.add_module(f"unit{unit_id + 1}", unit)
                 channels, unit_index = spec.channels, unit_index + 1
             self.backbone.add_module(f"stage{stage_id + 1}", stage)
-        self.backbone.add_module("final_conv", ConvBlock(channels, config.final_channels, 1, activation="swish"))
+        self.backbone.add_module("final_conv", ConvBlock(channels, config.final_channels, 1, activation=act))
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.backbone.add_module("dropout", nn.Dropout(config.dropout))
         self.classifier = Classifier(config.final_channels, num_classes)
         reference_init(self.backbone, self.classifier)
-        if config.bsconvs:
-            mark_projections(self)
 
     def forward(self, x):
         return self.classifier(self.backbone(x))  # B,3,H,W -> B,1280,1,1 -> B,num_classes
 
 
-def _register():
-    add("efficientnet_b0", partial(EfficientNet, EfficientNetConfig()))
-    add("efficientnet_b0_bsconvs_p1d6", partial(EfficientNet, EfficientNetConfig(bsconvs=True)))
-
-
-_register()
+register(EFFICIENTNET_B0)
+register(EFFICIENTNET_B0, MarkProjections())

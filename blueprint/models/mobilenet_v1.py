@@ -3,41 +3,57 @@
 Registered names: ``[cifar_]mobilenetv1_w{1,3d4,1d2,1d4}[_bsconvu]``. The ``cifar_`` models drop the
 first two stride-2 steps (init conv and stage 2 at stride 1: a 32x32 input ends at 4x4, Sec. 5.1).
 
-BSConv-U (Sec. 4.1): every depthwise separable unit (depthwise 3x3, BN, ReLU, pointwise, BN, ReLU)
-becomes ``BSConvU`` (pointwise, then depthwise), BN, ReLU: the order of the two steps is reversed, and
-no BN or activation sits between them so that the weights w_{n,m} may act with either sign.
+BSConv-U (Sec. 4.1), ``ToBSConvU(reverse_dsc=True)`` with the init conv excluded: every depthwise separable
+unit (depthwise 3x3, BN, ReLU, pointwise, BN, ReLU) becomes ``BSConvU`` (pointwise, then depthwise), BN, ReLU
+(``DSCUnit.to_bsconv_u``): the order of the two steps is reversed, and no BN or activation sits between them so
+that the weights w_{n,m} may act with either sign. The 3x3 init conv stays regular, as in the reference.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch.nn as nn
 
 from blueprint.layers import BSConvU
-from blueprint.models.common import Classifier, ConvBlock, depthwise_block, fraction, reference_init, scaled
-from blueprint.models.registry import add
+from blueprint.models.common import Classifier, ConvBlock, depthwise_block, fraction_text, reference_init, scaled
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvU
 
-STAGE_CHANNELS = ((64,), (128, 128), (256, 256), (512,) * 6, (1024, 1024))
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of DSC units: each unit's output channels, the first unit's stride (ImageNet, CIFAR)."""
+
+    channels: tuple[int, ...]
+    stride: int
+    cifar_stride: int
+
+
+STAGES = (
+    Stage((64,), stride=1, cifar_stride=1),
+    Stage((128, 128), stride=2, cifar_stride=1),
+    Stage((256, 256), stride=2, cifar_stride=2),
+    Stage((512,) * 6, stride=2, cifar_stride=2),
+    Stage((1024, 1024), stride=2, cifar_stride=2),
+)
+WIDTHS = (1.0, 3 / 4, 1 / 2, 1 / 4)
 
 
 @dataclass(frozen=True)
 class MobileNetV1Config:
-    """Width multiplier w (channels int(c * w)), CIFAR geometry, and whether units are BSConv-U."""
+    """Width multiplier w (channels int(c * w)) and CIFAR geometry (init conv and stage 2 at stride 1)."""
 
     width: float = 1.0
     cifar: bool = False
-    bsconvu: bool = False
     init_channels: int = 32
+    stages: tuple[Stage, ...] = STAGES
 
     @property
-    def init_stride(self) -> int:
-        return 1 if self.cifar else 2
+    def name(self) -> str:
+        return f"{'cifar_' if self.cifar else ''}mobilenetv1_w{fraction_text(self.width)}"
 
-    @property
-    def strides(self) -> tuple[int, ...]:
-        """The stride of each stage's first unit."""
-        return (1, 1, 2, 2, 2) if self.cifar else (1, 2, 2, 2, 2)
+    def build(self, num_classes: int) -> "MobileNetV1":
+        return MobileNetV1(self, num_classes)
 
 
 class DSCUnit(nn.Module):
@@ -50,6 +66,10 @@ class DSCUnit(nn.Module):
 
     def forward(self, x):
         return self.conv_pw(self.conv_dw(x))
+
+    def to_bsconv_u(self) -> "BSConvUUnit":
+        """The BSConv-U unit of the same channels and stride (Sec. 4.1), for ``convert(..., reverse_dsc=True)``."""
+        return BSConvUUnit(self.conv_dw.conv.in_channels, self.conv_pw.conv.out_channels, self.conv_dw.conv.stride)
 
 
 class BSConvUUnit(nn.Sequential):
@@ -69,16 +89,16 @@ class MobileNetV1(nn.Module):
     def __init__(self, config: MobileNetV1Config, num_classes: int = 1000, in_channels: int = 3):
         super().__init__()
         self.config = config
-        unit = BSConvUUnit if config.bsconvu else DSCUnit
         channels = scaled(config.init_channels, config.width)
         self.backbone = nn.Sequential()
         self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
-        self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=config.init_stride))
-        for stage_id, (stage_channels, stride) in enumerate(zip(STAGE_CHANNELS, config.strides)):
+        self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=1 if config.cifar else 2))
+        for stage_id, spec in enumerate(config.stages):
+            stride = spec.cifar_stride if config.cifar else spec.stride
             stage = nn.Sequential()
-            for unit_id, out_channels in enumerate(stage_channels):
+            for unit_id, out_channels in enumerate(spec.channels):
                 out_channels = scaled(out_channels, config.width)
-                stage.add_module(f"unit{unit_id + 1}", unit(channels, out_channels, stride if unit_id == 0 else 1))
+                stage.add_module(f"unit{unit_id + 1}", DSCUnit(channels, out_channels, stride if unit_id == 0 else 1))
                 channels = out_channels
             self.backbone.add_module(f"stage{stage_id + 1}", stage)
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
@@ -89,15 +109,12 @@ class MobileNetV1(nn.Module):
         return self.classifier(self.backbone(x))  # B,3,H,W -> B,C,1,1 -> B,num_classes
 
 
-WIDTHS = ("1", "3d4", "1d2", "1d4")
-
-
 def _register():
-    for prefix in ("", "cifar_"):
+    for cifar in (False, True):
         for width in WIDTHS:
-            for suffix in ("", "_bsconvu"):
-                config = MobileNetV1Config(width=fraction(width), cifar=bool(prefix), bsconvu=bool(suffix))
-                add(f"{prefix}mobilenetv1_w{width}{suffix}", partial(MobileNetV1, config))
+            config = MobileNetV1Config(width, cifar)
+            register(config)
+            register(config, ToBSConvU(reverse_dsc=True, exclude=("backbone.init_conv",)))
 
 
 _register()

@@ -3,27 +3,26 @@
 Registered names: ``[cifar_]mobilenetv2_w{1,3d4,1d2,1d4}[_bsconvs_p1d6]``. The ``cifar_`` models run the
 init conv and stage 2 at stride 1 (a 32x32 input ends at 4x4, Sec. 5.1).
 
-BSConv-S (Sec. 4.2): a linear bottleneck (expand 1x1, depthwise KxK, project 1x1) is a BSConv-S block
-shifted by one step: the projection ``conv3`` of one unit is W^B, the next unit's expansion is W^A and
-its depthwise convolution holds the blueprints. The architecture therefore stays exactly the same
+BSConv-S (Sec. 4.2), ``MarkProjections``: a linear bottleneck (expand 1x1, depthwise KxK, project 1x1) is a
+BSConv-S block shifted by one step: the projection ``conv3`` of one unit is W^B, the next unit's expansion is
+W^A and its depthwise convolution holds the blueprints. The architecture therefore stays exactly the same
 (the same parameter count as the baseline, Table 3's note); what changes is that every projection is
 marked for the orthonormal loss of Eq. (9) -- W^B of shape (out, mid), M' = out rows over M = mid
 inputs. The reference marks every unit's projection, the first unit's included, and so does this file.
-(The p = 1/6 in the name is the ratio M'/M of the expansion factor 6, not a parameter of the build.)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, SEUnit, depthwise_block, fraction, reference_init, scaled
-from blueprint.models.registry import add
-from blueprint.regularization import mark_orthonormal
+from blueprint.models.common import Classifier, ConvBlock, InvertedResidual, SEUnit, depthwise_block
+from blueprint.models.common import fraction_text, reference_init, scaled
+from blueprint.models.registry import register
+from blueprint.models.variants import MarkProjections
 
 
-class LinearBottleneck(nn.Module):
+class LinearBottleneck(InvertedResidual):
     """Expand 1x1 + BN + act (``conv1``), depthwise KxK + BN + act (``conv2``), [SE], project 1x1 + BN (``conv3``).
 
     The residual skip is used when the unit keeps both shape and channels (stride 1, in == out).
@@ -39,6 +38,10 @@ class LinearBottleneck(nn.Module):
         self.se_unit = SEUnit(mid_channels, mid_channels // 4) if use_se else None
         self.conv3 = ConvBlock(mid_channels, out_channels, 1, activation=None)
 
+    @property
+    def projection(self) -> ConvBlock:
+        return self.conv3
+
     def forward(self, x):
         y = self.conv2(self.conv1(x))  # B,mid,H',W'
         if self.se_unit is not None:
@@ -48,30 +51,42 @@ class LinearBottleneck(nn.Module):
 
 
 @dataclass(frozen=True)
-class StageSpec:
-    """One stage of linear bottlenecks: per-unit output and expansion channels, first-unit stride, and
-    (for MobileNetV3) the kernel size, activation and per-unit squeeze-excite flags."""
+class Stage:
+    """One stage of linear bottlenecks: per-unit output and expansion channels, the first unit's stride
+    (ImageNet, CIFAR), and (for MobileNetV3) the kernel size, activation and per-unit squeeze-excite flags."""
 
     channels: tuple[int, ...]
     mid_channels: tuple[int, ...]
     stride: int
+    cifar_stride: int
     kernel_size: int = 3
     activation: str = "relu6"
     se: tuple[bool, ...] | None = None
 
 
-def bottleneck_stages(backbone: nn.Sequential, in_channels: int, stages, width: float) -> int:
+STAGES = (
+    Stage((16,), (32,), stride=1, cifar_stride=1),
+    Stage((24, 24), (96, 144), stride=2, cifar_stride=1),
+    Stage((32, 32, 32), (144, 192, 192), stride=2, cifar_stride=2),
+    Stage((64, 64, 64, 64, 96, 96, 96), (192, 384, 384, 384, 384, 576, 576), stride=2, cifar_stride=2),
+    Stage((160, 160, 160, 320), (576, 960, 960, 960), stride=2, cifar_stride=2),
+)
+WIDTHS = (1.0, 3 / 4, 1 / 2, 1 / 4)
+
+
+def bottleneck_stages(backbone: nn.Sequential, in_channels: int, stages, width: float, cifar: bool) -> int:
     """Append ``stage1``, ``stage2``, ... of ``LinearBottleneck`` units to ``backbone``; return the output channels."""
     for stage_id, spec in enumerate(stages):
         stage = nn.Sequential()
         se = spec.se or (False,) * len(spec.channels)
+        stride = spec.cifar_stride if cifar else spec.stride
         for unit_id, (out_channels, mid_channels) in enumerate(zip(spec.channels, spec.mid_channels)):
             out_channels = scaled(out_channels, width)
             unit = LinearBottleneck(
                 in_channels,
                 scaled(mid_channels, width),
                 out_channels,
-                stride=spec.stride if unit_id == 0 else 1,
+                stride=stride if unit_id == 0 else 1,
                 activation=spec.activation,
                 kernel_size=spec.kernel_size,
                 use_se=se[unit_id],
@@ -82,30 +97,23 @@ def bottleneck_stages(backbone: nn.Sequential, in_channels: int, stages, width: 
     return in_channels
 
 
-def mark_projections(model: nn.Module) -> None:
-    """Sec. 4.2: mark every linear bottleneck's projection convolution as a W^B of the orthonormal loss."""
-    for module in model.modules():
-        if isinstance(module, LinearBottleneck):
-            mark_orthonormal(module.conv3.conv)
-
-
 @dataclass(frozen=True)
 class MobileNetV2Config:
-    """Width multiplier w (channels int(c * w); the 1280-channel final conv only grows, for w > 1),
-    CIFAR geometry, and whether projections carry the BSConv-S orthonormal loss."""
+    """Width multiplier w (channels int(c * w); the 1280-channel final conv only grows, for w > 1) and
+    CIFAR geometry (init conv and stage 2 at stride 1)."""
 
     width: float = 1.0
     cifar: bool = False
-    bsconvs: bool = False
     init_channels: int = 32
     final_channels: int = 1280
+    stages: tuple[Stage, ...] = STAGES
 
     @property
-    def stages(self) -> tuple[StageSpec, ...]:
-        strides = (1, 1, 2, 2, 2) if self.cifar else (1, 2, 2, 2, 2)
-        channels = ((16,), (24, 24), (32, 32, 32), (64, 64, 64, 64, 96, 96, 96), (160, 160, 160, 320))
-        mids = ((32,), (96, 144), (144, 192, 192), (192, 384, 384, 384, 384, 576, 576), (576, 960, 960, 960))
-        return tuple(StageSpec(c, m, s) for c, m, s in zip(channels, mids, strides))
+    def name(self) -> str:
+        return f"{'cifar_' if self.cifar else ''}mobilenetv2_w{fraction_text(self.width)}"
+
+    def build(self, num_classes: int) -> "MobileNetV2":
+        return MobileNetV2(self, num_classes)
 
 
 class MobileNetV2(nn.Module):
@@ -121,27 +129,21 @@ class MobileNetV2(nn.Module):
         self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
         init_stride = 1 if config.cifar else 2
         self.backbone.add_module("init_conv", ConvBlock(in_channels, init_channels, 3, init_stride, activation="relu6"))
-        channels = bottleneck_stages(self.backbone, init_channels, config.stages, w)
+        channels = bottleneck_stages(self.backbone, init_channels, config.stages, w, config.cifar)
         self.backbone.add_module("final_conv", ConvBlock(channels, final_channels, 1, activation="relu6"))
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(final_channels, num_classes)
         reference_init(self.backbone, self.classifier)
-        if config.bsconvs:
-            mark_projections(self)
 
     def forward(self, x):
         return self.classifier(self.backbone(x))  # B,3,H,W -> B,1280,1,1 -> B,num_classes
 
 
-WIDTHS = ("1", "3d4", "1d2", "1d4")
-
-
 def _register():
-    for prefix in ("", "cifar_"):
+    for cifar in (False, True):
         for width in WIDTHS:
-            for suffix in ("", "_bsconvs_p1d6"):
-                config = MobileNetV2Config(width=fraction(width), cifar=bool(prefix), bsconvs=bool(suffix))
-                add(f"{prefix}mobilenetv2_w{width}{suffix}", partial(MobileNetV2, config))
+            register(MobileNetV2Config(width, cifar))
+            register(MobileNetV2Config(width, cifar), MarkProjections())
 
 
 _register()

@@ -10,20 +10,20 @@ As in the paper's reference implementation, one builder serves the whole family:
   channels (the 16-channel init conv is not widened).
 
 Every model has a BatchNorm on the input ("data BN"), 1x1 projection shortcuts where the shape changes, and
-a 1x1-conv classifier. The suffix ``_bsconvu`` replaces each 3x3 convolution by BSConv-U (no inner BN),
-``_bsconvs_pXdY`` by BSConv-S with p = X/Y (with inner BN); the 7x7 init conv and the 1x1 projections stay
-regular (the reference's replacer rule, see ``common``). BSConv-S layers carry the orthonormal loss
-through ``BSConvS.orthonormal_weights()``.
+a 1x1-conv classifier. Each is registered with the reference's variants (``variants``): ``_bsconvu`` converts
+each 3x3 convolution to BSConv-U (no inner BN), ``_bsconvs_p1d4`` and ``_bsconvs_p1d8`` to BSConv-S with
+p = 1/4, 1/8 (with inner BN); the 7x7 init conv and the 1x1 projections stay regular (``convert``'s rule).
+BSConv-S layers carry the orthonormal loss through ``BSConvS.orthonormal_weights()``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch.nn as nn
 
-from blueprint.models.common import REGULAR, Classifier, ConvBlock, ConvSpec, reference_init, scaled
-from blueprint.models.registry import add
+from blueprint.models.common import Classifier, ConvBlock, reference_init, scaled
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvS, ToBSConvU
 
 IMAGENET_UNITS = {
     10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 26: (3, 3, 3, 3), 34: (3, 4, 6, 3), 68: (3, 4, 23, 3), 102: (3, 8, 36, 3)
@@ -33,18 +33,40 @@ WRN_DEPTHS = (16, 28, 40)  # (depth - 4) / 6 units per stage
 # The reference parses any width k; these are the ones it names (README and model provider) plus k = 3 of Table 2.
 WRN_WIDTHS = (1, 2, 3, 4, 6, 8, 10, 12)
 # The BSConv variants the reference names: U, and S with p = 1/4 and 1/8.
-BSCONV_SUFFIXES = (None, "bsconvu", "bsconvs_p1d4", "bsconvs_p1d8")
+VARIANTS = (None, ToBSConvU(), ToBSConvS(1 / 4), ToBSConvS(1 / 8))
 
 
 @dataclass(frozen=True)
 class ResNetConfig:
-    """Units per stage, width multiplier, pre-activation units, CIFAR geometry, and the convolution spec."""
+    """A ResNet by its depth: ImageNet geometry (``IMAGENET_UNITS[depth]``) or CIFAR geometry (``cifar``,
+    (depth - 2) / 6 units per stage), with pre-activation units (``preact``); ``widen`` = k makes the CIFAR
+    WideResNet WRN-depth-k (pre-activation, (depth - 4) / 6 units per stage, k times the channels)."""
 
-    units: tuple[int, ...]
-    width: float = 1.0
+    depth: int
     preact: bool = False
     cifar: bool = False
-    spec: ConvSpec = REGULAR
+    widen: int | None = None
+
+    def __post_init__(self):
+        if self.widen is not None and not (self.cifar and self.preact):
+            raise ValueError(f"widen: a WideResNet has pre-activation CIFAR units, got {self!r}")
+        blocks = self.depth - (4 if self.widen else 2)
+        if self.cifar and (blocks <= 0 or blocks % 6):
+            raise ValueError(f"depth: expected {'4' if self.widen else '2'} + 6 n for n >= 1, got {self.depth!r}")
+        if not self.cifar and self.depth not in IMAGENET_UNITS:
+            raise ValueError(f"depth: expected one of {sorted(IMAGENET_UNITS)}, got {self.depth!r}")
+
+    @property
+    def name(self) -> str:
+        if self.widen is not None:
+            return f"cifar_wrn{self.depth}_{self.widen}"
+        return f"{'cifar_' if self.cifar else ''}{'pre' if self.preact else ''}resnet{self.depth}"
+
+    @property
+    def units(self) -> tuple[int, ...]:
+        if not self.cifar:
+            return IMAGENET_UNITS[self.depth]
+        return ((self.depth - (4 if self.widen else 2)) // 6,) * 3
 
     @property
     def init_channels(self) -> int:
@@ -53,16 +75,19 @@ class ResNetConfig:
     @property
     def stage_channels(self) -> tuple[int, ...]:
         base = (16, 32, 64) if self.cifar else (64, 128, 256, 512)
-        return tuple(scaled(c, self.width) for c in base)
+        return tuple(scaled(c, float(self.widen or 1)) for c in base)
+
+    def build(self, num_classes: int) -> "ResNet":
+        return ResNet(self, num_classes)
 
 
 class StandardUnit(nn.Module):
     """Basic residual unit: relu(conv-BN-relu -> conv-BN  +  shortcut), shortcut = 1x1 conv-BN if the shape changes."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, spec: ConvSpec = REGULAR):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
-        self.conv1 = ConvBlock(in_channels, out_channels, 3, stride, spec=spec)
-        self.conv2 = ConvBlock(out_channels, out_channels, 3, activation=None, spec=spec)
+        self.conv1 = ConvBlock(in_channels, out_channels, 3, stride)
+        self.conv2 = ConvBlock(out_channels, out_channels, 3, activation=None)
         project = in_channels != out_channels or stride != 1
         self.projection = ConvBlock(in_channels, out_channels, 1, stride, activation=None) if project else None
         self.relu = nn.ReLU(inplace=True)
@@ -75,12 +100,12 @@ class StandardUnit(nn.Module):
 class PreactUnit(nn.Module):
     """Pre-activation unit: conv-BN-relu -> conv of relu(BN(x)), plus x (or a 1x1 conv of relu(BN(x)))."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, spec: ConvSpec = REGULAR):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
         self.bn = nn.BatchNorm2d(in_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.conv1 = ConvBlock(in_channels, out_channels, 3, stride, spec=spec)
-        self.conv2 = ConvBlock(out_channels, out_channels, 3, use_bn=False, activation=None, spec=spec)
+        self.conv1 = ConvBlock(in_channels, out_channels, 3, stride)
+        self.conv2 = ConvBlock(out_channels, out_channels, 3, use_bn=False, activation=None)
         project = in_channels != out_channels or stride != 1
         self.projection = (
             ConvBlock(in_channels, out_channels, 1, stride, use_bn=False, activation=None) if project else None
@@ -116,11 +141,9 @@ class InitUnitLarge(nn.Module):
 class InitUnitSmall(nn.Module):
     """CIFAR stem: 3x3 conv (BN-relu after it, unless pre-activation units follow)."""
 
-    def __init__(self, in_channels: int, out_channels: int, preact: bool, spec: ConvSpec = REGULAR):
+    def __init__(self, in_channels: int, out_channels: int, preact: bool):
         super().__init__()
-        self.conv = ConvBlock(
-            in_channels, out_channels, 3, use_bn=not preact, activation=None if preact else "relu", spec=spec
-        )
+        self.conv = ConvBlock(in_channels, out_channels, 3, use_bn=not preact, activation=None if preact else "relu")
 
     def forward(self, x):
         return self.conv(x)
@@ -132,13 +155,12 @@ class ResNet(nn.Module):
     def __init__(self, config: ResNetConfig, num_classes: int = 1000, in_channels: int = 3):
         super().__init__()
         self.config = config
-        spec = config.spec
         unit = PreactUnit if config.preact else StandardUnit
         channels = config.init_channels
         self.backbone = nn.Sequential()
         self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
         if config.cifar:
-            stem = InitUnitSmall(in_channels, channels, config.preact, spec)
+            stem = InitUnitSmall(in_channels, channels, config.preact)
         else:
             stem = InitUnitLarge(in_channels, channels)
         self.backbone.add_module("init_unit", stem)
@@ -146,7 +168,7 @@ class ResNet(nn.Module):
             stage = nn.Sequential()
             for unit_id in range(count):
                 stride = 2 if unit_id == 0 and stage_id != 0 else 1
-                stage.add_module(f"unit{unit_id + 1}", unit(channels, out_channels, stride, spec))
+                stage.add_module(f"unit{unit_id + 1}", unit(channels, out_channels, stride))
                 channels = out_channels
             self.backbone.add_module(f"stage{stage_id + 1}", stage)
         if config.preact:
@@ -160,21 +182,12 @@ class ResNet(nn.Module):
 
 
 def _register():
-    for suffix in BSCONV_SUFFIXES:
-        spec = ConvSpec.from_suffix(suffix)
-        tail = f"_{suffix}" if suffix else ""
-        for preact in (False, True):
-            family = "preresnet" if preact else "resnet"
-            for depth, units in IMAGENET_UNITS.items():
-                config = ResNetConfig(units, preact=preact, spec=spec)
-                add(f"{family}{depth}{tail}", partial(ResNet, config))
-            for depth in CIFAR_RESNET_DEPTHS:
-                config = ResNetConfig(((depth - 2) // 6,) * 3, preact=preact, cifar=True, spec=spec)
-                add(f"cifar_{family}{depth}{tail}", partial(ResNet, config))
-        for depth in WRN_DEPTHS:
-            for k in WRN_WIDTHS:
-                config = ResNetConfig(((depth - 4) // 6,) * 3, width=float(k), preact=True, cifar=True, spec=spec)
-                add(f"cifar_wrn{depth}_{k}{tail}", partial(ResNet, config))
+    configs = [ResNetConfig(depth, preact) for preact in (False, True) for depth in IMAGENET_UNITS]
+    configs += [ResNetConfig(depth, preact, cifar=True) for preact in (False, True) for depth in CIFAR_RESNET_DEPTHS]
+    configs += [ResNetConfig(depth, True, True, k) for depth in WRN_DEPTHS for k in WRN_WIDTHS]
+    for config in configs:
+        for variant in VARIANTS:
+            register(config, variant)
 
 
 _register()

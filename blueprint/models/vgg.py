@@ -6,21 +6,21 @@ at 1000 classes): thirteen 3x3 convolutions with bias, each followed by BN and R
 adaptive average pool to 7x7 (so inputs of any size from 32x32 up work) and the classifier
 25088 -> 4096 -> 4096 -> num_classes with ReLU and dropout 0.5.
 
-BSConv-U (Sec. 5.3, "we replace regular convolution layers in standard networks such as VGG"): the reference
-implementation's drop-in replacer turns every 3x3 convolution into ``BSConvU`` (pointwise, then depthwise with
-the bias, no inner BN), the first one on the RGB input included. The fully connected classifier is unchanged,
+BSConv-U (Sec. 5.3, "we replace regular convolution layers in standard networks such as VGG"): as the reference
+implementation's drop-in replacer, ``ToBSConvU`` (``convert``) turns every 3x3 convolution of the initialized
+baseline into ``BSConvU`` (pointwise, then depthwise with the bias, no inner BN), the first one on the RGB input
+included. The fully connected classifier is unchanged,
 so it holds most of the parameters of both variants (about 124M of 138M).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch.nn as nn
 
-from blueprint.layers import BSConvU
-from blueprint.models.common import REGULAR, ConvBlock, ConvSpec
-from blueprint.models.registry import add
+from blueprint.models.common import ConvBlock
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvU
 
 # Configuration D: output channels of each 3x3 convolution, "M" a 2x2 max-pool.
 VGG16_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -28,13 +28,20 @@ VGG16_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "
 
 @dataclass(frozen=True)
 class VGGConfig:
-    """The convolution layers (channels or "M"), the hidden width and dropout of the classifier, the conv spec."""
+    """The convolution layers (channels or "M"), the hidden width and dropout of the classifier."""
 
     layers: tuple = VGG16_LAYERS
     hidden: int = 4096
     dropout: float = 0.5
     pooled_size: int = 7
-    spec: ConvSpec = REGULAR
+
+    @property
+    def name(self) -> str:
+        """``vgg{D}_bn``, D the weight layers: the convolutions and the classifier's three linear layers."""
+        return f"vgg{sum(layer != 'M' for layer in self.layers) + 3}_bn"
+
+    def build(self, num_classes: int) -> "VGG":
+        return VGG(self, num_classes)
 
 
 class VGG(nn.Module):
@@ -51,7 +58,7 @@ class VGG(nn.Module):
                 self.backbone.add_module(f"pool{stage_id}", nn.MaxPool2d(2, stride=2))
                 stage_id += 1
                 continue
-            self.backbone.add_module(f"conv{conv_id}", ConvBlock(channels, layer, 3, bias=True, spec=config.spec))
+            self.backbone.add_module(f"conv{conv_id}", ConvBlock(channels, layer, 3, bias=True))
             channels, conv_id = layer, conv_id + 1
         self.backbone.add_module("avg_pool", nn.AdaptiveAvgPool2d(config.pooled_size))
         flat = channels * config.pooled_size**2
@@ -73,11 +80,9 @@ class VGG(nn.Module):
 
 def vgg_init(model: nn.Module) -> None:
     """torchvision's VGG initialization: He-normal (fan-out) convolutions with zero bias, N(0, 0.01) linear layers
-    with zero bias. As in the reference implementation, which swaps BSConv modules into an initialized model,
-    convolutions inside ``BSConvU`` keep PyTorch's default initialization."""
-    inside_bsconv = {id(m) for b in model.modules() if isinstance(b, BSConvU) for m in b.modules()}
+    with zero bias."""
     for module in model.modules():
-        if isinstance(module, nn.Conv2d) and id(module) not in inside_bsconv:
+        if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, 0.0, 0.01)
@@ -87,9 +92,5 @@ def vgg_init(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def _register():
-    add("vgg16_bn", partial(VGG, VGGConfig()))
-    add("vgg16_bn_bsconvu", partial(VGG, VGGConfig(spec=ConvSpec("bsconvu"))))
-
-
-_register()
+register(VGGConfig())
+register(VGGConfig(), ToBSConvU())

@@ -15,10 +15,10 @@ convolutions (DSC: depthwise 3x3, then pointwise, no BN or activation between th
   each with BN + ReLU, global average pooling and a linear classifier (here a 1x1 convolution with bias).
 A separable unit is [ReLU] -> separable conv -> BN. The weights start from the zoo's ``reference_init``.
 
-BSConv-U (Sec. 4.1 applied to Table 4's Xception): as for MobileNetV1, every DSC becomes BSConv-U, the same
-two factors in reversed order (pointwise, then depthwise) without BN or activation between them, and, as in
-the other Table 4 models, the two regular 3x3 convolutions of the entry flow become BSConv-U too (the
-reference's replacer rule); the 1x1 shortcuts stay. Reversing a DSC from M to N channels changes its
+BSConv-U (Sec. 4.1 applied to Table 4's Xception), ``ToBSConvU(reverse_dsc=True)``: as for MobileNetV1, every
+DSC becomes BSConv-U, the same two factors in reversed order (pointwise, then depthwise) without BN or
+activation between them, and, as in the other Table 4 models, the two regular 3x3 convolutions of the entry
+flow become BSConv-U too (``convert``'s rule); the 1x1 shortcuts stay. Reversing a DSC from M to N channels changes its
 depthwise weights from M * 9 to N * 9, which adds 17,856 parameters over the widening units; the two entry
 convolutions save 16,288, so the BSConv-U model has 1,568 parameters *more* (22,857,520; both "22.9M"),
 while its multiply-adds at 299x299 fall by 3.8% (8.36G -> 8.04G; the 32->64 conv at 147x147 dominates the
@@ -29,27 +29,26 @@ smaller computational complexity").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 import torch.nn as nn
 
-from blueprint.layers import BSConvU, DSConv
-from blueprint.models.common import REGULAR, Classifier, ConvBlock, ConvSpec, reference_init
-from blueprint.models.registry import add
+from blueprint.layers import DSConv
+from blueprint.models.common import Classifier, ConvBlock, reference_init
+from blueprint.models.registry import register
+from blueprint.models.variants import ToBSConvU
 
 
 class SeparableUnit(nn.Sequential):
-    """[ReLU] -> DSC (``DSConv``: depthwise, pointwise) or its reversal ``BSConvU`` -> BN.
+    """[ReLU] -> DSC (``DSConv``: depthwise, pointwise) -> BN.
 
     Children: [``relu``], ``conv``, ``bn``. A leading ReLU is not in-place: the block's shortcut reads its input.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, pre_relu: bool, spec: ConvSpec = REGULAR):
+    def __init__(self, in_channels: int, out_channels: int, pre_relu: bool):
         super().__init__()
         if pre_relu:
             self.add_module("relu", nn.ReLU())
-        separable = BSConvU if spec.kind == "bsconvu" else DSConv
-        self.add_module("conv", separable(in_channels, out_channels, 3, padding=1, bias=False))
+        self.add_module("conv", DSConv(in_channels, out_channels, 3, padding=1, bias=False))
         self.add_module("bn", nn.BatchNorm2d(out_channels))
 
 
@@ -68,7 +67,6 @@ class XceptionBlock(nn.Module):
         stride: int,
         start_with_relu: bool = True,
         grow_first: bool = True,
-        spec: ConvSpec = REGULAR,
     ):
         super().__init__()
         widths = [out_channels] * units if grow_first else [in_channels] * (units - 1) + [out_channels]
@@ -76,7 +74,7 @@ class XceptionBlock(nn.Module):
         channels = in_channels
         for unit_id, width in enumerate(widths):
             pre_relu = start_with_relu or unit_id > 0
-            self.units.add_module(f"unit{unit_id + 1}", SeparableUnit(channels, width, pre_relu, spec))
+            self.units.add_module(f"unit{unit_id + 1}", SeparableUnit(channels, width, pre_relu))
             channels = width
         self.pool = nn.MaxPool2d(3, stride=stride, padding=1) if stride != 1 else None
         project = in_channels != out_channels or stride != 1
@@ -91,13 +89,16 @@ class XceptionBlock(nn.Module):
 
 @dataclass(frozen=True)
 class XceptionConfig:
-    """Entry-flow widths, middle-flow width and depth, exit-flow widths, and the convolution spec."""
+    """Entry-flow widths, middle-flow width and depth, exit-flow widths."""
 
     stem_channels: tuple[int, int] = (32, 64)
     entry_channels: tuple[int, ...] = (128, 256, 728)
     middle_blocks: int = 8
     exit_channels: tuple[int, ...] = (1024, 1536, 2048)
-    spec: ConvSpec = REGULAR
+    name = "xception"
+
+    def build(self, num_classes: int) -> "Xception":
+        return Xception(self, num_classes)
 
 
 class Xception(nn.Module):
@@ -106,23 +107,22 @@ class Xception(nn.Module):
     def __init__(self, config: XceptionConfig, num_classes: int = 1000, in_channels: int = 3):
         super().__init__()
         self.config = config
-        spec = config.spec
         c1, c2 = config.stem_channels
         self.backbone = nn.Sequential()
-        self.backbone.add_module("conv1", ConvBlock(in_channels, c1, 3, stride=2, padding=0, spec=spec))
-        self.backbone.add_module("conv2", ConvBlock(c1, c2, 3, padding=0, spec=spec))
+        self.backbone.add_module("conv1", ConvBlock(in_channels, c1, 3, stride=2, padding=0))
+        self.backbone.add_module("conv2", ConvBlock(c1, c2, 3, padding=0))
         channels = c2
         for block_id, width in enumerate(config.entry_channels):
-            block = XceptionBlock(channels, width, 2, 2, start_with_relu=block_id > 0, spec=spec)
+            block = XceptionBlock(channels, width, 2, 2, start_with_relu=block_id > 0)
             self.backbone.add_module(f"entry{block_id + 1}", block)
             channels = width
         for block_id in range(config.middle_blocks):
-            self.backbone.add_module(f"middle{block_id + 1}", XceptionBlock(channels, channels, 3, 1, spec=spec))
+            self.backbone.add_module(f"middle{block_id + 1}", XceptionBlock(channels, channels, 3, 1))
         block_width, *unit_widths = config.exit_channels
-        self.backbone.add_module("exit1", XceptionBlock(channels, block_width, 2, 2, grow_first=False, spec=spec))
+        self.backbone.add_module("exit1", XceptionBlock(channels, block_width, 2, 2, grow_first=False))
         channels = block_width
         for unit_id, width in enumerate(unit_widths):
-            unit = nn.Sequential(SeparableUnit(channels, width, pre_relu=False, spec=spec), nn.ReLU(inplace=True))
+            unit = nn.Sequential(SeparableUnit(channels, width, pre_relu=False), nn.ReLU(inplace=True))
             self.backbone.add_module(f"exit{unit_id + 2}", unit)
             channels = width
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
@@ -133,9 +133,5 @@ class Xception(nn.Module):
         return self.classifier(self.backbone(x))  # B,3,H,W -> B,2048,1,1 -> B,num_classes
 
 
-def _register():
-    add("xception", partial(Xception, XceptionConfig()))
-    add("xception_bsconvu", partial(Xception, XceptionConfig(spec=ConvSpec("bsconvu"))))
-
-
-_register()
+register(XceptionConfig())
+register(XceptionConfig(), ToBSConvU(reverse_dsc=True))
