@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 import reference
-from blueprint import BSConvS, BSConvU, convert, orthonormal_loss
+from blueprint import BSConvS, BSConvU, DSConv, convert, orthonormal_loss
 
 
 def _cnn():
@@ -126,6 +126,9 @@ def test_a_single_conv_is_converted_and_returned_and_bsconv_layers_are_not_conve
         (dict(kernel_sizes="3"), ValueError, "^kernel_sizes: expected positive"),
         (dict(init="svd", with_bn=True), ValueError, "^with_bn: init='svd'"),
         (dict(exclude=3), TypeError, "^exclude: expected"),
+        (dict(reverse_dsc=1), TypeError, "^reverse_dsc: expected True or False"),
+        (dict(reverse_dsc=True, to="bsconv_s"), ValueError, "^reverse_dsc: a DSC reverses into"),
+        (dict(reverse_dsc=True, init="svd"), ValueError, "^reverse_dsc: a DSC reverses into"),
     ],
 )
 def test_bad_converter_arguments_raise_naming_the_argument(kwargs, error, message):
@@ -140,3 +143,26 @@ def test_a_layer_the_bsconv_cannot_express_names_the_layer_and_leaves_the_model_
     assert type(model[0]) is nn.Conv2d
     with pytest.raises(TypeError, match="^model: expected an nn.Module"):
         convert("model")
+
+
+def test_sec4_1_reverse_dsc_swaps_each_dsc_for_bsconv_u_of_the_same_geometry_pointwise_first():
+    """A DSC M -> N (depthwise M K^2, pointwise M N) becomes BSConv-U (pointwise M N, depthwise N K^2); the bias
+    moves to the depthwise step and a BatchNorm between the steps stays; regular convolutions convert as ever."""
+    model = nn.Sequential(
+        DSConv(4, 6, 3, stride=2, padding=1, dilation=1, bias=True),
+        nn.Sequential(DSConv(6, 8, 5, padding=2, bias=False, with_bn=True)),
+        nn.Conv2d(8, 8, 3, padding=1),
+    ).double()
+    assert [type(m) for m in convert(model)] == [DSConv, nn.Sequential, BSConvU]  # without the flag: kept
+    convert(model, reverse_dsc=True)
+    first, second = model[0], model[1][0]
+    assert type(first) is BSConvU and type(second) is BSConvU and [n for n, _ in second.named_children()] == [
+        "pw", "bn", "dw"]  # fmt: skip
+    assert (first.dw.stride, first.dw.padding, first.dw.weight.dtype) == ((2, 2), (1, 1), torch.float64)
+    assert first.dw.bias is not None and second.dw.bias is None and first.pw.bias is None
+    assert sum(p.numel() for p in first.parameters()) == 4 * 6 + 6 * 9 + 6
+    layers = model.conversion_report.layers
+    report = [(l.name, l.kernel_size, l.in_channels, l.out_channels, l.params_after) for l in layers]
+    assert report == [("0", (3, 3), 4, 6, 84), ("1.0", (5, 5), 6, 8, 6 * 8 + 2 * 8 + 8 * 25)]
+    assert model(torch.randn(1, 4, 8, 8, dtype=torch.float64)).shape == (1, 8, 4, 4)
+    assert isinstance(convert(DSConv(3, 4, 3), reverse_dsc=True), BSConvU)  # a DSC on its own is returned

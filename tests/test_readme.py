@@ -13,6 +13,7 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index, tmp_path, monkeypatch):
+def test_readme_example_runs(index, tmp_path, monkeypatch, register_test_model):
+    """Run in a scratch folder; a model an example registers is gone afterwards (``register_test_model``)."""
     monkeypatch.chdir(tmp_path)
     exec(compile(BLOCKS[index], f"README.md example {index + 1}", "exec"), {"__name__": "__readme__"})

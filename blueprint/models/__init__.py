@@ -1,11 +1,17 @@
 """The model zoo: ``create(name, num_classes=...)``, ``list_models(pattern)`` and ``register(config, transform)``.
 
-Every name is a baseline config of a family module below and a variant transform (``variants``); each family
-module registers its names on import.
+Each family module below holds a table of baseline ``CONFIGS`` and the ``VARIANTS`` (transforms, None for the
+baseline itself) the paper and its reference implementation name; every pair is registered here under
+``config.name + transform.suffix``. The demo's small CNNs (``digits``) register their own names and input sizes.
 """
+from blueprint.models import densenet, efficientnet, mnasnet, vgg, xception  # Table 4
+from blueprint.models import digits  # noqa: F401  (the demo's small CNNs, registered on import)
+from blueprint.models import mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet
 from blueprint.models.registry import create, default_num_classes, input_size, list_models, register
-from blueprint.models import mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet  # noqa: F401  (register on import)
-from blueprint.models import densenet, efficientnet, mnasnet, vgg, xception  # noqa: F401  (Table 4)
-from blueprint.models import digits  # noqa: F401  (the demo's small CNNs)
+
+for _family in (mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet, densenet, efficientnet, mnasnet, vgg, xception):
+    for _config in _family.CONFIGS:
+        for _variant in _family.VARIANTS:
+            register(_config, _variant)
 
 __all__ = ["create", "default_num_classes", "input_size", "list_models", "register"]

@@ -13,6 +13,7 @@ from fractions import Fraction
 import torch.nn as nn
 
 __all__ = [
+    "BackboneClassifier",
     "Classifier",
     "ConvBlock",
     "InvertedResidual",
@@ -20,6 +21,7 @@ __all__ = [
     "depthwise_block",
     "fraction_text",
     "make_activation",
+    "ModelConfig",
     "num_params",
     "reference_init",
     "scaled",
@@ -132,6 +134,31 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.conv(x).flatten(1)  # B,num_classes,1,1 -> B,num_classes
+
+
+class BackboneClassifier(nn.Module):
+    """A zoo model: ``classifier(backbone(x))``, B,C,H,W -> B,C',h,w (pooled: h = w = 1) -> B,num_classes.
+
+    Subclasses fill ``backbone`` (an ``nn.Sequential``) and set ``classifier``; ``config`` is what built them.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.backbone = nn.Sequential()
+
+    def forward(self, x):
+        return self.classifier(self.backbone(x))
+
+
+class ModelConfig:
+    """Base of the zoo's frozen config dataclasses: ``build(num_classes)`` is ``model(config, num_classes)``,
+    ``model`` the family's ``nn.Module`` class; subclasses define ``name``, the name the registry gives it."""
+
+    model: type[nn.Module]
+
+    def build(self, num_classes: int) -> nn.Module:
+        return self.model(self, num_classes)
 
 
 def reference_init(backbone: nn.Module, classifier: Classifier) -> None:

@@ -19,27 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, reference_init
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init
 from blueprint.models.variants import ToBSConvU
-
-
-@dataclass(frozen=True)
-class DenseNetConfig:
-    """Layers per dense block, growth rate k, bottleneck width (bn_size * k), stem width."""
-
-    block_layers: tuple[int, ...] = (6, 12, 24, 16)
-    growth_rate: int = 32
-    bn_size: int = 4
-    init_channels: int = 64
-
-    @property
-    def name(self) -> str:
-        """``densenet{D}``, D the weight layers: two per dense layer, the transitions, the stem, the classifier."""
-        return f"densenet{2 * sum(self.block_layers) + len(self.block_layers) + 1}"
-
-    def build(self, num_classes: int) -> "DenseNet":
-        return DenseNet(self, num_classes)
 
 
 class PreactConv(nn.Sequential):
@@ -74,14 +55,12 @@ class Transition(nn.Sequential):
         self.add_module("pool", nn.AvgPool2d(2, stride=2))
 
 
-class DenseNet(nn.Module):
+class DenseNet(BackboneClassifier):
     """stem (7x7/2 conv, 3x3/2 max-pool) -> dense blocks with transitions -> BN-ReLU -> pool -> classifier."""
 
     def __init__(self, config: DenseNetConfig, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         channels = config.init_channels
-        self.backbone = nn.Sequential()
         self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 7, stride=2))
         self.backbone.add_module("init_pool", nn.MaxPool2d(3, stride=2, padding=1))
         for block_id, count in enumerate(config.block_layers):
@@ -100,9 +79,23 @@ class DenseNet(nn.Module):
         self.classifier = Classifier(channels, num_classes)
         reference_init(self.backbone, self.classifier)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,1024,1,1 -> B,num_classes
+
+@dataclass(frozen=True)
+class DenseNetConfig(ModelConfig):
+    """Layers per dense block, growth rate k, bottleneck width (bn_size * k), stem width."""
+
+    model = DenseNet
+
+    block_layers: tuple[int, ...] = (6, 12, 24, 16)
+    growth_rate: int = 32
+    bn_size: int = 4
+    init_channels: int = 64
+
+    @property
+    def name(self) -> str:
+        """``densenet{D}``, D the weight layers: two per dense layer, the transitions, the stem, the classifier."""
+        return f"densenet{2 * sum(self.block_layers) + len(self.block_layers) + 1}"
 
 
-register(DenseNetConfig())
-register(DenseNetConfig(), ToBSConvU())
+CONFIGS = (DenseNetConfig(),)
+VARIANTS = (None, ToBSConvU())

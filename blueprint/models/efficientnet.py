@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, InvertedResidual, SEUnit, depthwise_block, reference_init
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, InvertedResidual, ModelConfig, SEUnit
+from blueprint.models.common import depthwise_block, reference_init
 from blueprint.models.variants import MarkProjections
 
 
@@ -100,46 +100,12 @@ class MBStage:
     units: int
 
 
-@dataclass(frozen=True)
-class MBConvNetConfig:
-    """An MBConv network: its name, the stages, stem and head widths, the activation, the squeeze-excite
-    ratio (of a unit's input channels; 0: none), the stochastic-depth rate of the last unit and the dropout."""
-
-    name: str
-    stages: tuple[MBStage, ...]
-    init_channels: int = 32
-    final_channels: int = 1280
-    activation: str = "swish"
-    se_ratio: float = 0.25
-    stochastic_depth: float = 0.2
-    dropout: float = 0.2
-
-    def build(self, num_classes: int) -> "MBConvNet":
-        return MBConvNet(self, num_classes)
-
-
-EFFICIENTNET_B0 = MBConvNetConfig(
-    "efficientnet_b0",
-    stages=(
-        MBStage(1, 3, 1, 16, 1),
-        MBStage(6, 3, 2, 24, 2),
-        MBStage(6, 5, 2, 40, 2),
-        MBStage(6, 3, 2, 80, 3),
-        MBStage(6, 5, 1, 112, 3),
-        MBStage(6, 5, 2, 192, 4),
-        MBStage(6, 3, 1, 320, 1),
-    ),
-)
-
-
-class MBConvNet(nn.Module):
+class MBConvNet(BackboneClassifier):
     """3x3/2 conv -> MBConv stages -> 1x1 conv -> pool -> dropout -> classifier, one activation throughout."""
 
     def __init__(self, config: MBConvNetConfig, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         channels, act = config.init_channels, config.activation
-        self.backbone = nn.Sequential()
         self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=2, activation=act))
         total = sum(stage.units for stage in config.stages)
         unit_index = 0
@@ -166,9 +132,38 @@ class MBConvNet(nn.Module):
         self.classifier = Classifier(config.final_channels, num_classes)
         reference_init(self.backbone, self.classifier)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,1280,1,1 -> B,num_classes
+
+@dataclass(frozen=True)
+class MBConvNetConfig(ModelConfig):
+    """An MBConv network: its name, the stages, stem and head widths, the activation, the squeeze-excite
+    ratio (of a unit's input channels; 0: none), the stochastic-depth rate of the last unit and the dropout."""
+
+    model = MBConvNet
+
+    name: str
+    stages: tuple[MBStage, ...]
+    init_channels: int = 32
+    final_channels: int = 1280
+    activation: str = "swish"
+    se_ratio: float = 0.25
+    stochastic_depth: float = 0.2
+    dropout: float = 0.2
 
 
-register(EFFICIENTNET_B0)
-register(EFFICIENTNET_B0, MarkProjections())
+
+EFFICIENTNET_B0 = MBConvNetConfig(
+    "efficientnet_b0",
+    stages=(
+        MBStage(1, 3, 1, 16, 1),
+        MBStage(6, 3, 2, 24, 2),
+        MBStage(6, 5, 2, 40, 2),
+        MBStage(6, 3, 2, 80, 3),
+        MBStage(6, 5, 1, 112, 3),
+        MBStage(6, 5, 2, 192, 4),
+        MBStage(6, 3, 1, 320, 1),
+    ),
+)
+
+
+CONFIGS = (EFFICIENTNET_B0,)
+VARIANTS = (None, MarkProjections())

@@ -16,7 +16,6 @@ projection (the separable unit's pointwise convolution included) marked for the 
 from __future__ import annotations
 
 from blueprint.models.efficientnet import MBConvNetConfig, MBStage
-from blueprint.models.registry import register
 from blueprint.models.variants import MarkProjections
 
 MNASNET = MBConvNetConfig(
@@ -35,5 +34,6 @@ MNASNET = MBConvNetConfig(
     stochastic_depth=0.0,
 )
 
-register(MNASNET)
-register(MNASNET, MarkProjections())
+
+CONFIGS = (MNASNET,)
+VARIANTS = (None, MarkProjections())

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from blueprint.layers import BSConvU
-from blueprint.models.common import Classifier, ConvBlock, depthwise_block, fraction_text, reference_init, scaled
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, depthwise_block
+from blueprint.models.common import fraction_text, reference_init, scaled
 from blueprint.models.variants import ToBSConvU
 
 
@@ -37,23 +37,6 @@ STAGES = (
     Stage((1024, 1024), stride=2, cifar_stride=2),
 )
 WIDTHS = (1.0, 3 / 4, 1 / 2, 1 / 4)
-
-
-@dataclass(frozen=True)
-class MobileNetV1Config:
-    """Width multiplier w (channels int(c * w)) and CIFAR geometry (init conv and stage 2 at stride 1)."""
-
-    width: float = 1.0
-    cifar: bool = False
-    init_channels: int = 32
-    stages: tuple[Stage, ...] = STAGES
-
-    @property
-    def name(self) -> str:
-        return f"{'cifar_' if self.cifar else ''}mobilenetv1_w{fraction_text(self.width)}"
-
-    def build(self, num_classes: int) -> "MobileNetV1":
-        return MobileNetV1(self, num_classes)
 
 
 class DSCUnit(nn.Module):
@@ -83,14 +66,12 @@ class BSConvUUnit(nn.Sequential):
         )
 
 
-class MobileNetV1(nn.Module):
+class MobileNetV1(BackboneClassifier):
     """data BN -> 3x3 conv -> 5 stages of units -> global average pool -> 1x1 conv classifier."""
 
     def __init__(self, config: MobileNetV1Config, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         channels = scaled(config.init_channels, config.width)
-        self.backbone = nn.Sequential()
         self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
         self.backbone.add_module("init_conv", ConvBlock(in_channels, channels, 3, stride=1 if config.cifar else 2))
         for stage_id, spec in enumerate(config.stages):
@@ -105,16 +86,22 @@ class MobileNetV1(nn.Module):
         self.classifier = Classifier(channels, num_classes)
         reference_init(self.backbone, self.classifier)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,C,1,1 -> B,num_classes
+
+@dataclass(frozen=True)
+class MobileNetV1Config(ModelConfig):
+    """Width multiplier w (channels int(c * w)) and CIFAR geometry (init conv and stage 2 at stride 1)."""
+
+    model = MobileNetV1
+
+    width: float = 1.0
+    cifar: bool = False
+    init_channels: int = 32
+    stages: tuple[Stage, ...] = STAGES
+
+    @property
+    def name(self) -> str:
+        return f"{'cifar_' if self.cifar else ''}mobilenetv1_w{fraction_text(self.width)}"
 
 
-def _register():
-    for cifar in (False, True):
-        for width in WIDTHS:
-            config = MobileNetV1Config(width, cifar)
-            register(config)
-            register(config, ToBSConvU(reverse_dsc=True, exclude=("backbone.init_conv",)))
-
-
-_register()
+CONFIGS = tuple(MobileNetV1Config(width, cifar) for cifar in (False, True) for width in WIDTHS)
+VARIANTS = (None, ToBSConvU(reverse_dsc=True, exclude=("backbone.init_conv",)))  # the init conv stays regular

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, InvertedResidual, SEUnit, depthwise_block
-from blueprint.models.common import fraction_text, reference_init, scaled
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, InvertedResidual, ModelConfig, SEUnit
+from blueprint.models.common import depthwise_block, fraction_text, reference_init, scaled
 from blueprint.models.variants import MarkProjections
 
 
@@ -97,10 +96,30 @@ def bottleneck_stages(backbone: nn.Sequential, in_channels: int, stages, width: 
     return in_channels
 
 
+class MobileNetV2(BackboneClassifier):
+    """data BN -> 3x3 conv (ReLU6) -> 5 stages of linear bottlenecks -> 1x1 conv (ReLU6) -> pool -> classifier."""
+
+    def __init__(self, config: MobileNetV2Config, num_classes: int = 1000, in_channels: int = 3):
+        super().__init__(config)
+        w = config.width
+        init_channels = scaled(config.init_channels, w)
+        final_channels = scaled(config.final_channels, w) if w > 1.0 else config.final_channels
+        self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
+        init_stride = 1 if config.cifar else 2
+        self.backbone.add_module("init_conv", ConvBlock(in_channels, init_channels, 3, init_stride, activation="relu6"))
+        channels = bottleneck_stages(self.backbone, init_channels, config.stages, w, config.cifar)
+        self.backbone.add_module("final_conv", ConvBlock(channels, final_channels, 1, activation="relu6"))
+        self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
+        self.classifier = Classifier(final_channels, num_classes)
+        reference_init(self.backbone, self.classifier)
+
+
 @dataclass(frozen=True)
-class MobileNetV2Config:
+class MobileNetV2Config(ModelConfig):
     """Width multiplier w (channels int(c * w); the 1280-channel final conv only grows, for w > 1) and
     CIFAR geometry (init conv and stage 2 at stride 1)."""
+
+    model = MobileNetV2
 
     width: float = 1.0
     cifar: bool = False
@@ -112,38 +131,6 @@ class MobileNetV2Config:
     def name(self) -> str:
         return f"{'cifar_' if self.cifar else ''}mobilenetv2_w{fraction_text(self.width)}"
 
-    def build(self, num_classes: int) -> "MobileNetV2":
-        return MobileNetV2(self, num_classes)
 
-
-class MobileNetV2(nn.Module):
-    """data BN -> 3x3 conv (ReLU6) -> 5 stages of linear bottlenecks -> 1x1 conv (ReLU6) -> pool -> classifier."""
-
-    def __init__(self, config: MobileNetV2Config, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
-        w = config.width
-        init_channels = scaled(config.init_channels, w)
-        final_channels = scaled(config.final_channels, w) if w > 1.0 else config.final_channels
-        self.backbone = nn.Sequential()
-        self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
-        init_stride = 1 if config.cifar else 2
-        self.backbone.add_module("init_conv", ConvBlock(in_channels, init_channels, 3, init_stride, activation="relu6"))
-        channels = bottleneck_stages(self.backbone, init_channels, config.stages, w, config.cifar)
-        self.backbone.add_module("final_conv", ConvBlock(channels, final_channels, 1, activation="relu6"))
-        self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
-        self.classifier = Classifier(final_channels, num_classes)
-        reference_init(self.backbone, self.classifier)
-
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,1280,1,1 -> B,num_classes
-
-
-def _register():
-    for cifar in (False, True):
-        for width in WIDTHS:
-            register(MobileNetV2Config(width, cifar))
-            register(MobileNetV2Config(width, cifar), MarkProjections())
-
-
-_register()
+CONFIGS = tuple(MobileNetV2Config(width, cifar) for cifar in (False, True) for width in WIDTHS)
+VARIANTS = (None, MarkProjections())

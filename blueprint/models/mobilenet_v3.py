@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, SEUnit, fraction_text, reference_init, scaled
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, SEUnit, fraction_text
+from blueprint.models.common import reference_init, scaled
 from blueprint.models.mobilenet_v2 import Stage, bottleneck_stages
-from blueprint.models.registry import register
 from blueprint.models.variants import MarkProjections
 
 ON, OFF = True, False  # squeeze-excite per unit
@@ -55,10 +55,33 @@ VERSIONS = {
 WIDTHS = (1.0, 3 / 4, 1 / 2, 7 / 20)
 
 
+class MobileNetV3(BackboneClassifier):
+    """data BN -> 3x3 conv (h-swish) -> linear bottleneck stages -> 1x1 conv (h-swish) [-> SE] -> pool -> classifier."""
+
+    def __init__(self, config: MobileNetV3Config, num_classes: int = 1000, in_channels: int = 3):
+        super().__init__(config)
+        version, w = VERSIONS[config.version], config.width
+        init_channels = scaled(config.init_channels, w)
+        final_channels = scaled(version.final_channels, w) if w > 1.0 else version.final_channels
+        self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
+        init_stride = 1 if config.cifar else 2
+        init_conv = ConvBlock(in_channels, init_channels, 3, init_stride, activation="hswish")
+        self.backbone.add_module("init_conv", init_conv)
+        channels = bottleneck_stages(self.backbone, init_channels, version.stages, w, config.cifar)
+        self.backbone.add_module("final_conv1", ConvBlock(channels, final_channels, 1, activation="hswish"))
+        if version.final_se:
+            self.backbone.add_module("final_se", SEUnit(final_channels, final_channels // 4))
+        self.backbone.add_module("final_pool", nn.AdaptiveAvgPool2d(1))
+        self.classifier = Classifier(final_channels, num_classes)
+        reference_init(self.backbone, self.classifier)
+
+
 @dataclass(frozen=True)
-class MobileNetV3Config:
+class MobileNetV3Config(ModelConfig):
     """Version (small/large), width multiplier w (channels int(c * w); the final conv only grows, for
     w > 1) and CIFAR geometry."""
+
+    model = MobileNetV3
 
     version: str = "large"
     width: float = 1.0
@@ -73,42 +96,6 @@ class MobileNetV3Config:
     def name(self) -> str:
         return f"{'cifar_' if self.cifar else ''}mobilenetv3_{self.version}_w{fraction_text(self.width)}"
 
-    def build(self, num_classes: int) -> "MobileNetV3":
-        return MobileNetV3(self, num_classes)
 
-
-class MobileNetV3(nn.Module):
-    """data BN -> 3x3 conv (h-swish) -> linear bottleneck stages -> 1x1 conv (h-swish) [-> SE] -> pool -> classifier."""
-
-    def __init__(self, config: MobileNetV3Config, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
-        version, w = VERSIONS[config.version], config.width
-        init_channels = scaled(config.init_channels, w)
-        final_channels = scaled(version.final_channels, w) if w > 1.0 else version.final_channels
-        self.backbone = nn.Sequential()
-        self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
-        init_stride = 1 if config.cifar else 2
-        init_conv = ConvBlock(in_channels, init_channels, 3, init_stride, activation="hswish")
-        self.backbone.add_module("init_conv", init_conv)
-        channels = bottleneck_stages(self.backbone, init_channels, version.stages, w, config.cifar)
-        self.backbone.add_module("final_conv1", ConvBlock(channels, final_channels, 1, activation="hswish"))
-        if version.final_se:
-            self.backbone.add_module("final_se", SEUnit(final_channels, final_channels // 4))
-        self.backbone.add_module("final_pool", nn.AdaptiveAvgPool2d(1))
-        self.classifier = Classifier(final_channels, num_classes)
-        reference_init(self.backbone, self.classifier)
-
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,C,1,1 -> B,num_classes
-
-
-def _register():
-    for cifar in (False, True):
-        for version in VERSIONS:
-            for width in WIDTHS:
-                register(MobileNetV3Config(version, width, cifar))
-                register(MobileNetV3Config(version, width, cifar), MarkProjections())
-
-
-_register()
+CONFIGS = tuple(MobileNetV3Config(v, width, cifar) for cifar in (False, True) for v in VERSIONS for width in WIDTHS)
+VARIANTS = (None, MarkProjections())

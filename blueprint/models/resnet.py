@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, reference_init, scaled
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init, scaled
 from blueprint.models.variants import ToBSConvS, ToBSConvU
 
 IMAGENET_UNITS = {
@@ -34,51 +33,6 @@ WRN_DEPTHS = (16, 28, 40)  # (depth - 4) / 6 units per stage
 WRN_WIDTHS = (1, 2, 3, 4, 6, 8, 10, 12)
 # The BSConv variants the reference names: U, and S with p = 1/4 and 1/8.
 VARIANTS = (None, ToBSConvU(), ToBSConvS(1 / 4), ToBSConvS(1 / 8))
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """A ResNet by its depth: ImageNet geometry (``IMAGENET_UNITS[depth]``) or CIFAR geometry (``cifar``,
-    (depth - 2) / 6 units per stage), with pre-activation units (``preact``); ``widen`` = k makes the CIFAR
-    WideResNet WRN-depth-k (pre-activation, (depth - 4) / 6 units per stage, k times the channels)."""
-
-    depth: int
-    preact: bool = False
-    cifar: bool = False
-    widen: int | None = None
-
-    def __post_init__(self):
-        if self.widen is not None and not (self.cifar and self.preact):
-            raise ValueError(f"widen: a WideResNet has pre-activation CIFAR units, got {self!r}")
-        blocks = self.depth - (4 if self.widen else 2)
-        if self.cifar and (blocks <= 0 or blocks % 6):
-            raise ValueError(f"depth: expected {'4' if self.widen else '2'} + 6 n for n >= 1, got {self.depth!r}")
-        if not self.cifar and self.depth not in IMAGENET_UNITS:
-            raise ValueError(f"depth: expected one of {sorted(IMAGENET_UNITS)}, got {self.depth!r}")
-
-    @property
-    def name(self) -> str:
-        if self.widen is not None:
-            return f"cifar_wrn{self.depth}_{self.widen}"
-        return f"{'cifar_' if self.cifar else ''}{'pre' if self.preact else ''}resnet{self.depth}"
-
-    @property
-    def units(self) -> tuple[int, ...]:
-        if not self.cifar:
-            return IMAGENET_UNITS[self.depth]
-        return ((self.depth - (4 if self.widen else 2)) // 6,) * 3
-
-    @property
-    def init_channels(self) -> int:
-        return 16 if self.cifar else 64
-
-    @property
-    def stage_channels(self) -> tuple[int, ...]:
-        base = (16, 32, 64) if self.cifar else (64, 128, 256, 512)
-        return tuple(scaled(c, float(self.widen or 1)) for c in base)
-
-    def build(self, num_classes: int) -> "ResNet":
-        return ResNet(self, num_classes)
 
 
 class StandardUnit(nn.Module):
@@ -149,15 +103,13 @@ class InitUnitSmall(nn.Module):
         return self.conv(x)
 
 
-class ResNet(nn.Module):
+class ResNet(BackboneClassifier):
     """data BN -> stem -> stages (first unit of stages 2+ at stride 2) -> [BN-relu] -> pool -> classifier."""
 
     def __init__(self, config: ResNetConfig, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         unit = PreactUnit if config.preact else StandardUnit
         channels = config.init_channels
-        self.backbone = nn.Sequential()
         self.backbone.add_module("data_bn", nn.BatchNorm2d(in_channels))
         if config.cifar:
             stem = InitUnitSmall(in_channels, channels, config.preact)
@@ -177,17 +129,53 @@ class ResNet(nn.Module):
         self.classifier = Classifier(channels, num_classes)
         reference_init(self.backbone, self.classifier)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,C,1,1 -> B,num_classes
+
+@dataclass(frozen=True)
+class ResNetConfig(ModelConfig):
+    """A ResNet by its depth: ImageNet geometry (``IMAGENET_UNITS[depth]``) or CIFAR geometry (``cifar``,
+    (depth - 2) / 6 units per stage), with pre-activation units (``preact``); ``widen`` = k makes the CIFAR
+    WideResNet WRN-depth-k (pre-activation, (depth - 4) / 6 units per stage, k times the channels)."""
+
+    model = ResNet
+
+    depth: int
+    preact: bool = False
+    cifar: bool = False
+    widen: int | None = None
+
+    def __post_init__(self):
+        if self.widen is not None and not (self.cifar and self.preact):
+            raise ValueError(f"widen: a WideResNet has pre-activation CIFAR units, got {self!r}")
+        blocks = self.depth - (4 if self.widen else 2)
+        if self.cifar and (blocks <= 0 or blocks % 6):
+            raise ValueError(f"depth: expected {'4' if self.widen else '2'} + 6 n for n >= 1, got {self.depth!r}")
+        if not self.cifar and self.depth not in IMAGENET_UNITS:
+            raise ValueError(f"depth: expected one of {sorted(IMAGENET_UNITS)}, got {self.depth!r}")
+
+    @property
+    def name(self) -> str:
+        if self.widen is not None:
+            return f"cifar_wrn{self.depth}_{self.widen}"
+        return f"{'cifar_' if self.cifar else ''}{'pre' if self.preact else ''}resnet{self.depth}"
+
+    @property
+    def units(self) -> tuple[int, ...]:
+        if not self.cifar:
+            return IMAGENET_UNITS[self.depth]
+        return ((self.depth - (4 if self.widen else 2)) // 6,) * 3
+
+    @property
+    def init_channels(self) -> int:
+        return 16 if self.cifar else 64
+
+    @property
+    def stage_channels(self) -> tuple[int, ...]:
+        base = (16, 32, 64) if self.cifar else (64, 128, 256, 512)
+        return tuple(scaled(c, float(self.widen or 1)) for c in base)
 
 
-def _register():
-    configs = [ResNetConfig(depth, preact) for preact in (False, True) for depth in IMAGENET_UNITS]
-    configs += [ResNetConfig(depth, preact, cifar=True) for preact in (False, True) for depth in CIFAR_RESNET_DEPTHS]
-    configs += [ResNetConfig(depth, True, True, k) for depth in WRN_DEPTHS for k in WRN_WIDTHS]
-    for config in configs:
-        for variant in VARIANTS:
-            register(config, variant)
-
-
-_register()
+CONFIGS = (
+    *(ResNetConfig(depth, preact) for preact in (False, True) for depth in IMAGENET_UNITS),
+    *(ResNetConfig(depth, preact, cifar=True) for preact in (False, True) for depth in CIFAR_RESNET_DEPTHS),
+    *(ResNetConfig(depth, True, True, k) for depth in WRN_DEPTHS for k in WRN_WIDTHS),
+)

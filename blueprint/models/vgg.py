@@ -18,40 +18,19 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import ConvBlock
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, ConvBlock, ModelConfig
 from blueprint.models.variants import ToBSConvU
 
 # Configuration D: output channels of each 3x3 convolution, "M" a 2x2 max-pool.
 VGG16_LAYERS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
-@dataclass(frozen=True)
-class VGGConfig:
-    """The convolution layers (channels or "M"), the hidden width and dropout of the classifier."""
-
-    layers: tuple = VGG16_LAYERS
-    hidden: int = 4096
-    dropout: float = 0.5
-    pooled_size: int = 7
-
-    @property
-    def name(self) -> str:
-        """``vgg{D}_bn``, D the weight layers: the convolutions and the classifier's three linear layers."""
-        return f"vgg{sum(layer != 'M' for layer in self.layers) + 3}_bn"
-
-    def build(self, num_classes: int) -> "VGG":
-        return VGG(self, num_classes)
-
-
-class VGG(nn.Module):
+class VGG(BackboneClassifier):
     """backbone: [3x3 conv (bias) -> BN -> ReLU]* with max-pools -> 7x7 adaptive average pool;
     classifier: flatten -> linear-ReLU-dropout twice -> linear."""
 
     def __init__(self, config: VGGConfig, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
-        self.backbone = nn.Sequential()
+        super().__init__(config)
         channels, conv_id, stage_id = in_channels, 1, 1
         for layer in config.layers:
             if layer == "M":
@@ -74,8 +53,22 @@ class VGG(nn.Module):
         )
         vgg_init(self)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,512,7,7 -> B,num_classes
+
+@dataclass(frozen=True)
+class VGGConfig(ModelConfig):
+    """The convolution layers (channels or "M"), the hidden width and dropout of the classifier."""
+
+    model = VGG
+
+    layers: tuple = VGG16_LAYERS
+    hidden: int = 4096
+    dropout: float = 0.5
+    pooled_size: int = 7
+
+    @property
+    def name(self) -> str:
+        """``vgg{D}_bn``, D the weight layers: the convolutions and the classifier's three linear layers."""
+        return f"vgg{sum(layer != 'M' for layer in self.layers) + 3}_bn"
 
 
 def vgg_init(model: nn.Module) -> None:
@@ -92,5 +85,5 @@ def vgg_init(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-register(VGGConfig())
-register(VGGConfig(), ToBSConvU())
+CONFIGS = (VGGConfig(),)
+VARIANTS = (None, ToBSConvU())

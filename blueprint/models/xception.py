@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from blueprint.layers import DSConv
-from blueprint.models.common import Classifier, ConvBlock, reference_init
-from blueprint.models.registry import register
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init
 from blueprint.models.variants import ToBSConvU
 
 
@@ -87,28 +86,12 @@ class XceptionBlock(nn.Module):
         return y + (x if self.shortcut is None else self.shortcut(x))
 
 
-@dataclass(frozen=True)
-class XceptionConfig:
-    """Entry-flow widths, middle-flow width and depth, exit-flow widths."""
-
-    stem_channels: tuple[int, int] = (32, 64)
-    entry_channels: tuple[int, ...] = (128, 256, 728)
-    middle_blocks: int = 8
-    exit_channels: tuple[int, ...] = (1024, 1536, 2048)
-    name = "xception"
-
-    def build(self, num_classes: int) -> "Xception":
-        return Xception(self, num_classes)
-
-
-class Xception(nn.Module):
+class Xception(BackboneClassifier):
     """entry flow (two 3x3 convs, three blocks) -> middle flow (8 blocks) -> exit flow -> pool -> classifier."""
 
     def __init__(self, config: XceptionConfig, num_classes: int = 1000, in_channels: int = 3):
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         c1, c2 = config.stem_channels
-        self.backbone = nn.Sequential()
         self.backbone.add_module("conv1", ConvBlock(in_channels, c1, 3, stride=2, padding=0))
         self.backbone.add_module("conv2", ConvBlock(c1, c2, 3, padding=0))
         channels = c2
@@ -129,9 +112,19 @@ class Xception(nn.Module):
         self.classifier = Classifier(channels, num_classes)
         reference_init(self.backbone, self.classifier)
 
-    def forward(self, x):
-        return self.classifier(self.backbone(x))  # B,3,H,W -> B,2048,1,1 -> B,num_classes
+
+@dataclass(frozen=True)
+class XceptionConfig(ModelConfig):
+    """Entry-flow widths, middle-flow width and depth, exit-flow widths."""
+
+    model = Xception
+
+    stem_channels: tuple[int, int] = (32, 64)
+    entry_channels: tuple[int, ...] = (128, 256, 728)
+    middle_blocks: int = 8
+    exit_channels: tuple[int, ...] = (1024, 1536, 2048)
+    name = "xception"
 
 
-register(XceptionConfig())
-register(XceptionConfig(), ToBSConvU(reverse_dsc=True))
+CONFIGS = (XceptionConfig(),)
+VARIANTS = (None, ToBSConvU(reverse_dsc=True))
