@@ -118,12 +118,12 @@ class XceptionConfig(ModelConfig):
     """Entry-flow widths, middle-flow width and depth, exit-flow widths."""
 
     model = Xception
+    name = "xception"
 
     stem_channels: tuple[int, int] = (32, 64)
     entry_channels: tuple[int, ...] = (128, 256, 728)
     middle_blocks: int = 8
     exit_channels: tuple[int, ...] = (1024, 1536, 2048)
-    name = "xception"
 
 
 CONFIGS = (XceptionConfig(),)
