@@ -1,7 +1,8 @@
 """The zoo keeps what ``tests/zoo_pins.json`` pinned (see ``tests/zoo_pins.py``): for every name its classes,
 input size, parameter count, ``state_dict`` layout, module paths and orthonormal-loss weights; for representative
 models of every family and variant the forward computation for given weights and the initialization each
-parameter gets, which follows the reference implementation's order (initialize the baseline, then swap in BSConv).
+parameter gets, which follows the reference implementation's order (initialize the baseline, then swap in BSConv);
+and the parameter table ``blueprint models`` prints (``blueprint.models.parameters``) matches the builds.
 """
 import json
 import math
@@ -10,18 +11,22 @@ import numpy as np
 import pytest
 
 from blueprint.models import list_models
+from blueprint.models.parameters import TABLE, parameter_count
 from tests.zoo_pins import FORWARD_MODELS, PINS, build, init_statistics, layout, logits
 
 PINNED = json.loads(PINS.read_text())
 
 
-def test_the_zoo_registers_exactly_the_pinned_names():
-    assert list_models() == sorted(PINNED["layouts"])
+def test_the_zoo_registers_exactly_the_pinned_names_and_its_parameter_table_has_them():
+    assert list_models() == sorted(PINNED["layouts"]) == sorted(json.loads(TABLE.read_text()))
 
 
 @pytest.mark.parametrize("name", sorted(PINNED["layouts"]))
 def test_every_name_keeps_its_classes_input_size_parameters_and_layout(name):
-    assert layout(name) == PINNED["layouts"][name]
+    """The build on the meta device against the pins, and against the table ``blueprint models`` prints from."""
+    found = layout(name)
+    assert found == PINNED["layouts"][name]
+    assert parameter_count(name) == found["params"], "rewrite the table: python -m blueprint.models.parameters"
 
 
 def same_initialization(pinned: list[float], found: list[float], n: int) -> bool:
