@@ -29,6 +29,7 @@ import torch.nn as nn
 
 import reference
 from blueprint.layers import BSConvS, BSConvU, DSConv, subspace_channels
+from blueprint.tables import format_table
 
 log = logging.getLogger("blueprint.convert")
 
@@ -75,9 +76,8 @@ class ConversionReport:
             )
             for l in self.layers
         ]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
-        return "\n".join([f"convert to {self.to}, init={self.init}: {len(self.layers)} layers", *lines])
+        title = f"convert to {self.to}, init={self.init}: {len(self.layers)} layers"
+        return title + "\n" + format_table(header, rows, align="<<<>>>")
 
 
 def _is_size(v) -> bool:

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from blueprint.backend import use_backend
+from blueprint.tables import format_table
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -64,15 +65,8 @@ class ModelProfile:
             (l.name, l.kind, "x".join(map(str, l.output_shape)), f"{l.params:,}", f"{l.flops / 1e6:.3f}")
             for l in self.layers
         ]
-        rows.append(("total", "", "", f"{self.params:,}", f"{self.flops / 1e6:.3f}"))
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        align = ["<", "<", "<", ">", ">"]
-
-        def line(r):
-            return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)).rstrip()
-
-        rule = "-" * len(line(header))
-        return "\n".join([line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
+        total = ("total", "", "", f"{self.params:,}", f"{self.flops / 1e6:.3f}")
+        return format_table(header, rows, align="<<<>>", footer=[total])
 
 
 def layer_flops(module: nn.Module, inputs: tuple, output: torch.Tensor, include_norm_act: bool) -> int:

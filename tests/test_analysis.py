@@ -77,7 +77,7 @@ def test_a_state_dict_is_staged_by_width_and_the_table_gives_mean_and_median_per
     lines = result.table().splitlines()
     assert lines[0].split()[:3] == ["stage", "layers", "filters"]
     stage1 = np.concatenate([result.layers[0].explained, result.layers[1].explained])
-    cells = lines[1].split()
+    cells = lines[2].split()  # lines[1] is the rule under the header
     assert cells[:6] == ["stage", "1", "(8", "ch)", "2", "16"]
     assert float(cells[6]) == pytest.approx(100 * stage1.mean(), abs=0.05)
     assert float(cells[7]) == pytest.approx(100 * np.median(stage1), abs=0.05)

@@ -26,6 +26,7 @@ import torch.nn as nn
 
 import reference
 from blueprint.profiling import batched_size
+from blueprint.tables import format_table
 
 STAGE_BY = ("resolution", "width")
 
@@ -67,12 +68,7 @@ class KernelCorrelations:
             rows.append((self.stage_labels[s], str(n_layers), str(values.size), *_mean_median(values)))
         every = np.concatenate([l.explained for l in self.layers])
         rows.append(("all", str(len(self.layers)), str(every.size), *_mean_median(every)))
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-        def line(r):
-            return "  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(r, widths)))
-
-        return "\n".join([line(header), *map(line, rows)])
+        return format_table(header, rows[:-1], footer=rows[-1:])
 
 
 def _mean_median(values: np.ndarray) -> tuple[str, str]:

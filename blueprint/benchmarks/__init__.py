@@ -1,1 +1,2 @@
-"""Pieces of ``blueprint bench`` (see ``blueprint.bench``): the timed ops, compile times, peak memory."""
+"""Every benchmark of blueprint, one module per ``blueprint bench MODE`` (``layers``, ``training``), and their
+shared pieces: the timed ops, compile times, peak memory, the allocator setting."""

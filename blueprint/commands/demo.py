@@ -12,6 +12,7 @@ import statistics
 import time
 
 from blueprint.training import fit, recipe
+from blueprint.tables import format_table
 from blueprint.training.metrics import plot_curves
 
 MODELS = ("digits_cnn", "digits_cnn_bsconvu")
@@ -33,12 +34,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
-
-
 def run(args) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     epochs = 2 if args.quick else args.epochs
@@ -51,7 +46,8 @@ def run(args) -> int:
         config = recipe("digits", model=name, epochs=epochs, seed=args.seed,
                         output_dir=os.path.join(args.output_dir, name))  # fmt: skip
         results[name] = (fit(config, overwrite=True), time.perf_counter() - began)
-    rows = [["model", "parameters", "MFLOPs/image", "test accuracy", "train images/s", "seconds"]]
+    header = ["model", "parameters", "MFLOPs/image", "test accuracy", "train images/s", "seconds"]
+    rows = []
     for name, (result, seconds) in results.items():
         images_per_s = statistics.median(r["images_per_s"] for r in result.history)
         rows.append([name, f"{result.params:,}", f"{result.flops / 1e6:.3f}", f"{result.history[-1]['test_acc']:.2%}",
@@ -60,7 +56,7 @@ def run(args) -> int:
     plot_curves({name: result.history for name, (result, _) in results.items()}, plot,
                 f"scikit-learn digits, {epochs} epochs: baseline vs BSConv-U")  # fmt: skip
     print()
-    print(table(rows))
+    print(format_table(header, rows))
     test_images = next(iter(results.values()))[0].test_images
     print(f"\nFLOPs are multiply-adds per image; images/s is the median training throughput over the epochs. One of "
           f"the {test_images} test images is {100 / test_images:.2f} accuracy points: a point is within a seed's noise.")

@@ -3,8 +3,9 @@
 - ``config``: the recipes as a dataclass, every value overridable; ``metrics``: metrics.csv, curves, progress;
 - ``memory_data`` (CIFAR, digits in memory, whole-batch augmentation), ``folder_data`` (ImageFolder via PIL),
   ``cifar`` and ``digits`` (the on-disk formats), ``sampling`` (orders derived from seed and epoch);
-- ``loop``: the training loop; ``checkpoint``: atomic checkpoints and exact resume; ``distributed``: torchrun/DDP;
-- ``throughput``: the training-throughput benchmark (``python -m blueprint.training.throughput``).
+- ``loop``: the training loop; ``checkpoint``: atomic checkpoints and exact resume; ``distributed``: torchrun/DDP.
+
+The training-throughput benchmark is ``blueprint bench training`` (``blueprint.benchmarks.training``).
 """
 from blueprint.training.checkpoint import load_checkpoint
 from blueprint.training.config import TrainConfig, effective_config, recipe

@@ -1,4 +1,4 @@
-"""``blueprint bench``: the reference, accel and PyTorch side by side on MobileNet-shaped layers.
+"""``blueprint bench layers``: the reference, accel and PyTorch side by side on MobileNet-shaped layers.
 
 For each op (BSConv-U, BSConv-S, DSC), shape and backend it times the forward and forward + backward
 in float32 with the same thread count for PyTorch, Numba and BLAS, and reports milliseconds (best
@@ -8,7 +8,7 @@ matrix-multiply peak. Freed memory stays in the process while it runs (``bluepri
 so that page faults do not swamp the timings. Optionally also accel's first-call compile time (cold and warm cache) and the
 peak memory of the naive full-kernel BSConv-U against the factorized one.
 
-Issue 2's benchmark (the vectorized reference against PyTorch) is ``--backends reference,torch``.
+The vectorized reference against PyTorch alone is ``--backends reference,torch``.
 
 The header names the BLAS that NumPy (hence accel's pointwise steps) runs on: library, kernel
 ('architecture', from ``threadpoolctl``) and threads. For a fair comparison that kernel must be the
@@ -17,7 +17,7 @@ one the CPU supports best. Some machines set ``OPENBLAS_CORETYPE`` (e.g. ``Haswe
 OpenBLAS run a slower kernel than it would pick itself (on an AVX-512 machine: Haswell instead of
 SkylakeX). Unset both, for that one command only, when benchmarking::
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE blueprint bench --threads 2 --repeats 30
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE blueprint bench layers --threads 2 --repeats 30
 
 The library never changes them; the header warns when they are set.
 """
@@ -38,6 +38,7 @@ from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
 from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, forward_flops, runner
+from blueprint.tables import format_table
 
 PASSES = ("fwd", "fwd+bwd")
 FLOP_FACTOR = {"fwd": 1.0, "fwd+bwd": 3.0}  # a backward costs about twice its forward
@@ -166,8 +167,9 @@ def run(
 
 
 def format_report(report: Report) -> str:
-    """The tables printed by ``blueprint bench``."""
+    """The tables printed by ``blueprint bench layers``."""
     b = report.backends
+    compared = [name for name in b if name != "torch" and "torch" in b]
     lines = [
         f"float32, {report.threads} threads for PyTorch, Numba and BLAS; best of the timed calls; "
         f"shape = B,M,N,H,K,stride; x torch = torch ms / backend ms (above 1: faster than PyTorch)",
@@ -176,7 +178,7 @@ def format_report(report: Report) -> str:
             f"NumPy BLAS: {i['library']} {i['version']}, kernel {i['architecture']}, {i['threads']} threads"
             + (
                 f"; WARNING: {', '.join(f'{k}={v}' for k, v in i['env_overrides'].items())} set, which may select "
-                "a slower kernel (see `blueprint bench --help`)"
+                "a slower kernel (see `blueprint bench layers --help`)"
                 if i["env_overrides"]
                 else ""
             )
@@ -185,35 +187,38 @@ def format_report(report: Report) -> str:
         f"Numba threading layer: {report.numba_layer}",
         f"allocator: {report.allocator}",
         "",
-        f"{'op':<9} {'shape':<18} {'pass':<8}"
-        + "".join(f"{name + ' ms':>14}" for name in b)
-        + "".join(f"{name + ' x torch':>19}" for name in b if name != "torch" and "torch" in b)
-        + "".join(f"{name + ' GF/s':>16}" for name in b),
+        format_table(
+            ["op", "shape", "pass", *(f"{n} ms" for n in b), *(f"{n} x torch" for n in compared),
+             *(f"{n} GF/s" for n in b)],  # fmt: skip
+            [
+                [r["op"], r["shape"], r["pass"], *(f"{r['ms'][n]:.3f}" for n in b),
+                 *(f"{r['vs_torch'][n]:.2f}" for n in compared), *(f"{r['gflops'][n]:.1f}" for n in b)]  # fmt: skip
+                for r in report.rows
+            ],
+            align="<<<" + ">" * (2 * len(b) + len(compared)),
+        ),
     ]
-    for r in report.rows:
-        lines.append(
-            f"{r['op']:<9} {r['shape']:<18} {r['pass']:<8}"
-            + "".join(f"{r['ms'][name]:>14.3f}" for name in b)
-            + "".join(f"{r['vs_torch'][name]:>19.2f}" for name in b if name != "torch" and "torch" in b)
-            + "".join(f"{r['gflops'][name]:>16.1f}" for name in b)
-        )
     summary = report.summary()
     if summary:
         lines += ["", "x torch over the shapes (geometric mean, minimum):"]
-        lines += [f"  {key:<28} {v['geomean']:6.2f}  {v['min']:6.2f}" for key, v in summary.items()]
+        lines.append(format_table(
+            ["backend op pass", "geomean", "min"],
+            [[key, f"{v['geomean']:.2f}", f"{v['min']:.2f}"] for key, v in summary.items()],
+        ))  # fmt: skip
     if report.memory:
-        lines += ["", "BSConv-U peak memory, accel forward+backward (MiB): naive full kernel vs factorized"]
-        lines += [
-            f"  {m['shape']:<18} {m['naive_mib']:10.2f} {m['factorized_mib']:10.2f}"
-            f"  ({m['naive_mib'] / m['factorized_mib']:.1f}x)"
-            for m in report.memory
-        ]
+        lines += ["", "BSConv-U peak memory, accel forward+backward: naive full kernel vs factorized"]
+        lines.append(format_table(
+            ["shape", "naive MiB", "factorized MiB", "ratio"],
+            [[m["shape"], f"{m['naive_mib']:.2f}", f"{m['factorized_mib']:.2f}",
+              f"{m['naive_mib'] / m['factorized_mib']:.1f}x"] for m in report.memory],  # fmt: skip
+        ))  # fmt: skip
     if report.compile:
-        lines += ["", "accel import + first BSConv-U forward+backward (s): import, first call, total"]
-        lines += [
-            f"  {which:<5} cache {c['import_s']:8.2f} {c['first_call_s']:8.2f} {c['total_s']:8.2f}"
-            for which, c in report.compile.items()
-        ]
+        lines += ["", "accel import + first BSConv-U forward+backward (seconds)"]
+        lines.append(format_table(
+            ["cache", "import", "first call", "total"],
+            [[which, f"{c['import_s']:.2f}", f"{c['first_call_s']:.2f}", f"{c['total_s']:.2f}"]
+             for which, c in report.compile.items()],  # fmt: skip
+        ))  # fmt: skip
     return "\n".join(lines)
 
 

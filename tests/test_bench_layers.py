@@ -1,4 +1,4 @@
-"""``blueprint bench --quick`` runs and reports well-formed, positive figures (a smoke test, not a benchmark)."""
+"""``blueprint bench layers --quick`` runs and reports well-formed, positive figures (a smoke test, not a benchmark)."""
 import json
 import math
 
@@ -9,7 +9,7 @@ from blueprint import cli
 
 def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert cli.main(["bench", "--quick", "--repeats", "1", "--json", str(out)]) == 0
+    assert cli.main(["bench", "layers", "--quick", "--repeats", "1", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "matrix-multiply peak" in printed and "geometric mean" in printed
     report = json.loads(out.read_text())
@@ -31,17 +31,24 @@ def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys
 
 
 def test_bench_reference_against_torch_only(capsys):
-    """Issue 2's benchmark: the vectorized reference against PyTorch, nothing else."""
-    assert cli.main(["bench", "--quick", "--repeats", "1", "--backends", "reference,torch", "--ops", "dsc"]) == 0
+    """The vectorized reference against PyTorch, nothing else."""
+    assert cli.main(["bench", "layers", "--quick", "--repeats", "1", "--backends", "reference,torch", "--ops", "dsc"]) == 0
     printed = capsys.readouterr().out
     assert "reference x torch" in printed and "accel" not in printed
 
 
 def test_bench_refuses_unknown_backends(capsys):
-    assert cli.main(["bench", "--backends", "reference,cuda"]) == 2
+    assert cli.main(["bench", "layers", "--backends", "reference,cuda"]) == 2
     assert "--backends: expected a comma-separated subset of reference,accel,torch, got 'reference,cuda'" in (
         capsys.readouterr().err
     )
+
+
+def test_bench_refuses_an_unwritable_json_path_before_measuring(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "x.json"
+    assert cli.main(["bench", "layers", "--quick", "--json", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--json: the folder" in err and "does not exist" in err
 
 
 def test_kept_freed_memory_spares_repeated_large_allocations_their_page_faults():
@@ -58,3 +65,10 @@ def test_kept_freed_memory_spares_repeated_large_allocations_their_page_faults()
     for _ in range(5):
         np.ones(2 << 20, dtype=np.float32)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 100  # not 5 x 2048 pages
+
+
+def test_the_command_line_knows_the_same_backends_and_ops_as_the_benchmark():
+    from blueprint.benchmarks import ops
+    from blueprint.commands import bench
+
+    assert (bench.LAYER_BACKENDS, bench.LAYER_OPS) == (ops.BACKENDS, ops.OPS)
