@@ -34,15 +34,16 @@ def _accel_results(op, case, dy):
 def layer(op: str, case) -> nn.Module:
     """The PyTorch module of ``op`` with the case's geometry and weights; its parameters in contract order."""
     x, *weights, b = case.operands
-    m, n, kernel = x.shape[1], weights[-1].shape[0] if op != "dsc" else weights[1].shape[0], weights[0].shape[2:]
+    m, n = x.shape[1], (weights[1] if op == "dsc" else weights[-1]).shape[0]
+    kernel = (weights[0] if op in ("conv2d", "dsc") else weights[-1]).shape[2:]
     spatial = {k: case.geometry[k] for k in ("stride", "padding", "dilation")}
     bias = b is not None
     if op == "conv2d":
         module = nn.Conv2d(m, n, kernel, groups=case.geometry["groups"], bias=bias, **spatial)
     elif op == "bsconv_u":
-        module = BSConvU(m, n, weights[1].shape[2:], bias=bias, **spatial)
+        module = BSConvU(m, n, kernel, bias=bias, **spatial)
     elif op == "bsconv_s":  # M' = min(M, max(min_mid_channels, ceil(p M))) = w_b.shape[0] for a tiny p
-        module = BSConvS(m, n, weights[2].shape[2:], bias=bias, p=1e-9, min_mid_channels=weights[0].shape[0], **spatial)
+        module = BSConvS(m, n, kernel, bias=bias, p=1e-9, min_mid_channels=weights[0].shape[0], **spatial)
     else:
         module = DSConv(m, n, kernel, bias=bias, **spatial)
     module = module.to(torch.from_numpy(x).dtype)

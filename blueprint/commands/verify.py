@@ -108,17 +108,16 @@ def check(equation, seed: int, cases: int, tick) -> Summary:
 
 
 def table(summaries) -> str:
-    """The results as a Markdown table, one row per entry."""
+    """The results, one row per entry (``blueprint.tables``)."""
+    from blueprint.tables import format_table
+
     header = ["equation", "key", "statement", "backends", "cases", "max error", "tolerance", "verdict"]
     rows = [
         [s.name, s.key, s.statement, ", ".join(s.backends), str(s.cases), f"{s.max_error:.1e}", f"{s.tolerance:.0e}",
          "ok" if s.passed else f"FAIL ({s.failures})"]
         for s in summaries
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in [header, *rows]]
-    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
-    return "\n".join(lines)
+    return format_table(header, rows, align="<<<<>>><")
 
 
 class Progress:
@@ -143,7 +142,13 @@ class Progress:
 
 
 def write_json(path: Path, seed: int, cases: int, summaries) -> None:
-    report = {"seed": seed, "cases": cases, "results": [{**asdict(s), "passed": s.passed} for s in summaries]}
+    """The summaries as JSON (an infinite error, from a case that raised or had the wrong shape, as null)."""
+    results = [{**asdict(s), "passed": s.passed} for s in summaries]
+    for r in results:
+        r["max_error"] = r["max_error"] if math.isfinite(r["max_error"]) else None
+        if r["first_failure"] and not math.isfinite(r["first_failure"]["error"]):
+            r["first_failure"]["error"] = None
+    report = {"seed": seed, "cases": cases, "results": results}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, path)
