@@ -41,7 +41,11 @@ def by_difference(case: Case) -> float:
 
 @dataclass(frozen=True)
 class Equation:
-    """One checkable statement: ``key`` selects it (``blueprint verify --equation``), ``name`` is the paper's."""
+    """One checkable statement: ``key`` selects it (``blueprint verify --equation``), ``name`` is the paper's.
+
+    Entries with the same ``stream`` (all the backends' agreement entries of one op) are run on the same
+    cases by ``blueprint verify``; it defaults to the key.
+    """
 
     key: str
     name: str
@@ -50,6 +54,11 @@ class Equation:
     draw: Callable  # rng -> Case
     measure: Callable  # Case -> error
     tolerance: Callable = by_dtype  # Case -> largest allowed error
+    stream: str = ""
+
+    def __post_init__(self):
+        if not self.stream:
+            object.__setattr__(self, "stream", self.key)
 
 
 def _forward(module, op, case):
@@ -181,6 +190,7 @@ def agreement(op: str, backend: str, run: Callable, where: str) -> Equation:
         ("reference", backend),
         lambda rng: draw_operands(rng, op),
         measure,
+        stream=f"{op}-agreement",
     )
 
 

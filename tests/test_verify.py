@@ -164,6 +164,17 @@ def test_the_rerun_line_reproduces_the_failing_case(monkeypatch, capsys):
     assert code == 1 and re.search(r"First failing case: (.*)", again.out).group(1) == case
 
 
+def test_agreement_entries_of_one_op_run_on_the_same_cases(monkeypatch, capsys):
+    """A fault in the reference's BSConv-U backward fails every backend's agreement entry on the same case."""
+    monkeypatch.setattr(reference, "bsconv_u_backward", gradient(reference.bsconv_u_backward, 3, zeroed))
+    _, out = verify(capsys, "--equation", "bsconv_u-naive", "bsconv_u-accel", "bsconv_u-torch", "--cases", "10")
+    failing = set(re.findall(r"First failing case: \S+ (case .*)", out.out))
+    assert len(failing) == 1
+    for key in ("bsconv_u-accel", "bsconv_u-torch"):
+        _, alone = verify(capsys, "--equation", key, "--cases", "10")
+        assert set(re.findall(r"First failing case: \S+ (case .*)", alone.out)) == failing
+
+
 def test_a_clean_run_passes_and_writes_json(tmp_path, capsys):
     path = tmp_path / "verify.json"
     code, out = verify(capsys, "--equation", "eq9*", "bsconv_u-torch", "--cases", "3", "--json", str(path))
@@ -191,6 +202,7 @@ def test_backends_select_the_entries_that_run_only_on_them(capsys):
         (["--backends", "gpu"], "blueprint verify: error: backends: expected some of reference, naive, accel, torch, "
                                 "torch-accel, got gpu"),
         (["--backends", "accel"], "blueprint verify: error: backends: no selected entry runs on only accel"),
+        (["--json", "/nonexistent/v.json"], "blueprint verify: error: --json: the folder '/nonexistent' of "),
     ],
 )
 def test_bad_arguments_end_in_one_line(args, message, capsys):

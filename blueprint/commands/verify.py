@@ -2,9 +2,10 @@
 
 Runs every entry of ``blueprint.verification.EQUATIONS`` (the NumPy ones of ``reference.equations`` and
 the cross-backend ones) on ``--cases`` random cases each, prints one row per entry (the worst case
-against its tolerance) and exits with 1 if any case disagrees or raises. Case i of entry KEY is drawn
-from ``numpy.random.default_rng([seed, crc32(KEY), i])``, so ``--seed S --equation KEY --cases i+1``
-reruns it exactly; the seed and the first failing case's shapes are printed for that.
+against its tolerance) and exits with 1 if any case disagrees or raises. Case i of an entry is drawn
+from ``numpy.random.default_rng([seed, crc32(entry.stream), i])`` (the backends' agreement entries of
+one op share a stream, so they see the same cases), and ``--seed S --equation KEY --cases i+1`` reruns
+it exactly; the seed and the first failing case's shapes are printed for that.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import random
 import sys
 import zlib
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 DEFAULT_CASES = 20
 
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
                    "torch-accel (default: all)")
     p.add_argument("--equation", nargs="+", default=None, metavar="KEY",
                    help="entry keys or shell-style patterns, e.g. eq3 'bsconv_u-*' (default: every entry)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=run)
 
 
@@ -95,7 +95,7 @@ def check(equation, seed: int, cases: int, tick) -> Summary:
     import numpy as np
 
     summary = Summary(equation.key, equation.name, equation.statement, list(equation.backends))
-    stream = zlib.crc32(equation.key.encode())
+    stream = zlib.crc32(equation.stream.encode())
     for index in range(cases):
         case = equation.draw(np.random.default_rng([seed, stream, index]))
         try:
@@ -141,7 +141,7 @@ class Progress:
             print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def write_json(path: Path, seed: int, cases: int, summaries) -> None:
+def write_json(path: str, seed: int, cases: int, summaries) -> None:
     """The summaries as JSON (an infinite error, from a case that raised or had the wrong shape, as null)."""
     results = [{**asdict(s), "passed": s.passed} for s in summaries]
     for r in results:
@@ -149,16 +149,19 @@ def write_json(path: Path, seed: int, cases: int, summaries) -> None:
         if r["first_failure"] and not math.isfinite(r["first_failure"]["error"]):
             r["first_failure"]["error"] = None
     report = {"seed": seed, "cases": cases, "results": results}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, path)
+    with open(f"{path}.tmp", "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(f"{path}.tmp", path)
 
 
 def run(args) -> int:
     from blueprint.verification import EQUATIONS
 
+    from blueprint.commands.bench import writable_file
+
     if args.cases < 1:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")
+    writable_file("--json", args.json)
     equations = select(EQUATIONS, args.equation, args.backends)
     seed = random.SystemRandom().randrange(2**32) if args.seed is None else args.seed
     print(f"blueprint verify: seed {seed}, {args.cases} cases for each of {len(equations)} entries", flush=True)
