@@ -7,12 +7,14 @@ from reference.analysis import blueprint_factorize, pc1_explained_variance
 from reference.conv2d import conv2d_backward, conv2d_forward
 from reference.kernels import bsconv_s_kernel, bsconv_u_kernel, dsc_kernel
 from reference.orthonormal import orthonormal_loss, orthonormal_loss_backward
-from reference.separable import separable_ops
-
-_ops = separable_ops(conv2d_forward, conv2d_backward)
-dsc_forward, dsc_backward = _ops.dsc_forward, _ops.dsc_backward
-bsconv_u_forward, bsconv_u_backward = _ops.bsconv_u_forward, _ops.bsconv_u_backward
-bsconv_s_forward, bsconv_s_backward = _ops.bsconv_s_forward, _ops.bsconv_s_backward
+from reference.separable import (
+    bsconv_s_backward,
+    bsconv_s_forward,
+    bsconv_u_backward,
+    bsconv_u_forward,
+    dsc_backward,
+    dsc_forward,
+)
 
 __all__ = [
     "conv2d_forward",

@@ -1,71 +1,170 @@
-"""The specification: every op as plain loops that read like the paper's equations.
+"""The specification: every op as plain loops over the terms of the paper's equations.
 
-Slow on purpose. The tests hold the vectorized ops in ``reference`` (and ``accel``) to these on tiny
-shapes. Same signatures, caches and return values as the vectorized versions.
+Slow on purpose, and independent of the vectorized code: BSConv-U is the sum of Eq. (4), BSConv-S that
+of Eq. (10)-(11), DSC that of Sec. 4.1, each written out term by term over the full kernel's factors
+(never as a chain of pointwise and depthwise steps), and each backward sends every term's dy to each
+of its factors (the product rule, derived by hand). The tests hold the vectorized ops in ``reference``
+(and ``accel``) to these on tiny shapes. Same signatures and return values as the vectorized versions.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
 from reference import checks
 from reference.conv2d import Geometry, pad_spatial
-from reference.separable import separable_ops
+
+
+def _terms(geo: Geometry, n_out: int, m_g: int):
+    """Every term of a convolution sum: ``(b, n, p, q, m, i, j, row, col)`` with row = p S + i D, col = q S + j D.
+
+    Output pixel (p, q) of channel n reads the padded input at (row, col) through tap (i, j) of input
+    channel m (m counts within the group of n, 0 <= m < m_g).
+    """
+    (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.w_shape[2:]
+    ranges = (geo.x_shape[0], n_out, *geo.out_hw, m_g, kh, kw)
+    for b, n, p, q, m, i, j in itertools.product(*map(range, ranges)):
+        yield b, n, p, q, m, i, j, p * sh + i * dh, q * sw + j * dw
+
+
+def _start(x, w_shape, b, stride, padding, dilation, groups, out_hw, n_out):
+    """The padded input, the geometry, and y filled with the bias (zeros without one)."""
+    geo = Geometry(x.shape, w_shape, stride, padding, dilation, groups, out_hw)
+    y = np.zeros((x.shape[0], n_out, *out_hw), dtype=x.dtype)
+    if b is not None:
+        y[:] = b[None, :, None, None]
+    return pad_spatial(x, padding), geo, y
+
+
+def _gradients(dy, cache, n_out):
+    """Check dy against the forward; return zero dx_pad, zero gradients like each weight, and db."""
+    x_pad, weights, has_bias, geo = cache
+    checks.check_grad("dy", dy, (geo.x_shape[0], n_out, *geo.out_hw), x_pad.dtype)
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None  # y = b[n] + ...: every output pixel of n adds dy once
+    return np.zeros_like(x_pad), [np.zeros_like(w) for w in weights], db
+
+
+def _unpad(dx_pad, geo):
+    (ph, pw), (h, wd) = geo.padding, geo.x_shape[2:]
+    return np.ascontiguousarray(dx_pad[:, :, ph : ph + h, pw : pw + wd])
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Eq. (1): y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]."""
     stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
-    geo = Geometry(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
-    x_pad = pad_spatial(x, padding)
-    batch, n_out, m_g, kh, kw = x.shape[0], w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-    n_g = n_out // groups
-    y = np.zeros((batch, n_out, *out_hw), dtype=x.dtype)
-    for bi in range(batch):
-        for n in range(n_out):
-            g = n // n_g
-            for p in range(out_hw[0]):
-                for q in range(out_hw[1]):
-                    acc = 0.0
-                    for m in range(m_g):
-                        for i in range(kh):
-                            for j in range(kw):
-                                row = p * stride[0] + i * dilation[0]
-                                col = q * stride[1] + j * dilation[1]
-                                acc += x_pad[bi, g * m_g + m, row, col] * w[n, m, i, j]
-                    y[bi, n, p, q] = acc + (b[n] if b is not None else 0.0)
-    return y, (x_pad, w, b is not None, geo)
+    x_pad, geo, y = _start(x, w.shape, b, stride, padding, dilation, groups, out_hw, w.shape[0])
+    n_g, m_g = w.shape[0] // groups, w.shape[1]
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, w.shape[0], m_g):
+        y[bi, n, p, q] += x_pad[bi, (n // n_g) * m_g + m, row, col] * w[n, m, i, j]
+    return y, (x_pad, (w,), b is not None, geo)
 
 
 def conv2d_backward(dy, cache):
-    """Every product x_pad[..] w[n, m, i, j] of the forward sends dy[b, n, p, q] back to both factors."""
-    x_pad, w, has_bias, geo = cache
-    batch, n_out, m_g, kh, kw = geo.x_shape[0], w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-    checks.check_grad("dy", dy, (batch, n_out, *geo.out_hw), w.dtype)
-    n_g = n_out // geo.groups
-    dx_pad = np.zeros_like(x_pad)
-    dw = np.zeros_like(w)
-    for bi in range(batch):
-        for n in range(n_out):
-            g = n // n_g
-            for p in range(geo.out_hw[0]):
-                for q in range(geo.out_hw[1]):
-                    for m in range(m_g):
-                        for i in range(kh):
-                            for j in range(kw):
-                                row = p * geo.stride[0] + i * geo.dilation[0]
-                                col = q * geo.stride[1] + j * geo.dilation[1]
-                                dx_pad[bi, g * m_g + m, row, col] += w[n, m, i, j] * dy[bi, n, p, q]
-                                dw[n, m, i, j] += x_pad[bi, g * m_g + m, row, col] * dy[bi, n, p, q]
-    (ph, pw), (h, wd) = geo.padding, geo.x_shape[2:]
-    dx = dx_pad[:, :, ph : ph + h, pw : pw + wd]
-    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
-    return np.ascontiguousarray(dx), dw, db
+    """Every product x_pad[..] w[n, m, i, j] of the forward sends dy[b, n, p, q] back to both factors.
+
+    Returns ``(dx, dw, db)``.
+    """
+    x_pad, (w,), _, geo = cache
+    dx_pad, (dw,), db = _gradients(dy, cache, w.shape[0])
+    n_g, m_g = w.shape[0] // geo.groups, w.shape[1]
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, w.shape[0], m_g):
+        g, c = dy[bi, n, p, q], (n // n_g) * m_g + m
+        dx_pad[bi, c, row, col] += g * w[n, m, i, j]
+        dw[n, m, i, j] += g * x_pad[bi, c, row, col]
+    return _unpad(dx_pad, geo), dw, db
 
 
-_ops = separable_ops(conv2d_forward, conv2d_backward)
-dsc_forward, dsc_backward = _ops.dsc_forward, _ops.dsc_backward
-bsconv_u_forward, bsconv_u_backward = _ops.bsconv_u_forward, _ops.bsconv_u_backward
-bsconv_s_forward, bsconv_s_backward = _ops.bsconv_s_forward, _ops.bsconv_s_backward
+def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (4), term by term: V_n = sum_m U_m * (w_{n,m} B^(n)).
+
+    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, m, p S + i D, q S + j D] w_{n,m} B^(n)[i, j]; Eq. (5)
+    groups the same sum as (sum_m U_m w_{n,m}) * B^(n). w_pw is W (N, M, 1, 1), w_dw the blueprints
+    (N, 1, K, K). Returns ``(y, cache)``.
+    """
+    stride, padding, dilation, out_hw = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
+    n_out = w_pw.shape[0]
+    x_pad, geo, y = _start(x, w_dw.shape, b, stride, padding, dilation, 1, out_hw, n_out)
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, n_out, x.shape[1]):
+        y[bi, n, p, q] += x_pad[bi, m, row, col] * w_pw[n, m, 0, 0] * w_dw[n, 0, i, j]
+    return y, (x_pad, (w_pw, w_dw), b is not None, geo)
+
+
+def bsconv_u_backward(dy, cache):
+    """Each term x w_{n,m} B^(n)[i, j] of Eq. (4) sends dy[b, n, p, q] times the other two factors to each factor.
+
+    Returns ``(dx, dw_pw, dw_dw, db)``.
+    """
+    x_pad, (w_pw, w_dw), _, geo = cache
+    dx_pad, (dw_pw, dw_dw), db = _gradients(dy, cache, w_pw.shape[0])
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, w_pw.shape[0], w_pw.shape[1]):
+        g, u = dy[bi, n, p, q], x_pad[bi, m, row, col]
+        dx_pad[bi, m, row, col] += g * w_pw[n, m, 0, 0] * w_dw[n, 0, i, j]
+        dw_pw[n, m, 0, 0] += g * u * w_dw[n, 0, i, j]
+        dw_dw[n, 0, i, j] += g * u * w_pw[n, m, 0, 0]
+    return _unpad(dx_pad, geo), dw_pw, dw_dw, db
+
+
+def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (10)-(11), term by term: V_n = (sum_m U_m sum_{m'} w^A_{n,m'} w^B_{m',m}) * B^(n).
+
+    y[b, n, p, q] = b[n] + sum_{m, m', i, j} x_pad[b, m, p S + i D, q S + j D] w^A_{n,m'} w^B_{m',m} B^(n)[i, j].
+    w_b is W^B (M', M, 1, 1), w_a is W^A (N, M', 1, 1), w_dw the blueprints (N, 1, K, K). Returns ``(y, cache)``.
+    """
+    stride, padding, dilation, out_hw = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
+    n_out, m_sub = w_a.shape[:2]
+    x_pad, geo, y = _start(x, w_dw.shape, b, stride, padding, dilation, 1, out_hw, n_out)
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, n_out, x.shape[1]):
+        for k in range(m_sub):
+            y[bi, n, p, q] += x_pad[bi, m, row, col] * w_a[n, k, 0, 0] * w_b[k, m, 0, 0] * w_dw[n, 0, i, j]
+    return y, (x_pad, (w_b, w_a, w_dw), b is not None, geo)
+
+
+def bsconv_s_backward(dy, cache):
+    """Each term x w^A_{n,m'} w^B_{m',m} B^(n)[i, j] of Eq. (10) sends dy times the other three factors to each.
+
+    Returns ``(dx, dw_b, dw_a, dw_dw, db)``.
+    """
+    x_pad, (w_b, w_a, w_dw), _, geo = cache
+    dx_pad, (dw_b, dw_a, dw_dw), db = _gradients(dy, cache, w_a.shape[0])
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, w_a.shape[0], w_b.shape[1]):
+        g, u = dy[bi, n, p, q], x_pad[bi, m, row, col]
+        for k in range(w_b.shape[0]):
+            a, wb, bp = w_a[n, k, 0, 0], w_b[k, m, 0, 0], w_dw[n, 0, i, j]
+            dx_pad[bi, m, row, col] += g * a * wb * bp
+            dw_b[k, m, 0, 0] += g * u * a * bp
+            dw_a[n, k, 0, 0] += g * u * wb * bp
+            dw_dw[n, 0, i, j] += g * u * a * wb
+    return _unpad(dx_pad, geo), dw_b, dw_a, dw_dw, db
+
+
+def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
+    """Sec. 4.1, term by term: V_n = sum_m U_m * (w_{n,m} B'_m), one 3-D blueprint B' shared by every filter.
+
+    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, m, p S + i D, q S + j D] w_{n,m} B'_m[i, j]. w_dw is B'
+    (M, 1, K, K), w_pw is W (N, M, 1, 1). Returns ``(y, cache)``.
+    """
+    stride, padding, dilation, out_hw = checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)
+    n_out = w_pw.shape[0]
+    x_pad, geo, y = _start(x, w_dw.shape, b, stride, padding, dilation, 1, out_hw, n_out)
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, n_out, x.shape[1]):
+        y[bi, n, p, q] += x_pad[bi, m, row, col] * w_pw[n, m, 0, 0] * w_dw[m, 0, i, j]
+    return y, (x_pad, (w_dw, w_pw), b is not None, geo)
+
+
+def dsc_backward(dy, cache):
+    """Each term x w_{n,m} B'_m[i, j] of Sec. 4.1 sends dy times the other two factors to each factor.
+
+    Returns ``(dx, dw_dw, dw_pw, db)``.
+    """
+    x_pad, (w_dw, w_pw), _, geo = cache
+    dx_pad, (dw_dw, dw_pw), db = _gradients(dy, cache, w_pw.shape[0])
+    for bi, n, p, q, m, i, j, row, col in _terms(geo, w_pw.shape[0], w_pw.shape[1]):
+        g, u = dy[bi, n, p, q], x_pad[bi, m, row, col]
+        dx_pad[bi, m, row, col] += g * w_pw[n, m, 0, 0] * w_dw[m, 0, i, j]
+        dw_dw[m, 0, i, j] += g * u * w_pw[n, m, 0, 0]
+        dw_pw[n, m, 0, 0] += g * u * w_dw[m, 0, i, j]
+    return _unpad(dx_pad, geo), dw_dw, dw_pw, db
 
 
 def bsconv_u_kernel(w_pw, w_dw):

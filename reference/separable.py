@@ -1,98 +1,90 @@
 """DSC, BSConv-U and BSConv-S as chains of pointwise and depthwise convolutions.
 
-Each op is written once, over a pair ``(conv_forward, conv_backward)`` with the contract of
-``conv2d_forward`` / ``conv2d_backward``: ``separable_ops(conv2d_forward, conv2d_backward)`` gives the
-vectorized ops that ``reference`` exports, and ``reference.naive`` builds the loop versions from its
-loop convolution. Pointwise steps are 1x1 convolutions; depthwise steps are convolutions with one group
-per channel. stride, padding and dilation apply to the depthwise (spatial) step; the bias is added to
-the final output.
+Pointwise steps are 1x1 convolutions; depthwise steps are convolutions with one group per channel,
+both ``conv2d_forward`` / ``conv2d_backward``. stride, padding and dilation apply to the depthwise
+(spatial) step; the bias is added to the final output.
 
 Backward passes are the chain rule through the steps in reverse order: each step's backward turns the
-gradient of its output into the gradients of its input and its weights.
+gradient of its output into the gradients of its input and its weights. ``reference.naive`` states the
+same ops independently, as loops of Eq. (4), (10)-(11) and Sec. 4.1 over the full sums.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from reference import checks
+from reference.conv2d import conv2d_backward, conv2d_forward
 
 
-def separable_ops(conv_forward, conv_backward) -> SimpleNamespace:
-    """The six separable forward/backward functions built on the given convolution."""
+def _pointwise(x, w, b=None):
+    return conv2d_forward(x, w, b)
 
-    def pointwise(x, w, b=None):
-        return conv_forward(x, w, b)
 
-    def depthwise(x, w, b, stride, padding, dilation):
-        return conv_forward(x, w, b, stride, padding, dilation, groups=x.shape[1])
+def _depthwise(x, w, b, stride, padding, dilation):
+    return conv2d_forward(x, w, b, stride, padding, dilation, groups=x.shape[1])
 
-    def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
-        """Sec. 4.1: depthwise with B' (M, 1, K, K), then pointwise with W (N, M, 1, 1).
 
-        Equals ``conv2d_forward(x, dsc_kernel(w_dw, w_pw), b, ...)``. Returns ``(y, cache)``.
-        """
-        checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)
-        u, dw_cache = depthwise(x, w_dw, None, stride, padding, dilation)  # B,M,Ho,Wo
-        y, pw_cache = pointwise(u, w_pw, b)  # B,N,Ho,Wo
-        return y, (dw_cache, pw_cache, y.shape, y.dtype)
+def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
+    """Sec. 4.1: depthwise with B' (M, 1, K, K), then pointwise with W (N, M, 1, 1).
 
-    def dsc_backward(dy, cache):
-        """Reverse of ``dsc_forward``: pointwise backward, then depthwise backward.
+    Equals ``conv2d_forward(x, dsc_kernel(w_dw, w_pw), b, ...)``. Returns ``(y, cache)``.
+    """
+    checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)
+    u, dw_cache = _depthwise(x, w_dw, None, stride, padding, dilation)  # B,M,Ho,Wo
+    y, pw_cache = _pointwise(u, w_pw, b)  # B,N,Ho,Wo
+    return y, (dw_cache, pw_cache, y.shape, y.dtype)
 
-        Returns ``(dx, dw_dw, dw_pw, db)``.
-        """
-        dw_cache, pw_cache, y_shape, y_dtype = cache
-        checks.check_grad("dy", dy, y_shape, y_dtype)
-        du, dw_pw, db = conv_backward(dy, pw_cache)
-        dx, dw_dw, _ = conv_backward(du, dw_cache)
-        return dx, dw_dw, dw_pw, db
 
-    def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
-        """Eq. (6)-(7): V' = U * w~ (pointwise, W is (N, M, 1, 1)), then V = V' * B (depthwise, (N, 1, K, K)).
+def dsc_backward(dy, cache):
+    """Reverse of ``dsc_forward``: pointwise backward, then depthwise backward.
 
-        Equals ``conv2d_forward(x, bsconv_u_kernel(w_pw, w_dw), b, ...)`` (Eq. 4-5). Returns ``(y, cache)``.
-        """
-        checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
-        v_prime, pw_cache = pointwise(x, w_pw)  # B,N,H,W
-        y, dw_cache = depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
-        return y, (pw_cache, dw_cache, y.shape, y.dtype)
+    Returns ``(dx, dw_dw, dw_pw, db)``.
+    """
+    dw_cache, pw_cache, y_shape, y_dtype = cache
+    checks.check_grad("dy", dy, y_shape, y_dtype)
+    du, dw_pw, db = conv2d_backward(dy, pw_cache)
+    dx, dw_dw, _ = conv2d_backward(du, dw_cache)
+    return dx, dw_dw, dw_pw, db
 
-    def bsconv_u_backward(dy, cache):
-        """Reverse of Eq. (6)-(7): depthwise backward gives dV' and dB, pointwise backward gives dx and dW.
 
-        Returns ``(dx, dw_pw, dw_dw, db)``.
-        """
-        pw_cache, dw_cache, y_shape, y_dtype = cache
-        checks.check_grad("dy", dy, y_shape, y_dtype)
-        dv_prime, dw_dw, db = conv_backward(dy, dw_cache)
-        dx, dw_pw, _ = conv_backward(dv_prime, pw_cache)
-        return dx, dw_pw, dw_dw, db
+def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (6)-(7): V' = U * w~ (pointwise, W is (N, M, 1, 1)), then V = V' * B (depthwise, (N, 1, K, K)).
 
-    def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
-        """Eq. (12)-(14): U' = U * w~^B (to M' channels), V' = U' * w~^A (to N), V = V' * B (depthwise).
+    Equals ``conv2d_forward(x, bsconv_u_kernel(w_pw, w_dw), b, ...)`` (Eq. 4-5). Returns ``(y, cache)``.
+    """
+    checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
+    v_prime, pw_cache = _pointwise(x, w_pw)  # B,N,H,W
+    y, dw_cache = _depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
+    return y, (pw_cache, dw_cache, y.shape, y.dtype)
 
-        Equals ``conv2d_forward(x, bsconv_s_kernel(w_b, w_a, w_dw), b, ...)`` (Eq. 10-11). Returns ``(y, cache)``.
-        """
-        checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
-        u_prime, b_cache = pointwise(x, w_b)  # B,M',H,W
-        v_prime, a_cache = pointwise(u_prime, w_a)  # B,N,H,W
-        y, dw_cache = depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
-        return y, (b_cache, a_cache, dw_cache, y.shape, y.dtype)
 
-    def bsconv_s_backward(dy, cache):
-        """Reverse of Eq. (12)-(14), one step at a time. Returns ``(dx, dw_b, dw_a, dw_dw, db)``."""
-        b_cache, a_cache, dw_cache, y_shape, y_dtype = cache
-        checks.check_grad("dy", dy, y_shape, y_dtype)
-        dv_prime, dw_dw, db = conv_backward(dy, dw_cache)
-        du_prime, dw_a, _ = conv_backward(dv_prime, a_cache)
-        dx, dw_b, _ = conv_backward(du_prime, b_cache)
-        return dx, dw_b, dw_a, dw_dw, db
+def bsconv_u_backward(dy, cache):
+    """Reverse of Eq. (6)-(7): depthwise backward gives dV' and dB, pointwise backward gives dx and dW.
 
-    return SimpleNamespace(
-        dsc_forward=dsc_forward,
-        dsc_backward=dsc_backward,
-        bsconv_u_forward=bsconv_u_forward,
-        bsconv_u_backward=bsconv_u_backward,
-        bsconv_s_forward=bsconv_s_forward,
-        bsconv_s_backward=bsconv_s_backward,
-    )
+    Returns ``(dx, dw_pw, dw_dw, db)``.
+    """
+    pw_cache, dw_cache, y_shape, y_dtype = cache
+    checks.check_grad("dy", dy, y_shape, y_dtype)
+    dv_prime, dw_dw, db = conv2d_backward(dy, dw_cache)
+    dx, dw_pw, _ = conv2d_backward(dv_prime, pw_cache)
+    return dx, dw_pw, dw_dw, db
+
+
+def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
+    """Eq. (12)-(14): U' = U * w~^B (to M' channels), V' = U' * w~^A (to N), V = V' * B (depthwise).
+
+    Equals ``conv2d_forward(x, bsconv_s_kernel(w_b, w_a, w_dw), b, ...)`` (Eq. 10-11). Returns ``(y, cache)``.
+    """
+    checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
+    u_prime, b_cache = _pointwise(x, w_b)  # B,M',H,W
+    v_prime, a_cache = _pointwise(u_prime, w_a)  # B,N,H,W
+    y, dw_cache = _depthwise(v_prime, w_dw, b, stride, padding, dilation)  # B,N,Ho,Wo
+    return y, (b_cache, a_cache, dw_cache, y.shape, y.dtype)
+
+
+def bsconv_s_backward(dy, cache):
+    """Reverse of Eq. (12)-(14), one step at a time. Returns ``(dx, dw_b, dw_a, dw_dw, db)``."""
+    b_cache, a_cache, dw_cache, y_shape, y_dtype = cache
+    checks.check_grad("dy", dy, y_shape, y_dtype)
+    dv_prime, dw_dw, db = conv2d_backward(dy, dw_cache)
+    du_prime, dw_a, _ = conv2d_backward(dv_prime, a_cache)
+    dx, dw_b, _ = conv2d_backward(du_prime, b_cache)
+    return dx, dw_b, dw_a, dw_dw, db

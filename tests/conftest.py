@@ -1,19 +1,67 @@
-"""Hypothesis profiles: 'dev' (default) for local runs, 'ci' (HYPOTHESIS_PROFILE=ci) bounded for CI time; the
-``register_test_model`` fixture for tests that register models."""
+"""Hypothesis for the whole suite: fresh cases every run, one seed that reproduces them, and a count.
+
+Profiles: 'dev' (default) and 'ci' (``HYPOTHESIS_PROFILE=ci``, which also prints the blob that
+reproduces a failing example); neither derandomizes. Every run draws its cases from one seed: the one
+given with ``--hypothesis-seed=S`` or ``BLUEPRINT_HYPOTHESIS_SEED=S``, else a fresh random one. The
+header prints it and the run ends with ``property cases: N (seed S)``, N counting every example that
+the property tests executed (shrinking included).
+
+Also the ``register_test_model`` fixture for tests that register models.
+"""
 import os
+import random
 from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+SEED_VARIABLE = "BLUEPRINT_HYPOTHESIS_SEED"
+
+settings.register_profile("dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
-    "dev", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=25, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+_examples = {"count": 0}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Fix the run's seed before hypothesis's plugin reads ``--hypothesis-seed``."""
+    seed = config.getoption("hypothesis_seed") or os.environ.get(SEED_VARIABLE) or str(random.randrange(2**32))
+    config.option.hypothesis_seed = seed
+    config.stash[_seed_key] = seed
+
+
+_seed_key = pytest.StashKey[str]()
+
+
+def pytest_report_header(config):
+    seed = config.stash[_seed_key]
+    return f"hypothesis seed: {seed} (rerun these cases with --hypothesis-seed={seed} or {SEED_VARIABLE}={seed})"
+
+
+def _counted(inner):
+    def run_example(*args, **kwargs):
+        _examples["count"] += 1
+        return inner(*args, **kwargs)
+
+    run_example.counted = True
+    return run_example
+
+
+def pytest_collection_modifyitems(items):
+    """Wrap each property test's inner test (hypothesis's documented hook) so that every example is counted."""
+    for item in items:
+        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if handle is not None and not getattr(handle.inner_test, "counted", False):
+            handle.inner_test = _counted(handle.inner_test)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    terminalreporter.write_line(f"property cases: {_examples['count']} (seed {config.stash[_seed_key]})")
 
 
 @dataclass(frozen=True)

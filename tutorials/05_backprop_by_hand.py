@@ -353,4 +353,4 @@ fig
 # - Pointwise is a matrix product per pixel, depthwise a convolution per channel; BSConv-U, BSConv-S and the DSC
 #   are chains of them, and their backwards are the chains reversed.
 # - Central differences in float64 confirm every gradient to about $10^{-8}$ or better; for ops that are
-#   linear in each parameter they are exact up to rounding. `reference.naive` and `reference` hold the same derivations; lesson 6 compiles them.
+#   linear in each parameter they are exact up to rounding. `reference` holds these derivations (the chains reversed), `reference.naive` the same gradients derived term by term from the full sums, an independent check; lesson 6 compiles them.
