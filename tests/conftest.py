@@ -1,6 +1,10 @@
-"""Hypothesis profiles: 'dev' (default) for local runs, 'ci' (HYPOTHESIS_PROFILE=ci) bounded for CI time."""
+"""Hypothesis profiles: 'dev' (default) for local runs, 'ci' (HYPOTHESIS_PROFILE=ci) bounded for CI time.
+
+Also the session fixtures of the lessons' book (``tests/book.py``), shared by the tutorial and docs tests.
+"""
 import os
 
+from book import book_site, executed_lessons  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(

@@ -73,7 +73,6 @@ fig.suptitle("Lesson 2: two filters built by Eq. (2), slice m = $w_{n,m}$ times 
 save(fig, "02_kernel_from_blueprints.png",
      "Left column: the 3x3 blueprint of each filter (own color scale). Other columns: the filter's M=6 slices on one "
      "shared scale (red positive, blue negative); a negative weight gives an inverted copy.")
-fig
 
 # %% [markdown]
 # ## 2. Rewriting the convolution, one equation at a time
@@ -181,7 +180,6 @@ ax.legend()
 save(fig, "02_cost_ratio.png",
      "The same ratio holds for parameters and for multiply-adds. Dotted lines: the limit 1/K^2 for very wide "
      "layers; a 3x3 BSConv-U with M=128 costs 12% of the regular convolution.")
-fig
 
 # %% [markdown]
 # ## What we saw

@@ -203,7 +203,6 @@ fig.suptitle(f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({
 save(fig, "03_orthonormal_descent.png",
      "Gradient descent with the hand-derived gradient 2 (W W^T - I) W / L; the Gram matrices are from the decayed "
      "run. It goes to the identity: unit rows (diagonal 1), perpendicular to each other (off-diagonal 0).")
-fig
 
 # %% [markdown]
 # ## 5. Orthonormality costs no expressiveness

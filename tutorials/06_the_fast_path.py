@@ -232,7 +232,6 @@ fig.suptitle(f"Lesson 6: one layer on three backends ({THREADS} thread, float32,
 save(fig, "06_timing.png",
      "Best of several calls, measured when the lesson ran (machine-dependent). Shorter is faster. All three "
      "backends compute the same outputs and gradients (checked).")
-fig
 
 # %% [markdown]
 # ## What we saw
