@@ -11,6 +11,7 @@ copyright = "the blueprint contributors; BSConv by Haase & Amthor, CVPR 2020"
 extensions = [
     "myst_nb",  # notebooks (.ipynb) and MyST markdown (.md) as pages, outputs inline
     "sphinx.ext.autodoc",  # the API pages, from the docstrings
+    "sphinx.ext.napoleon",  # their "Args:" sections
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # MathJax 3 from a PyPI package into _static/mathjax: no CDN
 ]

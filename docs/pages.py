@@ -113,7 +113,7 @@ def lesson_page(run: Run, notebook_path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(notebook_path, as_version=4)
     mode = "in fast mode (`BLUEPRINT_TUTORIAL_FAST=1`), " if run.fast else ""
     line = (f"**Run it yourself:** download the executed notebook {{download}}`{run.name}.ipynb "
-            f"<../notebooks/{run.name}.ipynb>` (this build ran it {mode}in {run.seconds:.0f} s), "
-            f"or run `python tutorials/{run.name}.py`.")
+            f"<../notebooks/{run.name}.ipynb>` (this build ran it {mode}in {run.seconds:.0f} s) into `tutorials/`, "
+            f"beside the `lesson_kit.py` it imports, or run `python tutorials/{run.name}.py`.")
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(line))
     return notebook

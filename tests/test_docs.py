@@ -2,8 +2,8 @@
 
 Every page of the site built from the fast-mode lessons (``book_site``) is loaded with every request off this
 machine refused, and must show no console error, load every image, render every formula with MathJax and leave
-no raw TeX in its text; every link inside the site must resolve (the fragment too); each lesson page must show
-its lesson's figures and offer its executed notebook for download. One page's screenshot is kept.
+no raw TeX in its text; every link inside the site must resolve (the fragment too); each API page must document its
+objects; each lesson page must show its lesson's figures and offer its executed notebook for download. One page's screenshot is kept.
 """
 import functools
 import json
@@ -24,6 +24,7 @@ FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-componen
 PAGES = ["index.html", "idea.html", "verify.html", *(f"lessons/{name}.html" for name in FIGURES),
          *(f"api/{area}.html" for area in ["reference", "accel", "layers", "convert", "models", "training", "analysis"])]
 RAW_TEX = ["$$", "\\(", "\\[", "\\begin{"]
+RAW_RST = [".. py:", ".. automodule::", ":module:"]  # autodoc output that was not parsed as reStructuredText
 FACTS = """() => {
     const prose = document.body.cloneNode(true);
     prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach(e => e.remove());
@@ -37,6 +38,7 @@ FACTS = """() => {
         links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
         figures: Array.from(document.querySelectorAll(".cell_output img")).map(i => [i.naturalWidth, i.naturalHeight]),
         downloads: Array.from(document.querySelectorAll("a.download")).map(a => a.href),
+        documented: document.querySelectorAll("dl.py").length,
     };
 }"""
 
@@ -124,8 +126,11 @@ def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, 
     assert facts["brokenImages"] == []
     assert facts["unrendered"] == [] and facts["mathErrors"] == 0, f"{page}: formulas MathJax did not render"
     assert [tex for tex in RAW_TEX if tex in facts["text"]] == [], f"{page}: raw TeX left in the text"
+    assert [rst for rst in RAW_RST if rst in facts["text"]] == [], f"{page}: raw reStructuredText left in the text"
     if page.startswith("lessons/"):
         assert facts["math"] > 0
+    if page.startswith("api/"):
+        assert facts["documented"] > 0, f"{page} documents nothing"
     if screenshot is not None:
         assert screenshot.stat().st_size > 10_000
         print(f"screenshot: {screenshot}")
