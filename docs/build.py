@@ -21,7 +21,7 @@ import pages
 DOCS = Path(__file__).resolve().parent
 
 
-def stage_sources(out: Path, runs: list[lessons.Run]) -> Path:
+def stage_sources(out: Path, runs: list[lessons.Run], fast: bool) -> Path:
     """Write the Sphinx sources into ``out/src`` (replacing what was there) and return that folder."""
     src = out / "src"
     shutil.rmtree(src, ignore_errors=True)
@@ -29,7 +29,7 @@ def stage_sources(out: Path, runs: list[lessons.Run]) -> Path:
     shutil.copytree(out / lessons.NOTEBOOKS, src / "notebooks")
     (src / "index.md").write_text(pages.index_page(runs))
     (src / "idea.md").write_text(pages.idea_page())
-    (src / "verify.md").write_text(pages.verify_page())
+    (src / "verify.md").write_text(pages.verify_page(fast))
     (src / "lessons").mkdir()
     for run in runs:
         notebook = pages.lesson_page(run, out / lessons.NOTEBOOKS / f"{run.name}.ipynb")
@@ -51,14 +51,15 @@ def build_site(src: Path, html: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="docs/build.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DOCS / "_build", help="output folder (default docs/_build)")
-    parser.add_argument("--fast", action="store_true", help="run the lessons in fast mode (BLUEPRINT_TUTORIAL_FAST=1)")
+    parser.add_argument("--fast", action="store_true",
+                        help="run the lessons in fast mode (BLUEPRINT_TUTORIAL_FAST=1) and blueprint verify on 2 cases")
     parser.add_argument("--no-execute", action="store_true", help="reuse the lessons executed by an earlier build")
     parser.add_argument("--no-site", action="store_true", help="execute the lessons only")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     runs = lessons.load_runs(out) if args.no_execute else lessons.execute_all(out, args.fast)
     if not args.no_site:
-        build_site(stage_sources(out, runs), out / "html")
+        build_site(stage_sources(out, runs, args.fast), out / "html")
         print(f"docs: open {out / 'html' / 'index.html'}")
     return 0
 

@@ -45,3 +45,5 @@ html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None
 html_context = {"default_mode": "light"}  # figures are drawn on white; an unset mode is logged as a console error
+# The theme's sidebar without its search field: the header already has one.
+html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}

@@ -94,13 +94,19 @@ def idea_page() -> str:
     return f"# The idea in a few lines\n\n*From the project's README.*\n{section.rstrip()}\n"
 
 
-def verify_page() -> str:
-    """What ``blueprint verify`` prints, run now; a note where this version of blueprint has no such command."""
-    if importlib.util.find_spec("blueprint.commands.verify") is None:
+def has_verify() -> bool:
+    """Whether this version of blueprint has the ``blueprint verify`` command (one module per command)."""
+    return importlib.util.find_spec("blueprint.commands.verify") is not None
+
+
+def verify_page(fast: bool) -> str:
+    """What ``blueprint verify`` prints, run now (2 cases per equation when ``fast``); a note where there is none."""
+    if not has_verify():
         return ("# The equations, verified\n\n```{note}\nThis version of blueprint has no `blueprint verify` "
                 "command yet; once it has, this page shows the table it prints.\n```\n")
-    print("docs: running blueprint verify ...", flush=True)
-    run = subprocess.run([sys.executable, "-m", "blueprint.cli", "verify"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "blueprint.cli", "verify", *(["--cases", "2"] if fast else [])]
+    print(f"docs: running blueprint verify{' --cases 2' if fast else ''} ...", flush=True)
+    run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"docs: blueprint verify failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
     return ("# The equations, verified\n\nEach row is an equation of the paper (or an identity the code relies on), "
@@ -111,9 +117,9 @@ def verify_page() -> str:
 def lesson_page(run: Run, notebook_path: Path) -> nbformat.NotebookNode:
     """The executed notebook with a line under its title: the notebook to download, and how long it ran here."""
     notebook = nbformat.read(notebook_path, as_version=4)
-    mode = "in fast mode (`BLUEPRINT_TUTORIAL_FAST=1`), " if run.fast else ""
-    line = (f"**Run it yourself:** download the executed notebook {{download}}`{run.name}.ipynb "
-            f"<../notebooks/{run.name}.ipynb>` (this build ran it {mode}in {run.seconds:.0f} s) into `tutorials/`, "
-            f"beside the `lesson_kit.py` it imports, or run `python tutorials/{run.name}.py`.")
+    mode = " in fast mode (`BLUEPRINT_TUTORIAL_FAST=1`)" if run.fast else ""
+    line = (f"**Run it yourself:** download {{download}}`{run.name}.ipynb <../notebooks/{run.name}.ipynb>` into "
+            f"`tutorials/`, beside the `lesson_kit.py` it imports, or run `python tutorials/{run.name}.py`. "
+            f"This page was executed{mode} in {run.seconds:.0f} s.")
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(line))
     return notebook

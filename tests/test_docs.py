@@ -6,6 +6,7 @@ no raw TeX in its text; every link inside the site must resolve (the fragment to
 objects; each lesson page must show its lesson's figures and offer its executed notebook for download. One page's screenshot is kept.
 """
 import functools
+import importlib.util
 import json
 import struct
 import threading
@@ -39,6 +40,7 @@ FACTS = """() => {
         figures: Array.from(document.querySelectorAll(".cell_output img")).map(i => [i.naturalWidth, i.naturalHeight]),
         downloads: Array.from(document.querySelectorAll("a.download")).map(a => a.href),
         documented: document.querySelectorAll("dl.py").length,
+        preformatted: Array.from(document.querySelectorAll("pre")).map(p => p.textContent).join("\\n"),
     };
 }"""
 
@@ -134,6 +136,14 @@ def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, 
     if screenshot is not None:
         assert screenshot.stat().st_size > 10_000
         print(f"screenshot: {screenshot}")
+
+
+def test_verify_page_shows_the_table_or_says_there_is_none(server, browser):
+    facts = visit(browser, urljoin(server, "verify.html"))
+    if importlib.util.find_spec("blueprint.commands.verify") is not None:  # the condition docs/pages.py uses
+        assert "blueprint verify: seed" in facts["preformatted"]
+    else:
+        assert "This version of blueprint has no" in facts["text"]
 
 
 @pytest.mark.parametrize("page", PAGES)
