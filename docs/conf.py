@@ -33,6 +33,8 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "sphinx_book_theme"
+html_static_path = ["_static"]
+html_css_files = ["book.css"]
 html_title = "blueprint: Blueprint Separable Convolutions"
 html_theme_options = {
     "show_toc_level": 2,

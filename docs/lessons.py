@@ -68,7 +68,8 @@ def execute(script: Path, out: Path, fast: bool, cell_timeout: int = 900) -> Run
     notebook = jupytext.read(script)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+    # coalesce_streams: what a cell prints is one block, however the kernel happened to flush it.
+    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", coalesce_streams=True,
                             resources={"metadata": {"path": str(out)}})  # fmt: skip
     start, cpu_start = time.perf_counter(), children_cpu_seconds()
     client.execute(env=kernel_environment(fast))  # starts the kernel, runs every cell, shuts the kernel down

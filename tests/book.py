@@ -31,7 +31,8 @@ def run_build(*args) -> None:
     """``docs/build.py`` with ``args``; fails the calling fixture with the build's own output if it fails."""
     run = subprocess.run([sys.executable, str(BUILD), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
                          timeout=1200)  # fmt: skip
-    assert run.returncode == 0, f"docs/build.py {' '.join(map(str, args))} failed:\n{run.stdout[-4000:]}\n{run.stderr[-6000:]}"
+    command = " ".join(map(str, args))
+    assert run.returncode == 0, f"docs/build.py {command} failed:\n{run.stdout[-4000:]}\n{run.stderr[-6000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,9 @@
 
 Every page of the site built from the fast-mode lessons (``book_site``) is loaded with every request off this
 machine refused, and must show no console error, load every image, render every formula with MathJax and leave
-no raw TeX in its text; every link inside the site must resolve (the fragment too); each API page must document its
-objects; each lesson page must show its lesson's figures and offer its executed notebook for download. One page's screenshot is kept.
+no raw TeX in its text; every link inside the site must resolve (the fragment too); each API page must document
+its objects; each lesson page must show its lesson's figures and offer its executed notebook for download. One
+page's screenshot is kept.
 """
 import functools
 import importlib.util
@@ -22,8 +23,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Chromium without its background services: nothing but the pages reaches the network.
 FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run"]  # fmt: skip
+API_AREAS = ["reference", "accel", "layers", "convert", "models", "training", "analysis"]
 PAGES = ["index.html", "idea.html", "verify.html", *(f"lessons/{name}.html" for name in FIGURES),
-         *(f"api/{area}.html" for area in ["reference", "accel", "layers", "convert", "models", "training", "analysis"])]
+         *(f"api/{area}.html" for area in API_AREAS)]
+# Kept after the run (git ignores docs/_build/), to look at: /tmp/pytest-of-* is shared and pruned.
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "_build" / "test-screenshots" / "lesson02.png"
 RAW_TEX = ["$$", "\\(", "\\[", "\\begin{"]
 RAW_RST = [".. py:", ".. automodule::", ":module:"]  # autodoc output that was not parsed as reStructuredText
 FACTS = """() => {
@@ -89,9 +93,10 @@ def browser(server, tmp_path_factory):
 def visit(browser, url: str, screenshot: Path | None = None) -> dict:
     """Open ``url``, wait for MathJax to finish, and return what ``FACTS`` found plus the console's errors.
 
-    Each page is visited once per session; later calls for the same ``url`` return the same facts.
+    Each page is visited once per session; later calls for the same ``url`` return the same facts (unless they
+    ask for a screenshot).
     """
-    if url in browser.visited:
+    if url in browser.visited and screenshot is None:
         return browser.visited[url]
     page = browser.new_page()
     errors = []
@@ -102,6 +107,7 @@ def visit(browser, url: str, screenshot: Path | None = None) -> dict:
     page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
     facts = page.evaluate(FACTS)
     if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshot))
     page.close()
     browser.visited[url] = {**facts, "errors": errors}
@@ -120,8 +126,8 @@ def png_size(path: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, browser, tmp_path_factory):
-    screenshot = tmp_path_factory.mktemp("docs-screenshot") / "lesson02.png" if page.startswith("lessons/02") else None
+def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, browser):
+    screenshot = SCREENSHOT if page.startswith("lessons/02") else None
     facts = visit(browser, urljoin(server, page), screenshot)
     assert facts["errors"] == [], f"{page}: console errors"
     assert browser.offsite == [], f"{page} asked for something off this machine"

@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lesson 4: A depthwise separable convolution is a reversed BSConv (Sec. 4.1, Fig. 5)
 #
+# *Run time: about 65 s on a shared 2-core CPU, 29 s of it on the processor (measured by `./run.sh docs`, full mode).*
+#
 # **What you will learn**
 #
 # - that a depthwise separable convolution (DSC: depthwise, then pointwise) is also a regular convolution with
