@@ -23,7 +23,7 @@ LESSON_ITEM = re.compile(r"^\d+\. \[(?P<title>[^\]]+)\]\((?P<script>\d\d_\w+)\.p
 
 def lesson_summaries(readme: str) -> dict[str, tuple[str, str]]:
     """name -> (title, what it teaches and which equations), from the numbered list of ``tutorials/README.md``."""
-    return {m["script"]: (m["title"], " ".join(m["summary"].split())) for m in LESSON_ITEM.finditer(readme)}
+    return {m["script"]: (m["title"], re.sub(r"\s+", " ", m["summary"])) for m in LESSON_ITEM.finditer(readme)}
 
 
 def index_page(runs: list[Run]) -> str:
@@ -32,7 +32,7 @@ def index_page(runs: list[Run]) -> str:
     missing = [run.name for run in runs if run.name not in summaries]
     if missing:
         sys.exit(f"docs: tutorials/README.md has no entry for the lessons {missing}")
-    walk = "\n".join(f"{number}. **[{summaries[run.name][0]}](lessons/{run.name}.ipynb)** {summaries[run.name][1]}"
+    walk = "\n".join(f"{number}. **[{summaries[run.name][0]}](lessons/{run.name}.ipynb)**{summaries[run.name][1]}"
                      for number, run in enumerate(runs, start=1))  # fmt: skip
     lessons = "\n".join(f"lessons/{run.name}" for run in runs)
     api = "\n".join(API_PAGES)
