@@ -42,6 +42,7 @@ def build_site(src: Path, html: Path) -> None:
     from sphinx.cmd.build import build_main
 
     print(f"docs: building the site into {html} ...", flush=True)
+    shutil.rmtree(html, ignore_errors=True)  # no page or download left over from an earlier build
     status = build_main(["-b", "html", "-E", "-W", "--keep-going", "-q", "-c", str(DOCS),
                          "-d", str(src.parent / "doctrees"), str(src), str(html)])  # fmt: skip
     if status != 0:
