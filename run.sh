@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The project's two entry points. Each sets up .venv on first use (CPU build of torch, then this package).
+# The project's three entry points. Each sets up .venv on first use (CPU build of torch, then this package).
 #   ./run.sh demo   trains a baseline CNN and its BSConv-U twin on scikit-learn's bundled digits
 #   ./run.sh test   runs the whole test suite
+#   ./run.sh docs   executes the lessons and builds the book, a static site, into docs/_build/html
 set -euo pipefail
 cd "$(dirname "$0")"
 venv=.venv
@@ -25,6 +26,15 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
     demo) exec "$venv/bin/blueprint" demo "$@" ;;
-    test) exec "$venv/bin/python" -m pytest "$@" ;;
-    *) echo "usage: ./run.sh demo|test [args...]" >&2; exit 2 ;;
+    test)
+        # tests/test_docs.py opens the book in Debian's headless Chromium (Playwright's own download cannot be
+        # used here); installed once, then found in place.
+        if [ ! -x /usr/bin/chromium ]; then
+            echo "run.sh: installing Debian's chromium for tests/test_docs.py" >&2
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+                echo "run.sh: could not install chromium (apt-get install chromium); tests/test_docs.py will fail" >&2
+        fi
+        exec "$venv/bin/python" -m pytest "$@" ;;
+    docs) exec "$venv/bin/python" docs/build.py "$@" ;;
+    *) echo "usage: ./run.sh demo|test|docs [args...]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@ given with ``--hypothesis-seed=S`` or ``BLUEPRINT_HYPOTHESIS_SEED=S``, else a fr
 header prints it and the run ends with ``property cases: N (seed S)``, N counting every example that
 the property tests executed (shrinking included).
 
-Also the ``register_test_model`` fixture for tests that register models.
+Also the ``register_test_model`` fixture for tests that register models, and the session fixtures of the
+lessons' book (``tests/book.py``), shared by the tutorial and docs tests.
 """
 import os
 import random
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
+from book import book_site, executed_lessons  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 SEED_VARIABLE = "BLUEPRINT_HYPOTHESIS_SEED"

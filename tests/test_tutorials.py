@@ -1,46 +1,36 @@
-"""The seven tutorials run as plain scripts in their fast mode and write their figures (executed documentation)."""
-import os
-import subprocess
-import sys
+"""The seven lessons run in their fast mode and show and save their figures (executed documentation).
+
+Each lesson runs once per session as a notebook, in one kernel with its cells in order (``executed_lessons``,
+which ``tests/test_docs.py`` builds the book from); a lesson is plain Python, so ``python tutorials/NN_*.py``
+runs the same cells.
+"""
+import base64
 from pathlib import Path
 
+import nbformat
 import pytest
+from book import FIGURES
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
-FIGURES = {
-    "01_intra_kernel_correlations.py": ["01_kernel_slices.png", "01_pca_of_slices.png", "01_pc1_histogram.png"],
-    "02_regular_to_bsconv_u.py": ["02_kernel_from_blueprints.png", "02_cost_ratio.png"],
-    "03_bsconv_s_orthonormal_subspace.py": ["03_orthonormal_descent.png"],
-    "04_dsc_is_reversed_bsconv.py": ["04_intra_vs_cross_fit.png", "04_fit_errors.png"],
-    "05_backprop_by_hand.py": ["05_finite_difference_step.png", "05_gradient_checks.png"],
-    "06_the_fast_path.py": ["06_timing.png"],
-    "07_training_with_pytorch.py": [
-        "07_training_curves.png", "07_conversion.png", "07_pc1_histogram.png", "07_kernel_slices.png",
-        "07_bsconv_u_weight_spectrum.png",
-    ],
-}
 
 
-def test_every_tutorial_is_listed_here_and_in_the_readme():
-    scripts = sorted(p.name for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
+def test_every_tutorial_is_listed_here_and_in_the_readme_and_is_plain_python():
+    scripts = sorted(p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py"))
     assert scripts == sorted(FIGURES)
     readme = (TUTORIALS / "README.md").read_text()
-    assert all(name in readme for name in scripts)
+    assert all(f"{name}.py" in readme for name in scripts)
+    for name in scripts:  # no notebook magics: a SyntaxError here means `python tutorials/<name>.py` fails
+        compile((TUTORIALS / f"{name}.py").read_text(), f"{name}.py", "exec")
 
 
-@pytest.mark.parametrize("script", sorted(FIGURES))
-def test_tutorial_runs_and_saves_its_figures(script, tmp_path):
-    env = {
-        **os.environ,
-        "BLUEPRINT_TUTORIAL_FAST": "1",
-        "BLUEPRINT_TUTORIAL_OUT": str(tmp_path),
-        "MPLBACKEND": "Agg",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    run = subprocess.run([sys.executable, str(TUTORIALS / script)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert run.returncode == 0, f"{script} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    for figure in FIGURES[script]:
-        path = tmp_path / figure
-        assert path.is_file() and path.stat().st_size > 10_000, f"{script} did not write {figure}"
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_lesson_runs_and_shows_the_figures_it_saves(name, executed_lessons):
+    notebook = nbformat.read(executed_lessons / "notebooks" / f"{name}.ipynb", as_version=4)
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not [output for output in outputs if output.output_type == "error"]
+    shown = [base64.b64decode(output.data["image/png"]) for output in outputs if "image/png" in output.get("data", {})]
+    saved = [executed_lessons / "figures" / figure for figure in FIGURES[name]]
+    for path in saved:
+        assert path.is_file() and path.stat().st_size > 10_000, f"{name} did not write {path.name}"
+    assert shown == [path.read_bytes() for path in saved], f"{name} does not show the figures it saves, in order"

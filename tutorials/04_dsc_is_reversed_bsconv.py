@@ -11,6 +11,8 @@
 # %% [markdown]
 # # Lesson 4: A depthwise separable convolution is a reversed BSConv (Sec. 4.1, Fig. 5)
 #
+# *Run time: about 65 s on a shared 2-core CPU, 29 s of it on the processor (measured by `./run.sh docs`, full mode).*
+#
 # **What you will learn**
 #
 # - that a depthwise separable convolution (DSC: depthwise, then pointwise) is also a regular convolution with
@@ -191,7 +193,6 @@ fig.suptitle(f"Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprint
 save(fig, "04_intra_vs_cross_fit.png",
      "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a filter), the DSC along each "
      "column (an input channel). Red positive, blue negative; errors are over the whole layer.")
-fig
 
 # %%
 fig = Figure(figsize=(9, 4.2), layout="constrained")
@@ -214,7 +215,6 @@ ax.set_title("Lesson 4: how far each trained kernel is from each structure")
 save(fig, "04_fit_errors.png",
      "Relative error ||F - F_fit|| / ||F|| of the best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
      "Lower is better; training lowers both.")
-fig
 
 # %% [markdown]
 # ## What we saw

@@ -3,7 +3,8 @@
 - ``OUT``: the folder figures are saved to, ``$BLUEPRINT_TUTORIAL_OUT`` or ``tutorials/figures/``.
 - ``FAST``: ``$BLUEPRINT_TUTORIAL_FAST=1`` shrinks training and timing so that the test suite can run every
   lesson in seconds; the lessons' claims are still checked, with looser bounds where training is shorter.
-- ``save(fig, name, caption)``: adds a caption line under the figure and writes ``OUT/name`` as PNG.
+- ``save(fig, name, caption)``: adds a caption line under the figure and writes ``OUT/name`` as PNG;
+  ``shown(path)``: a saved PNG that a notebook shows inline as a cell's last expression.
 - ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split and standardized.
 - ``DigitsCNN`` and ``train``: a plain regular CNN and a plain training loop, written out with torch only.
 """
@@ -26,14 +27,33 @@ FAST = os.environ.get("BLUEPRINT_TUTORIAL_FAST", "0") not in ("", "0")
 torch.set_num_threads(1)
 
 
-def save(fig: Figure, name: str, caption: str) -> Path:
-    """Write ``fig`` to ``OUT/name`` (PNG) with ``caption`` as a line of text below it; returns the path."""
+@dataclass(frozen=True)
+class Shown:
+    """A PNG file on disk. Jupyter displays it inline (``_repr_png_``); a script ignores it."""
+
+    path: Path
+
+    def _repr_png_(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def shown(path: Path) -> Shown:
+    """Print where the figure at ``path`` was saved and return it, so that a notebook cell ending in it shows it."""
+    print(f"saved {path}")
+    return Shown(path)
+
+
+def save(fig: Figure, name: str, caption: str) -> Shown:
+    """Write ``fig`` to ``OUT/name`` (PNG) with ``caption`` as a line of text below it; returns it as ``shown``.
+
+    The lessons draw on ``matplotlib.figure.Figure`` without pyplot, so nothing else would show the figure in a
+    notebook; showing the saved file shows exactly the PNG a script writes, caption included.
+    """
     fig.text(0.0, -0.02, caption, ha="left", va="top", fontsize=9, wrap=True)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
     fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
-    print(f"saved {path}")
-    return path
+    return shown(path)
 
 
 @dataclass

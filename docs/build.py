@@ -1,0 +1,69 @@
+"""``./run.sh docs``: execute every lesson, lay out the book's sources and build the static site with Sphinx.
+
+    python docs/build.py [--fast] [--out docs/_build] [--no-execute] [--no-site]
+
+Writes into ``--out``: ``figures/`` (what the lessons save), ``notebooks/`` (the executed notebooks and
+``runs.json``), ``src/`` (the Sphinx sources: generated pages, the lesson notebooks, ``docs/api/``), ``html/``
+(the site: open ``html/index.html``; it needs no network).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+import lessons
+import pages
+
+DOCS = Path(__file__).resolve().parent
+
+
+def stage_sources(out: Path, runs: list[lessons.Run], fast: bool) -> Path:
+    """Write the Sphinx sources into ``out/src`` (replacing what was there) and return that folder."""
+    src = out / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(DOCS / "api", src / "api")
+    shutil.copytree(out / lessons.NOTEBOOKS, src / "notebooks")
+    (src / "index.md").write_text(pages.index_page(runs))
+    (src / "idea.md").write_text(pages.idea_page())
+    (src / "verify.md").write_text(pages.verify_page(fast))
+    (src / "lessons").mkdir()
+    for run in runs:
+        notebook = pages.lesson_page(run, out / lessons.NOTEBOOKS / f"{run.name}.ipynb")
+        nbformat.write(notebook, src / "lessons" / f"{run.name}.ipynb")
+    return src
+
+
+def build_site(src: Path, html: Path) -> None:
+    """Sphinx, from scratch, with every warning an error (a broken reference or docstring fails the build)."""
+    from sphinx.cmd.build import build_main
+
+    print(f"docs: building the site into {html} ...", flush=True)
+    shutil.rmtree(html, ignore_errors=True)  # no page or download left over from an earlier build
+    status = build_main(["-b", "html", "-E", "-W", "--keep-going", "-q", "-c", str(DOCS),
+                         "-d", str(src.parent / "doctrees"), str(src), str(html)])  # fmt: skip
+    if status != 0:
+        sys.exit(f"docs: sphinx failed (exit {status}); its warnings are above")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="docs/build.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DOCS / "_build", help="output folder (default docs/_build)")
+    parser.add_argument("--fast", action="store_true",
+                        help="run the lessons in fast mode (BLUEPRINT_TUTORIAL_FAST=1) and blueprint verify on 2 cases")
+    parser.add_argument("--no-execute", action="store_true", help="reuse the lessons executed by an earlier build")
+    parser.add_argument("--no-site", action="store_true", help="execute the lessons only")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    runs = lessons.load_runs(out) if args.no_execute else lessons.execute_all(out, args.fast)
+    if not args.no_site:
+        build_site(stage_sources(out, runs, args.fast), out / "html")
+        print(f"docs: open {out / 'html' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
