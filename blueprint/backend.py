@@ -9,7 +9,8 @@ Choosing the backend::
 
 Under ``"accel"`` a ``BSConvU``, ``BSConvS`` or ``DSConv`` layer runs its whole chain in one accel
 forward and one accel backward when it can (``fusable``): a CPU float32/float64 input, parameters of
-the same device and dtype, no BatchNorm between the steps, ``padding_mode="zeros"``, and no TorchScript
+the same device and dtype, no BatchNorm between the steps, no bias but on the last step (``fuse`` puts
+one on a pointwise step), ``padding_mode="zeros"``, and no TorchScript
 tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
 switching the backend never changes what a model computes, only how. The default is ``"torch"``.
 
@@ -123,6 +124,8 @@ def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
         return False
     children = list(layer.children())
     if not all(type(c) is nn.Conv2d and c.padding_mode == "zeros" for c in children):
+        return False
+    if any(c.bias is not None for c in children[:-1]):  # accel takes the last step's bias only (after fuse)
         return False
     return all(p.device == x.device and p.dtype == x.dtype for p in layer.parameters())
 
