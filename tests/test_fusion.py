@@ -6,6 +6,7 @@ import torch.nn as nn
 import blueprint
 from blueprint.fusion import merge_is_cheaper
 from blueprint.models import create, list_models
+from tests.batchnorms import randomized_batchnorms
 
 # One model of each family, baseline and BSConv variant, at a small input (float64 keeps 1e-10 meaningful).
 # PyTorch runs float64 depthwise convolutions one channel at a time, which makes the ImageNet DSC families slow.
@@ -19,20 +20,6 @@ ZOO = [
     pytest.param("xception", 32, marks=slow), pytest.param("xception_bsconvu", 32, marks=slow),
     pytest.param("efficientnet_b0_bsconvs_p1d6", 32, marks=slow), pytest.param("mnasnet_bsconvs_p1d6", 32, marks=slow),
 ]  # fmt: skip
-
-
-def randomized_batchnorms(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial statistics and affine parameters in every BatchNorm, so that folding them is tested."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=g) * 0.5)
-                m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=g) * 0.5)
-    return model.eval()
 
 
 def assert_fuse_exact(model: nn.Module, x: torch.Tensor) -> nn.Module:
