@@ -29,7 +29,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from blueprint.backend import use_backend
-from blueprint.layers import BSConvS, BSConvU
+from blueprint.layers import BSConvS, BSConvU, DSConv
 from blueprint.tables import format_table
 
 
@@ -175,11 +175,12 @@ def _unpadded(conv: nn.Conv2d) -> bool:
 
 
 def _remove(model: nn.Module, name: str) -> None:
-    """Take a folded BatchNorm out: deleted from an ``nn.Sequential`` (so BSConv layers keep only their
-    convolutions), replaced by ``nn.Identity`` anywhere else (a forward may call it by name)."""
+    """Take a folded BatchNorm out: deleted from a BSConv/DSC layer (which then holds only its convolutions,
+    as the accel backend wants), replaced by ``nn.Identity`` anywhere else, so that positions in an
+    ``nn.Sequential`` and names a forward calls stay valid."""
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name)
-    if isinstance(parent, nn.Sequential):
+    if isinstance(parent, (BSConvU, BSConvS, DSConv)):
         del parent._modules[child]
     else:
         setattr(parent, child, nn.Identity())

@@ -34,6 +34,7 @@ def batchnorms(model):
     return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
 
 
+
 @pytest.mark.parametrize("name,size", ZOO)
 def test_fuse_equals_unfused_zoo_model_in_eval_mode(name, size):
     assert name in list_models()
@@ -63,6 +64,7 @@ def test_fuse_folds_a_batchnorm_before_an_unpadded_convolution_and_keeps_one_bef
                           nn.BatchNorm2d(6), nn.Conv2d(6, 6, 3, padding=1))  # fmt: skip
     fused = assert_fuse_exact(model, torch.randn(2, 4, 5, 5))
     assert [s.action for s in fused.fusion_report.steps] == ["folded", "kept"]
+    assert isinstance(fused[0], nn.Identity) and isinstance(fused[3], nn.BatchNorm2d)  # positions stay valid
     assert "fuse: folded 1, kept 1" in fused.fusion_report.table()
 
 
