@@ -10,8 +10,8 @@ Choosing the backend::
 Under ``"accel"`` a ``BSConvU``, ``BSConvS`` or ``DSConv`` layer runs its whole chain in one accel
 forward and one accel backward when it can (``fusable``): a CPU float32/float64 input, parameters of
 the same device and dtype, no BatchNorm between the steps, no bias but on the last step (``fuse`` puts
-one on a pointwise step), ``padding_mode="zeros"``, and no TorchScript
-tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
+one on a pointwise step), ``padding_mode="zeros"``, and no torch.compile,
+TorchScript tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
 switching the backend never changes what a model computes, only how. The default is ``"torch"``.
 
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
@@ -118,7 +118,8 @@ def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
 
 def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``layer`` should run on accel now (see the module docstring for the conditions)."""
-    if _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
+    # torch.compile first: Dynamo cannot trace a ContextVar lookup, and would break the graph at every layer
+    if torch.compiler.is_compiling() or _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     if torch.onnx.is_in_onnx_export() or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False
