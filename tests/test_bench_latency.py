@@ -24,6 +24,10 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     assert all(list(r["runtimes"]) == runtimes.split(",") and r["macs"] > 0 for r in rows)
     assert all(t["ms"] > 0 and t["images_per_s"] == pytest.approx(1e3 / t["ms"]) for t in rows[0]["runtimes"].values())
     assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # runs split by pairs come together again: two files, two pairs, one table
+    path = str(tmp_path / "l.json")
+    assert cli.main(["bench", "latency", "--from-json", f"{path},{path}", "--png", str(tmp_path / "b.png")]) == 0
+    assert capsys.readouterr().out.count("digits_cnn -> digits_cnn_bsconvs_p1d4") == 2
 
 
 def test_summary_is_the_median_and_the_interquartile_range_over_it():

@@ -213,6 +213,17 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def read_json(paths) -> list[dict]:
+    """The rows of several ``write_json`` files (runs split by pairs) as one run: pairs renumbered in file order."""
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            here = json.load(f)["rows"]
+        offset = 1 + max((r["pair"] for r in rows), default=-1)
+        rows += [{**r, "pair": r["pair"] + offset} for r in here]
+    return rows
+
+
 def write_json(rows: list[dict], path: str) -> None:
     with open(path, "w") as f:
         json.dump({"rows": rows, "speedups": speedups(rows)}, f, indent=1)

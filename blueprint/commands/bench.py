@@ -177,6 +177,8 @@ def batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def latency(args) -> int:
+    if args.from_json:
+        return latency_report(args)
     chosen_pairs = pairs(args.pairs or (LATENCY_QUICK_PAIRS if args.quick else LATENCY_PAIRS))
     chosen = names(LATENCY_RUNTIMES, "--runtimes")(args.runtimes)
     batches = batch_sizes(args.batches or ("1" if args.quick else "1,32"))
@@ -215,6 +217,23 @@ def latency(args) -> int:
     return 0
 
 
+def latency_report(args) -> int:
+    """--from-json: the table and the figure of earlier runs (split by pairs), nothing measured."""
+    paths = [p for p in args.from_json.split(",") if p]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--from-json: no file {path!r}")
+    writable_file("--png", args.png)
+    from blueprint.benchmarks import latency as bench
+
+    rows = bench.read_json(paths)
+    print(bench.format_report(rows))
+    if args.png:
+        bench.plot(rows, args.png)
+        print(f"wrote {args.png}")
+    return 0
+
+
 def add_latency(modes) -> None:
     p = modes.add_parser(
         "latency",
@@ -235,6 +254,8 @@ def add_latency(modes) -> None:
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
     p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
+    p.add_argument("--from-json", metavar="FILES",
+                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
     p.set_defaults(func=latency)
 
 
