@@ -6,6 +6,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from blueprint.backend import get_backend, set_backend, use_backend
 from blueprint.conversion import ConversionReport, convert
+from blueprint.fusion import FusionReport, fuse
 from blueprint.layers import BSConvS, BSConvU, DSConv, subspace_channels
 from blueprint.profiling import LayerProfile, ModelProfile, profile
 from blueprint.regularization import mark_orthonormal, orthonormal_loss, orthonormal_penalty, regularized_weights
@@ -21,6 +22,8 @@ __all__ = [
     "regularized_weights",
     "convert",
     "ConversionReport",
+    "fuse",
+    "FusionReport",
     "profile",
     "ModelProfile",
     "LayerProfile",

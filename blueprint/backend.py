@@ -9,8 +9,9 @@ Choosing the backend::
 
 Under ``"accel"`` a ``BSConvU``, ``BSConvS`` or ``DSConv`` layer runs its whole chain in one accel
 forward and one accel backward when it can (``fusable``): a CPU float32/float64 input, parameters of
-the same device and dtype, no BatchNorm between the steps, ``padding_mode="zeros"``, and no TorchScript
-tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
+the same device and dtype, no BatchNorm between the steps, no bias but on the last step (``fuse`` puts
+one on a pointwise step), ``padding_mode="zeros"``, and no torch.compile,
+TorchScript tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
 switching the backend never changes what a model computes, only how. The default is ``"torch"``.
 
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
@@ -117,12 +118,15 @@ def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
 
 def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``layer`` should run on accel now (see the module docstring for the conditions)."""
-    if _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
+    # torch.compile first: Dynamo cannot trace a ContextVar lookup, and would break the graph at every layer
+    if torch.compiler.is_compiling() or _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     if torch.onnx.is_in_onnx_export() or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False
     children = list(layer.children())
     if not all(type(c) is nn.Conv2d and c.padding_mode == "zeros" for c in children):
+        return False
+    if any(c.bias is not None for c in children[:-1]):  # accel takes the last step's bias only (after fuse)
         return False
     return all(p.device == x.device and p.dtype == x.dtype for p in layer.parameters())
 

@@ -5,7 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from blueprint import BSConvS, BSConvU, orthonormal_loss
+import blueprint
+from blueprint import BSConvS, BSConvU, cli, deployment, orthonormal_loss
+from blueprint.models import create
+from tests.batchnorms import randomized_batchnorms
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # torch internals
 
@@ -41,6 +44,50 @@ def test_onnx_export_runs_in_onnxruntime_with_outputs_equal_to_pytorch(tmp_path)
         (y,) = session.run(None, {name: x.numpy()})
         with torch.no_grad():
             np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_fused_model_exports_and_runs_in_onnxruntime_equal_to_the_unfused_model(tmp_path):
+    model = _trained_statistics(_model())
+    fused = blueprint.fuse(model)
+    assert fused.fusion_report.count("folded") == 5 and fused.fusion_report.count("merged") == 0
+    path = str(tmp_path / "fused.onnx")
+    deployment.export_onnx(fused, path, (3, 16, 16))
+    session = deployment.onnx_session(path, threads=1)
+    for size in (1, 3):
+        x = torch.randn(size, 3, 16, 16)
+        with torch.no_grad():
+            np.testing.assert_allclose(deployment.run_onnx(session, x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_export_cli_writes_a_fused_checkpoint_that_onnxruntime_runs_equal_to_the_model(tmp_path, capsys):
+    """A `blueprint train`-style checkpoint (model_name, num_classes, input_size, weights) through --fuse."""
+    model = randomized_batchnorms(create("digits_cnn_bsconvs_p1d4", num_classes=10))
+    checkpoint, path = tmp_path / "best.pt", tmp_path / "digits.onnx"
+    torch.save({"model": model.state_dict(), "model_name": "digits_cnn_bsconvs_p1d4", "num_classes": 10,
+                "input_size": (1, 8, 8)}, checkpoint)  # fmt: skip
+    assert cli.main(["export", str(checkpoint), "--onnx", str(path), "--fuse"]) == 0
+    out = capsys.readouterr().out
+    assert "merged" in out and "kept two" in out and "agrees with PyTorch" in out
+    x = torch.randn(4, 1, 8, 8)
+    with torch.no_grad():
+        np.testing.assert_allclose(deployment.run_onnx(deployment.onnx_session(str(path), 1), x), model(x),
+                                   rtol=1e-4, atol=1e-4)  # fmt: skip
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["nosuch_net"], "SOURCE: unknown name 'nosuch_net'"),
+    (["runs/missing.pt"], "SOURCE: no checkpoint file 'runs/missing.pt'"),
+    (["digits_cnn", "--num-classes", "0"], "--num-classes: expected an int >= 1, got 0"),
+])  # fmt: skip
+def test_export_cli_errors_are_one_line(tmp_path, capsys, argv, message):
+    assert cli.main(["export", *argv, "--onnx", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"blueprint export: error: {message}") and err.count("\n") == 1
+
+
+def test_export_cli_refuses_an_unwritable_onnx_path_before_loading(tmp_path, capsys):
+    assert cli.main(["export", "digits_cnn", "--onnx", str(tmp_path / "no" / "x.onnx")]) == 2
+    assert "--onnx: the folder" in capsys.readouterr().err
 
 
 def test_torch_compile_inference_equals_eager():

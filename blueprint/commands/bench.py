@@ -2,7 +2,8 @@
 
 - ``layers``: the NumPy reference, accel (Numba) and PyTorch on MobileNet-shaped BSConv-U, BSConv-S and DSC
   layers (``blueprint.benchmarks.layers``);
-- ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``).
+- ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``);
+- ``latency``: inference latency of baseline/BSConv model pairs on five runtimes (``blueprint.benchmarks.latency``).
 
 Arguments are checked before anything is measured, so a mistake costs no benchmark run; the benchmark
 modules (torch, Numba) are imported only when a mode runs.
@@ -156,13 +157,115 @@ def add_training(modes) -> None:
     p.set_defaults(func=training)
 
 
-MODES = (add_layers, add_training)
+# The latency mode's runtimes, pairs and batches, repeated from blueprint.benchmarks.latency so that parsing needs no torch.
+LATENCY_RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
+LATENCY_PAIRS = ("cifar_mobilenetv1_w1:cifar_mobilenetv1_w1_bsconvu,cifar_mobilenetv2_w1:cifar_mobilenetv2_w1_bsconvs_p1d6,"
+                 "cifar_mobilenetv3_large_w1:cifar_mobilenetv3_large_w1_bsconvs_p1d6,"
+                 "cifar_resnet20:cifar_resnet110_bsconvu,cifar_wrn40_3:cifar_wrn40_8_bsconvu,"
+                 "mobilenetv1_w1:mobilenetv1_w1_bsconvu")  # fmt: skip
+LATENCY_QUICK_PAIRS = "digits_cnn:digits_cnn_bsconvs_p1d4"
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--batches: expected comma-separated ints >= 1, got {text!r}")
+    return sizes
+
+
+def latency(args) -> int:
+    if args.from_json:
+        return latency_report(args)
+    chosen_pairs = pairs(args.pairs or (LATENCY_QUICK_PAIRS if args.quick else LATENCY_PAIRS))
+    chosen = names(LATENCY_RUNTIMES, "--runtimes")(args.runtimes)
+    batches = batch_sizes(args.batches or ("1" if args.quick else "1,32"))
+    repeats = 1 if args.quick and args.repeats is None else positive("--repeats", args.repeats) or 10
+    positive("--warmup", args.warmup, minimum=0)
+    positive("--threads", args.threads, minimum=0)
+    writable_file("--json", args.json)
+    writable_file("--png", args.png)
+    from blueprint.models import list_models
+    from blueprint.names import unknown_name_error
+
+    known = set(list_models())
+    for name in (n for p in chosen_pairs for n in p):
+        if name not in known:
+            raise ValueError(unknown_name_error("--pairs", name, known))
+    from blueprint.benchmarks import latency as bench
+
+    rows = []
+
+    def keep(row):
+        rows.append(row)
+        eager = next(iter(row["runtimes"].values()))
+        print(f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        if args.json:
+            bench.write_json(rows, args.json)
+
+    try:
+        bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep)
+    finally:  # what was measured before an interruption or a failure is still reported
+        if rows:
+            print(bench.format_report(rows))
+            if args.png:
+                bench.plot(rows, args.png)
+                print(f"wrote {args.png}")
+    return 0
+
+
+def latency_report(args) -> int:
+    """--from-json: the table and the figure of earlier runs (split by pairs), nothing measured."""
+    paths = [p for p in args.from_json.split(",") if p]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--from-json: no file {path!r}")
+    writable_file("--png", args.png)
+    from blueprint.benchmarks import latency as bench
+
+    rows = bench.read_json(paths)
+    print(bench.format_report(rows))
+    if args.png:
+        bench.plot(rows, args.png)
+        print(f"wrote {args.png}")
+    return 0
+
+
+def add_latency(modes) -> None:
+    p = modes.add_parser(
+        "latency",
+        help="inference latency of baseline/BSConv model pairs: eager, fused, torch.compile, onnxruntime, accel",
+        description="Inference latency (eval mode, float32) of baselines against their BSConv variants at batch 1 "
+        "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel backend, "
+        "the same thread count for each, the runtimes alternated round by round; median ms, spread, images/s, "
+        "parameters and multiply-adds, and the speed-up of each BSConv model over its baseline. "
+        f"Benchmark with `{BENCH_ENV} blueprint bench latency --threads 2 --png latency.png`.",
+    )
+    p.add_argument("--pairs", help=f"comma-separated BASELINE:BSCONV pairs (default: {LATENCY_PAIRS})")
+    p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
+    p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke run: {LATENCY_QUICK_PAIRS}, batch 1, one round")  # fmt: skip
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
+    p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
+    p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
+    p.add_argument("--from-json", metavar="FILES",
+                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
+    p.set_defaults(func=latency)
+
+
+MODES = (add_layers, add_training, add_latency)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks: layers (reference/accel/PyTorch), training throughput",
+        help="benchmarks: layers (reference/accel/PyTorch), training throughput, inference latency",
         description=__doc__.split("\n\n")[0] + " Run `blueprint bench MODE --help` for each mode.",
     )
     modes = p.add_subparsers(dest="mode", metavar="MODE")

@@ -1,0 +1,229 @@
+"""``blueprint bench latency``: inference latency of baselines against their BSConv variants, five runtimes.
+
+For each model of each (baseline, BSConv) pair and each batch size, one forward (eval mode, float32, no
+autograd) on each runtime:
+
+- ``eager``: the model as built, PyTorch eager;
+- ``fused``: ``blueprint.fuse(model)`` (BatchNorms folded, BSConv-S merged where cheaper), PyTorch eager;
+- ``compile``: ``torch.compile`` of the fused model (inductor, one static graph per batch size);
+- ``onnxruntime``: the fused model exported to ONNX (``blueprint.deployment``), onnxruntime's CPU provider;
+- ``accel``: the fused model under ``blueprint.use_backend("accel")`` (BSConv layers on the Numba kernels).
+
+Every runtime gets the same thread count (PyTorch's intra-op pool, Numba, BLAS and onnxruntime's intra-op
+pool). After warm-up calls, ``repeats`` rounds each time one call of every runtime, in an order that rotates
+from round to round, so that the machine's drift hits all runtimes alike; the figure is the median over the
+rounds and the spread is the interquartile range over the median. Parameters and multiply-adds per image
+come from ``blueprint.profile`` of the model as built.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+
+import numba
+import threadpoolctl
+import torch
+
+import blueprint
+from blueprint import deployment
+from blueprint.models import create, input_size
+from blueprint.tables import format_table
+
+RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
+
+# baseline -> BSConv variant: Table 1's MobileNets (CIFAR, x1), Table 2's ResNet/WRN pairs, one ImageNet pair
+PAIRS = (
+    ("cifar_mobilenetv1_w1", "cifar_mobilenetv1_w1_bsconvu"),
+    ("cifar_mobilenetv2_w1", "cifar_mobilenetv2_w1_bsconvs_p1d6"),
+    ("cifar_mobilenetv3_large_w1", "cifar_mobilenetv3_large_w1_bsconvs_p1d6"),
+    ("cifar_resnet20", "cifar_resnet110_bsconvu"),
+    ("cifar_wrn40_3", "cifar_wrn40_8_bsconvu"),
+    ("mobilenetv1_w1", "mobilenetv1_w1_bsconvu"),
+)
+QUICK_PAIRS = (("digits_cnn", "digits_cnn_bsconvs_p1d4"),)
+BATCHES = (1, 32)
+
+
+def runtimes(model: torch.nn.Module, size: tuple[int, int, int], chosen, folder: str) -> dict:
+    """``{runtime: forward(x)}`` for the ``chosen`` runtimes of ``model`` (see the module docstring)."""
+    fused = blueprint.fuse(model)
+    calls = {"eager": model, "fused": fused}
+    if "compile" in chosen:
+        calls["compile"] = torch.compile(fused, dynamic=False)
+    if "onnxruntime" in chosen:
+        path = os.path.join(folder, "model.onnx")
+        deployment.export_onnx(fused, path, size)
+        session = deployment.onnx_session(path, torch.get_num_threads())
+        calls["onnxruntime"] = lambda x: deployment.run_onnx(session, x)
+
+    def on_accel(x):
+        with blueprint.use_backend("accel"):
+            return fused(x)
+
+    calls["accel"] = on_accel
+    return {r: calls[r] for r in chosen}
+
+
+def check_agreement(calls: dict, x: torch.Tensor) -> None:
+    """Every runtime computes what eager PyTorch does (to float32 rounding), or the timings would mean nothing."""
+    expected = calls["eager"](x) if "eager" in calls else None
+    for name, call in calls.items():
+        if expected is not None and not torch.allclose(call(x), expected, rtol=1e-3, atol=1e-3):
+            raise RuntimeError(f"latency: runtime {name} disagrees with eager PyTorch")
+
+
+def alternated_ms(calls: dict, x: torch.Tensor, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of ``repeats`` calls of each runtime on ``x``, the runtimes rotated from round to round."""
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name](x)
+    ms = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            began = time.perf_counter()
+            calls[name](x)
+            ms[name].append(1e3 * (time.perf_counter() - began))
+    return ms
+
+
+def summary(samples: list[float]) -> tuple[float, float]:
+    """Median and interquartile range over the median (0 for fewer than two samples)."""
+    median = statistics.median(samples)
+    if len(samples) < 2:
+        return median, 0.0
+    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return median, (q3 - q1) / median
+
+
+def measure(name: str, chosen, batches, repeats: int, warmup: int) -> list[dict]:
+    """One row per batch size for model ``name``: its cost and each runtime's median ms, spread, images/s."""
+    size = input_size(name)
+    torch.manual_seed(0)
+    model = create(name).eval()
+    cost = blueprint.profile(model, size)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder, torch.no_grad():
+        calls = runtimes(model, size, chosen, folder)
+        check_agreement(calls, torch.randn(2, *size))
+        for batch in batches:
+            ms = alternated_ms(calls, torch.randn(batch, *size), repeats, warmup)
+            row = {"model": name, "params": cost.params, "macs": cost.flops, "batch": batch, "runtimes": {}}
+            for runtime, samples in ms.items():
+                median, spread = summary(samples)
+                row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
+            rows.append(row)
+    return rows
+
+
+def run(pairs=PAIRS, chosen=RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
+        on_row=None) -> list[dict]:  # fmt: skip
+    """``measure`` for both models of every pair, all runtimes on ``threads`` threads (0: PyTorch's count).
+    Each row gets ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    rows = []
+    with threadpoolctl.threadpool_limits(threads):
+        for index, pair in enumerate(pairs):
+            for role, name in zip(("baseline", "bsconv"), pair):
+                for row in measure(name, chosen, batches, repeats, warmup):
+                    row.update(pair=index, role=role, threads=threads)
+                    rows.append(row)
+                    if on_row:
+                        on_row(row)
+    return rows
+
+
+def speedups(rows: list[dict]) -> list[dict]:
+    """Per pair and batch: the baseline's median ms over the BSConv model's, per runtime (above 1: BSConv faster)."""
+    out = []
+    for base in (r for r in rows if r["role"] == "baseline"):
+        variant = next((r for r in rows if r["pair"] == base["pair"] and r["role"] == "bsconv"
+                        and r["batch"] == base["batch"]), None)  # fmt: skip
+        if variant is None:  # a run cut short before the pair's BSConv model
+            continue
+        ratio = {k: base["runtimes"][k]["ms"] / v["ms"] for k, v in variant["runtimes"].items()}
+        out.append({"baseline": base["model"], "bsconv": variant["model"], "batch": base["batch"],
+                    "macs_ratio": base["macs"] / variant["macs"], "speedup": ratio})  # fmt: skip
+    return out
+
+
+def format_report(rows: list[dict]) -> str:
+    """The latency table (median ms, spread, images/s per runtime) and the BSConv-over-baseline speed table."""
+    chosen = list(rows[0]["runtimes"])
+    header = ("model", "batch", "params", "MMACs/image", *(f"{r} ms (images/s)" for r in chosen))
+    body = [
+        (r["model"], str(r["batch"]), f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}",
+         *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()))
+        for r in rows
+    ]  # fmt: skip
+    ratio_header = ("baseline -> BSConv", "batch", "baseline/BSConv MACs", *(f"{r} speed-up" for r in chosen))
+    ratio_body = [
+        (f"{s['baseline']} -> {s['bsconv']}", str(s["batch"]), f"{s['macs_ratio']:.2f}x",
+         *(f"{v:.2f}x" for v in s["speedup"].values()))
+        for s in speedups(rows)
+    ]  # fmt: skip
+    threads = rows[0]["threads"]
+    return (f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
+            f"range\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
+            f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")  # fmt: skip
+
+
+def plot(rows: list[dict], path: str) -> None:
+    """A PNG of median latency against multiply-adds per image: one panel per batch size, one colour per
+    runtime, filled markers for baselines and hollow ones for BSConv models, a line from each baseline to its
+    BSConv variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = sorted({r["batch"] for r in rows})
+    chosen = list(rows[0]["runtimes"])
+    fig, axes = plt.subplots(1, len(batches), figsize=(6.5 * len(batches), 5.2), squeeze=False)
+    for ax, batch in zip(axes[0], batches):
+        here = [r for r in rows if r["batch"] == batch]
+        for i, runtime in enumerate(chosen):
+            colour = f"C{i}"
+            for pair in sorted({r["pair"] for r in here}):
+                members = sorted((r for r in here if r["pair"] == pair), key=lambda r: r["role"])
+                xs = [r["macs"] / 1e6 for r in members]
+                ys = [r["runtimes"][runtime]["ms"] for r in members]
+                ax.plot(xs, ys, color=colour, linewidth=0.8, alpha=0.6)
+                for r, x, y in zip(members, xs, ys):
+                    ax.scatter(x, y, s=36, color=colour, facecolors=colour if r["role"] == "baseline" else "none",
+                               label=runtime if (pair, r["role"]) == (0, "baseline") else None, zorder=3)  # fmt: skip
+        for r in (r for r in here if "eager" in r["runtimes"]):
+            ax.annotate(r["model"].replace("cifar_", ""), (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]),
+                        fontsize=6, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("multiply-adds per image (millions)")
+        ax.set_ylabel(f"median latency of a batch of {batch} (ms)")
+        ax.set_title(f"batch {batch}: filled = baseline, hollow = BSConv")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(title="runtime", fontsize=8)
+    fig.suptitle(f"Inference latency against multiply-adds, {rows[0]['threads']} CPU threads for every runtime")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def read_json(paths) -> list[dict]:
+    """The rows of several ``write_json`` files (runs split by pairs) as one run: pairs renumbered in file order."""
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            here = json.load(f)["rows"]
+        offset = 1 + max((r["pair"] for r in rows), default=-1)
+        rows += [{**r, "pair": r["pair"] + offset} for r in here]
+    return rows
+
+
+def write_json(rows: list[dict], path: str) -> None:
+    with open(path, "w") as f:
+        json.dump({"rows": rows, "speedups": speedups(rows)}, f, indent=1)

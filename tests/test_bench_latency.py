@@ -1,0 +1,47 @@
+"""``blueprint bench latency --quick``: the smoke run of the inference benchmark, its table, JSON and PNG."""
+import json
+
+import pytest
+
+from blueprint import cli
+from blueprint.benchmarks.latency import summary
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # torch.export
+
+
+def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tmp_path, capsys):
+    """torch.compile is left out here (its inductor build takes most of a minute on 2 cores); test_export
+    checks that compiled inference equals eager."""
+    runtimes = "eager,fused,onnxruntime,accel"
+    argv = ["bench", "latency", "--quick", "--runtimes", runtimes, "--threads", "1",
+            "--json", str(tmp_path / "l.json"), "--png", str(tmp_path / "l.png")]  # fmt: skip
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "digits_cnn_bsconvs_p1d4" in out and "onnxruntime speed-up" in out
+    rows = json.loads((tmp_path / "l.json").read_text())["rows"]
+    assert [(r["model"], r["role"], r["batch"]) for r in rows] == [
+        ("digits_cnn", "baseline", 1), ("digits_cnn_bsconvs_p1d4", "bsconv", 1)]  # fmt: skip
+    assert all(list(r["runtimes"]) == runtimes.split(",") and r["macs"] > 0 for r in rows)
+    assert all(t["ms"] > 0 and t["images_per_s"] == pytest.approx(1e3 / t["ms"]) for t in rows[0]["runtimes"].values())
+    assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # runs split by pairs come together again: two files, two pairs, one table
+    path = str(tmp_path / "l.json")
+    assert cli.main(["bench", "latency", "--from-json", f"{path},{path}", "--png", str(tmp_path / "b.png")]) == 0
+    assert capsys.readouterr().out.count("digits_cnn -> digits_cnn_bsconvs_p1d4") == 2
+
+
+def test_summary_is_the_median_and_the_interquartile_range_over_it():
+    assert summary([4.0]) == (4.0, 0.0)
+    assert summary([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, pytest.approx((4.0 - 2.0) / 3.0))
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--runtimes", "eager,tvm"], "--runtimes: expected a comma-separated subset of"),
+    (["--batches", "1,x"], "--batches: expected comma-separated ints >= 1, got '1,x'"),
+    (["--pairs", "digits_cnn:nosuch"], "--pairs: unknown name 'nosuch'"),
+    (["--repeats", "0"], "--repeats: expected an int >= 1, got 0"),
+])  # fmt: skip
+def test_latency_bad_arguments_are_one_line_before_anything_runs(capsys, argv, message):
+    assert cli.main(["bench", "latency", "--quick", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"blueprint bench: error: {message}") and err.count("\n") == 1
