@@ -10,7 +10,7 @@ Choosing the backend::
 Under ``"accel"`` a ``BSConvU``, ``BSConvS`` or ``DSConv`` layer runs its whole chain in one accel
 forward and one accel backward when it can (``fusable``): a CPU float32/float64 input, parameters of
 the same device and dtype, no BatchNorm between the steps, ``padding_mode="zeros"``, and no TorchScript
-tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
+tracing, ONNX export or ``torch.compile`` tracing in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
 switching the backend never changes what a model computes, only how. The default is ``"torch"``.
 
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
@@ -116,7 +116,13 @@ def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
 
 
 def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
-    """Whether ``layer`` should run on accel now (see the module docstring for the conditions)."""
+    """Whether ``layer`` should run on accel now (see the module docstring for the conditions).
+
+    Under ``torch.compile`` the answer is no before the backend is read: dynamo cannot trace a ``ContextVar``
+    (each layer would break the graph) nor Numba's dispatcher, so a compiled model is one graph of torch ops.
+    """
+    if torch.compiler.is_compiling():
+        return False
     if _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     if torch.onnx.is_in_onnx_export() or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):

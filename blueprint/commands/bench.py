@@ -106,6 +106,8 @@ def training(args) -> int:
     positive("--steps", args.steps)
     positive("--warmup", args.warmup, minimum=0)
     positive("--threads", args.threads, minimum=0)
+    if args.compile and args.backend == "accel":
+        raise ValueError("--compile: torch.compile cannot trace accel's Numba kernels; use --backend torch with it")
     from blueprint.models import list_models
     from blueprint.names import unknown_name_error
 
@@ -116,10 +118,11 @@ def training(args) -> int:
     import torch
 
     from blueprint.benchmarks import training as bench
+    from blueprint.training.devices import resolve
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = resolve(args.device)  # a GPU is made current: its kernels and synchronize() are this device's
     print(f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
           f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
           f"torch {torch.__version__}", flush=True)  # fmt: skip
@@ -143,7 +146,7 @@ def add_training(modes) -> None:
                      "cifar_mobilenetv1_w1d2:cifar_mobilenetv1_w1d2_bsconvu,"
                      "cifar_mobilenetv2_w1d2:cifar_mobilenetv2_w1d2_bsconvs_p1d6")  # fmt: skip
     p.add_argument("--pairs", default=default_pairs, help="comma-separated BASELINE:BSCONV pairs (default: %(default)s)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
