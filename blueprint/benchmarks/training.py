@@ -17,7 +17,7 @@ from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.models.registry import input_size
 from blueprint.profiling import profile
-from blueprint.regularization import orthonormal_loss
+from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
 from blueprint.training.devices import autocast, grad_scaler, kernel_settings, sgd
 
@@ -41,6 +41,7 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
     net = torch.compile(model) if compile else model
     optimizer = sgd(model.parameters(), device, lr=0.01, momentum=0.9, weight_decay=1e-4)
     scaler = grad_scaler(device, amp)
+    penalty = OrthonormalLoss(model)
     x = torch.randn(batch_size, *size, device=device).contiguous(memory_format=memory_format)  # B,C,H,W
     y = torch.randint(0, 10, (batch_size,), device=device)
     times = []
@@ -50,7 +51,8 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
         began = time.perf_counter()
         with autocast(device, amp):
             loss = F.cross_entropy(net(x).float(), y)
-        loss = loss + alpha * orthonormal_loss(model)
+        if penalty:
+            loss = loss + alpha * penalty()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)

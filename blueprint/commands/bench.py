@@ -2,7 +2,8 @@
 
 - ``layers``: the NumPy reference, accel (Numba) and PyTorch on MobileNet-shaped BSConv-U, BSConv-S and DSC
   layers (``blueprint.benchmarks.layers``);
-- ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``).
+- ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``);
+- ``loader``: images/s per worker of the ImageFolder pipeline for each recipe (``blueprint.benchmarks.loader``).
 
 Arguments are checked before anything is measured, so a mistake costs no benchmark run; the benchmark
 modules (torch, Numba) are imported only when a mode runs.
@@ -159,13 +160,65 @@ def add_training(modes) -> None:
     p.set_defaults(func=training)
 
 
-MODES = (add_layers, add_training)
+LOADER_RECIPES = ("imagenet", "finegrained")  # blueprint.benchmarks.loader.RECIPES, here so that parsing needs no torch
+
+
+def size_pair(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(t) for t in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size: expected WIDTHxHEIGHT such as 500x375, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise ValueError(f"--size: expected positive sides, got {text!r}")
+    return w, h
+
+
+def loader(args) -> int:
+    chosen = names(LOADER_RECIPES, "--recipes")(args.recipes)
+    size = size_pair(args.size)
+    positive("--images", args.images)
+    positive("--rounds", args.rounds)
+    if args.data_dir is not None and not os.path.isdir(os.path.join(args.data_dir, "train")):
+        raise ValueError(f"--data-dir: no folder {os.path.join(args.data_dir, 'train')} (expected train/ and val/)")
+    if args.quick:
+        size, images, rounds = (96, 72), 4, 1
+    else:
+        images, rounds = args.images, args.rounds
+    from blueprint.benchmarks import loader as bench
+
+    source = args.data_dir or f"{images} synthetic {size[0]}x{size[1]} JPEGs per split"
+    print(f"ImageFolder loading, one worker (this process): {source}, median of {rounds} pass(es)", flush=True)
+    rows = bench.run(args.data_dir, chosen, images, size, rounds)
+    print(bench.format_rows(rows))
+    return 0
+
+
+def add_loader(modes) -> None:
+    p = modes.add_parser(
+        "loader",
+        help="images/s per data-loading worker of the ImageFolder pipeline, for each recipe",
+        description="Decode and augment ImageFolder images as one loader worker does, for the training transform of "
+        "each recipe (imagenet: random-resized crops, flips, color jitter; finegrained: resize, random crops, flips, "
+        "random gamma) and the evaluation transform; prints images/s per worker and that times the default number "
+        "of workers. Without --data-dir, synthetic JPEGs of --size are written to a temporary folder.",
+    )
+    p.add_argument("--recipes", default=",".join(LOADER_RECIPES), help="comma-separated, default %(default)s")
+    p.add_argument("--data-dir", help="an ImageFolder tree (train/, val/) to read instead of synthetic JPEGs")
+    p.add_argument("--images", type=int, default=64, help="images per split (default: %(default)s)")
+    p.add_argument("--size", default="500x375", help="synthetic images' WIDTHxHEIGHT (default: %(default)s, "
+                   "ImageNet's most common size)")  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3, help="passes over the images; the median is reported")
+    p.add_argument("--quick", action="store_true", help="four small images, one pass (a smoke run)")
+    p.set_defaults(func=loader)
+
+
+MODES = (add_layers, add_training, add_loader)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks: layers (reference/accel/PyTorch), training throughput",
+        help="benchmarks: layers (reference/accel/PyTorch), training throughput, image loading",
         description=__doc__.split("\n\n")[0] + " Run `blueprint bench MODE --help` for each mode.",
     )
     modes = p.add_subparsers(dest="mode", metavar="MODE")

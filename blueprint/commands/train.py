@@ -44,7 +44,7 @@ OVERRIDES = {
     "device": (str, "auto, cpu, cuda or cuda:N (default: auto: a GPU when PyTorch sees one, under torchrun the "
                "local rank's; the CPU with --backend accel)"),
     "backend": (str, "kernels of the BSConv layers on the CPU: torch (default) or accel (Numba, fused)"),
-    "workers": (int, "image folders: data-loading processes"),
+    "workers": (int, "image folders: data-loading processes (default: the cores available less one)"),
     "threads": (int, "CPU threads of PyTorch (0: its default)"),
     "seed": (int, "seed of initialization, data order and augmentation"),
 }

@@ -79,7 +79,7 @@ class TrainConfig:
     compile: bool = False
     sync_bn: bool = False  # several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
     deterministic: bool = False  # deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for bit
-    workers: int = 4
+    workers: int | None = None  # image folders: loading processes (None: the cores available less one)
     threads: int = 0  # CPU threads of PyTorch (0: its default); small models run fastest on one
     seed: int = 0
     download: bool = False
@@ -105,7 +105,7 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')}: expected a positive int, got {value!r}")
         non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
                         "scale_min", "color_jitter", "gamma")  # fmt: skip
-        for name, value in ((n, getattr(self, n)) for n in non_negative):
+        for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"--{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
         if self.scale_min > 1 or self.color_jitter >= 1:

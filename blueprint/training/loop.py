@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.profiling import profile
-from blueprint.regularization import orthonormal_loss
+from blueprint.regularization import OrthonormalLoss
 from blueprint.training import devices
 from blueprint.training import distributed
 from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
@@ -92,11 +92,12 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
     return loss / max(count, 1), correct / max(count, 1)
 
 
-def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, config: TrainConfig,
+def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
                 device: torch.device, epoch: int, progress: Progress) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
-    ``net`` is what runs the batches (wrapped by DDP or torch.compile), ``model`` the plain module it wraps.
+    ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
+    loss of the plain model's W^B (left out of the loss when the model has none).
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
@@ -119,8 +120,8 @@ def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, con
             logits = net(x)  # B,classes
             ce = F.cross_entropy(logits.float(), y)
         with torch.set_grad_enabled(config.alpha > 0):
-            ortho = orthonormal_loss(model)  # Eq. (9), in float32 outside autocast
-        loss = ce + config.alpha * ortho
+            ortho = penalty()  # Eq. (9), in float32 outside autocast
+        loss = ce + config.alpha * ortho if penalty else ce
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -216,6 +217,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     optimizer = devices.sgd(model.parameters(), ctx.device, config.lr, config.momentum, config.weight_decay)
     scheduler = make_scheduler(optimizer, config)
     scaler = devices.grad_scaler(ctx.device, config.amp)
+    penalty = OrthonormalLoss(model)
     if ckpt is not None:
         start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx,
                                             config.seed)  # fmt: skip
@@ -241,7 +243,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         progress = Progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", ctx.main)
-        train = train_epoch(net, model, loader, optimizer, scaler, config, ctx.device, epoch, progress)
+        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, progress)
         train_seconds = time.perf_counter() - began
         scheduler.step()
         sync_buffers(model)
