@@ -47,7 +47,7 @@ bp=("$py" -m blueprint.cli)
 echo "== 1. environment"
 step "$python" -c "import sys, torch
 gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+bf16 = [torch.cuda.get_device_capability(i) >= (8, 0) for i in range(torch.cuda.device_count())]
 print('Python', sys.version.split()[0], 'torch', torch.__version__, 'CUDA', torch.version.cuda, 'GPUs', gpus, 'bf16', bf16)"
 
 if [ "$smoke" = 0 ]; then

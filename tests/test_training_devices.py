@@ -25,7 +25,7 @@ class FakeCuda:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
         monkeypatch.setattr(torch.cuda, "set_device", lambda index: setattr(self, "current", index))
-        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: bf16)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0) if bf16 else (7, 0))
         monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: torch.tensor([device.index], dtype=torch.uint8))
         monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: self.states.update({device.index: state}))
 

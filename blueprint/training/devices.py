@@ -44,7 +44,7 @@ def resolve(name: str, local_rank: int = 0, cuda_ok: bool = True) -> torch.devic
 
 def amp_dtype(device: torch.device) -> torch.dtype:
     """The autocast dtype of ``--amp`` on ``device`` (see the module docstring)."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):  # before Ampere: no bfloat16
         return torch.float16
     return torch.bfloat16
 

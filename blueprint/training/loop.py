@@ -7,7 +7,8 @@ atomically, then ``metrics.csv``; the end of the run writes ``curves.png``.
 
 Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
 the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
-gives the same weights as an uninterrupted run (on the same hardware and software).
+gives the same weights as an uninterrupted run (on the same hardware and software; on a GPU with
+``deterministic``, since cuDNN's autotuning may choose other algorithms in another process).
 """
 from __future__ import annotations
 
