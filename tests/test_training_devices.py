@@ -151,7 +151,7 @@ def test_a_gpu_runs_optimizer_state_keeps_this_devices_kernels():
     params = [nn.Parameter(torch.ones(3))]
     gpu_state = torch.optim.SGD(params, lr=0.1, momentum=0.9, fused=True).state_dict()
     cpu = devices.sgd(params, torch.device("cpu"), 0.1, 0.9, 0.0)
-    devices.load_optimizer(cpu, gpu_state, torch.device("cpu"))
+    devices.load_optimizer(cpu, gpu_state)
     assert not cpu.param_groups[0]["fused"]
     params[0].grad = torch.ones(3)
     cpu.step()

@@ -88,7 +88,7 @@ def sgd(params, device: torch.device, lr: float, momentum: float, weight_decay: 
                            fused=True if device.type == "cuda" else None)  # fmt: skip
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, state: dict, device: torch.device) -> None:
+def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
     """``optimizer.load_state_dict(state)``, keeping this device's choice of fused kernels (a GPU run's state
     says ``fused=True``, which a CPU run must not take over, and the other way round)."""
     fused = [group.get("fused") for group in optimizer.param_groups]

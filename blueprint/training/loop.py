@@ -29,8 +29,7 @@ from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.profiling import profile
 from blueprint.regularization import OrthonormalLoss
-from blueprint.training import devices
-from blueprint.training import distributed
+from blueprint.training import devices, distributed
 from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
@@ -173,7 +172,7 @@ def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: 
     processes reseeds each from (seed, epoch, rank) instead.
     """
     load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
-    devices.load_optimizer(optimizer, ckpt["optimizer"], ctx.device)
+    devices.load_optimizer(optimizer, ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
     if ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
