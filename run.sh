@@ -11,7 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 if [ ! -f "$stamp" ]; then
-    # torch first, so the unpinned 'torch>=2.1' of pyproject.toml is already satisfied and pip never
+    # torch first, so the unpinned 'torch>=2.3' of pyproject.toml is already satisfied and pip never
     # resolves a multi-GB CUDA build by itself. On this project's machines torch==2.13.0 is a CPU wheel on
     # disk; elsewhere set BLUEPRINT_TORCH_INDEX (e.g. https://download.pytorch.org/whl/cpu) to choose the
     # build, or install the torch you want into .venv before the first run: one already there is kept.

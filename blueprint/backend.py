@@ -117,9 +117,14 @@ def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
 
 
 def fusable(layer: nn.Module, x: torch.Tensor) -> bool:
-    """Whether ``layer`` should run on accel now (see the module docstring for the conditions)."""
-    # torch.compile first: Dynamo cannot trace a ContextVar lookup, and would break the graph at every layer
-    if torch.compiler.is_compiling() or _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
+    """Whether ``layer`` should run on accel now (see the module docstring for the conditions).
+
+    Under ``torch.compile`` the answer is no before the backend is read: dynamo cannot trace a ``ContextVar``
+    (each layer would break the graph) nor Numba's dispatcher, so a compiled model is one graph of torch ops.
+    """
+    if torch.compiler.is_compiling():
+        return False
+    if _backend.get() != "accel" or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     if torch.onnx.is_in_onnx_export() or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return False

@@ -54,26 +54,61 @@ def regularized_weights(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return list(found.values())
 
 
+def _penalties(w: torch.Tensor) -> torch.Tensor:
+    """Eq. (9) for a stack of G matrices W^B, w (G, M', M): ||W^B W^B^T - I||_F of each, shape (G,)."""
+    gram = w @ w.mT  # G,M',M'
+    eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)  # M',M'
+    return torch.linalg.matrix_norm(gram - eye, ord="fro")  # G
+
+
 def orthonormal_penalty(w_b: torch.Tensor) -> torch.Tensor:
     """Eq. (9) for one weight: ||W^B W^B^T - I||_F, W^B = ``w_b`` reshaped to (M', M); not squared."""
     if w_b.dim() < 2:
         raise ValueError(f"w_b: expected a weight of shape (M', M, ...), got shape {tuple(w_b.shape)}")
-    w = w_b.reshape(w_b.shape[0], -1)  # M',M
-    gram = w @ w.T  # M',M'
-    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    return torch.linalg.matrix_norm(gram - eye, ord="fro")
+    return _penalties(w_b.reshape(1, w_b.shape[0], -1))[0]
+
+
+class OrthonormalLoss:
+    """L_ortho of Eq. (9) summed over the regularized weights of ``model``, planned once for a training loop.
+
+    The weights are collected when the loss is made (``regularized_weights``: the model's modules are walked
+    once, not at every step) and grouped by shape, dtype and device; calling the loss stacks each group into
+    one (G, M', M) tensor and takes all G products and norms at once, so a deep BSConv-S model costs a few ops
+    per distinct layer shape instead of a few per layer. Without regularized weights ``bool(loss)`` is False
+    and a call returns a zero, so that a loop can skip the term. The weights must stay the same tensors (as
+    they do through ``model.to``, DDP and ``torch.compile``); make the loss anew after replacing modules.
+    """
+
+    def __init__(self, model: nn.Module):
+        groups: dict[tuple, list[torch.Tensor]] = {}
+        for _, w in regularized_weights(model):
+            if w.dim() < 2:
+                raise ValueError(f"w_b: expected a weight of shape (M', M, ...), got shape {tuple(w.shape)}")
+            groups.setdefault((tuple(w.shape), w.dtype, w.device), []).append(w)
+        self.groups = list(groups.values())
+        first = next(model.parameters(), None)
+        self._zero_like = first if first is not None else torch.zeros(())
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def __call__(self) -> torch.Tensor:
+        """The summed penalty, a differentiable scalar (a zero of the model's dtype and device if there is none)."""
+        total = None
+        for group in self.groups:
+            stacked = torch.stack(group) if len(group) > 1 else group[0][None]  # G,M',M,...
+            term = _penalties(stacked.flatten(2)).sum()
+            total = term if total is None else total + term
+        if total is None:
+            return torch.zeros((), dtype=self._zero_like.dtype, device=self._zero_like.device)
+        return total
 
 
 def orthonormal_loss(model: nn.Module) -> torch.Tensor:
     """L_ortho of Eq. (9) summed, unweighted, over every regularized weight of ``model``.
 
     A differentiable scalar; a zero tensor when the model has no regularized layer (so that
-    ``loss + alpha * orthonormal_loss(model)`` works for every model).
+    ``loss + alpha * orthonormal_loss(model)`` works for every model). A training loop makes an
+    ``OrthonormalLoss(model)`` once instead and calls it every step.
     """
-    terms = [orthonormal_penalty(w) for _, w in regularized_weights(model)]
-    if terms:
-        return torch.stack(terms).sum()
-    first = next(model.parameters(), None)
-    if first is None:
-        return torch.zeros(())
-    return torch.zeros((), dtype=first.dtype, device=first.device)
+    return OrthonormalLoss(model)()

@@ -6,6 +6,7 @@ import torch.nn as nn
 
 import reference
 from blueprint import BSConvS, BSConvU, mark_orthonormal, orthonormal_loss, orthonormal_penalty, regularized_weights
+from blueprint.regularization import OrthonormalLoss
 
 
 def _model():
@@ -65,3 +66,37 @@ def test_mark_orthonormal_rejects_what_is_not_a_matrix():
         mark_orthonormal(nn.ReLU())
     with pytest.raises(TypeError, match="^model: expected an nn.Module"):
         orthonormal_loss("model")
+
+
+def _deep_model():
+    torch.manual_seed(1)
+    layers = [BSConvS(12, 12, 3, padding=1, p=0.5) for _ in range(3)] + [BSConvS(12, 8, 3, padding=1, p=0.25)]
+    return nn.Sequential(*layers, mark_orthonormal(nn.Conv2d(8, 4, 1))).double()
+
+
+def test_eq9_batched_by_shape_equals_the_per_weight_sum_and_its_gradient():
+    model = _deep_model()
+    planned = OrthonormalLoss(model)
+    assert sorted(len(g) for g in planned.groups) == [1, 1, 3]  # three W^B of shape (6, 12, 1, 1) in one product
+    weights = [w for _, w in regularized_weights(model)]
+    expected = torch.stack([orthonormal_penalty(w) for w in weights]).sum()
+    grads = torch.autograd.grad(expected, weights)
+    loss = planned()
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
+    for got, want in zip(torch.autograd.grad(loss, weights), grads):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_eq9_planned_loss_walks_the_model_once_and_follows_its_weights(monkeypatch):
+    model = _deep_model()
+    planned = OrthonormalLoss(model)
+    monkeypatch.setattr(nn.Module, "named_modules", lambda *a, **k: pytest.fail("the model was walked again"))
+    with torch.no_grad():
+        model[0].pw1.weight.copy_(torch.eye(6, 12).reshape(6, 12, 1, 1))  # one W^B made orthonormal in place
+    rest = [w for g in planned.groups for w in g if w is not model[0].pw1.weight]
+    torch.testing.assert_close(planned(), torch.stack([orthonormal_penalty(w) for w in rest]).sum())
+
+
+def test_a_model_without_regularized_weights_plans_nothing_to_add():
+    planned = OrthonormalLoss(nn.Sequential(nn.Conv2d(3, 4, 3), BSConvU(4, 4, 3)))
+    assert not planned and planned().item() == 0.0 and not planned().requires_grad

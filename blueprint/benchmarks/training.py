@@ -17,9 +17,9 @@ from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.models.registry import input_size
 from blueprint.profiling import profile
-from blueprint.regularization import orthonormal_loss
+from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
-from blueprint.training.loop import autocast
+from blueprint.training.devices import autocast, grad_scaler, kernel_settings, sgd
 
 # baseline -> its BSConv counterpart (Table 1 / Table 2 pairs, and the demo's)
 PAIRS = (
@@ -39,8 +39,9 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format).train()
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type == "cuda")
+    optimizer = sgd(model.parameters(), device, lr=0.01, momentum=0.9, weight_decay=1e-4)
+    scaler = grad_scaler(device, amp)
+    penalty = OrthonormalLoss(model)
     x = torch.randn(batch_size, *size, device=device).contiguous(memory_format=memory_format)  # B,C,H,W
     y = torch.randint(0, 10, (batch_size,), device=device)
     times = []
@@ -50,7 +51,8 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
         began = time.perf_counter()
         with autocast(device, amp):
             loss = F.cross_entropy(net(x).float(), y)
-        loss = loss + alpha * orthonormal_loss(model)
+        if penalty:
+            loss = loss + alpha * penalty()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -71,7 +73,7 @@ def run(pairs, device: torch.device, batch_size: int, steps: int, warmup: int, b
     for baseline, variant in pairs:
         base = None
         for name in (baseline, variant):
-            with use_backend(backend):
+            with use_backend(backend), kernel_settings(device, deterministic=False):  # cuDNN autotuned
                 r = measure(name, device, batch_size, steps, warmup, amp, channels_last, compile)
             base = base or r
             r["vs_baseline"] = r["images_per_s"] / base["images_per_s"]

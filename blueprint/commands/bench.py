@@ -4,6 +4,7 @@
   layers (``blueprint.benchmarks.layers``);
 - ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``);
 - ``latency``: inference latency of baseline/BSConv model pairs on five runtimes (``blueprint.benchmarks.latency``).
+- ``loader``: images/s per worker of the ImageFolder pipeline for each recipe (``blueprint.benchmarks.loader``).
 
 Arguments are checked before anything is measured, so a mistake costs no benchmark run; the benchmark
 modules (torch, Numba) are imported only when a mode runs.
@@ -107,6 +108,8 @@ def training(args) -> int:
     positive("--steps", args.steps)
     positive("--warmup", args.warmup, minimum=0)
     positive("--threads", args.threads, minimum=0)
+    if args.compile and args.backend == "accel":
+        raise ValueError("--compile: torch.compile cannot trace accel's Numba kernels; use --backend torch with it")
     from blueprint.models import list_models
     from blueprint.names import unknown_name_error
 
@@ -117,10 +120,11 @@ def training(args) -> int:
     import torch
 
     from blueprint.benchmarks import training as bench
+    from blueprint.training.devices import resolve
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = resolve(args.device)  # a GPU is made current: its kernels and synchronize() are this device's
     print(f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
           f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
           f"torch {torch.__version__}", flush=True)  # fmt: skip
@@ -144,7 +148,7 @@ def add_training(modes) -> None:
                      "cifar_mobilenetv1_w1d2:cifar_mobilenetv1_w1d2_bsconvu,"
                      "cifar_mobilenetv2_w1d2:cifar_mobilenetv2_w1d2_bsconvs_p1d6")  # fmt: skip
     p.add_argument("--pairs", default=default_pairs, help="comma-separated BASELINE:BSCONV pairs (default: %(default)s)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -259,13 +263,65 @@ def add_latency(modes) -> None:
     p.set_defaults(func=latency)
 
 
-MODES = (add_layers, add_training, add_latency)
+LOADER_RECIPES = ("imagenet", "finegrained")  # blueprint.benchmarks.loader.RECIPES, here so that parsing needs no torch
+
+
+def size_pair(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(t) for t in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size: expected WIDTHxHEIGHT such as 500x375, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise ValueError(f"--size: expected positive sides, got {text!r}")
+    return w, h
+
+
+def loader(args) -> int:
+    chosen = names(LOADER_RECIPES, "--recipes")(args.recipes)
+    size = size_pair(args.size)
+    positive("--images", args.images)
+    positive("--rounds", args.rounds)
+    if args.data_dir is not None and not os.path.isdir(os.path.join(args.data_dir, "train")):
+        raise ValueError(f"--data-dir: no folder {os.path.join(args.data_dir, 'train')} (expected train/ and val/)")
+    if args.quick:
+        size, images, rounds = (96, 72), 4, 1
+    else:
+        images, rounds = args.images, args.rounds
+    from blueprint.benchmarks import loader as bench
+
+    source = args.data_dir or f"{images} synthetic {size[0]}x{size[1]} JPEGs per split"
+    print(f"ImageFolder loading, one worker (this process): {source}, median of {rounds} pass(es)", flush=True)
+    rows = bench.run(args.data_dir, chosen, images, size, rounds)
+    print(bench.format_rows(rows))
+    return 0
+
+
+def add_loader(modes) -> None:
+    p = modes.add_parser(
+        "loader",
+        help="images/s per data-loading worker of the ImageFolder pipeline, for each recipe",
+        description="Decode and augment ImageFolder images as one loader worker does, for the training transform of "
+        "each recipe (imagenet: random-resized crops, flips, color jitter; finegrained: resize, random crops, flips, "
+        "random gamma) and the evaluation transform; prints images/s per worker and that times the default number "
+        "of workers. Without --data-dir, synthetic JPEGs of --size are written to a temporary folder.",
+    )
+    p.add_argument("--recipes", default=",".join(LOADER_RECIPES), help="comma-separated, default %(default)s")
+    p.add_argument("--data-dir", help="an ImageFolder tree (train/, val/) to read instead of synthetic JPEGs")
+    p.add_argument("--images", type=int, default=64, help="images per split (default: %(default)s)")
+    p.add_argument("--size", default="500x375", help="synthetic images' WIDTHxHEIGHT (default: %(default)s, "
+                   "ImageNet's most common size)")  # fmt: skip
+    p.add_argument("--rounds", type=int, default=3, help="passes over the images; the median is reported")
+    p.add_argument("--quick", action="store_true", help="four small images, one pass (a smoke run)")
+    p.set_defaults(func=loader)
+
+
+MODES = (add_layers, add_training, add_latency, add_loader)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks: layers (reference/accel/PyTorch), training throughput, inference latency",
+        help="benchmarks: layers (reference/accel/PyTorch), training throughput, inference latency, image loading",
         description=__doc__.split("\n\n")[0] + " Run `blueprint bench MODE --help` for each mode.",
     )
     modes = p.add_subparsers(dest="mode", metavar="MODE")

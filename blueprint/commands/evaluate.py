@@ -9,6 +9,7 @@ from blueprint.models import create
 from blueprint.training import TrainConfig, evaluate, load_checkpoint, recipe
 from blueprint.training.checkpoint import load_weights
 from blueprint.training.data import make_loader
+from blueprint.training.devices import resolve
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("checkpoint", help="a last.pt or best.pt")
     p.add_argument("--data-dir", help="where the data set is now (default: the one the run used)")
     p.add_argument("--model", help="load the weights into this zoo model instead of the one the run trained")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto, a GPU when PyTorch "
+                   "sees one)")  # fmt: skip
     p.add_argument("--batch-size", type=int, help="evaluation batch size (default: the run's)")
     p.add_argument("--amp", action="store_true", help="mixed precision")
     p.set_defaults(func=run)
@@ -34,10 +36,11 @@ def run(args) -> int:
         raise ValueError(f"checkpoint: {args.checkpoint} holds no run configuration")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     saved = {k: v for k, v in saved.items() if k in fields}
+    # evaluation runs the layers on torch's kernels wherever the run trained (also a --backend accel run)
     overrides = {"data_dir": args.data_dir, "model": args.model, "device": args.device,
-                 "batch_size": args.batch_size, "download": False}  # fmt: skip
+                 "batch_size": args.batch_size, "download": False, "backend": "torch", "compile": False}  # fmt: skip
     config = recipe(saved.pop("dataset"), **{**saved, **{k: v for k, v in overrides.items() if v is not None}})
-    device = torch.device(config.device)
+    device = resolve(config.device)
     loader = make_loader(config, device)
     model = create(config.model, num_classes=loader.num_classes)
     load_weights(model, ckpt["model"], f"checkpoint {args.checkpoint} (a {ckpt.get('model_name')} checkpoint)")

@@ -41,17 +41,20 @@ OVERRIDES = {
     "scale_min": (float, "image folders: > 0 for Inception-style crops of scale_min..1 of the area"),
     "color_jitter": (float, "image folders: brightness/contrast/saturation jitter strength"),
     "gamma": (float, "image folders: random gamma from [1/(1+g), 1+g]"),
-    "device": (str, "cpu, cuda or cuda:N (default: cpu)"),
+    "device": (str, "auto, cpu, cuda or cuda:N (default: auto: a GPU when PyTorch sees one, under torchrun the "
+               "local rank's; the CPU with --backend accel)"),
     "backend": (str, "kernels of the BSConv layers on the CPU: torch (default) or accel (Numba, fused)"),
-    "workers": (int, "image folders: data-loading processes"),
+    "workers": (int, "image folders: data-loading processes (default: the cores available less one)"),
     "threads": (int, "CPU threads of PyTorch (0: its default)"),
     "seed": (int, "seed of initialization, data order and augmentation"),
 }
 SWITCHES = {
     "flip": "random horizontal flips",
-    "amp": "mixed precision (float16 on CUDA, bfloat16 on the CPU)",
+    "amp": "mixed precision (bfloat16 on the CPU and on GPUs that have it, else float16 with a gradient scaler)",
     "channels_last": "channels-last memory layout",
     "compile": "torch.compile the model",
+    "sync_bn": "several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)",
+    "deterministic": "deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for bit, a little slower",
     "download": "download CIFAR into --data-dir if it is not there",
 }
 

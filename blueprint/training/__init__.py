@@ -3,7 +3,8 @@
 - ``config``: the recipes as a dataclass, every value overridable; ``metrics``: metrics.csv, curves, progress;
 - ``memory_data`` (CIFAR, digits in memory, whole-batch augmentation), ``folder_data`` (ImageFolder via PIL),
   ``cifar`` and ``digits`` (the on-disk formats), ``sampling`` (orders derived from seed and epoch);
-- ``loop``: the training loop; ``checkpoint``: atomic checkpoints and exact resume; ``distributed``: torchrun/DDP.
+- ``loop``: the training loop; ``checkpoint``: atomic checkpoints and exact resume; ``distributed``: torchrun/DDP;
+  ``devices``: the device chosen and made current, mixed precision, cuDNN settings, SGD.
 
 The training-throughput benchmark is ``blueprint bench training`` (``blueprint.benchmarks.training``).
 """

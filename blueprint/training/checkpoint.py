@@ -2,7 +2,7 @@
 
 A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's prefixes), ``optimizer``,
 ``scheduler``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so far),
-``rng`` (the torch, CUDA, NumPy and Python generator states of every process), ``config`` and
+``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every process), ``config`` and
 ``model_name``/``num_classes``/``input_size``. The model is the plain module's state_dict (the training loop
 wraps the module for DDP and torch.compile, never the other way round), so ``blueprint analyze`` and
 ``blueprint evaluate`` read it directly. It holds only tensors and plain Python values, so
@@ -36,25 +36,38 @@ def atomic_save(obj, path: str) -> None:
         raise
 
 
-def rng_state() -> dict:
-    """This process's generator states: torch (CPU), CUDA (every device), NumPy's global one, Python's."""
+def rng_state(device: torch.device) -> dict:
+    """This process's generator states: torch (CPU), the GPU in use (``cuda``: None on the CPU), NumPy's global
+    one, Python's. Only the GPU in use: a run resumed where fewer GPUs are visible has every state it needs."""
+    device = torch.device(device)
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
         "python": random.getstate(),
     }
 
 
-def set_rng_state(state: dict) -> None:
-    """Restore what ``rng_state`` saved (CUDA states only where CUDA devices exist)."""
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Restore what ``rng_state`` saved; the GPU state goes to ``device`` when both are a GPU's (a run moved
+    between the CPU and a GPU draws the device's generator afresh from its seed)."""
+    device = torch.device(device)
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if device.type == "cuda" and isinstance(state.get("cuda"), torch.Tensor):
+        torch.cuda.set_rng_state(state["cuda"], device)
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
+
+
+def reseed(seed: int, epoch: int, rank: int) -> None:
+    """Seed every generator of this process (torch on the CPU and all GPUs, NumPy, Python) from (seed, epoch,
+    rank): the processes draw different dropout masks, and the same ones again in a repeated run."""
+    high, low = np.random.SeedSequence([seed, epoch, rank]).generate_state(2, dtype=np.uint32)
+    torch.manual_seed(int(high) << 32 | int(low))
+    np.random.seed(int(low))
+    random.seed(int(high) << 32 | int(low))
 
 
 def load_checkpoint(path: str) -> dict:

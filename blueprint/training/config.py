@@ -72,12 +72,14 @@ class TrainConfig:
     color_jitter: float = 0.0  # brightness, contrast and saturation factors drawn from 1 +- color_jitter
     gamma: float = 0.0  # > 0: random gamma drawn log-uniformly from [1/(1+gamma), 1+gamma]
     # execution
-    device: str = "cpu"
+    device: str = "auto"  # a GPU (the local rank's under torchrun) when PyTorch sees one and backend is torch
     backend: str = "torch"  # BSConv layers' CPU kernels: "torch", or "accel" (the Numba fast path)
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
-    workers: int = 4
+    sync_bn: bool = False  # several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
+    deterministic: bool = False  # deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for bit
+    workers: int | None = None  # image folders: loading processes (None: the cores available less one)
     threads: int = 0  # CPU threads of PyTorch (0: its default); small models run fastest on one
     seed: int = 0
     download: bool = False
@@ -90,8 +92,11 @@ class TrainConfig:
             raise ValueError(f"--model: unknown name {self.model!r}; run `blueprint models` for the list")
         if self.backend not in BACKENDS:
             raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.backend == "accel" and not self.device.startswith("cpu"):
+        if self.backend == "accel" and not (self.device.startswith("cpu") or self.device == "auto"):
             raise ValueError(f"--backend: accel runs on the CPU, got --device {self.device}; use --backend torch")
+        if self.backend == "accel" and self.compile:
+            raise ValueError("--compile: torch.compile cannot trace accel's Numba kernels (it would run the BSConv "
+                             "layers as torch ops); use --backend torch with --compile, or accel without it")  # fmt: skip
         if self.schedule not in SCHEDULES:
             raise ValueError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}
@@ -100,7 +105,7 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')}: expected a positive int, got {value!r}")
         non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
                         "scale_min", "color_jitter", "gamma")  # fmt: skip
-        for name, value in ((n, getattr(self, n)) for n in non_negative):
+        for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"--{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
         if self.scale_min > 1 or self.color_jitter >= 1:

@@ -8,6 +8,12 @@ is normalized with the ImageNet mean and deviation on the device. Each image's r
 Training (Sec. 5.2/5.3): an Inception-style random-resized crop when ``scale_min > 0``, else the short side
 resized to ``resize`` and a random ``crop``; a horizontal flip; color jitter and random gamma where the recipe
 asks for them. Evaluation: the short side resized to ``resize``, then the central ``crop``.
+
+Speed (``blueprint bench loader`` measures it per worker): the crop box is found from the image's header, a JPEG
+is decoded at the smallest draft scale that keeps the box at ``crop`` pixels or more, the box is resized to the
+crop in one step, and the random gamma is a 256-entry lookup table. The loader's worker processes persist across
+epochs; their number defaults to the cores this process may use (shared with the other processes of a node under
+``torchrun``) less one for the training loop.
 """
 from __future__ import annotations
 
@@ -48,32 +54,52 @@ def scan(root: str, classes: list[str] | None = None) -> tuple[list[str], list[t
     return classes, samples
 
 
-def resize_short(img: Image.Image, size: int) -> Image.Image:
-    w, h = img.size
-    scale = size / min(w, h)
-    return img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+def center_or_random_box(w: int, h: int, resize: int, size: int, rng: np.random.Generator | None) -> tuple:
+    """Where the ``size`` x ``size`` crop (random with ``rng``, else central) of the image resized to short side
+    ``resize`` lies in the ``w`` x ``h`` image: (left, top, right, bottom), in its pixels."""
+    scale = resize / min(w, h)
+    rw, rh = max(resize, round(w * scale)), max(resize, round(h * scale))  # the resized image
+    left = (rw - size) // 2 if rng is None else int(rng.integers(0, rw - size + 1))
+    top = (rh - size) // 2 if rng is None else int(rng.integers(0, rh - size + 1))
+    sx, sy = w / rw, h / rh
+    return (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
 
 
-def crop(img: Image.Image, size: int, rng: np.random.Generator | None) -> Image.Image:
-    """A ``size`` x ``size`` crop at a random place (``rng``) or in the center (``rng=None``)."""
-    w, h = img.size
-    left = (w - size) // 2 if rng is None else int(rng.integers(0, w - size + 1))
-    top = (h - size) // 2 if rng is None else int(rng.integers(0, h - size + 1))
-    return img.crop((left, top, left + size, top + size))
-
-
-def random_resized_crop(img: Image.Image, size: int, scale_min: float, rng: np.random.Generator) -> Image.Image:
-    """Inception-style scale augmentation: a crop of scale_min..1 of the area and aspect 3/4..4/3, resized to size."""
-    w, h = img.size
+def random_resized_box(w: int, h: int, scale_min: float, rng: np.random.Generator) -> tuple:
+    """Inception-style scale augmentation: a box of scale_min..1 of the area and aspect 3/4..4/3 (ten tries,
+    then the central square), (left, top, right, bottom) in the ``w`` x ``h`` image's pixels."""
     for _ in range(10):
         area = w * h * rng.uniform(scale_min, 1.0)
         aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
         cw, ch = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
         if 0 < cw <= w and 0 < ch <= h:
             left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-            return img.resize((size, size), Image.BILINEAR, box=(left, top, left + cw, top + ch))
+            return (left, top, left + cw, top + ch)
     side = min(w, h)
-    return crop(img, side, None).resize((size, size), Image.BILINEAR)
+    left, top = (w - side) // 2, (h - side) // 2
+    return (left, top, left + side, top + side)
+
+
+def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
+    """The RGB image at ``path`` and the crop box ``box_of(w, h)`` in its pixels, for a ``size`` x ``size`` crop.
+
+    A JPEG is decoded in draft mode: scaled by 1/2, 1/4 or 1/8 inside the decoder (in the DCT, several times
+    faster than decoding in full and resizing) as far as the box keeps at least ``size`` pixels a side, so the
+    crop is never upsampled more than from the full image. Other formats decode in full.
+    """
+    try:
+        with Image.open(path) as f:
+            w, h = f.size
+            box = box_of(w, h)
+            shrink = min(box[2] - box[0], box[3] - box[1]) / size  # > 1: the box has pixels to spare
+            if shrink > 1:
+                f.draft("RGB", (math.ceil(w / shrink), math.ceil(h / shrink)))
+            img = f.convert("RGB") if f.mode != "RGB" else f
+            img.load()
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"--data-dir: {path} is not a readable image ({err})") from None
+    sx, sy = img.size[0] / w, img.size[1] / h  # 1 unless drafted
+    return img, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
 
 def color_jitter(img: Image.Image, strength: float, rng: np.random.Generator) -> Image.Image:
@@ -83,10 +109,11 @@ def color_jitter(img: Image.Image, strength: float, rng: np.random.Generator) ->
     return img
 
 
-def random_gamma(pixels: np.ndarray, gamma: float, rng: np.random.Generator) -> np.ndarray:
-    """uint8 pixels -> 255 (p/255)^g with g drawn log-uniformly from [1/(1+gamma), 1+gamma]."""
+def gamma_table(gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """The lookup table p -> round(255 (p/255)^g) of the 256 uint8 values, g drawn log-uniformly from
+    [1/(1+gamma), 1+gamma]: indexing it applies the random gamma to an image (256 powers, not one a pixel)."""
     g = math.exp(rng.uniform(-math.log1p(gamma), math.log1p(gamma)))
-    return np.round(255.0 * (pixels / 255.0) ** g).astype(np.uint8)
+    return np.round(255.0 * (np.arange(256) / 255.0) ** g).astype(np.uint8)
 
 
 class FolderDataset(torch.utils.data.Dataset):
@@ -101,28 +128,43 @@ class FolderDataset(torch.utils.data.Dataset):
     def __getitem__(self, key):
         index, epoch = key
         path, label = self.samples[index]
-        try:
-            with Image.open(path) as f:
-                img = f.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"--data-dir: {path} is not a readable image ({err})") from None
         cfg = self.config
-        if self.train:
-            rng = np.random.default_rng([cfg.seed, epoch, index])
-            if cfg.scale_min > 0:
-                img = random_resized_crop(img, cfg.crop, cfg.scale_min, rng)
-            else:
-                img = crop(resize_short(img, cfg.resize), cfg.crop, rng)
+        rng = np.random.default_rng([cfg.seed, epoch, index]) if self.train else None
+        if rng is not None and cfg.scale_min > 0:
+            img, box = decode(path, lambda w, h: random_resized_box(w, h, cfg.scale_min, rng), cfg.crop)
+        else:
+            img, box = decode(path, lambda w, h: center_or_random_box(w, h, cfg.resize, cfg.crop, rng), cfg.crop)
+        img = img.resize((cfg.crop, cfg.crop), Image.BILINEAR, box=box)  # the crop, resized in one step
+        if rng is not None:
             if cfg.flip and rng.random() < 0.5:
                 img = img.transpose(Image.FLIP_LEFT_RIGHT)
             if cfg.color_jitter > 0:
                 img = color_jitter(img, cfg.color_jitter, rng)
-            pixels = np.asarray(img)  # H,W,3
-            if cfg.gamma > 0:
-                pixels = random_gamma(pixels, cfg.gamma, rng)
-        else:
-            pixels = np.asarray(crop(resize_short(img, cfg.resize), cfg.crop, None))  # H,W,3
-        return torch.from_numpy(np.array(pixels)).permute(2, 0, 1), label  # 3,H,W (a writable copy)
+        pixels = np.array(img)  # H,W,3 (a writable copy)
+        if rng is not None and cfg.gamma > 0:
+            pixels = gamma_table(cfg.gamma, rng)[pixels]
+        return torch.from_numpy(pixels).permute(2, 0, 1), label  # 3,H,W
+
+
+def default_workers() -> int:
+    """Data-loading processes for one training process: the cores it may use, shared with the other processes of
+    its node under torchrun (``LOCAL_WORLD_SIZE``), less one for the training loop itself; at least one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")) - 1)
+
+
+class Keys(torch.utils.data.Sampler):
+    """The (index, epoch) keys a loader reads next: set before each pass, so that one ``DataLoader`` (and its
+    persistent worker processes) serves every epoch."""
+
+    def __init__(self):
+        self.keys: list[tuple[int, int]] = []
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def __len__(self):
+        return len(self.keys)
 
 
 class FolderLoader:
@@ -143,12 +185,19 @@ class FolderLoader:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.gain = torch.tensor([1 / (255 * s) for s in STD], device=device).view(1, 3, 1, 1)
         self.offset = torch.tensor([-m / s for m, s in zip(MEAN, STD)], device=device).view(1, 3, 1, 1)
+        self.workers = default_workers() if config.workers is None else config.workers
+        self.loaders = {}  # dataset -> (DataLoader, Keys), made on first use
 
     def _batches(self, dataset, keys):
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=self.batch_size, sampler=keys, num_workers=self.config.workers,
-            pin_memory=torch.device(self.device).type == "cuda",
-        )  # fmt: skip
+        if dataset not in self.loaders:
+            sampler = Keys()
+            loader = torch.utils.data.DataLoader(
+                dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.workers,
+                pin_memory=torch.device(self.device).type == "cuda", persistent_workers=self.workers > 0,
+            )  # fmt: skip
+            self.loaders[dataset] = (loader, sampler)
+        loader, sampler = self.loaders[dataset]
+        sampler.keys = keys
         try:
             for x, y in loader:
                 x = x.to(self.device, non_blocking=True).float() * self.gain + self.offset  # B,3,H,W

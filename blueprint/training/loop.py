@@ -7,7 +7,8 @@ atomically, then ``metrics.csv``; the end of the run writes ``curves.png``.
 
 Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
 the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
-gives the same weights as an uninterrupted run (on the same hardware and software).
+gives the same weights as an uninterrupted run (on the same hardware and software; on a GPU with
+``deterministic``, since cuDNN's autotuning may choose other algorithms in another process).
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ import torch.nn.functional as F
 from blueprint.backend import use_backend
 from blueprint.models import create
 from blueprint.profiling import profile
-from blueprint.regularization import orthonormal_loss
-from blueprint.training import distributed
-from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, rng_state, set_rng_state
+from blueprint.regularization import OrthonormalLoss
+from blueprint.training import devices, distributed
+from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
 from blueprint.training.metrics import Progress, plot_curves, write_csv
@@ -68,12 +69,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, config.milestones, gamma=config.lr_decay)
 
 
-def autocast(device: torch.device, enabled: bool):
-    """Mixed precision: float16 on CUDA (with a gradient scaler), bfloat16 on the CPU."""
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=enabled)
-
-
 def sync_buffers(model: nn.Module) -> None:
     """Give every process rank 0's buffers (BatchNorm statistics) so that all evaluate the saved model."""
     if dist.is_initialized():
@@ -87,7 +82,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
     model.eval()
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # loss sum, correct
     count = 0
-    with torch.no_grad(), autocast(device, amp):
+    with torch.no_grad(), devices.autocast(device, amp):
         for x, y in loader.test_batches():
             logits = model(x).float()  # B,classes
             loss = F.cross_entropy(logits, y, reduction="sum")
@@ -97,20 +92,22 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
     return loss / max(count, 1), correct / max(count, 1)
 
 
-def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, config: TrainConfig,
+def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
                 device: torch.device, epoch: int, progress: Progress) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
-    ``net`` is what runs the batches (wrapped by DDP or torch.compile), ``model`` the plain module it wraps.
+    ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
+    loss of the plain model's W^B (left out of the loss when the model has none).
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
     count = 0
 
     def check(values, where):
+        """Raise if the loss sums ``values`` (over all processes: every one decides alike) are not finite."""
         if not torch.isfinite(values[:2]).all():
             raise TrainingError(
-                f"the loss became {values[0].item() / max(count, 1):.4g} (not finite) {where} "
+                f"the loss became {values[0].item() / max(values[3].item(), 1):.4g} (not finite) {where} "
                 f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower --lr or --alpha, or try without --amp "
                 f"(last.pt, if written, holds the last finite epoch)"
             )
@@ -119,12 +116,12 @@ def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, con
         return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}"
 
     for step, (x, y) in enumerate(loader.train_batches(epoch), 1):
-        with autocast(device, config.amp):
+        with devices.autocast(device, config.amp):
             logits = net(x)  # B,classes
             ce = F.cross_entropy(logits.float(), y)
         with torch.set_grad_enabled(config.alpha > 0):
-            ortho = orthonormal_loss(model)  # Eq. (9), in float32 outside autocast
-        loss = ce + config.alpha * ortho
+            ortho = penalty()  # Eq. (9), in float32 outside autocast
+        loss = ce + config.alpha * ortho if penalty else ce
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -133,12 +130,14 @@ def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, con
         sums += torch.stack([ce.detach().double() * batch, ortho.detach().double() * batch,
                              (logits.argmax(1) == y).sum().double()])  # fmt: skip
         count += batch
-        if step % NAN_CHECK_EVERY == 0:
-            check(sums, f"in epoch {epoch + 1} by step {step}")
+        if step % NAN_CHECK_EVERY == 0:  # a collective: every process reaches this step (the shards are padded)
+            check(distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])),
+                  f"in epoch {epoch + 1} by step {step}")  # fmt: skip
         progress.update(step, running)
     progress.close()
-    ce_sum, ortho_sum, correct, count = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])).tolist()
-    check(torch.tensor([ce_sum, ortho_sum]), f"in epoch {epoch + 1}")
+    totals = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])]))
+    check(totals, f"in epoch {epoch + 1}")
+    ce_sum, ortho_sum, correct, count = totals.tolist()
     return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
 
 
@@ -149,12 +148,12 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
     refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
     """
-    ctx = distributed.setup(config.device)
+    ctx = distributed.setup(config.device, cuda_ok=config.backend != "accel")
     threads = torch.get_num_threads()
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
-        with use_backend(config.backend):
+        with use_backend(config.backend), devices.kernel_settings(ctx.device, config.deterministic):
             result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
         # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
         # gloo down first aborts ("terminate called without an active exception").
@@ -165,14 +164,23 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
         distributed.teardown()
 
 
-def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context):
-    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history)."""
+def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context, seed: int):
+    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history).
+
+    A scaler state is taken where there is one (a run that had no float16 ``--amp`` saved none: its scaler
+    starts afresh). The generators continue where each process left them; a run resumed on another number of
+    processes reseeds each from (seed, epoch, rank) instead.
+    """
     load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
-    optimizer.load_state_dict(ckpt["optimizer"])
+    devices.load_optimizer(optimizer, ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
-    scaler.load_state_dict(ckpt["scaler"])
-    states = ckpt["rng"]  # one per process of the run; a run resumed on another number of processes takes rank 0's
-    set_rng_state(states[ctx.rank] if len(states) == ctx.world else states[0])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    states = ckpt["rng"]  # one per process of the run
+    if len(states) == ctx.world:
+        set_rng_state(states[ctx.rank], ctx.device)
+    else:
+        reseed(seed, ckpt["epoch"], ctx.rank)
     return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
 
 
@@ -200,20 +208,28 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         size = "x".join(map(str, loader.input_size))
         raise ValueError(f"--model: {config.model} cannot take the {size} images of {config.dataset} "
                          f"({err})") from None  # fmt: skip
+    if config.sync_bn:
+        if ctx.device.type != "cuda":
+            raise ValueError(f"--sync-bn: SyncBatchNorm synchronizes over GPUs, got --device {ctx.device}")
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # the same state_dict keys as BatchNorm
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)  # fmt: skip
+    optimizer = devices.sgd(model.parameters(), ctx.device, config.lr, config.momentum, config.weight_decay)
     scheduler = make_scheduler(optimizer, config)
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.amp and ctx.device.type == "cuda")
+    scaler = devices.grad_scaler(ctx.device, config.amp)
+    penalty = OrthonormalLoss(model)
     if ckpt is not None:
-        start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx)
+        start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx,
+                                            config.seed)  # fmt: skip
     else:
         start, best_acc, history = 0, 0.0, []
-        torch.manual_seed(config.seed + ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts)
+        reseed(config.seed, 0, ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts them)
     net = model
     if ctx.world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
+        # BatchNorm statistics are made rank 0's before every evaluation (sync_buffers), not at every step;
+        # gradients live in DDP's buckets instead of being copied there and back.
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
+                                                  broadcast_buffers=False, gradient_as_bucket_view=True)  # fmt: skip
     if config.compile:
         net = torch.compile(net)
     if ctx.main:
@@ -227,7 +243,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         progress = Progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", ctx.main)
-        train = train_epoch(net, model, loader, optimizer, scaler, config, ctx.device, epoch, progress)
+        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, progress)
         train_seconds = time.perf_counter() - began
         scheduler.step()
         sync_buffers(model)
@@ -238,7 +254,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         history.append(row)
         improved = test_acc > best_acc or epoch == 0
         best_acc = max(best_acc, test_acc)
-        states = distributed.gather(rng_state())  # a collective: every process takes part
+        states = distributed.gather(rng_state(ctx.device))  # a collective: every process takes part
         if ctx.main:
             checkpoint = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
                               scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), epoch=epoch + 1,
