@@ -10,11 +10,6 @@ run on Numba's OpenMP or workqueue pool, see ``accel.jit``, which also says why 
 The analysis helpers of ``reference`` (``*_kernel``, ``pc1_explained_variance``,
 ``blueprint_factorize``) are not performance paths and are not repeated here.
 """
-import os
-
-# Before NumPy loads OpenBLAS: its idle threads then sleep instead of spinning (see accel.jit).
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
 from accel.conv2d import conv2d_backward, conv2d_forward
 from accel.orthonormal import orthonormal_loss, orthonormal_loss_backward
 from accel.separable import (

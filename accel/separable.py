@@ -43,23 +43,24 @@ class SeparableCache(NamedTuple):
     x_shape: tuple  # B,M,H,W
     y_shape: tuple  # B,N,Ho,Wo
     on_planes: bool  # which depthwise kernels ran: ``accel.planes`` or ``accel.depthwise`` (channels-last)
+    matmul: object  # the matrix product of the pointwise steps, forward and backward
 
 
 def _grad(dy, cache):
     return np.ascontiguousarray(checks.check_grad("dy", dy, cache.y_shape, cache.x.dtype))
 
 
-def _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x_shape, on_planes):
+def _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x_shape, on_planes, matmul):
     """V' = W X (Eq. 6, 13) in the layout the depthwise kernels read, then y = V' * B + b (Eq. 7) as NCHW."""
     nb, _, h, wd = x_shape
     if on_planes:
-        v = pointwise_forward(x_mat, w_pw).reshape(-1, nb, h, wd)  # N,B,H,W
+        v = pointwise_forward(x_mat, w_pw, matmul).reshape(-1, nb, h, wd)  # N,B,H,W
         return v, planes.depthwise_forward(v, w_dw, b, geometry, x_channel_major=True)  # B,N,Ho,Wo
-    v = pointwise_forward(x_mat, w_pw, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
+    v = pointwise_forward(x_mat, w_pw, matmul, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
     return v, depthwise.depthwise_forward(v, w_dw, b, geometry)  # B,N,Ho,Wo
 
 
-def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, geometry, on_planes):
+def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, geometry, on_planes, matmul):
     """Backward of ``_depthwise_after_pointwise``: (dX (M, L) channel-major, dW, dB, db)."""
     if on_planes:
         dv, dw_dw, db = planes.depthwise_backward(dy, v, w_dw, geometry, x_channel_major=True)  # N,B,H,W
@@ -67,11 +68,11 @@ def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, geometry, on_pl
     else:
         dv, dw_dw, db = depthwise.depthwise_backward(dy, v, w_dw, geometry)  # B,H,W,N
         dv_mat = dv.reshape(-1, dv.shape[3]).T  # N,L (a transposed view)
-    dx_mat, dw_pw = pointwise_backward(dv_mat, x_mat, w_pw)  # M,L
+    dx_mat, dw_pw = pointwise_backward(dv_mat, x_mat, w_pw, matmul)  # M,L
     return dx_mat, dw_pw, dw_dw, db
 
 
-def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
+def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Sec. 4.1: depthwise with B' (M, 1, K, K), then pointwise with W (N, M, 1, 1), then + b.
 
     Returns ``(y, cache)``.
@@ -87,8 +88,8 @@ def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
         x_in = to_channels_last(x)  # B,H,W,M
         u = depthwise.depthwise_forward(x_in, w_dw, None, geometry, channels_last_out=True)  # B,Ho,Wo,M
         u_mat = u.reshape(-1, u.shape[3]).T  # M,L (a transposed view: BLAS reads it as it is)
-    y = unfold(pointwise_forward(u_mat, w_pw), (nb, w_pw.shape[0], ho, wo), b)  # B,N,Ho,Wo, plus b
-    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, x.shape, y.shape, on_planes)
+    y = unfold(pointwise_forward(u_mat, w_pw, matmul), (nb, w_pw.shape[0], ho, wo), b)  # B,N,Ho,Wo, plus b
+    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, x.shape, y.shape, on_planes, matmul)
 
 
 def dsc_backward(dy, cache):
@@ -102,23 +103,23 @@ def dsc_backward(dy, cache):
     dy_mat, db = fold(dy, channel_sums=True)  # N,L and db = sum of dy over B, Ho, Wo
     db = db if cache.has_bias else None
     if cache.on_planes:
-        du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw)  # M,L
+        du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, cache.matmul)  # M,L
         du = du.reshape(-1, nb, ho, wo)  # M,B,Ho,Wo
         dx, dw_dw, _ = planes.depthwise_backward(du, cache.x, w_dw, cache.geometry, dy_channel_major=True)
         return dx, dw_dw, dw_pw, db  # B,M,H,W
-    du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, channels_last_dx=True)  # L,M
+    du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, cache.matmul, channels_last_dx=True)  # L,M
     du = du.reshape(nb, ho, wo, -1)  # B,Ho,Wo,M
     dx, dw_dw, _ = depthwise.depthwise_backward(du, cache.x, w_dw, cache.geometry, True, nchw_dx=True)
     return dx, dw_dw, dw_pw, db  # B,M,H,W
 
 
-def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
+def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Eq. (6)-(7): V' = W x (pointwise, BLAS), then V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
     on_planes = planes.suits(x.shape[2:], geometry)
     x_mat = fold(x)  # M,L
-    v, y = _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x.shape, on_planes)
-    return y, SeparableCache(x_mat, (v,), (w_pw, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
+    v, y = _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x.shape, on_planes, matmul)
+    return y, SeparableCache(x_mat, (v,), (w_pw, w_dw), b is not None, geometry, x.shape, y.shape, on_planes, matmul)
 
 
 def bsconv_u_backward(dy, cache):
@@ -129,19 +130,19 @@ def bsconv_u_backward(dy, cache):
     dy = _grad(dy, cache)
     (v,), (w_pw, w_dw) = cache.intermediates, cache.weights
     dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(
-        dy, v, cache.x, w_pw, w_dw, cache.geometry, cache.on_planes
+        dy, v, cache.x, w_pw, w_dw, cache.geometry, cache.on_planes, cache.matmul
     )
     return unfold(dx_mat, cache.x_shape), dw_pw, dw_dw, db if cache.has_bias else None
 
 
-def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
+def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Eq. (12)-(14): U' = W^B x, V' = W^A U' (BLAS), V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
     on_planes = planes.suits(x.shape[2:], geometry)
     x_mat = fold(x)  # M,L
-    u_prime = pointwise_forward(x_mat, w_b)  # M',L
-    v, y = _depthwise_after_pointwise(u_prime, w_a, w_dw, b, geometry, x.shape, on_planes)
-    cache = SeparableCache(x_mat, (u_prime, v), (w_b, w_a, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
+    u_prime = pointwise_forward(x_mat, w_b, matmul)  # M',L
+    v, y = _depthwise_after_pointwise(u_prime, w_a, w_dw, b, geometry, x.shape, on_planes, matmul)
+    cache = SeparableCache(x_mat, (u_prime, v), (w_b, w_a, w_dw), b is not None, geometry, x.shape, y.shape, on_planes, matmul)
     return y, cache
 
 
@@ -153,7 +154,7 @@ def bsconv_s_backward(dy, cache):
     dy = _grad(dy, cache)
     (u_prime, v), (w_b, w_a, w_dw) = cache.intermediates, cache.weights
     du_prime, dw_a, dw_dw, db = _depthwise_then_pointwise_backward(
-        dy, v, u_prime, w_a, w_dw, cache.geometry, cache.on_planes
+        dy, v, u_prime, w_a, w_dw, cache.geometry, cache.on_planes, cache.matmul
     )  # M',L
-    dx_mat, dw_b = pointwise_backward(du_prime, cache.x, w_b)  # M,L
+    dx_mat, dw_b = pointwise_backward(du_prime, cache.x, w_b, cache.matmul)  # M,L
     return unfold(dx_mat, cache.x_shape), dw_b, dw_a, dw_dw, db if cache.has_bias else None
