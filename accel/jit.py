@@ -8,7 +8,7 @@ with ``prange`` over disjoint output planes only; reductions go to per-plane buf
 sums afterwards.
 
 Numba's on-disk cache checks only the source file of the function it compiled: a kernel that calls
-a kernel of another module (``accel.planes`` calls ``accel.taps3x3``) keeps its cached machine code
+a kernel of another module (``accel.im2col`` calls ``accel.nhwc.span``) keeps its cached machine code
 when only the callee's file changes. After editing such a callee, delete ``accel/__pycache__/*.nbi``
 (an installed new version replaces every file, so it starts clean).
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from reference import checks
-from reference.conv2d import Geometry, pad_spatial
+from reference.conv2d import ConvShapes, pad_spatial
 from reference.separable import separable_ops
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Eq. (1): y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]."""
-    stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
-    geo = Geometry(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
+    geometry, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
+    stride, padding, dilation, out_hw = geometry
+    geo = ConvShapes(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
     x_pad = pad_spatial(x, padding)
     batch, n_out, m_g, kh, kw = x.shape[0], w.shape[0], w.shape[1], w.shape[2], w.shape[3]
     n_g = n_out // groups
