@@ -290,7 +290,7 @@ def _forward(x, w, bias, masks, fused_masks, y, geometry, x_cm, y_cm, group, sta
     """x (B, C, H, W), or (C, B, H, W) if ``x_cm``, w (C, KH, KW), bias (C,), masks (KH, KW, group Ho Wo) ->
     y (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``y_cm``; one channel and ``group`` samples per task, in one
     run per tap if ``stacked``, else plane by plane. ``fused_masks`` = (masks, edge masks) of
-    ``accel.taps3x3`` where it applies (empty where not): then all nine taps go in one loop."""
+    ``forward_3x3`` where it applies (empty where not): then all nine taps go in one loop."""
     (_, (ph, pw), (dil_h, dil_w), _), fused = geometry, fused_masks[0].shape[1] > 0
     (nb, nc, h, wd, ho, wo), n_groups = shapes(x, x_cm, y, group)
     geo = (ph, pw, dil_h, dil_w, wd)
@@ -318,7 +318,7 @@ forward_kernel = jit(_forward)
 def _backward(dy, x, w, masks, fused_masks, dx, dw_part, db_part, geometry, dy_cm, x_cm, group, stacked):
     """dy (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``dy_cm``, x (B, C, H, W), or (C, B, H, W) if ``x_cm``,
     w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C). With ``fused_masks``
-    (``accel.taps3x3``, non-empty where it applies), dx is its forward of dy with w flipped in both axes
+    (``forward_3x3``, non-empty where it applies), dx is its forward of dy with w flipped in both axes
     and dw its nine sums in one loop."""
     (_, (ph, pw), (dil_h, dil_w), _), fused = geometry, fused_masks[0].shape[1] > 0
     (nb, nc, h, wd, ho, wo), n_groups = shapes(x, x_cm, dy, group)

@@ -10,7 +10,7 @@ the product). One large product runs near the machine's matrix-multiply peak, wh
 products of inner size H W run at half of it (``accel.layout`` gives the figures).
 
 Either matrix may also be channels-last, (L, C), the transpose of channel-major: the depthwise
-kernels of ``accel.depthwise`` read and write that layout, and BLAS multiplies by a transposed
+kernels of ``accel.nhwc`` read and write that layout, and BLAS multiplies by a transposed
 operand without copying it. So X and dY may be passed as transposed views, and Y and dX written
 channels-last (``channels_last_out``, ``channels_last_dx``), at no cost. W^T is passed as the
 transposed view of W too: copying it to row-major first costs more than it saves (measured here:

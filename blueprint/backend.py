@@ -68,7 +68,7 @@ def _t(a):
     return None if a is None else torch.from_numpy(a)
 
 
-def _torch_matmul(a, b):
+def torch_matmul(a, b):
     """a @ b for NumPy matrices (transposed views too) on PyTorch's BLAS: the accel backend's pointwise products
     run in the library, and on the OpenMP threads, that the torch backend's run on (``blueprint.accel_threads``)."""
     return torch.mm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
@@ -88,7 +88,7 @@ class _Separable(torch.autograd.Function):
         with accel_threads.scope():
             y, cache = _accel_op(f"{op}_forward")(
                 _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation,
-                matmul=_torch_matmul,
+                matmul=torch_matmul,
             )
         ctx.op, ctx.cache = op, cache
         ctx.save_for_backward(x, *weights)  # accel's cache shares their memory: let autograd see in-place edits

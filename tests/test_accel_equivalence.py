@@ -102,7 +102,7 @@ GROUPED_GEOMETRIES = {  # kernel, padding, dilation: each keeps Ho, Wo = H, W
 def test_grouped_plane_route_equals_reference(op, batch, geometry_name, monkeypatch):
     """Stride 1 'same' geometry on small planes: each task stacks the planes of several samples into one
     run per tap, masking the rows that would reach into the neighbouring plane (3 x 3 kernels: all nine
-    taps in one loop, ``accel.taps3x3``); same results, also with a last group smaller than the others
+    taps in one loop, ``accel.planar.forward_3x3``); same results, also with a last group smaller than the others
     (5 samples in groups of 2), and with one sample (a lone plane)."""
     kernel, padding, dilation = GROUPED_GEOMETRIES[geometry_name]
     monkeypatch.setattr(routes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
