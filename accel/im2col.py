@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from accel.depthwise import span
+from accel.nhwc import span
 from accel.jit import jit
 
 
@@ -48,18 +48,19 @@ def _move_row(cols_row, x_row, lo, hi, first, sw, into_cols):
 move_row = jit(_move_row, parallel=False)
 
 
-def _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, into_cols):
+def _im2col(x, cols, kh, kw, geometry, into_cols):
     """x (B, M, H, W) <-> cols (B, M KH KW, Ho Wo): gather (``into_cols``) or scatter-add (x must start at 0)."""
+    (sh, sw), (ph, pw), (dil_h, dil_w), (ho, wo) = geometry
     nb, nm, h, wd = x.shape
     for plane in prange(nb * nm):
         b, m = plane // nm, plane % nm
         for i in range(kh):
             for j in range(kw):
                 row = cols[b, (m * kh + i) * kw + j]  # Ho*Wo
-                off = j * dw - pw
+                off = j * dil_w - pw
                 lo, hi = span(off, sw, wd, wo)
                 for p in range(ho):
-                    r = p * sh + i * dh - ph
+                    r = p * sh + i * dil_h - ph
                     out = row[p * wo : (p + 1) * wo]  # Wo
                     if into_cols:
                         out[:lo] = 0.0
@@ -74,19 +75,18 @@ im2col_kernel = jit(_im2col)
 
 
 def im2col(x, kernel_hw, geometry):
-    """x (B, M, H, W) C-contiguous -> cols (B, M KH KW, Ho Wo); ``geometry`` from ``checks.spatial_geometry``."""
-    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
+    """x (B, M, H, W) C-contiguous -> cols (B, M KH KW, Ho Wo); ``geometry`` a ``reference.checks.Geometry``."""
     kh, kw = kernel_hw
     nb, nm = x.shape[:2]
+    ho, wo = geometry.out
     cols = np.empty((nb, nm * kh * kw, ho * wo), dtype=x.dtype)  # B,M*KH*KW,Ho*Wo
-    im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, True)
+    im2col_kernel(x, cols, kh, kw, geometry, True)
     return cols
 
 
 def col2im(cols, x_shape, kernel_hw, geometry):
     """Adjoint of ``im2col``: cols (B, M KH KW, Ho Wo) C-contiguous -> (B, M, H, W), summing overlapping taps."""
-    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
     kh, kw = kernel_hw
     x = np.zeros(x_shape, dtype=cols.dtype)  # B,M,H,W
-    im2col_kernel(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, False)
+    im2col_kernel(x, cols, kh, kw, geometry, False)
     return x

@@ -6,7 +6,7 @@
   products on the MobileNet shapes). The change moves contiguous runs of H W values, so it costs
   little more than a copy.
 - Channels-last, (B, H, W, C): ``to_channels_last``, for the input of the channels-last depthwise
-  kernels (``accel.depthwise``) where it comes NCHW (DSC, a depthwise ``conv2d``). Viewing both
+  kernels (``accel.nhwc``) where it comes NCHW (DSC, a depthwise ``conv2d``). Viewing both
   layouts as 3-D, (B, C, H W) and (B, H W, C), the change swaps the last two axes.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ the product). One large product runs near the machine's matrix-multiply peak, wh
 products of inner size H W run at half of it (``accel.layout`` gives the figures).
 
 Either matrix may also be channels-last, (L, C), the transpose of channel-major: the depthwise
-kernels of ``accel.depthwise`` read and write that layout, and BLAS multiplies by a transposed
+kernels of ``accel.nhwc`` read and write that layout, and BLAS multiplies by a transposed
 operand without copying it. So X and dY may be passed as transposed views, and Y and dX written
 channels-last (``channels_last_out``, ``channels_last_dx``), at no cost. W^T is passed as the
 transposed view of W too: copying it to row-major first costs more than it saves (measured here:
@@ -22,26 +22,27 @@ from __future__ import annotations
 import numpy as np
 
 
-def pointwise_forward(x_mat, w, channels_last_out=False):
-    """x_mat (M, L), w (N, M, 1, 1) -> y (N, L), or (L, N) if ``channels_last_out``; a fresh C-contiguous array."""
+def pointwise_forward(x_mat, w, matmul, channels_last_out=False):
+    """x_mat (M, L), w (N, M, 1, 1) -> y (N, L), or (L, N) if ``channels_last_out``; a fresh C-contiguous array
+    from ``matmul(a, b)``, the matrix product used (``numpy.matmul``, or the caller's BLAS)."""
     w_mat = w[:, :, 0, 0]  # N,M
     if channels_last_out:
-        return x_mat.T @ w_mat.T  # L,N
-    return w_mat @ x_mat  # N,L
+        return matmul(x_mat.T, w_mat.T)  # L,N
+    return matmul(w_mat, x_mat)  # N,L
 
 
-def pointwise_backward(dy_mat, x_mat, w, channels_last_dx=False):
+def pointwise_backward(dy_mat, x_mat, w, matmul, channels_last_dx=False):
     """Gradients of ``pointwise_forward`` from dy_mat (N, L): ``(dx, dw like w)``, dx (M, L), or (L, M) if
     ``channels_last_dx``. dy_mat and x_mat may be transposed views of channels-last (L, N) and (L, M) arrays."""
     w_mat = w[:, :, 0, 0]  # N,M
     if channels_last_dx:
-        dx = dy_mat.T @ w_mat  # L,M
+        dx = matmul(dy_mat.T, w_mat)  # L,M
     else:
-        dx = w_mat.T @ dy_mat  # M,L
+        dx = matmul(w_mat.T, dy_mat)  # M,L
     if _row_major(dy_mat) or not _row_major(x_mat):
-        dw = dy_mat @ x_mat.T  # N,M
+        dw = matmul(dy_mat, x_mat.T)  # N,M
     else:
-        dw = (x_mat @ dy_mat.T).T  # (M,N)^T: dy_mat is channels-last, x_mat channel-major
+        dw = matmul(x_mat, dy_mat.T).T  # (M,N)^T: dy_mat is channels-last, x_mat channel-major
     return dx, np.ascontiguousarray(dw).reshape(w.shape)
 
 

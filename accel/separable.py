@@ -3,14 +3,14 @@
 Same contract as the ``reference`` functions of the same names. Pointwise steps are single BLAS
 matrix products over the whole batch (``accel.pointwise``), on channel-major matrices (C, B H W)
 that ``accel.layout.fold`` / ``unfold`` make from and give back as NCHW, at about the cost of a copy.
-The depthwise step runs one of two kernel families, picked by ``accel.planes.suits`` for the
-geometry:
+The depthwise step runs one of two kernel families, on the route that ``accel.route.plan`` picks once
+per forward (kept in the cache for the backward):
 
-- ``accel.planes`` (stride 1, planes of at least ``planes.MIN_PLANE`` pixels) reads and writes
+- ``accel.planar`` (stride 1, Wo = W, planes of at least ``route.MIN_PLANE`` pixels) reads and writes
   channel-major or NCHW planes as asked:
   BSConv's V' = W X comes channel-major straight from the product and its y goes out NCHW; DSC's
   depthwise step reads x NCHW and writes U channel-major for the product after it.
-- ``accel.depthwise`` (smaller or strided planes) reads channels-last input, (B H W, C), which is
+- ``accel.nhwc`` (smaller or strided planes) reads channels-last input, (B H W, C), which is
   the transpose of channel-major, so BSConv's product writes V' that way at no cost, and returns
   dV' channels-last, which the pointwise backward reads at no cost. DSC changes x to channels-last
   (``accel.layout.to_channels_last``) and keeps U and dU channels-last.
@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from accel import depthwise, planes
+from accel import nhwc, planar
+from accel.route import Route, plan
 from accel.layout import fold, to_channels_last, unfold
 from accel.pointwise import pointwise_backward, pointwise_forward
 from reference import checks
@@ -39,56 +40,56 @@ class SeparableCache(NamedTuple):
     # U as (M, B*Ho*Wo) (a transposed view when channels-last) for DSC
     weights: tuple
     has_bias: bool
-    geometry: tuple  # stride, padding, dilation, (Ho, Wo)
+    route: Route  # how the depthwise step ran (its geometry included), ``accel.route.plan``
     x_shape: tuple  # B,M,H,W
     y_shape: tuple  # B,N,Ho,Wo
-    on_planes: bool  # which depthwise kernels ran: ``accel.planes`` or ``accel.depthwise`` (channels-last)
+    matmul: object  # the matrix product of the pointwise steps, forward and backward
 
 
 def _grad(dy, cache):
     return np.ascontiguousarray(checks.check_grad("dy", dy, cache.y_shape, cache.x.dtype))
 
 
-def _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x_shape, on_planes):
+def _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, route, x_shape, matmul):
     """V' = W X (Eq. 6, 13) in the layout the depthwise kernels read, then y = V' * B + b (Eq. 7) as NCHW."""
     nb, _, h, wd = x_shape
-    if on_planes:
-        v = pointwise_forward(x_mat, w_pw).reshape(-1, nb, h, wd)  # N,B,H,W
-        return v, planes.depthwise_forward(v, w_dw, b, geometry, x_channel_major=True)  # B,N,Ho,Wo
-    v = pointwise_forward(x_mat, w_pw, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
-    return v, depthwise.depthwise_forward(v, w_dw, b, geometry)  # B,N,Ho,Wo
+    if route.planar:
+        v = pointwise_forward(x_mat, w_pw, matmul).reshape(-1, nb, h, wd)  # N,B,H,W
+        return v, planar.depthwise_forward(v, w_dw, b, route, x_channel_major=True)  # B,N,Ho,Wo
+    v = pointwise_forward(x_mat, w_pw, matmul, channels_last_out=True).reshape(nb, h, wd, -1)  # B,H,W,N
+    return v, nhwc.depthwise_forward(v, w_dw, b, route.geometry)  # B,N,Ho,Wo
 
 
-def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, geometry, on_planes):
+def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, route, matmul):
     """Backward of ``_depthwise_after_pointwise``: (dX (M, L) channel-major, dW, dB, db)."""
-    if on_planes:
-        dv, dw_dw, db = planes.depthwise_backward(dy, v, w_dw, geometry, x_channel_major=True)  # N,B,H,W
+    if route.planar:
+        dv, dw_dw, db = planar.depthwise_backward(dy, v, w_dw, route, x_channel_major=True)  # N,B,H,W
         dv_mat = dv.reshape(dv.shape[0], -1)  # N,L
     else:
-        dv, dw_dw, db = depthwise.depthwise_backward(dy, v, w_dw, geometry)  # B,H,W,N
+        dv, dw_dw, db = nhwc.depthwise_backward(dy, v, w_dw, route.geometry)  # B,H,W,N
         dv_mat = dv.reshape(-1, dv.shape[3]).T  # N,L (a transposed view)
-    dx_mat, dw_pw = pointwise_backward(dv_mat, x_mat, w_pw)  # M,L
+    dx_mat, dw_pw = pointwise_backward(dv_mat, x_mat, w_pw, matmul)  # M,L
     return dx_mat, dw_pw, dw_dw, db
 
 
-def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
+def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Sec. 4.1: depthwise with B' (M, 1, K, K), then pointwise with W (N, M, 1, 1), then + b.
 
     Returns ``(y, cache)``.
     """
     geometry = checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)
-    on_planes = planes.suits(x.shape[2:], geometry)
-    nb, ho, wo = x.shape[0], *geometry[3]
-    if on_planes:
+    route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)
+    nb, (ho, wo) = x.shape[0], geometry.out
+    if route.planar:
         x_in = np.ascontiguousarray(x)  # B,M,H,W
-        u = planes.depthwise_forward(x_in, w_dw, None, geometry, y_channel_major=True)  # M,B,Ho,Wo
+        u = planar.depthwise_forward(x_in, w_dw, None, route, y_channel_major=True)  # M,B,Ho,Wo
         u_mat = u.reshape(u.shape[0], -1)  # M,L
     else:
         x_in = to_channels_last(x)  # B,H,W,M
-        u = depthwise.depthwise_forward(x_in, w_dw, None, geometry, channels_last_out=True)  # B,Ho,Wo,M
+        u = nhwc.depthwise_forward(x_in, w_dw, None, geometry, channels_last_out=True)  # B,Ho,Wo,M
         u_mat = u.reshape(-1, u.shape[3]).T  # M,L (a transposed view: BLAS reads it as it is)
-    y = unfold(pointwise_forward(u_mat, w_pw), (nb, w_pw.shape[0], ho, wo), b)  # B,N,Ho,Wo, plus b
-    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, geometry, x.shape, y.shape, on_planes)
+    y = unfold(pointwise_forward(u_mat, w_pw, matmul), (nb, w_pw.shape[0], ho, wo), b)  # B,N,Ho,Wo, plus b
+    return y, SeparableCache(x_in, (u_mat,), (w_dw, w_pw), b is not None, route, x.shape, y.shape, matmul)
 
 
 def dsc_backward(dy, cache):
@@ -101,24 +102,24 @@ def dsc_backward(dy, cache):
     nb, _, ho, wo = dy.shape
     dy_mat, db = fold(dy, channel_sums=True)  # N,L and db = sum of dy over B, Ho, Wo
     db = db if cache.has_bias else None
-    if cache.on_planes:
-        du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw)  # M,L
+    if cache.route.planar:
+        du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, cache.matmul)  # M,L
         du = du.reshape(-1, nb, ho, wo)  # M,B,Ho,Wo
-        dx, dw_dw, _ = planes.depthwise_backward(du, cache.x, w_dw, cache.geometry, dy_channel_major=True)
+        dx, dw_dw, _ = planar.depthwise_backward(du, cache.x, w_dw, cache.route, dy_channel_major=True)
         return dx, dw_dw, dw_pw, db  # B,M,H,W
-    du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, channels_last_dx=True)  # L,M
+    du, dw_pw = pointwise_backward(dy_mat, u_mat, w_pw, cache.matmul, channels_last_dx=True)  # L,M
     du = du.reshape(nb, ho, wo, -1)  # B,Ho,Wo,M
-    dx, dw_dw, _ = depthwise.depthwise_backward(du, cache.x, w_dw, cache.geometry, True, nchw_dx=True)
+    dx, dw_dw, _ = nhwc.depthwise_backward(du, cache.x, w_dw, cache.route.geometry, True, nchw_dx=True)
     return dx, dw_dw, dw_pw, db  # B,M,H,W
 
 
-def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
+def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Eq. (6)-(7): V' = W x (pointwise, BLAS), then V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
-    on_planes = planes.suits(x.shape[2:], geometry)
+    route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)
     x_mat = fold(x)  # M,L
-    v, y = _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, geometry, x.shape, on_planes)
-    return y, SeparableCache(x_mat, (v,), (w_pw, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
+    v, y = _depthwise_after_pointwise(x_mat, w_pw, w_dw, b, route, x.shape, matmul)
+    return y, SeparableCache(x_mat, (v,), (w_pw, w_dw), b is not None, route, x.shape, y.shape, matmul)
 
 
 def bsconv_u_backward(dy, cache):
@@ -129,19 +130,19 @@ def bsconv_u_backward(dy, cache):
     dy = _grad(dy, cache)
     (v,), (w_pw, w_dw) = cache.intermediates, cache.weights
     dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(
-        dy, v, cache.x, w_pw, w_dw, cache.geometry, cache.on_planes
+        dy, v, cache.x, w_pw, w_dw, cache.route, cache.matmul
     )
     return unfold(dx_mat, cache.x_shape), dw_pw, dw_dw, db if cache.has_bias else None
 
 
-def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
+def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
     """Eq. (12)-(14): U' = W^B x, V' = W^A U' (BLAS), V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
-    on_planes = planes.suits(x.shape[2:], geometry)
+    route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)
     x_mat = fold(x)  # M,L
-    u_prime = pointwise_forward(x_mat, w_b)  # M',L
-    v, y = _depthwise_after_pointwise(u_prime, w_a, w_dw, b, geometry, x.shape, on_planes)
-    cache = SeparableCache(x_mat, (u_prime, v), (w_b, w_a, w_dw), b is not None, geometry, x.shape, y.shape, on_planes)
+    u_prime = pointwise_forward(x_mat, w_b, matmul)  # M',L
+    v, y = _depthwise_after_pointwise(u_prime, w_a, w_dw, b, route, x.shape, matmul)
+    cache = SeparableCache(x_mat, (u_prime, v), (w_b, w_a, w_dw), b is not None, route, x.shape, y.shape, matmul)
     return y, cache
 
 
@@ -153,7 +154,7 @@ def bsconv_s_backward(dy, cache):
     dy = _grad(dy, cache)
     (u_prime, v), (w_b, w_a, w_dw) = cache.intermediates, cache.weights
     du_prime, dw_a, dw_dw, db = _depthwise_then_pointwise_backward(
-        dy, v, u_prime, w_a, w_dw, cache.geometry, cache.on_planes
+        dy, v, u_prime, w_a, w_dw, cache.route, cache.matmul
     )  # M',L
-    dx_mat, dw_b = pointwise_backward(du_prime, cache.x, w_b)  # M,L
+    dx_mat, dw_b = pointwise_backward(du_prime, cache.x, w_b, cache.matmul)  # M,L
     return unfold(dx_mat, cache.x_shape), dw_b, dw_a, dw_dw, db if cache.has_bias else None

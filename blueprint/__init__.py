@@ -1,9 +1,4 @@
 """blueprint: Blueprint Separable Convolutions (Haase & Amthor, CVPR 2020) for PyTorch."""
-import os
-
-# Before NumPy loads OpenBLAS: its idle threads then sleep instead of spinning (see accel.jit).
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
 from blueprint.backend import get_backend, set_backend, use_backend
 from blueprint.conversion import ConversionReport, convert
 from blueprint.fusion import FusionReport, fuse

@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 from torch.autograd.function import once_differentiable
 
+from blueprint import accel_threads
+
 BACKENDS = ("torch", "accel")
 _backend = contextvars.ContextVar("blueprint_backend", default="torch")
 
@@ -67,17 +69,15 @@ def _t(a):
     return None if a is None else torch.from_numpy(a)
 
 
-def _accel_op(name: str):
-    """accel's function ``name``, with as many Numba threads as PyTorch uses here (``torch.get_num_threads``),
-    so that accel's kernels and torch's ops share the cores alike (under ``torchrun``, which sets
-    OMP_NUM_THREADS=1, one thread per process, not one per core in every process). accel is imported on
-    first use, so `import blueprint` loads no Numba (and leaves Numba's threading layer alone) until the
-    accel backend actually runs."""
-    import accel
-    import numba
+def torch_matmul(a, b):
+    """a @ b for NumPy matrices (transposed views too) on PyTorch's BLAS: the accel backend's pointwise products
+    run in the library, and on the OpenMP threads, that the torch backend's run on (``blueprint.accel_threads``)."""
+    return torch.mm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    return getattr(accel, name)
+
+def _accel_op(name: str):
+    """accel's function ``name``, with the process set up for it by ``blueprint.accel_threads`` (on first use)."""
+    return getattr(accel_threads.accel(), name)
 
 
 class _Separable(torch.autograd.Function):
@@ -86,9 +86,11 @@ class _Separable(torch.autograd.Function):
     @staticmethod
     def forward(ctx, op, x, *args):
         *weights, b, stride, padding, dilation = args
-        y, cache = _accel_op(f"{op}_forward")(
-            _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation
-        )
+        with accel_threads.scope():
+            y, cache = _accel_op(f"{op}_forward")(
+                _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation,
+                matmul=torch_matmul,
+            )
         ctx.op, ctx.cache = op, cache
         ctx.save_for_backward(x, *weights)  # accel's cache shares their memory: let autograd see in-place edits
         return torch.from_numpy(y)
@@ -97,7 +99,8 @@ class _Separable(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dy):
         ctx.saved_tensors  # raises if x or a weight was modified in place since the forward
-        grads = _accel_op(f"{ctx.op}_backward")(_np(dy), ctx.cache)
+        with accel_threads.scope():
+            grads = _accel_op(f"{ctx.op}_backward")(_np(dy), ctx.cache)
         return (None, *map(_t, grads), None, None, None)
 
 

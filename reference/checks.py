@@ -7,6 +7,7 @@ what was expected. The kernels behind these checks may then assume well-formed i
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,10 +68,20 @@ def output_size(size: int, k: int, stride: int, padding: int, dilation: int) -> 
     return (size + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
+class Geometry(NamedTuple):
+    """The spatial geometry of one convolution, every value a (height, width) pair: what the kernels of
+    ``reference`` and ``accel`` take instead of loose ints."""
+
+    stride: tuple[int, int]  # S_h, S_w
+    padding: tuple[int, int]  # P_h, P_w
+    dilation: tuple[int, int]  # D_h, D_w
+    out: tuple[int, int]  # H_out, W_out
+
+
 def spatial_geometry(x_shape, k_shape, stride, padding, dilation, kernel_name: str):
     """Check stride/padding/dilation and that the (dilated) kernel fits the padded input.
 
-    Returns ``(stride, padding, dilation, (H_out, W_out))`` with every geometry value a pair.
+    Returns the ``Geometry`` (stride, padding, dilation, (H_out, W_out)).
     """
     stride = int_pair("stride", stride, 1)
     padding = int_pair("padding", padding, 0)
@@ -86,7 +97,7 @@ def spatial_geometry(x_shape, k_shape, stride, padding, dilation, kernel_name: s
                 f"expected a kernel that fits"
             )
         out.append(output_size(size, k, stride[axis], padding[axis], dilation[axis]))
-    return stride, padding, dilation, tuple(out)
+    return Geometry(stride, padding, dilation, tuple(out))
 
 
 def bias(name: str, b, n: int) -> np.ndarray | None:
@@ -99,7 +110,7 @@ def bias(name: str, b, n: int) -> np.ndarray | None:
 
 
 def check_conv2d(x, w, b, stride, padding, dilation, groups):
-    """Checks for ``conv2d_forward``. Returns ``(stride, padding, dilation, (H_out, W_out), groups)``."""
+    """Checks for ``conv2d_forward``. Returns ``(Geometry, groups)``."""
     float_array("x", x, 4)
     float_array("w", w, 4)
     same_dtype(x=x, w=w, b=b)
@@ -115,7 +126,7 @@ def check_conv2d(x, w, b, stride, padding, dilation, groups):
             f"got {w.shape}"
         )
     bias("b", b, n)
-    return (*spatial_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation, "w"), groups)
+    return spatial_geometry(x.shape[2:], w.shape[2:], stride, padding, dilation, "w"), groups
 
 
 def _pointwise(name: str, w, m_in: int, in_name: str) -> int:

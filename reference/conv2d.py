@@ -22,8 +22,8 @@ from numpy.lib.stride_tricks import as_strided
 from reference import checks
 
 
-class Geometry(NamedTuple):
-    """Everything the backward pass needs to know about the forward's shapes."""
+class ConvShapes(NamedTuple):
+    """Everything the backward pass needs to know about the forward's shapes (its geometry from ``checks.Geometry``)."""
 
     x_shape: tuple  # B, M, H, W
     w_shape: tuple  # N, M_g, KH, KW
@@ -42,7 +42,7 @@ def pad_spatial(x: np.ndarray, padding: tuple) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
-def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
+def im2col(x_pad: np.ndarray, geo: ConvShapes) -> np.ndarray:
     """(B, M, Hp, Wp) -> (B, G, M_g KH KW, H_out W_out): one column per output pixel, per sample and group.
 
     Keeping the batch axis first makes every later reshape a view: for a 1x1 convolution with stride 1 and
@@ -61,7 +61,7 @@ def im2col(x_pad: np.ndarray, geo: Geometry) -> np.ndarray:
     return taps.reshape(b, geo.groups, m_g * kh * kw, ho * wo)  # B,G,Mg*KH*KW,Ho*Wo
 
 
-def col2im(tap_gradient, geo: Geometry, dtype) -> np.ndarray:
+def col2im(tap_gradient, geo: ConvShapes, dtype) -> np.ndarray:
     """Adjoint of ``im2col``: scatter-add each tap's gradient back onto (B, M, H, W).
 
     ``tap_gradient(i, j)`` gives the (B, M, H_out, W_out) gradient that reached the inputs tap (i, j) gathered;
@@ -82,8 +82,9 @@ def col2im(tap_gradient, geo: Geometry, dtype) -> np.ndarray:
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Eq. (1): y = x * w (+ b), grouped. Returns ``(y, cache)``; y is (B, N, H_out, W_out)."""
-    stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
-    geo = Geometry(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
+    geometry, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
+    stride, padding, dilation, out_hw = geometry
+    geo = ConvShapes(x.shape, w.shape, stride, padding, dilation, groups, out_hw)
     n = w.shape[0]
     cols = im2col(pad_spatial(x, padding), geo)  # B, G, Mg*KH*KW, Ho*Wo
     w_mat = w.reshape(groups, n // groups, -1)  # G, Ng, Mg*KH*KW

@@ -13,10 +13,10 @@ import itertools
 import numpy as np
 
 from reference import checks
-from reference.conv2d import Geometry, pad_spatial
+from reference.conv2d import ConvShapes, pad_spatial
 
 
-def _terms(geo: Geometry, n_out: int, m_g: int):
+def _terms(geo: ConvShapes, n_out: int, m_g: int):
     """Every term of a convolution sum: ``(b, n, p, q, m, i, j, row, col)`` with row = p S + i D, col = q S + j D.
 
     Output pixel (p, q) of channel n reads the padded input at (row, col) through tap (i, j) of input
@@ -30,7 +30,7 @@ def _terms(geo: Geometry, n_out: int, m_g: int):
 
 def _start(x, w_shape, b, stride, padding, dilation, groups, out_hw, n_out):
     """The padded input, the geometry, and y filled with the bias (zeros without one)."""
-    geo = Geometry(x.shape, w_shape, stride, padding, dilation, groups, out_hw)
+    geo = ConvShapes(x.shape, w_shape, stride, padding, dilation, groups, out_hw)
     y = np.zeros((x.shape[0], n_out, *out_hw), dtype=x.dtype)
     if b is not None:
         y[:] = b[None, :, None, None]
@@ -52,7 +52,7 @@ def _unpad(dx_pad, geo):
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Eq. (1): y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]."""
-    stride, padding, dilation, out_hw, groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
+    (stride, padding, dilation, out_hw), groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
     x_pad, geo, y = _start(x, w.shape, b, stride, padding, dilation, groups, out_hw, w.shape[0])
     n_g, m_g = w.shape[0] // groups, w.shape[1]
     for bi, n, p, q, m, i, j, row, col in _terms(geo, w.shape[0], m_g):

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import accel
 import reference
-from accel import planes, taps3x3
+from accel import nhwc, planar
+from accel import route as routes
 from reference import checks
 from tests.geometry import ConvCase, contract_operands, conv_cases, seeds
 
@@ -71,10 +72,10 @@ def test_depthwise_route_of_conv2d_equals_reference():
 
 @pytest.mark.parametrize("op", OPS)
 def test_large_plane_route_equals_reference(op):
-    """Stride 1 with Wo = W on a plane of >= planes.MIN_PLANE pixels runs the NCHW plane kernels; same results."""
+    """Stride 1 with Wo = W on a plane of >= route.MIN_PLANE pixels runs the planar kernels; same results."""
     case = ConvCase(2, 3, 3, 12, 96, kernel=(3, 5), stride=(1, 1), padding=(0, 4), dilation=(1, 2), groups=3)
-    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 96)), np.zeros((1, 1, 3, 5)), None, 1, (0, 4), (1, 2), 1)
-    assert planes.suits((12, 96), geometry[:4])
+    geometry, _ = checks.check_conv2d(np.zeros((1, 1, 12, 96)), np.zeros((1, 1, 3, 5)), None, 1, (0, 4), (1, 2), 1)
+    assert routes.plan(2, (12, 96), (3, 5), geometry) == routes.Route(True, 1, False, False, geometry)
     check_op(op, case, 0, np.float64, True)
 
 
@@ -83,8 +84,8 @@ def test_channels_last_route_equals_reference(op):
     """Stride 2 takes the channels-last depthwise kernels, whose input and gradient the pointwise
     products write and read as transposed operands; same results."""
     case = ConvCase(2, 3, 4, 16, 12, kernel=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), m_sub=2)
-    geometry = checks.check_conv2d(np.zeros((1, 1, 16, 12)), np.zeros((1, 1, 3, 3)), None, 2, 1, 1, 1)
-    assert not planes.suits((16, 12), geometry[:4])
+    geometry, _ = checks.check_conv2d(np.zeros((1, 1, 16, 12)), np.zeros((1, 1, 3, 3)), None, 2, 1, 1, 1)
+    assert not routes.plan(2, (16, 12), (3, 3), geometry).planar
     check_op(op, case, 0, np.float64, True)
 
 
@@ -101,37 +102,66 @@ GROUPED_GEOMETRIES = {  # kernel, padding, dilation: each keeps Ho, Wo = H, W
 def test_grouped_plane_route_equals_reference(op, batch, geometry_name, monkeypatch):
     """Stride 1 'same' geometry on small planes: each task stacks the planes of several samples into one
     run per tap, masking the rows that would reach into the neighbouring plane (3 x 3 kernels: all nine
-    taps in one loop, ``accel.taps3x3``); same results, also with a last group smaller than the others
+    taps in one loop, ``accel.planar.forward_3x3``); same results, also with a last group smaller than the others
     (5 samples in groups of 2), and with one sample (a lone plane)."""
     kernel, padding, dilation = GROUPED_GEOMETRIES[geometry_name]
-    monkeypatch.setattr(planes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
-    monkeypatch.setattr(planes, "MIN_GROUP", 2)
-    monkeypatch.setattr(planes, "FUSED_GROUP", (2 * 12 * 12, 2))
-    geometry = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, *kernel)), None, 1, padding, dilation, 1)
-    assert planes.suits((12, 12), geometry[:4])
-    for fused in (False, True):
-        assert planes.grouping(batch, geometry[:4], (12, 12), fused) == ((min(batch, 2), True) if batch > 1 else (1, False))
-    assert taps3x3.fits(kernel, geometry[:4]) == (kernel == (3, 3))
+    monkeypatch.setattr(routes, "GROUP_PIXELS", 2 * 12 * 12)  # two samples per task
+    monkeypatch.setattr(routes, "MIN_GROUP", 2)
+    monkeypatch.setattr(routes, "FUSED_GROUP", (2 * 12 * 12, 2))
+    routes.plan.cache_clear()
+    geometry, _ = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, *kernel)), None, 1, padding, dilation, 1)
+    route = routes.plan(batch, (12, 12), kernel, geometry)
+    assert route == routes.Route(True, min(batch, 2), batch > 1, kernel == (3, 3), geometry)
     depthwise_conv = op == "conv2d"
     case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=kernel, stride=(1, 1), padding=padding,
                     dilation=dilation, groups=3 if depthwise_conv else 1, m_sub=2)
     check_op(op, case, 0, np.float64, True)
+    routes.plan.cache_clear()
+
+
+def depthwise_reference(rng, x_shape, kernel, **geo):
+    x = rng.standard_normal(x_shape)
+    w, b = rng.standard_normal((x_shape[1], 1, *kernel)), rng.standard_normal(x_shape[1])
+    y_ref, cache_ref = reference.conv2d_forward(x, w, b, groups=x_shape[1], **geo)
+    dy = rng.standard_normal(y_ref.shape)
+    return x, w, b, dy, (y_ref, *reference.conv2d_backward(dy, cache_ref))
+
+
+PLANAR_GEOMETRIES = {  # kernel, padding, dilation on stride 1 with Ho, Wo = H, W
+    "3x3": ((3, 3), (1, 1), (1, 1)),
+    "3x3 dilated": ((3, 3), (2, 1), (2, 1)),
+    "3x5 dilated": ((3, 5), (1, 4), (1, 2)),
+    "1x3": ((1, 3), (0, 1), (1, 1)),
+}
+
+
+@pytest.mark.parametrize("geometry_name", PLANAR_GEOMETRIES)
+@pytest.mark.parametrize("group, stacked, fused", [(1, False, False), (2, True, False), (1, False, True), (2, True, True)])
+def test_eq7_each_planar_route_equals_reference(geometry_name, group, stacked, fused):
+    """Every route ``accel.route.plan`` can give the planar kernels (plane by plane or stacked, tap by tap or
+    the nine 3 x 3 taps in one loop), forced on the same inputs: same results as the reference."""
+    kernel, padding, dilation = PLANAR_GEOMETRIES[geometry_name]
+    if fused and not routes._fits_3x3(kernel, checks.Geometry((1, 1), padding, dilation, (12, 12))):
+        pytest.skip("the one-loop route is for 3 x 3 kernels with P = D")
+    rng = np.random.default_rng(0)
+    x, w, b, dy, want = depthwise_reference(rng, (3, 2, 12, 12), kernel, padding=padding, dilation=dilation)
+    geometry, _ = checks.check_conv2d(x, w, b, 1, padding, dilation, 2)
+    route = routes.Route(True, group, stacked, fused, geometry)
+    got = (planar.depthwise_forward(x, w, b, route), *planar.depthwise_backward(dy, x, w, route))
+    for g, g_ref, what in zip(got, want, ("y", "dx", "dw", "db")):
+        assert_close(g, g_ref, np.float64, what)
 
 
 @given(case=conv_cases(grouped=False), seed=seeds)
-def test_eq7_plane_kernels_equal_reference_depthwise_on_every_geometry(case, seed):
-    """accel.planes on any stride, padding and dilation (not only where ``suits`` sends work to it)."""
+def test_eq7_channels_last_kernels_equal_reference_depthwise_on_every_geometry(case, seed):
+    """accel.nhwc on any stride, padding and dilation (not only where the planner sends work to it)."""
     rng = np.random.default_rng(seed)
-    x = case.x(rng)
-    w, b = rng.standard_normal((case.m, 1, *case.kernel)), rng.standard_normal(case.m)
-    geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation, groups=case.m)
-    y_ref, cache_ref = reference.conv2d_forward(x, w, b, **geo)
-    geometry = checks.check_conv2d(x, w, b, **geo)[:4]
-    assert_close(planes.depthwise_forward(x, w, b, geometry), y_ref, np.float64, "forward")
-    dy = rng.standard_normal(y_ref.shape)
-    for g, g_ref, what in zip(
-        planes.depthwise_backward(dy, x, w, geometry), reference.conv2d_backward(dy, cache_ref), ("dx", "dw", "db")
-    ):
+    geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation)
+    x, w, b, dy, want = depthwise_reference(rng, case.x(rng).shape, case.kernel, **geo)
+    geometry, _ = checks.check_conv2d(x, w, b, groups=case.m, **geo)
+    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    got = (nhwc.depthwise_forward(x_cl, w, b, geometry), *nhwc.depthwise_backward(dy, x_cl, w, geometry, nchw_dx=True))
+    for g, g_ref, what in zip(got, want, ("y", "dx", "dw", "db")):
         assert_close(g, g_ref, np.float64, what)
 
 

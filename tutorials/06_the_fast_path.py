@@ -38,8 +38,8 @@ import torch.nn.functional as tF
 from matplotlib.figure import Figure
 from numba import prange
 
-import accel  # importing accel also picks Numba's thread pool (see accel/jit.py)
-import accel.depthwise
+import accel
+import accel.nhwc
 import reference
 from lesson_kit import FAST, save
 
@@ -122,7 +122,7 @@ print(f"depthwise 3x3 on {x.shape}: plain Python {plain_ms:.0f} ms, compiled {co
 # threads write one element). Here is the module's own description:
 
 # %%
-print(inspect.getdoc(accel.depthwise))
+print(inspect.getdoc(accel.nhwc))
 
 # %% [markdown]
 # ## 3. A live timing table: NumPy reference, Numba accel, PyTorch

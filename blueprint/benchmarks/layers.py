@@ -34,6 +34,7 @@ import numpy as np
 import threadpoolctl
 import torch
 
+from blueprint import accel_threads
 from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
@@ -137,6 +138,8 @@ def run(
     """Time every (op, shape, backend) and collect the report; see the module docstring."""
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
+    if "accel" in backends:
+        accel_threads.accel()  # Numba's threading layer chosen as the accel backend chooses it, before it starts
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):

@@ -2,7 +2,9 @@
 
 A ``Shape`` is the issue's (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
 one backend (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
-alone and forward + backward (the backward with a fixed upstream gradient dy).
+alone and forward + backward (the backward with a fixed upstream gradient dy). accel runs as the accel
+backend of ``blueprint`` runs it: its pointwise products on PyTorch's BLAS (``blueprint.backend.torch_matmul``)
+and its kernels on PyTorch's OpenMP threads (``blueprint.accel_threads``).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from blueprint import accel_threads
+from blueprint.backend import torch_matmul
 from blueprint.layers import subspace_channels
 
 OPS = ("bsconv_u", "bsconv_s", "dsc")
@@ -112,14 +116,17 @@ def runner(backend: str, op: str, s: Shape):
             torch.autograd.grad(f(*tensors), tensors, dy_t)
 
         return forward, forward_backward
-    module = importlib.import_module(backend)
+    if backend == "accel":
+        module, extra = accel_threads.accel(), {"matmul": torch_matmul}
+    else:
+        module, extra = importlib.import_module(backend), {}
     fwd, bwd = getattr(module, f"{op}_forward"), getattr(module, f"{op}_backward")
 
     def forward():
-        fwd(x, *weights, stride=s.stride, padding=s.padding)
+        fwd(x, *weights, stride=s.stride, padding=s.padding, **extra)
 
     def forward_backward():
-        _, cache = fwd(x, *weights, stride=s.stride, padding=s.padding)
+        _, cache = fwd(x, *weights, stride=s.stride, padding=s.padding, **extra)
         bwd(dy, cache)
 
     return forward, forward_backward

@@ -30,6 +30,24 @@ PAIRS = (
 )
 
 
+def train_step(net, x, y, optimizer, penalty=None, scaler=None, amp: bool = False, alpha: float = 0.01) -> None:
+    """One step of ``blueprint train``: forward of ``net`` under autocast, cross-entropy plus ``alpha`` times the
+    orthonormal loss ``penalty()`` (an ``OrthonormalLoss`` of the model; skipped when it has no weights),
+    backward, optimizer step (through ``scaler``)."""
+    with autocast(x.device, amp):
+        loss = F.cross_entropy(net(x).float(), y)
+    if penalty:
+        loss = loss + alpha * penalty()
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+
+
 def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool = False,
             channels_last: bool = False, compile: bool = False, alpha: float = 0.01) -> dict:  # fmt: skip
     """Parameters, multiply-adds per image, median step time and images/s of training ``name``."""
@@ -49,14 +67,7 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         began = time.perf_counter()
-        with autocast(device, amp):
-            loss = F.cross_entropy(net(x).float(), y)
-        if penalty:
-            loss = loss + alpha * penalty()
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        train_step(net, x, y, optimizer, penalty, scaler, amp, alpha)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if step >= warmup:

@@ -5,6 +5,8 @@
 - ``training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``);
 - ``latency``: inference latency of baseline/BSConv model pairs on five runtimes (``blueprint.benchmarks.latency``).
 - ``loader``: images/s per worker of the ImageFolder pipeline for each recipe (``blueprint.benchmarks.loader``).
+- ``backends``: a whole-model training step on the accel backend against the torch backend
+  (``blueprint.benchmarks.backends``).
 
 Arguments are checked before anything is measured, so a mistake costs no benchmark run; the benchmark
 modules (torch, Numba) are imported only when a mode runs.
@@ -296,6 +298,37 @@ def loader(args) -> int:
     return 0
 
 
+def threads_list(text: str) -> tuple[int, ...]:
+    """--threads: comma-separated ints >= 1."""
+    try:
+        chosen = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        chosen = ()
+    if not chosen or min(chosen) < 1:
+        raise ValueError(f"--threads: expected comma-separated ints >= 1, got {text!r}")
+    return chosen
+
+
+def backends(args) -> int:
+    threads = threads_list(args.threads)
+    positive("--rounds", args.rounds)
+    positive("--warmup", args.warmup, minimum=0)
+    positive("--batch-scale", args.batch_scale)
+    from blueprint.benchmarks import backends as bench
+
+    models = tuple((name, max(1, batch // args.batch_scale)) for name, batch in bench.MODELS)
+    if args.models:
+        models = tuple(m for m in models if m[0] in names(tuple(n for n, _ in bench.MODELS), "--models")(args.models))
+    print(f"training step, accel backend against torch backend, alternated in one process, {args.rounds} rounds "
+          f"after {args.warmup} warm-up steps each; accel/torch = median torch ms / median accel ms (above 1: accel "
+          "is faster); spread = range of the per-round ratios", flush=True)  # fmt: skip
+    rows = bench.run(models, threads, args.rounds, args.warmup,
+                     on_row=lambda r: print(f"  measured {r['model']} at {r['threads']} threads", file=sys.stderr,
+                                            flush=True))  # fmt: skip
+    print(bench.format_rows(rows))
+    return 0
+
+
 def add_loader(modes) -> None:
     p = modes.add_parser(
         "loader",
@@ -315,13 +348,31 @@ def add_loader(modes) -> None:
     p.set_defaults(func=loader)
 
 
-MODES = (add_layers, add_training, add_latency, add_loader)
+
+def add_backends(modes) -> None:
+    p = modes.add_parser(
+        "backends",
+        help="whole-model training step: accel backend against torch backend",
+        description="A training step of whole BSConv-U models (MobileNetV1 w1/2, ResNet-56, WRN-16-8) on the accel "
+        "backend against the torch backend, the two alternated in one process; per model the ratio of the median "
+        "step times and the range of the per-round ratios, at each thread count, with the geometric mean. "
+        f"Benchmark with `{BENCH_ENV} blueprint bench backends`.",
+    )
+    p.add_argument("--threads", default="2,1", help="comma-separated thread counts (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=8, help="timed steps per side (the median is reported)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
+    p.add_argument("--models", default=None, help="comma-separated subset of the three models (default: all)")
+    p.add_argument("--batch-scale", type=int, default=1, help="divide each model's batch size by this (smoke runs)")
+    p.set_defaults(func=backends)
+
+
+MODES = (add_layers, add_training, add_backends, add_latency, add_loader)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="benchmarks: layers (reference/accel/PyTorch), training throughput, inference latency, image loading",
+        help="benchmarks: layers, training throughput, accel vs torch backend, inference latency, image loading",
         description=__doc__.split("\n\n")[0] + " Run `blueprint bench MODE --help` for each mode.",
     )
     modes = p.add_subparsers(dest="mode", metavar="MODE")

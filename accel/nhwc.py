@@ -1,11 +1,12 @@
-"""Depthwise convolution (one K x K kernel per channel): Eq. (7) for BSConv, the first step of DSC.
+"""Depthwise convolution on the channels-last layout (B, H, W, C): Eq. (7) for BSConv, the first step of DSC.
 
     y[b, c, p, q] = bias[c] + sum_{i, j} x[b, c, p S_h + i D_h - P_h, q S_w + j D_w - P_w] w[c, i, j]
 
 with x read as 0 outside the image.
 
+``accel.route`` sends the strided layers and the small planes here (the rest to ``accel.planar``).
 How the kernels make this fast (the math is the line above, nothing else). They read x
-channels-last, (B, H, W, C) (``accel.layout``; for BSConv the pointwise product before this step
+channels-last (``accel.layout``; for BSConv the pointwise product before this step
 writes that layout at no cost), and hold an output row as one flat run of Wo x C values. With
 stride 1 the input that one tap (i, j) brings to that row is then also one contiguous run, and the
 tap's weights, repeated Wo times (``_tiled_taps``), a third: each tap is a single long
@@ -45,9 +46,10 @@ def _span(offset, stride, size, n_out):
 span = jit(_span, parallel=False)
 
 
-def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw, out_cl):
+def _forward(x, w, bias, y, geometry, out_cl):
     """x (B, H, W, C) channels-last, w (KH, KW, Wo C) tiled, bias (Wo C,) tiled -> y (B, C, Ho, Wo),
     or y (B, Ho, Wo, C) if ``out_cl``."""
+    (sh, sw), (ph, pw), (dil_h, dil_w), _ = geometry
     nb, h, wd, nc = x.shape
     kh, kw = w.shape[0], w.shape[1]
     ho, wo = (y.shape[1], y.shape[2]) if out_cl else (y.shape[2], y.shape[3])
@@ -56,15 +58,15 @@ def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw, out_cl):
         row = y[b, p].reshape(wo * nc) if out_cl else np.empty(wo * nc, dtype=x.dtype)  # Wo*C: row p, pixel-major
         row[:] = bias
         for i in range(kh):
-            r = p * sh + i * dh - ph
+            r = p * sh + i * dil_h - ph
             if r < 0 or r >= h:
                 continue
             x_row = x[b, r].reshape(wd * nc)  # W*C
             for j in range(kw):
-                lo, hi = span(j * dw - pw, sw, wd, wo)
+                lo, hi = span(j * dil_w - pw, sw, wd, wo)
                 run = hi - lo if sw == 1 else 1  # stride 1: the whole tap is one contiguous run
                 for q0 in range(lo, hi, max(run, 1)):
-                    start = (q0 * sw + j * dw - pw) * nc
+                    start = (q0 * sw + j * dil_w - pw) * nc
                     out, tap = row[q0 * nc : (q0 + run) * nc], w[i, j, q0 * nc : (q0 + run) * nc]
                     src = x_row[start : start + out.shape[0]]
                     for t in range(out.shape[0]):
@@ -80,9 +82,10 @@ def _forward(x, w, bias, y, sh, sw, ph, pw, dh, dw, out_cl):
 forward_kernel = jit(_forward)
 
 
-def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cl, dx_nchw):
+def _backward(dy, x, w, dx, dw_part, db_part, geometry, dy_cl, dx_nchw):
     """dy (B, C, Ho, Wo) or, if ``dy_cl``, (B, Ho, Wo, C); x (B, H, W, C), w (KH, KW, Wo C) tiled ->
     dx (B, H, W, C), or (B, C, H, W) if ``dx_nchw``, dw_part (B, KH, KW, C), db_part (B, C), one sample per task."""
+    (sh, sw), (ph, pw), (dil_h, dil_w), _ = geometry
     nb, h, wd, nc = x.shape
     kh, kw = w.shape[0], w.shape[1]
     ho, wo = (dy.shape[1], dy.shape[2]) if dy_cl else (dy.shape[2], dy.shape[3])
@@ -105,16 +108,16 @@ def _backward(dy, x, w, dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_cl, dx_
                 for c in range(nc):
                     total[c] += g[q * nc + c]
             for i in range(kh):
-                r = p * sh + i * dh - ph
+                r = p * sh + i * dil_h - ph
                 if r < 0 or r >= h:
                     continue
                 x_row = x[b, r].reshape(wd * nc)  # W*C
                 dx_row = dx_b[r]  # W*C
                 for j in range(kw):
-                    lo, hi = span(j * dw - pw, sw, wd, wo)
+                    lo, hi = span(j * dil_w - pw, sw, wd, wo)
                     run = hi - lo if sw == 1 else 1  # stride 1: the whole tap is one contiguous run
                     for q0 in range(lo, hi, max(run, 1)):
-                        start = (q0 * sw + j * dw - pw) * nc
+                        start = (q0 * sw + j * dil_w - pw) * nc
                         cols = slice(q0 * nc, (q0 + run) * nc)
                         gv, tap, a = g[cols], w[i, j, cols], acc[i, j, cols]
                         src, dst = x_row[start : start + gv.shape[0]], dx_row[start : start + gv.shape[0]]
@@ -148,13 +151,13 @@ def depthwise_forward(x, w, bias, geometry, channels_last_out=False):
     """Eq. (7): x (B, H, W, C) channels-last C-contiguous, w (C, 1, KH, KW), bias (C,) or None -> y (B, C, Ho, Wo),
     or (B, Ho, Wo, C) if ``channels_last_out``.
 
-    ``geometry`` is ``(stride, padding, dilation, (Ho, Wo))`` from ``reference.checks.spatial_geometry``.
+    ``geometry`` is the ``reference.checks.Geometry`` of the step.
     """
-    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = geometry
+    ho, wo = geometry.out
     nb, nc = x.shape[0], x.shape[3]
     y = np.empty((nb, ho, wo, nc) if channels_last_out else (nb, nc, ho, wo), dtype=x.dtype)  # B,Ho,Wo,C or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    forward_kernel(x, _tiled_taps(w, wo), np.tile(bias, wo), y, sh, sw, ph, pw, dh, dw, channels_last_out)
+    forward_kernel(x, _tiled_taps(w, wo), np.tile(bias, wo), y, geometry, channels_last_out)
     return y
 
 
@@ -165,11 +168,11 @@ def depthwise_backward(dy, x, w, geometry, dy_channels_last=False, nchw_dx=False
     w (C, 1, KH, KW); dx is channels-last like x, or (B, C, H, W) if ``nchw_dx`` (each task
     transposes its sample's dx from a scratch buffer while it is in cache); dw has w's shape and dbias is (C,).
     """
-    (sh, sw), (ph, pw), (dh, dw), (_, wo) = geometry
+    wo = geometry.out[1]
     nb, h, wd, nc = x.shape
     dx = np.empty((nb, nc, h, wd) if nchw_dx else x.shape, dtype=x.dtype)  # B,C,H,W or B,H,W,C
     dw_part = np.empty((nb, *w.shape[2:], nc), dtype=x.dtype)  # B,KH,KW,C
     db_part = np.empty((nb, nc), dtype=x.dtype)  # B,C
-    backward_kernel(dy, x, _tiled_taps(w, wo), dx, dw_part, db_part, sh, sw, ph, pw, dh, dw, dy_channels_last, nchw_dx)
+    backward_kernel(dy, x, _tiled_taps(w, wo), dx, dw_part, db_part, geometry, dy_channels_last, nchw_dx)
     d_taps = dw_part.sum(axis=0)  # KH,KW,C
     return dx, np.ascontiguousarray(d_taps.transpose(2, 0, 1))[:, None], db_part.sum(axis=0)

@@ -1,0 +1,98 @@
+"""``blueprint bench backends``: a whole-model training step on the accel backend against the torch backend.
+
+For each model one instance, one batch of random data of the model's input size and one SGD optimizer
+are built; then training steps (``blueprint.benchmarks.training.train_step``: forward, cross-entropy plus
+the orthonormal loss, backward, SGD) run alternately under ``use_backend("torch")`` and
+``use_backend("accel")``, torch first, ``rounds`` times after ``warmup`` untimed steps of each. Alternating
+in one process puts both sides under the same machine state (other work, clock, caches), which drifts
+between processes. The figure per model is ``median torch step / median accel step`` (above 1: accel
+is faster); the spread is the range of the per-round ratios (torch step over the accel step right after
+it). Every thread count runs the whole table with ``torch.set_num_threads`` (which the accel backend
+follows). The geometric mean over the models is the issue's target figure.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+
+import torch
+
+from blueprint.backend import use_backend
+from blueprint.benchmarks.training import train_step
+from blueprint.regularization import OrthonormalLoss
+from blueprint.models import create
+from blueprint.models.registry import input_size
+from blueprint.tables import format_table
+
+SIDES = ("torch", "accel")
+# (model, batch size): the issue's three BSConv-U models, one per architecture family.
+MODELS = (
+    ("cifar_mobilenetv1_w1d2_bsconvu", 64),
+    ("cifar_resnet56_bsconvu", 64),
+    ("cifar_wrn16_8_bsconvu", 16),
+)
+
+
+def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
+    """Median step time of each side and the accel-over-torch ratio with its spread, for one model."""
+    model = create(name, num_classes=10).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(batch_size, *input_size(name))  # B,C,H,W
+    y = torch.randint(0, 10, (batch_size,))
+    penalty = OrthonormalLoss(model)
+
+    def seconds(side):
+        with use_backend(side):
+            began = time.perf_counter()
+            train_step(model, x, y, optimizer, penalty)
+            return time.perf_counter() - began
+
+    for _ in range(warmup):
+        for side in SIDES:
+            seconds(side)
+    times = {side: [] for side in SIDES}
+    for _ in range(rounds):
+        for side in SIDES:
+            times[side].append(seconds(side))
+    ms = {side: 1e3 * statistics.median(t) for side, t in times.items()}
+    paired = [t / a for t, a in zip(times["torch"], times["accel"])]
+    return dict(model=name, batch=batch_size, ms=ms, ratio=ms["torch"] / ms["accel"],
+                spread=(min(paired), max(paired)))  # fmt: skip
+
+
+def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None) -> list[dict]:
+    """``compare`` for every model at every thread count (rows carry ``threads``); ``on_row(row)`` as each is done."""
+    rows = []
+    before = torch.get_num_threads()
+    try:
+        for n in threads:
+            torch.set_num_threads(n)
+            for name, batch in models:
+                row = dict(threads=n, **compare(name, batch, rounds, warmup))
+                rows.append(row)
+                if on_row:
+                    on_row(row)
+    finally:
+        torch.set_num_threads(before)
+    return rows
+
+
+def geomean(values) -> float:
+    values = list(values)
+    return math.exp(sum(map(math.log, values)) / len(values))
+
+
+def format_rows(rows: list[dict]) -> str:
+    """The table, then one line per thread count: the geometric mean and the minimum of the ratios."""
+    table = format_table(
+        ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread"],
+        [[str(r["threads"]), r["model"], str(r["batch"]), f"{r['ms']['torch']:.1f}", f"{r['ms']['accel']:.1f}",
+          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}"] for r in rows],  # fmt: skip
+        align="<<>>>>>",
+    )
+    lines = [table, ""]
+    for n in dict.fromkeys(r["threads"] for r in rows):
+        ratios = [r["ratio"] for r in rows if r["threads"] == n]
+        lines.append(f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x")
+    return "\n".join(lines)

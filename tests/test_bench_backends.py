@@ -1,0 +1,28 @@
+"""``blueprint bench backends`` runs and prints the accel/torch table (a smoke test, not a benchmark)."""
+import re
+
+from blueprint import cli
+
+
+def test_backends_bench_prints_a_ratio_and_spread_per_model_and_the_geometric_mean(capsys):
+    argv = ["bench", "backends", "--models", "cifar_mobilenetv1_w1d2_bsconvu", "--threads", "1", "--rounds", "2",
+            "--warmup", "0", "--batch-scale", "32"]  # fmt: skip
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("1 ") and "threads:" not in line]
+    assert len(rows) == 1
+    threads, model, batch, torch_ms, accel_ms, ratio, spread = rows[0]
+    assert (threads, model, batch) == ("1", "cifar_mobilenetv1_w1d2_bsconvu", "2")
+    assert float(torch_ms) > 0 and float(accel_ms) > 0
+    assert abs(float(ratio.rstrip("x")) - float(torch_ms) / float(accel_ms)) < 0.01
+    low, high = map(float, spread.split("-"))
+    assert 0 < low <= high
+    assert re.search(r"^1 threads: geometric mean \d+\.\d\dx, minimum \d+\.\d\dx$", out, re.M)
+
+
+def test_backends_bench_refuses_bad_arguments_in_one_line(capsys):
+    assert cli.main(["bench", "backends", "--threads", "2,0"]) == 2
+    err = capsys.readouterr().err
+    assert "--threads: expected comma-separated ints >= 1, got '2,0'" in err and err.count("\n") == 1
+    assert cli.main(["bench", "backends", "--models", "resnet"]) == 2
+    assert "--models: expected a comma-separated subset of" in capsys.readouterr().err
