@@ -20,9 +20,9 @@ import torch
 
 from blueprint.backend import use_backend
 from blueprint.benchmarks.training import train_step
-from blueprint.regularization import OrthonormalLoss
 from blueprint.models import create
 from blueprint.models.registry import input_size
+from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
 
 SIDES = ("torch", "accel")
