@@ -5,11 +5,6 @@ which keeps the whole listing to seconds; ``--names-only`` skips the counting.
 """
 from __future__ import annotations
 
-import torch
-
-from blueprint.models import create, list_models
-from blueprint.models.common import num_params
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -27,12 +22,19 @@ def register(subparsers) -> None:
 
 def parameter_count(name: str, num_classes: int | None = None) -> int:
     """The number of parameters of zoo model ``name``, built on the meta device (no memory is allocated)."""
+    import torch
+
+    from blueprint.models import create
+    from blueprint.models.common import num_params
+
     with torch.device("meta"):
         model = create(name, num_classes=num_classes)
     return num_params(model)
 
 
 def run(args) -> int:
+    from blueprint.models import list_models
+
     names = list_models(args.pattern)
     if not names:
         raise ValueError(f"pattern: no model name matches {args.pattern!r}; run `blueprint models` for the list")

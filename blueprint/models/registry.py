@@ -72,9 +72,9 @@ def list_models(pattern: str | None = None) -> list[str]:
 def create(name: str, num_classes: int | None = None, **kwargs) -> nn.Module:
     """Build the model registered as ``name``, with ``default_num_classes(name)`` classes unless given."""
     if not isinstance(name, str) or name not in _REGISTRY:
-        close = [n for n in _REGISTRY if isinstance(name, str) and name.split("_")[0] in n][:5]
-        hint = f"; similar: {', '.join(close)}" if close else "; see `blueprint models` for the list"
-        raise ValueError(f"model: unknown name {name!r}{hint}")
+        from blueprint.names import unknown_name_error
+
+        raise ValueError(unknown_name_error("model", name, _REGISTRY))
     if num_classes is None:
         num_classes = default_num_classes(name)
     if not isinstance(num_classes, int) or num_classes < 1:

@@ -24,9 +24,6 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from blueprint.backend import BACKENDS
-from blueprint.models import list_models
-
 # data set name -> recipe name
 DATASETS = {
     "cifar10": "cifar10",
@@ -83,33 +80,36 @@ class TrainConfig:
     download: bool = False
 
     def validate(self) -> "TrainConfig":
-        """Check every value where the configuration is made; returns self."""
+        """Check every value where the configuration is made; returns self. Errors name the field."""
+        from blueprint.backend import BACKENDS
+        from blueprint.models import list_models
+        from blueprint.names import unknown_name_error
+
         if self.dataset not in DATASETS:
-            raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+            raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if self.model not in list_models():
-            raise ValueError(f"--model: unknown name {self.model!r}; run `blueprint models` for the list")
+            raise ValueError(unknown_name_error("model", self.model, list_models()))
         if self.backend not in BACKENDS:
-            raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "accel" and not self.device.startswith("cpu"):
-            raise ValueError(f"--backend: accel runs on the CPU, got --device {self.device}; use --backend torch")
+            raise ValueError(f"backend: accel runs on the CPU, got `device={self.device}`; use `backend=torch`")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')}: expected a positive int, got {value!r}")
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
         non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
                         "scale_min", "color_jitter", "gamma")  # fmt: skip
         for name, value in ((n, getattr(self, n)) for n in non_negative):
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"--{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
-        if self.scale_min > 1 or self.color_jitter >= 1:
-            raise ValueError(
-                f"--scale-min/--color-jitter: expected scale_min <= 1 and color_jitter < 1, "
-                f"got {self.scale_min} and {self.color_jitter}"
-            )
+                raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
+        if self.scale_min > 1:
+            raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
+        if self.color_jitter >= 1:
+            raise ValueError(f"color_jitter: expected a strength < 1, got {self.color_jitter}")
         if sorted(self.milestones) != list(self.milestones) or any(m < 1 for m in self.milestones):
-            raise ValueError(f"--milestones: expected increasing positive epochs, got {self.milestones!r}")
+            raise ValueError(f"milestones: expected increasing positive epochs, got {self.milestones!r}")
         return self
 
     def to_json(self) -> str:
@@ -131,7 +131,7 @@ _RECIPES = {
 def recipe(dataset: str, **overrides) -> TrainConfig:
     """The Sec. 5 protocol for ``dataset`` (see the module docstring), with ``overrides`` applied and checked."""
     if dataset not in DATASETS:
-        raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
+        raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
     values = {**_RECIPES[DATASETS[dataset]], "dataset": dataset, **overrides}
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
@@ -166,12 +166,12 @@ def effective_config(overrides: dict, resume: bool) -> TrainConfig:
     if resume:
         path = os.path.join(overrides.get("output_dir", TrainConfig.output_dir), "config.json")
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--resume: no run to resume at {path}; pass the --output-dir of the run")
+            raise FileNotFoundError(f"resume: no run to resume at {path}; pass the `output_dir` of the run")
         saved = load_config(path)
         fixed = [k for k in FIXED_ON_RESUME if k in overrides and k in saved and overrides[k] != saved[k]]
         if fixed:
-            flags = ", ".join(f"--{k.replace('_', '-')} (was {saved[k]!r})" for k in fixed)
-            raise ValueError(f"--resume: {flags} cannot change in a resumed run, whose optimizer, schedule and data "
-                             f"order continue exactly; start a new run in another --output-dir")  # fmt: skip
+            changed = ", ".join(f"`{k}` (was {saved[k]!r})" for k in fixed)
+            raise ValueError(f"resume: {changed} cannot change in a resumed run, whose optimizer, schedule and data "
+                             f"order continue exactly; start a new run in another `output_dir`")  # fmt: skip
     values = {**saved, **overrides}
     return recipe(values.pop("dataset", TrainConfig.dataset), **values)

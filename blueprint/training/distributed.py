@@ -30,7 +30,7 @@ def setup(device: str) -> Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     kind = torch.device(device).type
     if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device: 'cuda' was asked for, but PyTorch sees no CUDA device (use --device cpu)")
+        raise ValueError("device: 'cuda' was asked for, but PyTorch sees no CUDA device (use `device=cpu`)")
     if world == 1:
         return Context(0, 1, torch.device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -2,8 +2,12 @@
 
 The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
 model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
-once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves)
-atomically, then ``metrics.csv``; the end of the run writes ``curves.png``.
+once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves,
+so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv`` and ``curves.png``.
+
+A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is
+not finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C,
+or SIGTERM where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
 
 Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
 the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
@@ -12,6 +16,7 @@ gives the same weights as an uninterrupted run (on the same hardware and softwar
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -26,19 +31,21 @@ import torch.nn.functional as F
 
 from blueprint.backend import use_backend
 from blueprint.models import create
+from blueprint.paths import writable_folder
 from blueprint.profiling import profile
+from blueprint.progress import progress
 from blueprint.regularization import orthonormal_loss
 from blueprint.training import distributed
 from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, rng_state, set_rng_state
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
-from blueprint.training.metrics import Progress, plot_curves, write_csv
+from blueprint.training.metrics import plot_curves, write_csv
 
 NAN_CHECK_EVERY = 50  # steps between checks for a non-finite loss (each check waits for the device)
 
 
-class TrainingError(ValueError):
-    """A run that cannot go on (a non-finite loss): reported as one line by the command line."""
+class TrainingError(FloatingPointError):
+    """A run that cannot go on (a non-finite loss or weight): reported as one line by the command line."""
 
 
 @dataclass
@@ -98,10 +105,11 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
 
 
 def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, config: TrainConfig,
-                device: torch.device, epoch: int, progress: Progress) -> dict:  # fmt: skip
+                device: torch.device, epoch: int, show_progress: bool = True) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
     ``net`` is what runs the batches (wrapped by DDP or torch.compile), ``model`` the plain module it wraps.
+    With ``show_progress`` a ``blueprint.progress`` bar counts the steps, with the running loss and accuracy.
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
@@ -111,12 +119,14 @@ def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, con
         if not torch.isfinite(values[:2]).all():
             raise TrainingError(
                 f"the loss became {values[0].item() / max(count, 1):.4g} (not finite) {where} "
-                f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower --lr or --alpha, or try without --amp "
+                f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower `lr` or `alpha`, or try without `amp` "
                 f"(last.pt, if written, holds the last finite epoch)"
             )
 
     def running():
-        return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}"
+        return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}" if count else ""
+
+    bar = progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", status=running, enabled=show_progress)
 
     for step, (x, y) in enumerate(loader.train_batches(epoch), 1):
         with autocast(device, config.amp):
@@ -135,8 +145,8 @@ def train_epoch(net: nn.Module, model: nn.Module, loader, optimizer, scaler, con
         count += batch
         if step % NAN_CHECK_EVERY == 0:
             check(sums, f"in epoch {epoch + 1} by step {step}")
-        progress.update(step, running)
-    progress.close()
+        bar.update(1)
+    bar.close()
     ce_sum, ortho_sum, correct, count = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])).tolist()
     check(torch.tensor([ce_sum, ortho_sum]), f"in epoch {epoch + 1}")
     return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
@@ -160,9 +170,38 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
         return result
+    except KeyboardInterrupt as err:  # also SIGTERM under the command line (``blueprint.cli.Terminated``)
+        raise type(err)(_kept(config)) from None
     finally:
         torch.set_num_threads(threads)
         distributed.teardown()
+
+
+def _kept(config: TrainConfig) -> str:
+    """What an interrupted run leaves in its folder, and how to go on."""
+    path = os.path.join(config.output_dir, "last.pt")
+    kept = f"{path} holds epoch {load_checkpoint(path)['epoch']}" if os.path.isfile(path) else "no epoch was saved"
+    return f"{kept}; continue with `resume=True` and `output_dir={config.output_dir}`"
+
+
+def first_non_finite(model: nn.Module) -> str | None:
+    """The name of the first parameter or buffer of ``model`` holding a NaN or an infinity, else None."""
+    tensors = [(name, t) for name, t in model.state_dict().items() if t.is_floating_point()]
+    if not tensors:
+        return None
+    finite = torch.stack([torch.isfinite(t).all() for _, t in tensors]).tolist()  # one synchronization
+    return next((name for (name, _), ok in zip(tensors, finite) if not ok), None)
+
+
+def _header(config: TrainConfig, cost, loader, ctx: distributed.Context) -> str:
+    """The run's first line: the model's cost, the data, and everything that decides the speed."""
+    switches = ", ".join(f"{name} {'on' if getattr(config, attr) else 'off'}"
+                         for name, attr in (("AMP", "amp"), ("channels-last", "channels_last"),
+                                            ("compile", "compile")))  # fmt: skip
+    return (f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
+            f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
+            f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}, backend {config.backend}, "
+            f"{torch.get_num_threads()} CPU thread(s), {switches}")  # fmt: skip
 
 
 def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context):
@@ -183,12 +222,12 @@ def _epoch_line(row: dict, epochs: int) -> str:
 
 
 def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log) -> RunResult:
-    out = config.output_dir
+    out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
-    ckpt = load_checkpoint(last_path) if resume else None
+    ckpt = load_checkpoint(last_path, "resume") if resume else None
     if not resume and not overwrite and os.path.exists(last_path):
-        raise ValueError(f"--output-dir: {out} already holds a run (last.pt); pass --resume to continue it, "
-                         f"--overwrite to start again, or another --output-dir")  # fmt: skip
+        raise ValueError(f"output_dir: {out} already holds a run (last.pt); pass `resume=True` to continue it, "
+                         f"`overwrite=True` to start again, or another `output_dir`")  # fmt: skip
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
@@ -198,7 +237,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
     except ValueError as err:
         size = "x".join(map(str, loader.input_size))
-        raise ValueError(f"--model: {config.model} cannot take the {size} images of {config.dataset} "
+        raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} "
                          f"({err})") from None  # fmt: skip
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
@@ -207,7 +246,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     scheduler = make_scheduler(optimizer, config)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=config.amp and ctx.device.type == "cuda")
     if ckpt is not None:
-        start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx)
+        start, best_acc, history = _restore(ckpt, f"resume: {last_path}", model, optimizer, scheduler, scaler, ctx)
     else:
         start, best_acc, history = 0, 0.0, []
         torch.manual_seed(config.seed + ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts)
@@ -219,19 +258,21 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.main:
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
-    log(f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
-        f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
-        f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}"
-        + (f"; resuming after epoch {start}" if ckpt else ""))  # fmt: skip
+    log(_header(config, cost, loader, ctx) + (f"; resuming after epoch {start}" if ckpt else ""))
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        progress = Progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", ctx.main)
-        train = train_epoch(net, model, loader, optimizer, scaler, config, ctx.device, epoch, progress)
+        train = train_epoch(net, model, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main)
         train_seconds = time.perf_counter() - began
         scheduler.step()
         sync_buffers(model)
         test_loss, test_acc = evaluate(model, loader, ctx.device, config.amp)
+        poisoned = first_non_finite(model)  # the same on every process: DDP's weights, rank 0's buffers
+        if poisoned is not None or not math.isfinite(test_loss):
+            what = f"{poisoned} holds non-finite values" if poisoned else f"the test loss is {test_loss:.4g}"
+            kept = f"{last_path} holds epoch {epoch}, untouched" if epoch else "no checkpoint was written"
+            raise TrainingError(f"{what} after epoch {epoch + 1} at lr {lr:.4g}; lower `lr` or `alpha`, or try "
+                                f"without `amp` ({kept})")  # fmt: skip
         row = dict(epoch=epoch + 1, lr=lr, train_loss=train["train_loss"], ortho_loss=train["ortho_loss"],
                    train_acc=train["train_acc"], test_loss=test_loss, test_acc=test_acc,
                    images_per_s=train["count"] / train_seconds, seconds=time.perf_counter() - began)  # fmt: skip
@@ -249,7 +290,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
             if improved:
                 atomic_save(checkpoint, best_path)
             write_csv(history, os.path.join(out, "metrics.csv"))
+            plot_curves({config.model: history}, os.path.join(out, "curves.png"),
+                        f"{config.model} on {config.dataset}")  # fmt: skip
         log(_epoch_line(row, config.epochs))
-    if ctx.main and history:
-        plot_curves({config.model: history}, os.path.join(out, "curves.png"), f"{config.model} on {config.dataset}")
     return RunResult(history, best_acc, cost.params, cost.flops, tuple(loader.input_size), loader.num_test)
