@@ -40,7 +40,9 @@ def atomic_save(obj, path: str) -> None:
         if isinstance(err, OSError) or "PytorchStreamWriter failed" in str(err):  # torch's zip writer: RuntimeError
             cause = getattr(err, "strerror", None) or str(err).splitlines()[0]
             kept = "the previous one is untouched" if os.path.exists(path) else "nothing was written"
-            raise OSError(getattr(err, "errno", None), f"cannot write {path} ({cause}); {kept}") from None
+            failed = OSError(f"cannot write {path} ({cause}); {kept}")
+            failed.errno = getattr(err, "errno", None)
+            raise failed from None
         raise
 
 
