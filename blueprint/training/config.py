@@ -11,7 +11,7 @@ Every field can be overridden from the command line; the run saves the effective
   every epoch to reach zero at the end; random crops, flips and random gamma only; alpha 0.1.
 - ``digits`` (the CPU demo, not in the paper): scikit-learn's 8x8 digits, the fine-grained schedule over 30
   epochs, shifts of 1 px and no flips (a mirrored digit is another digit), one CPU thread (on 8x8 images a
-  second thread only adds synchronization, and on a busy machine it can slow a step down 100x).
+  second thread only adds synchronization, and where the cores are shared it can slow a step down 100x).
 
 The paper gives no batch sizes, crop size for the fine-grained sets or default models; the values below
 (128 for CIFAR, 256 for ImageNet, 64 and 224 px crops for the fine-grained sets) are common choices.

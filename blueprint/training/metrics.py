@@ -22,12 +22,6 @@ def write_csv(history: list[dict], path: str) -> None:
     os.replace(tmp, path)
 
 
-def read_csv(path: str) -> list[dict]:
-    """The rows of a ``metrics.csv`` with numbers as floats (``epoch`` as int)."""
-    with open(path, newline="") as f:
-        return [{k: int(v) if k == "epoch" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
 def plot_curves(runs: dict[str, list[dict]], path: str, title: str = ""):
     """Loss and accuracy against the epoch for one or more runs (``{label: history}``), saved as PNG; returns
     the ``matplotlib.figure.Figure``. Epochs are ticked at whole numbers and the log-scale loss axis in plain
