@@ -201,3 +201,13 @@ def test_the_slice_figure_numbers_filter_and_slices_from_zero(tmp_path):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("slice")]
     assert titles == ["slice m=0", "slice m=1", "slice m=2"]
     assert "filter n=2" in fig._suptitle.get_text() and "0-based" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("every, plots", [(0.0, [1, 2, 3]), (1e9, [1, 3])])
+def test_curves_follow_the_first_and_last_epoch_and_every_interval_between(tmp_path, monkeypatch, every, plots):
+    data = write_cifar10(tmp_path / "data")
+    drawn, real = [], loop.plot_curves
+    monkeypatch.setattr(loop, "CURVES_EVERY_S", every)
+    monkeypatch.setattr(loop, "plot_curves", lambda runs, *a: drawn.append(len(next(iter(runs.values())))))
+    assert main(list(cifar_args(data, tmp_path / "out", "--epochs", "3"))) == 0
+    assert drawn == plots and real is not loop.plot_curves

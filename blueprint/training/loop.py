@@ -3,7 +3,8 @@
 The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
 model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
 once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves,
-so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv`` and ``curves.png``.
+so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and ``curves.png`` after
+the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the last plot.
 
 A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is
 not finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C,
@@ -42,6 +43,8 @@ from blueprint.training.data import make_loader
 from blueprint.training.metrics import plot_curves, write_csv
 
 NAN_CHECK_EVERY = 50  # steps between checks for a non-finite loss (each check waits for the device)
+CURVES_EVERY_S = 30.0  # curves.png after the first and last epoch, and in between at most this often (a plot
+# takes 0.2-0.8 s, as long as a whole epoch of the digits demo)
 
 
 class TrainingError(FloatingPointError):
@@ -259,6 +262,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
     log(_header(config, cost, loader, ctx) + (f"; resuming after epoch {start}" if ckpt else ""))
+    plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
@@ -290,7 +294,9 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
             if improved:
                 atomic_save(checkpoint, best_path)
             write_csv(history, os.path.join(out, "metrics.csv"))
-            plot_curves({config.model: history}, os.path.join(out, "curves.png"),
-                        f"{config.model} on {config.dataset}")  # fmt: skip
+            if epoch in (start, config.epochs - 1) or time.perf_counter() - plotted >= CURVES_EVERY_S:
+                plot_curves({config.model: history}, os.path.join(out, "curves.png"),
+                            f"{config.model} on {config.dataset}")  # fmt: skip
+                plotted = time.perf_counter()
         log(_epoch_line(row, config.epochs))
     return RunResult(history, best_acc, cost.params, cost.flops, tuple(loader.input_size), loader.num_test)
