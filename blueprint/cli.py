@@ -22,6 +22,7 @@ import pkgutil
 import re
 import signal
 import sys
+import threading
 
 import blueprint.commands as commands
 
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"blueprint {args.command}: error: {text}", file=sys.stderr)
         return code
 
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.func(args) or 0)
     except FloatingPointError as err:
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"blueprint {args.command}: {how}" + (f"; {told}" if told else ""), file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
