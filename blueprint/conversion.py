@@ -18,13 +18,15 @@ initialized (``blueprint.models.variants``), as the paper's reference implementa
   of V^T (orthonormal rows, so Eq. 9's loss starts at 0) and W^A = U S on those M' components.
 
 Each replaced layer's relative error ||W - W_hat||_F / ||W||_F is written to ``model.conversion_report`` (a
-``ConversionReport``) and logged at INFO level to the ``blueprint.convert`` logger.
+``ConversionReport``) and logged at INFO level to the ``blueprint.convert`` logger. A model with nothing to
+convert is left as it is, with a ``UserWarning`` saying what its convolutions are instead.
 """
 from __future__ import annotations
 
 import fnmatch
 import logging
 import numbers
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -310,5 +312,24 @@ def convert(
                 done[id(conv)] = replace(name, conv)
         for parent, child_name, _, conv in targets:
             setattr(parent, child_name, done[id(conv)])
+    if not report.layers:
+        warnings.warn(f"convert: nothing to convert to {to}: {_why_none(model, sizes, excluded)}", stacklevel=2)
     model.conversion_report = report
     return model
+
+
+def _why_none(model: nn.Module, kernel_sizes, excluded) -> str:
+    """Why no convolution of ``model`` was replaced: what its ``nn.Conv2d`` layers are instead."""
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        return "the model has no nn.Conv2d"
+    inside = {id(m) for b in model.modules() if isinstance(b, (BSConvU, BSConvS, DSConv)) for m in b.modules()}
+    reasons = {
+        "inside BSConv/DSC layers": sum(id(m) in inside for _, m in convs),
+        "grouped or depthwise": sum(id(m) not in inside and m.groups != 1 for _, m in convs),
+        f"of kernel sizes other than {sorted(kernel_sizes)}": sum(
+            id(m) not in inside and m.groups == 1 and tuple(m.kernel_size) not in kernel_sizes for _, m in convs),
+        "subclasses of nn.Conv2d": sum(id(m) not in inside and type(m) is not nn.Conv2d for _, m in convs),
+        "excluded": sum(id(m) not in inside and _convertible(m, kernel_sizes) and excluded(n, m) for n, m in convs),
+    }  # fmt: skip
+    return f"its {len(convs)} nn.Conv2d are " + ", ".join(f"{k} ({v})" for k, v in reasons.items() if v)

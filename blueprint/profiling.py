@@ -22,6 +22,7 @@ parameters of the whole model (a module called twice counts once there, but its 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -92,20 +93,43 @@ def batched_size(input_size) -> tuple[int, ...]:
     return size if len(size) == 4 else (1, *size)
 
 
+def available_bytes(device: torch.device) -> int | None:
+    """Memory free for new tensors on ``device``: CUDA's free memory, else the host's ``MemAvailable`` (Linux),
+    else its free physical pages; None where neither can be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> ModelProfile:
     """Run ``model`` once on zeros of ``input_size`` ((C, H, W) or (B, C, H, W)) and count per leaf module.
 
     The model runs in eval mode under ``torch.no_grad`` (BatchNorm statistics are left untouched) and is
     put back into its previous mode afterwards. It runs on the torch backend whatever backend is in effect:
     a layer fused by ``use_backend("accel")`` would not call the leaf modules the count is taken from.
-    An input size the model cannot take raises ``ValueError`` naming ``input_size``.
+    An input size the model cannot take raises ``ValueError`` naming ``input_size``: one whose zeros alone would
+    not fit into the free memory of the model's device (``available_bytes``) before anything is allocated, and
+    one whose forward pass fails (a shape the layers refuse, or an allocation that fails) when it fails.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     size = batched_size(input_size)
     first = next(model.parameters(), None)
-    x = torch.zeros(size, dtype=first.dtype if first is not None else torch.float32,
-                    device=first.device if first is not None else "cpu")  # fmt: skip
+    dtype = first.dtype if first is not None else torch.float32
+    device = first.device if first is not None else torch.device("cpu")
+    need, free = math.prod(size) * dtype.itemsize, available_bytes(device)
+    if free is not None and need > free:
+        raise ValueError(f"input_size: {size} in {dtype} takes {need / 2**30:,.2f} GiB, more than the "
+                         f"{free / 2**30:,.2f} GiB free on {device}; expected a smaller input")  # fmt: skip
     result = ModelProfile(params=sum(p.numel() for p in model.parameters()))
 
     def hook(name):
@@ -125,7 +149,7 @@ def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> Mod
     try:
         model.eval()
         with torch.no_grad(), use_backend("torch"):
-            model(x)
+            model(torch.zeros(size, dtype=dtype, device=device))
     except RuntimeError as err:
         raise ValueError(
             f"input_size: the forward pass on {size} failed ({str(err).splitlines()[0]}); expected an input size "

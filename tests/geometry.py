@@ -1,6 +1,6 @@
 """Hypothesis strategies for convolution geometry shared by the backend tests.
 
-Shapes are tiny (the naive loops are the specification) and cover what issue 2 lists: kernel 1-5,
+Shapes are tiny (the naive loops are the specification) and cover: kernel 1-5,
 stride 1-3, padding 0-2, dilation 1-2, groups dividing M and N, odd and non-square sizes.
 """
 from __future__ import annotations

@@ -112,7 +112,22 @@ def test_a_single_conv_is_converted_and_returned_and_bsconv_layers_are_not_conve
     assert isinstance(convert(nn.Conv2d(3, 4, 3)), BSConvU)
     model = nn.Sequential(BSConvU(4, 1, 3))  # its dw is a 3x3 conv with groups=1
     inner = model[0].dw
-    assert convert(model)[0].dw is inner and model.conversion_report.layers == []
+    with pytest.warns(UserWarning, match=r"nothing to convert to bsconv_u: its 2 nn.Conv2d are inside BSConv"):
+        assert convert(model)[0].dw is inner and model.conversion_report.layers == []
+
+
+def test_a_model_with_nothing_to_convert_is_left_alone_with_a_warning_giving_the_reason():
+    cases = [
+        (nn.Sequential(nn.Linear(3, 4)), "the model has no nn.Conv2d"),
+        (nn.Sequential(nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, groups=4)),
+         r"its 2 nn.Conv2d are grouped or depthwise \(1\), of kernel sizes other than \[\(3, 3\), \(5, 5\)\] \(1\)"),
+        (nn.Sequential(nn.Conv2d(4, 4, 3)), r"excluded \(1\)"),
+    ]  # fmt: skip
+    for model, reason in cases:
+        exclude = "0" if reason.startswith("excluded") else None
+        with pytest.warns(UserWarning, match=f"^convert: nothing to convert to bsconv_u: .*{reason}"):
+            convert(model, exclude=exclude)
+        assert model.conversion_report.layers == []
 
 
 @pytest.mark.parametrize(

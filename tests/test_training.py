@@ -208,13 +208,13 @@ def test_accel_backend_trains_like_the_torch_backend(tmp_path):
 
 
 def test_accel_backend_is_refused_off_the_cpu():
-    with pytest.raises(ValueError, match="--backend: accel runs on the CPU, got --device cuda"):
+    with pytest.raises(ValueError, match="^backend: accel runs on the CPU, got `device=cuda`"):
         TrainConfig(model="digits_cnn", device="cuda", backend="accel").validate()
-    with pytest.raises(ValueError, match="--backend: expected one of torch, accel, got 'numba'"):
+    with pytest.raises(ValueError, match="^backend: expected one of torch, accel, got 'numba'"):
         TrainConfig(model="digits_cnn", backend="numba").validate()
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.1])
 def test_learning_rate_must_be_finite_and_non_negative(value):
-    with pytest.raises(ValueError, match="--lr: expected a finite value >= 0, got"):
+    with pytest.raises(ValueError, match="^lr: expected a finite value >= 0, got"):
         TrainConfig(model="digits_cnn", lr=value).validate()

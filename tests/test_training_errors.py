@@ -7,9 +7,9 @@ from blueprint.cli import main
 from tests.training_data import write_cifar10, write_image_folder
 
 
-def fails(capsys, *argv) -> str:
-    """Run the command line; assert it failed cleanly and return its single error line."""
-    assert main(list(argv)) == 2
+def fails(capsys, *argv, code: int = 2) -> str:
+    """Run the command line; assert it failed cleanly (exit ``code``) and return its single error line."""
+    assert main(list(argv)) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0], err
     return err[0]
@@ -84,7 +84,7 @@ def test_unknown_model_is_named_before_any_data_is_read(tmp_path, capsys):
 
 def test_model_that_cannot_take_the_images(tmp_path, capsys):
     line = fails(capsys, "demo", "--quick", "--models", "cifar_tiny_cnn", "--output-dir", str(tmp_path))
-    assert "--model: cifar_tiny_cnn cannot take the 1x8x8 images of digits" in line
+    assert "--models: cifar_tiny_cnn cannot take the 1x8x8 images of digits" in line
 
 
 def test_checkpoint_that_does_not_fit_the_model(tmp_path, capsys):
@@ -114,7 +114,8 @@ def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_pa
     assert main(list(cifar_args(data, tmp_path / "out", "--model", "cifar_tiny_cnn_bsconvs_p1d2"))) == 0
     before = (tmp_path / "out" / "last.pt").read_bytes()
     # an orthonormal-loss weight that overflows float32: the loss is inf in epoch 2
-    line = fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "out"), "--epochs", "2", "--alpha", "1e39")
+    line = fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "out"), "--epochs", "2", "--alpha", "1e39",
+                 code=1)  # fmt: skip
     assert "not finite" in line and "epoch 2" in line
     assert (tmp_path / "out" / "last.pt").read_bytes() == before and not list((tmp_path / "out").glob("*.tmp"))
 

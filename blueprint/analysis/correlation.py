@@ -26,6 +26,7 @@ import torch.nn as nn
 
 import reference
 from blueprint.profiling import batched_size
+from blueprint.progress import progress
 from blueprint.tables import format_table
 
 STAGE_BY = ("resolution", "width")
@@ -153,8 +154,10 @@ def analyze_kernels(source, input_size=(3, 224, 224), stage_by: str | None = Non
         stages, keys = _numbered({n: w.shape[0] for n, w in weights.items()}, order=lambda n: n)
         labels = {s: f"stage {s} ({n} ch)" for s, n in keys.items()}
     layers = []
-    for name, w in weights.items():
-        if name in stages:
-            w64 = w.detach().cpu().double().numpy()  # N,M,KH,KW
-            layers.append(LayerPC1(name, w64, stages[name], reference.pc1_explained_variance(w64)))
+    with progress(len(stages), "PC1 per layer") as bar:
+        for name, w in weights.items():
+            if name in stages:
+                w64 = w.detach().cpu().double().numpy()  # N,M,KH,KW
+                layers.append(LayerPC1(name, w64, stages[name], reference.pc1_explained_variance(w64)))
+                bar.update(1)
     return KernelCorrelations(layers, labels, stage_by)

@@ -47,6 +47,8 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
 def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", max_slices: int = 32) -> Figure:
     """Fig. 2: the K x K slices F_m^(n) of one filter (N, M, K, K)[n], next to its rank-1 blueprint B^(n).
 
+    n and m are 0-based indices into ``weight`` (``weight[n, m]``), in the titles as in ``filter_index``.
+
     Slices share one symmetric color scale (red positive, blue negative) so that scaled and inverted copies
     of the blueprint are visible; at most ``max_slices`` slices are drawn.
     """
@@ -71,11 +73,12 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
     axes.flat[0].set_title("blueprint B\n(rank-1 fit, own scale)", fontsize="small")
     for m in range(shown):
         image = axes.flat[m + 1].imshow(f[0, m], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        axes.flat[m + 1].set_title(f"slice m={m + 1}", fontsize="small")
+        axes.flat[m + 1].set_title(f"slice m={m}", fontsize="small")
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     more = f" (first {shown} of {f.shape[1]})" if shown < f.shape[1] else ""
     fig.suptitle(
-        f"{title}, filter index {filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]} (cf. Fig. 2)\n"
+        f"{title}, filter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]} (cf. Fig. 2; "
+        f"0-based n and m)\n"
         f"PC1 explains {100 * ev:.0f}% of the slices' variance; rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
         fontsize="medium",
     )

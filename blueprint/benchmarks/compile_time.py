@@ -2,8 +2,8 @@
 8 x 8 input (the plane kernels and the channels-last kernels), in a fresh process.
 
 Cold: a new, empty ``NUMBA_CACHE_DIR``, so every kernel the call needs is compiled. Warm: the same
-directory again, so the kernels load from the on-disk cache (``cache=True``). The issue's target is
-import + first call under 2 s with a warm cache.
+directory again, so the kernels load from the on-disk cache (``cache=True``). The target is import + first
+call under 2 s with a warm cache.
 """
 from __future__ import annotations
 

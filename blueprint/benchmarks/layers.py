@@ -39,6 +39,7 @@ from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
 from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, forward_flops, runner
+from blueprint.progress import progress
 from blueprint.tables import format_table
 
 PASSES = ("fwd", "fwd+bwd")
@@ -144,8 +145,11 @@ def run(
     allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):
         report = Report(threads, tuple(backends), matmul_peak_gflops(), blas_info(), allocator=allocator)
+        at = []  # the (op, shape) being measured
+        bar = progress(len(ops) * len(shapes), "bench layers", status=lambda: " ".join(at))
         for op in ops:
             for s in shapes:
+                at[:] = [op, s.label()]
                 runners = {b: runner(b, op, s) for b in backends}
                 for i, p in enumerate(PASSES):
                     ms = {b: best_ms(runners[b][i], repeats) for b in backends}
@@ -160,6 +164,8 @@ def run(
                             "gflops": {b: flops / ms[b] / 1e6 for b in backends},
                         }
                     )
+                bar.update(1)
+        bar.close()
         if "accel" in backends:
             report.numba_layer = numba.threading_layer()
         if with_memory and "accel" in backends:

@@ -1,6 +1,6 @@
 """The layers ``blueprint bench`` times: BSConv-U, BSConv-S and DSC on MobileNet-shaped inputs.
 
-A ``Shape`` is the issue's (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
+A ``Shape`` is (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
 one backend (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
 alone and forward + backward (the backward with a fixed upstream gradient dy). accel runs as the accel
 backend of ``blueprint`` runs it: its pointwise products on PyTorch's BLAS (``blueprint.backend.torch_matmul``)

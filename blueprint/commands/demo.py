@@ -11,10 +11,6 @@ import os
 import statistics
 import time
 
-from blueprint.training import fit, recipe
-from blueprint.tables import format_table
-from blueprint.training.metrics import plot_curves
-
 MODELS = ("digits_cnn", "digits_cnn_bsconvu")
 
 
@@ -31,14 +27,21 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="2 epochs per model: a smoke run of a few seconds")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated zoo names (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialization and data order (default: 0)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, fields={"model": "--models"})
 
 
 def run(args) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     epochs = 2 if args.quick else args.epochs
     if not models:
-        raise ValueError(f"--models: expected comma-separated zoo names, got {args.models!r}")
+        raise ValueError(f"models: expected comma-separated zoo names, got {args.models!r}")
+    from blueprint.paths import writable_folder
+
+    writable_folder(args.output_dir)
+    from blueprint.tables import format_table
+    from blueprint.training import fit, recipe
+    from blueprint.training.metrics import plot_curves
+
     results = {}
     for name in models:
         print(f"== {name}")

@@ -3,14 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-
-from blueprint.models import create
-from blueprint.training import TrainConfig, evaluate, load_checkpoint, recipe
-from blueprint.training.checkpoint import load_weights
-from blueprint.training.data import make_loader
-from blueprint.training.devices import resolve
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -30,6 +22,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    import torch
+
+    from blueprint.models import create
+    from blueprint.training import TrainConfig, evaluate, load_checkpoint, recipe
+    from blueprint.training.checkpoint import load_weights
+    from blueprint.training.data import make_loader
+    from blueprint.training.devices import resolve
+
     ckpt = load_checkpoint(args.checkpoint)
     saved = dict(ckpt.get("config") or {})
     if "dataset" not in saved:

@@ -6,9 +6,6 @@ takes no time; another ``--num-classes`` builds each listed model on PyTorch's `
 """
 from __future__ import annotations
 
-from blueprint.models import list_models
-from blueprint.models.parameters import parameter_count
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -25,6 +22,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from blueprint.models import list_models
+    from blueprint.models.parameters import parameter_count
+
     names = list_models(args.pattern)
     if not names:
         raise ValueError(f"pattern: no model name matches {args.pattern!r}; run `blueprint models` for the list")

@@ -1,9 +1,6 @@
 """``blueprint profile NAME``: parameters and multiply-adds per layer and in total (see ``blueprint.profiling``)."""
 from __future__ import annotations
 
-from blueprint.analysis.sources import default_input_size, load_source
-from blueprint.profiling import profile
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -20,10 +17,13 @@ def register(subparsers) -> None:
     p.add_argument("--include-norm-act", action="store_true",
                    help="also count 1 op per output element of normalization and activation layers")  # fmt: skip
     p.add_argument("--summary", action="store_true", help="print only the totals, not the per-layer table")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, fields={"source": "NAME"})
 
 
 def run(args) -> int:
+    from blueprint.analysis.sources import default_input_size, load_source
+    from blueprint.profiling import profile
+
     model = load_source(args.name, num_classes=args.num_classes)
     if not hasattr(model, "forward"):
         raise ValueError(f"name: {args.name!r} holds only weights (a state_dict); expected a zoo name or a module")

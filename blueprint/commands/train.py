@@ -1,14 +1,14 @@
 """``blueprint train``: train a zoo model with the paper's protocol for a data set (see ``blueprint.training``).
 
-Flags left out take the recipe's value (``blueprint.training.config``), or with ``--resume`` the value saved in
-``OUTPUT_DIR/config.json``. Several processes: ``torchrun --nproc-per-node N -m blueprint.cli train ...``.
+``--model`` is required (a new run); flags left out take the recipe's value (``blueprint.training.config``), or
+with ``--resume`` the value saved in ``OUTPUT_DIR/config.json``. Several processes:
+``torchrun --nproc-per-node N -m blueprint.cli train ...``.
 """
 from __future__ import annotations
 
 import argparse
 import os
 
-from blueprint.training import effective_config, fit
 from blueprint.training.config import DATASETS, SCHEDULES
 
 
@@ -24,7 +24,7 @@ OVERRIDES = {
     "dataset": (str, f"data set, which picks the recipe: {', '.join(DATASETS)} (default: cifar10)"),
     "data_dir": (str, "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and val/ "
                  "(default: data)"),
-    "model": (str, "zoo model name (see `blueprint models`)"),
+    "model": (str, "zoo model name (see `blueprint models`); required unless --resume"),
     "output_dir": (str, "where config.json, metrics.csv, last.pt, best.pt and curves.png go (default: runs/train)"),
     "epochs": (int, "total epochs (with --resume: train until this epoch)"),
     "batch_size": (int, "global batch size, split over the processes"),
@@ -74,10 +74,14 @@ def register(subparsers) -> None:
                        help=text)  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last.pt")
     p.add_argument("--overwrite", action="store_true", help="start afresh in an --output-dir that holds a run")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args) -> int:
+    if args.model is None and not args.resume:
+        args.parser.error("--model: required for a new run (a zoo name, see `blueprint models`)")
+    from blueprint.training import effective_config, fit
+
     overrides = {name: getattr(args, name) for name in [*OVERRIDES, *SWITCHES] if getattr(args, name) is not None}
     config = effective_config(overrides, resume=args.resume)
     result = fit(config, resume=args.resume, overwrite=args.overwrite)

@@ -17,11 +17,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from blueprint.paths import describe
+
 
 def atomic_save(obj, path: str) -> None:
     """``torch.save`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
 
     ``os.replace`` is atomic, so a reader (or a resumed run after a crash) sees the old file or the new one.
+    A write that fails (a full disk, a folder that cannot be written) raises ``OSError`` saying so in one line;
+    the file at ``path`` is then the previous one, untouched.
     """
     tmp = f"{path}.tmp"
     try:
@@ -30,9 +34,15 @@ def atomic_save(obj, path: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # also a KeyboardInterrupt: remove the partial file, keep the old checkpoint
+    except BaseException as err:  # also a KeyboardInterrupt: remove the partial file, keep the old checkpoint
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) or "PytorchStreamWriter failed" in str(err):  # torch's zip writer: RuntimeError
+            cause = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            kept = "the previous one is untouched" if os.path.exists(path) else "nothing was written"
+            failed = OSError(f"cannot write {path} ({cause}); {kept}")
+            failed.errno = getattr(err, "errno", None)
+            raise failed from None
         raise
 
 
@@ -70,17 +80,21 @@ def reseed(seed: int, epoch: int, rank: int) -> None:
     random.seed(int(high) << 32 | int(low))
 
 
-def load_checkpoint(path: str) -> dict:
-    """Read a checkpoint written by ``blueprint train``; a missing or unreadable file raises with the cause."""
+EXPECTED = "expected a last.pt or best.pt written by `blueprint train`"
+
+
+def load_checkpoint(path: str, argument: str = "checkpoint") -> dict:
+    """Read a checkpoint written by ``blueprint train``; a missing or foreign file raises ``ValueError`` (or
+    ``FileNotFoundError``) naming ``argument``, what the file is and what was expected."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint: no file {path}")
+        raise FileNotFoundError(f"{argument}: no file {path}; {EXPECTED}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a corrupt or foreign file; all mean the same here
-        reason = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
-        raise ValueError(f"checkpoint: cannot read {path} ({reason})") from None
+        raise ValueError(f"{argument}: cannot read {path}: it {describe(path, err)}; {EXPECTED}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise ValueError(f"checkpoint: {path} is not a `blueprint train` checkpoint (no 'model' entry)")
+        what = f"a dict with the keys {sorted(map(str, ckpt))[:6]}" if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{argument}: {path} holds {what}, not the 'model' entry of a checkpoint; {EXPECTED}")
     return ckpt
 
 

@@ -41,20 +41,20 @@ def read_batch(path: str, label_key: bytes, num_classes: int) -> tuple[torch.Ten
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="bytes")
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
-        raise ValueError(f"--data-dir: {path} is not a CIFAR pickle ({type(err).__name__}: {err})") from None
+        raise ValueError(f"data_dir: {path} is not a CIFAR pickle ({type(err).__name__}: {err})") from None
     if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
         keys = sorted(batch)[:6] if isinstance(batch, dict) else type(batch).__name__
-        raise ValueError(f"--data-dir: {path}: expected a dict with b'data' and {label_key!r}, got {keys}")
+        raise ValueError(f"data_dir: {path}: expected a dict with b'data' and {label_key!r}, got {keys}")
     data = np.asarray(batch[b"data"])
     labels = np.asarray(batch[label_key])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),):
         raise ValueError(
-            f"--data-dir: {path}: expected uint8 data of shape (B, 3072) and B labels, got {data.dtype} "
+            f"data_dir: {path}: expected uint8 data of shape (B, 3072) and B labels, got {data.dtype} "
             f"{data.shape} and labels of shape {labels.shape}"
         )
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"--data-dir: {path}: labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}"
+            f"data_dir: {path}: labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}"
         )
     images = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())  # B,3,32,32
     return images, torch.from_numpy(labels.astype(np.int64))
@@ -67,8 +67,8 @@ def load_cifar(name: str, data_dir: str) -> TensorDataset:
     missing = [f for f in [*train_files, test_file] if not os.path.isfile(os.path.join(folder, f))]
     if missing:
         raise FileNotFoundError(
-            f"--data-dir: no {name} data at {folder} (missing {', '.join(missing)}); expected the extracted "
-            f"{URL}{archive} ({folder_name}/), or pass --download"
+            f"data_dir: no {name} data at {folder} (missing {', '.join(missing)}); expected the extracted "
+            f"{URL}{archive} ({folder_name}/), or pass `download=True`"
         )
     train = [read_batch(os.path.join(folder, f), label_key, num_classes) for f in train_files]
     x_test, y_test = read_batch(os.path.join(folder, test_file), label_key, num_classes)
@@ -88,14 +88,14 @@ def download(name: str, data_dir: str) -> None:
         urllib.request.urlretrieve(URL + archive, target + ".part")
     except (urllib.error.URLError, OSError) as err:
         raise ValueError(
-            f"--download: cannot fetch {URL}{archive} ({getattr(err, 'reason', err)}); download it by hand and "
+            f"download: cannot fetch {URL}{archive} ({getattr(err, 'reason', err)}); download it by hand and "
             f"extract it into {data_dir}"
         ) from None
     with open(target + ".part", "rb") as f:
         digest = hashlib.md5(f.read()).hexdigest()
     if digest != md5:
         os.remove(target + ".part")
-        raise ValueError(f"--download: {URL}{archive} has MD5 {digest}, expected {md5}; try again")
+        raise ValueError(f"download: {URL}{archive} has MD5 {digest}, expected {md5}; try again")
     os.replace(target + ".part", target)
     with tarfile.open(target) as tar:
         # the 'data' filter refuses absolute paths and links out of data_dir (Python >= 3.10.12)

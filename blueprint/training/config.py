@@ -11,7 +11,7 @@ Every field can be overridden from the command line; the run saves the effective
   every epoch to reach zero at the end; random crops, flips and random gamma only; alpha 0.1.
 - ``digits`` (the CPU demo, not in the paper): scikit-learn's 8x8 digits, the fine-grained schedule over 30
   epochs, shifts of 1 px and no flips (a mirrored digit is another digit), one CPU thread (on 8x8 images a
-  second thread only adds synchronization, and on a busy machine it can slow a step down 100x).
+  second thread only adds synchronization, and where the cores are shared it can slow a step down 100x).
 
 The paper gives no batch sizes, crop size for the fine-grained sets or default models; the values below
 (128 for CIFAR, 256 for ImageNet, 64 and 224 px crops for the fine-grained sets) are common choices.
@@ -23,9 +23,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-
-from blueprint.backend import BACKENDS
-from blueprint.models import list_models
 
 # data set name -> recipe name
 DATASETS = {
@@ -85,36 +82,39 @@ class TrainConfig:
     download: bool = False
 
     def validate(self) -> "TrainConfig":
-        """Check every value where the configuration is made; returns self."""
+        """Check every value where the configuration is made; returns self. Errors name the field."""
+        from blueprint.backend import BACKENDS
+        from blueprint.models import list_models
+        from blueprint.names import unknown_name_error
+
         if self.dataset not in DATASETS:
-            raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+            raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if self.model not in list_models():
-            raise ValueError(f"--model: unknown name {self.model!r}; run `blueprint models` for the list")
+            raise ValueError(unknown_name_error("model", self.model, list_models()))
         if self.backend not in BACKENDS:
-            raise ValueError(f"--backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "accel" and not (self.device.startswith("cpu") or self.device == "auto"):
-            raise ValueError(f"--backend: accel runs on the CPU, got --device {self.device}; use --backend torch")
+            raise ValueError(f"backend: accel runs on the CPU, got `device={self.device}`; use `backend=torch`")
         if self.backend == "accel" and self.compile:
-            raise ValueError("--compile: torch.compile cannot trace accel's Numba kernels (it would run the BSConv "
-                             "layers as torch ops); use --backend torch with --compile, or accel without it")  # fmt: skip
+            raise ValueError("compile: torch.compile cannot trace accel's Numba kernels (it would run the BSConv "
+                             "layers as torch ops); use `backend=torch` with `compile`, or accel without it")  # fmt: skip
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"--schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{name.replace('_', '-')}: expected a positive int, got {value!r}")
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
         non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
                         "scale_min", "color_jitter", "gamma")  # fmt: skip
         for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"--{name.replace('_', '-')}: expected a finite value >= 0, got {value!r}")
-        if self.scale_min > 1 or self.color_jitter >= 1:
-            raise ValueError(
-                f"--scale-min/--color-jitter: expected scale_min <= 1 and color_jitter < 1, "
-                f"got {self.scale_min} and {self.color_jitter}"
-            )
+                raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
+        if self.scale_min > 1:
+            raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
+        if self.color_jitter >= 1:
+            raise ValueError(f"color_jitter: expected a strength < 1, got {self.color_jitter}")
         if sorted(self.milestones) != list(self.milestones) or any(m < 1 for m in self.milestones):
-            raise ValueError(f"--milestones: expected increasing positive epochs, got {self.milestones!r}")
+            raise ValueError(f"milestones: expected increasing positive epochs, got {self.milestones!r}")
         return self
 
     def to_json(self) -> str:
@@ -136,7 +136,7 @@ _RECIPES = {
 def recipe(dataset: str, **overrides) -> TrainConfig:
     """The Sec. 5 protocol for ``dataset`` (see the module docstring), with ``overrides`` applied and checked."""
     if dataset not in DATASETS:
-        raise ValueError(f"--dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
+        raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {dataset!r}")
     values = {**_RECIPES[DATASETS[dataset]], "dataset": dataset, **overrides}
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
@@ -171,12 +171,12 @@ def effective_config(overrides: dict, resume: bool) -> TrainConfig:
     if resume:
         path = os.path.join(overrides.get("output_dir", TrainConfig.output_dir), "config.json")
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--resume: no run to resume at {path}; pass the --output-dir of the run")
+            raise FileNotFoundError(f"resume: no run to resume at {path}; pass the `output_dir` of the run")
         saved = load_config(path)
         fixed = [k for k in FIXED_ON_RESUME if k in overrides and k in saved and overrides[k] != saved[k]]
         if fixed:
-            flags = ", ".join(f"--{k.replace('_', '-')} (was {saved[k]!r})" for k in fixed)
-            raise ValueError(f"--resume: {flags} cannot change in a resumed run, whose optimizer, schedule and data "
-                             f"order continue exactly; start a new run in another --output-dir")  # fmt: skip
+            changed = ", ".join(f"`{k}` (was {saved[k]!r})" for k in fixed)
+            raise ValueError(f"resume: {changed} cannot change in a resumed run, whose optimizer, schedule and data "
+                             f"order continue exactly; start a new run in another `output_dir`")  # fmt: skip
     values = {**saved, **overrides}
     return recipe(values.pop("dataset", TrainConfig.dataset), **values)

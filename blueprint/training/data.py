@@ -16,7 +16,7 @@ from blueprint.training.memory_data import MemoryLoader
 def per_process_batch(config: TrainConfig, world: int) -> int:
     """The global ``batch_size`` split evenly over ``world`` processes."""
     if config.batch_size % world:
-        raise ValueError(f"--batch-size: expected a multiple of the {world} processes, got {config.batch_size}")
+        raise ValueError(f"batch_size: expected a multiple of the {world} processes, got {config.batch_size}")
     return config.batch_size // world
 
 

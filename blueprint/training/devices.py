@@ -29,15 +29,15 @@ def resolve(name: str, local_rank: int = 0, cuda_ok: bool = True) -> torch.devic
     except (RuntimeError, TypeError):
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device: expected auto, cpu, cuda or cuda:N, got {name!r}")
+        raise ValueError(f"device: expected auto, cpu, cuda or cuda:N, got {name!r}")
     if device.type == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError(f"--device: {name!r} was asked for, but PyTorch sees no CUDA device (use --device cpu)")
+        raise ValueError(f"device: {name!r} was asked for, but PyTorch sees no CUDA device (use `device=cpu`)")
     index = local_rank if device.index is None else device.index
     count = torch.cuda.device_count()
     if index >= count:
-        raise ValueError(f"--device: {name!r} means GPU {index}, but PyTorch sees {count} (0..{count - 1})")
+        raise ValueError(f"device: {name!r} means GPU {index}, but PyTorch sees {count} (0..{count - 1})")
     torch.cuda.set_device(index)
     return torch.device("cuda", index)
 

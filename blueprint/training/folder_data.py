@@ -35,14 +35,14 @@ def scan(root: str, classes: list[str] | None = None) -> tuple[list[str], list[t
     """The classes (sorted folder names, or ``classes``) and (path, label) of every image under ``root``."""
     if not os.path.isdir(root):
         raise FileNotFoundError(
-            f"--data-dir: no folder {root}; expected DATA_DIR/train/CLASS/*.jpg and DATA_DIR/val/CLASS/*.jpg"
+            f"data_dir: no folder {root}; expected DATA_DIR/train/CLASS/*.jpg and DATA_DIR/val/CLASS/*.jpg"
         )
     found = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     if classes is None:
         classes = found
     unknown = sorted(set(found) - set(classes))
     if unknown:
-        raise ValueError(f"--data-dir: {root} has classes missing from train/: {', '.join(unknown[:5])}")
+        raise ValueError(f"data_dir: {root} has classes missing from train/: {', '.join(unknown[:5])}")
     samples = [
         (os.path.join(root, c, f), label)
         for label, c in enumerate(classes) if c in found
@@ -50,7 +50,7 @@ def scan(root: str, classes: list[str] | None = None) -> tuple[list[str], list[t
     ]  # fmt: skip
     if not classes or not samples:
         extensions = ", ".join(IMAGE_EXTENSIONS)
-        raise ValueError(f"--data-dir: {root} holds no images in class folders (extensions {extensions})")
+        raise ValueError(f"data_dir: {root} holds no images in class folders (extensions {extensions})")
     return classes, samples
 
 
@@ -97,7 +97,7 @@ def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
             img = f.convert("RGB") if f.mode != "RGB" else f
             img.load()
     except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"--data-dir: {path} is not a readable image ({err})") from None
+        raise ValueError(f"data_dir: {path} is not a readable image ({err})") from None
     sx, sy = img.size[0] / w, img.size[1] / h  # 1 unless drafted
     return img, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
@@ -172,7 +172,7 @@ class FolderLoader:
 
     def __init__(self, config: TrainConfig, device, batch_size: int, rank: int = 0, world: int = 1):
         if config.resize < config.crop:
-            raise ValueError(f"--resize: expected at least --crop ({config.crop}), got {config.resize}")
+            raise ValueError(f"resize: expected at least `crop` ({config.crop}), got {config.resize}")
         classes, train = scan(os.path.join(config.data_dir, "train"))
         val_dir = os.path.join(config.data_dir, "val")
         if not os.path.isdir(val_dir) and os.path.isdir(os.path.join(config.data_dir, "test")):

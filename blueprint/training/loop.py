@@ -2,8 +2,13 @@
 
 The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
 model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
-once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves)
-atomically, then ``metrics.csv``; the end of the run writes ``curves.png``.
+once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves,
+so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and ``curves.png`` after
+the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the last plot.
+
+A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is
+not finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C,
+or SIGTERM where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
 
 Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
 the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
@@ -13,6 +18,7 @@ gives the same weights as an uninterrupted run (on the same hardware and softwar
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -27,19 +33,23 @@ import torch.nn.functional as F
 
 from blueprint.backend import use_backend
 from blueprint.models import create
+from blueprint.paths import writable_folder
 from blueprint.profiling import profile
+from blueprint.progress import progress
 from blueprint.regularization import OrthonormalLoss
 from blueprint.training import devices, distributed
 from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
-from blueprint.training.metrics import Progress, plot_curves, write_csv
+from blueprint.training.metrics import plot_curves, write_csv
 
 NAN_CHECK_EVERY = 50  # steps between checks for a non-finite loss (each check waits for the device)
+CURVES_EVERY_S = 30.0  # curves.png after the first and last epoch, and in between at most this often (a plot
+# takes 0.2-0.8 s, as long as a whole epoch of the digits demo)
 
 
-class TrainingError(ValueError):
-    """A run that cannot go on (a non-finite loss): reported as one line by the command line."""
+class TrainingError(FloatingPointError):
+    """A run that cannot go on (a non-finite loss or weight): reported as one line by the command line."""
 
 
 @dataclass
@@ -93,11 +103,12 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
 
 
 def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
-                device: torch.device, epoch: int, progress: Progress) -> dict:  # fmt: skip
+                device: torch.device, epoch: int, show_progress: bool = True) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
     ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
-    loss of the plain model's W^B (left out of the loss when the model has none).
+    loss of the plain model's W^B (left out of the loss when the model has none). With ``show_progress`` a
+    ``blueprint.progress`` bar counts the steps, with the running loss and accuracy.
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
@@ -108,12 +119,14 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
         if not torch.isfinite(values[:2]).all():
             raise TrainingError(
                 f"the loss became {values[0].item() / max(values[3].item(), 1):.4g} (not finite) {where} "
-                f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower --lr or --alpha, or try without --amp "
+                f"at lr {optimizer.param_groups[0]['lr']:.4g}; lower `lr` or `alpha`, or try without `amp` "
                 f"(last.pt, if written, holds the last finite epoch)"
             )
 
     def running():
-        return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}"
+        return f"loss {sums[0].item() / count:.4f} acc {sums[2].item() / count:.1%}" if count else ""
+
+    bar = progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", status=running, enabled=show_progress)
 
     for step, (x, y) in enumerate(loader.train_batches(epoch), 1):
         with devices.autocast(device, config.amp):
@@ -133,8 +146,8 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
         if step % NAN_CHECK_EVERY == 0:  # a collective: every process reaches this step (the shards are padded)
             check(distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])),
                   f"in epoch {epoch + 1} by step {step}")  # fmt: skip
-        progress.update(step, running)
-    progress.close()
+        bar.update(1)
+    bar.close()
     totals = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])]))
     check(totals, f"in epoch {epoch + 1}")
     ce_sum, ortho_sum, correct, count = totals.tolist()
@@ -159,9 +172,38 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
         return result
+    except KeyboardInterrupt as err:  # also SIGTERM under the command line (``blueprint.cli.Terminated``)
+        raise type(err)(_kept(config)) from None
     finally:
         torch.set_num_threads(threads)
         distributed.teardown()
+
+
+def _kept(config: TrainConfig) -> str:
+    """What an interrupted run leaves in its folder, and how to go on."""
+    path = os.path.join(config.output_dir, "last.pt")
+    kept = f"{path} holds epoch {load_checkpoint(path)['epoch']}" if os.path.isfile(path) else "no epoch was saved"
+    return f"{kept}; continue with `resume=True` and `output_dir={config.output_dir}`"
+
+
+def first_non_finite(model: nn.Module) -> str | None:
+    """The name of the first parameter or buffer of ``model`` holding a NaN or an infinity, else None."""
+    tensors = [(name, t) for name, t in model.state_dict().items() if t.is_floating_point()]
+    if not tensors:
+        return None
+    finite = torch.stack([torch.isfinite(t).all() for _, t in tensors]).tolist()  # one synchronization
+    return next((name for (name, _), ok in zip(tensors, finite) if not ok), None)
+
+
+def _header(config: TrainConfig, cost, loader, ctx: distributed.Context) -> str:
+    """The run's first line: the model's cost, the data, and everything that decides the speed."""
+    switches = ", ".join(f"{name} {'on' if getattr(config, attr) else 'off'}"
+                         for name, attr in (("AMP", "amp"), ("channels-last", "channels_last"),
+                                            ("compile", "compile")))  # fmt: skip
+    return (f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
+            f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
+            f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}, backend {config.backend}, "
+            f"{torch.get_num_threads()} CPU thread(s), {switches}")  # fmt: skip
 
 
 def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context, seed: int):
@@ -191,12 +233,12 @@ def _epoch_line(row: dict, epochs: int) -> str:
 
 
 def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log) -> RunResult:
-    out = config.output_dir
+    out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
-    ckpt = load_checkpoint(last_path) if resume else None
+    ckpt = load_checkpoint(last_path, "resume") if resume else None
     if not resume and not overwrite and os.path.exists(last_path):
-        raise ValueError(f"--output-dir: {out} already holds a run (last.pt); pass --resume to continue it, "
-                         f"--overwrite to start again, or another --output-dir")  # fmt: skip
+        raise ValueError(f"output_dir: {out} already holds a run (last.pt); pass `resume=True` to continue it, "
+                         f"`overwrite=True` to start again, or another `output_dir`")  # fmt: skip
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
@@ -206,11 +248,11 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
     except ValueError as err:
         size = "x".join(map(str, loader.input_size))
-        raise ValueError(f"--model: {config.model} cannot take the {size} images of {config.dataset} "
+        raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} "
                          f"({err})") from None  # fmt: skip
     if config.sync_bn:
         if ctx.device.type != "cuda":
-            raise ValueError(f"--sync-bn: SyncBatchNorm synchronizes over GPUs, got --device {ctx.device}")
+            raise ValueError(f"sync_bn: SyncBatchNorm synchronizes over GPUs, got `device={ctx.device}`")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # the same state_dict keys as BatchNorm
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
@@ -219,7 +261,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     scaler = devices.grad_scaler(ctx.device, config.amp)
     penalty = OrthonormalLoss(model)
     if ckpt is not None:
-        start, best_acc, history = _restore(ckpt, f"--resume: {last_path}", model, optimizer, scheduler, scaler, ctx,
+        start, best_acc, history = _restore(ckpt, f"resume: {last_path}", model, optimizer, scheduler, scaler, ctx,
                                             config.seed)  # fmt: skip
     else:
         start, best_acc, history = 0, 0.0, []
@@ -235,19 +277,22 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.main:
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
-    log(f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
-        f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
-        f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}"
-        + (f"; resuming after epoch {start}" if ckpt else ""))  # fmt: skip
+    log(_header(config, cost, loader, ctx) + (f"; resuming after epoch {start}" if ckpt else ""))
+    plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        progress = Progress(loader.train_steps(), f"epoch {epoch + 1}/{config.epochs}", ctx.main)
-        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, progress)
+        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main)
         train_seconds = time.perf_counter() - began
         scheduler.step()
         sync_buffers(model)
         test_loss, test_acc = evaluate(model, loader, ctx.device, config.amp)
+        poisoned = first_non_finite(model)  # the same on every process: DDP's weights, rank 0's buffers
+        if poisoned is not None or not math.isfinite(test_loss):
+            what = f"{poisoned} holds non-finite values" if poisoned else f"the test loss is {test_loss:.4g}"
+            kept = f"{last_path} holds epoch {epoch}, untouched" if epoch else "no checkpoint was written"
+            raise TrainingError(f"{what} after epoch {epoch + 1} at lr {lr:.4g}; lower `lr` or `alpha`, or try "
+                                f"without `amp` ({kept})")  # fmt: skip
         row = dict(epoch=epoch + 1, lr=lr, train_loss=train["train_loss"], ortho_loss=train["ortho_loss"],
                    train_acc=train["train_acc"], test_loss=test_loss, test_acc=test_acc,
                    images_per_s=train["count"] / train_seconds, seconds=time.perf_counter() - began)  # fmt: skip
@@ -265,7 +310,9 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
             if improved:
                 atomic_save(checkpoint, best_path)
             write_csv(history, os.path.join(out, "metrics.csv"))
+            if epoch in (start, config.epochs - 1) or time.perf_counter() - plotted >= CURVES_EVERY_S:
+                plot_curves({config.model: history}, os.path.join(out, "curves.png"),
+                            f"{config.model} on {config.dataset}")  # fmt: skip
+                plotted = time.perf_counter()
         log(_epoch_line(row, config.epochs))
-    if ctx.main and history:
-        plot_curves({config.model: history}, os.path.join(out, "curves.png"), f"{config.model} on {config.dataset}")
     return RunResult(history, best_acc, cost.params, cost.flops, tuple(loader.input_size), loader.num_test)

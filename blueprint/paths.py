@@ -1,0 +1,52 @@
+"""Files and folders a user names: an output folder that can be written, and what a file is that cannot be read.
+
+Both answer before any work is done or with the cause, in one line, instead of an ``OSError`` traceback or
+the advice of ``torch.load`` (which is meant for the author of a program, not for its user).
+"""
+from __future__ import annotations
+
+import os
+
+_ZIP, _PICKLE = b"PK\x03\x04", b"\x80"
+
+
+def writable_folder(path, argument: str = "output_dir") -> str:
+    """``path`` if it is a folder that can be written or can be made; else ``ValueError`` naming ``argument``.
+
+    Nothing is created: the nearest existing ancestor must be a writable folder.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{argument}: {path} is a file; expected a folder (or a path where one can be made)")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{argument}: cannot make the folder {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{argument}: cannot write into {existing} (permission denied)")
+    return path
+
+
+def describe(path, error: BaseException | None = None) -> str:
+    """What the file at ``path`` is, for a message saying why it could not be read as a ``torch.save`` file.
+
+    ``error`` is what ``torch.load`` raised; a zip or pickle it refused holds Python objects other than
+    tensors and plain values (``weights_only=True`` refuses them).
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        return "is an empty file (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith(_ZIP) or head.startswith(_PICKLE):
+        if error is not None and type(error).__name__ == "UnpicklingError":
+            return "holds Python objects other than tensors and plain values (such as a pickled class)"
+        reason = f" ({type(error).__name__})" if error is not None else ""
+        return f"looks like a torch.save file ({size:,} bytes) but is damaged or truncated{reason}"
+    text = head.decode("utf-8", errors="replace")
+    odd = sum(1 for c in text if c == "\ufffd" or not (c.isprintable() or c in "\n\r\t"))
+    if odd <= 3:  # a character cut at the end of the 4 KiB read is not a binary file
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"is a text file (it begins {first!r}), not a torch.save file"
+    return f"is not a torch.save file ({size:,} bytes beginning {head[:4].hex(' ')})"

@@ -1,0 +1,184 @@
+"""The command line: fast --help, one line per failure, library words in the library and flags on the command line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from blueprint.cli import build_parser, in_flags, main
+from blueprint.training import recipe
+from tests.training_data import write_cifar10
+
+COMMANDS = ("analyze", "bench", "demo", "evaluate", "models", "profile", "train")
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    return err[0]
+
+
+def exits(argv, code: int = 2) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == code
+
+
+def test_help_and_argument_errors_import_neither_torch_nor_numba():
+    argvs = [["--help"], *([c, "--help"] for c in COMMANDS), ["bench", "layers", "--help"],
+             ["bench", "training", "--help"], ["train", "--milestones", "10,abc"], ["train", "--epochs", "x"],
+             ["train", "--dataset", "digits"], ["nosuch"]]  # fmt: skip
+    code = f"""
+import contextlib, io, sys
+from blueprint.cli import main
+for argv in {argvs!r}:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+print(sorted(m for m in ("torch", "numba", "accel", "matplotlib") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv, start",
+    [
+        (["train", "--milestones", "10,abc"], "blueprint train: error: --milestones: expected comma-separated epochs"),
+        (["train", "--epochs", "x"], "blueprint train: error: --epochs: invalid int value: 'x'"),
+        (["bench", "layers", "--repeats", "x"], "blueprint bench layers: error: --repeats: invalid int value"),
+        (["analyze"], "blueprint analyze: error: the following arguments are required: source"),
+        (["train", "--dataset", "digits"], "blueprint train: error: --model: required for a new run"),
+    ],
+)
+def test_argument_errors_are_one_line_with_exit_2(capsys, argv, start):
+    exits(argv)
+    assert one_line(capsys).startswith(start)
+
+
+def test_library_errors_name_fields_and_the_command_line_names_flags(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"^lr: expected a finite value >= 0, got -1"):
+        recipe("cifar10", lr=-1)
+    with pytest.raises(ValueError, match=r"^batch_size: expected a positive int"):
+        recipe("cifar10", batch_size=0)
+    with pytest.raises(ValueError, match=r"^backend: accel runs on the CPU, got `device=cuda`; use `backend=torch`"):
+        recipe("cifar10", backend="accel", device="cuda")
+    for argv, start in (
+        (["--lr", "-1"], "--lr: expected a finite value >= 0, got -1"),
+        (["--batch-size", "0"], "--batch-size: expected a positive int"),
+        (["--backend", "accel", "--device", "cuda"], "--backend: accel runs on the CPU, got --device cuda; use --backend torch"),
+    ):  # fmt: skip
+        argv = ["train", "--model", "cifar_tiny_cnn", "--output-dir", str(tmp_path), *argv]
+        assert main(argv) == 2
+        assert one_line(capsys).startswith(f"blueprint train: error: {start}")
+
+
+def test_in_flags_maps_the_leading_name_and_quoted_arguments_of_the_command():
+    flags = {"output_dir": "--output-dir", "resume": "--resume", "device": "--device"}
+    text = "output_dir: x holds a run; pass `resume=True`, `device='cpu'` or another `output_dir`; `alpha` stays"
+    assert in_flags(text, flags) == "--output-dir: x holds a run; pass --resume, --device cpu or another --output-dir; `alpha` stays"
+    assert in_flags("source: no file", flags) == "source: no file"
+    train = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
+    assert train.get_default("flags")["weight_decay"] == "--weight-decay"
+
+
+def test_no_error_message_outside_the_command_line_names_a_flag():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "blueprint"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "commands" in path.parts or path.name == "cli.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"""(Error|raise|warn)\(.*["'`]--[a-z]""", line):
+                offenders.append(f"{path.relative_to(root)}:{number}")
+    assert offenders == []
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a folder")
+    for argv in (
+        ["train", "--dataset", "digits", "--model", "digits_cnn", "--output-dir", str(afile)],
+        ["train", "--dataset", "digits", "--model", "digits_cnn", "--output-dir", str(afile / "run")],
+        ["analyze", "cifar_tiny_cnn", "--output-dir", str(afile)],
+        ["demo", "--quick", "--output-dir", str(afile)],
+    ):
+        assert main(argv) == 2
+        line = one_line(capsys)
+        assert line.startswith(f"blueprint {argv[0]}: error: --output-dir: ") and str(afile) in line and "file" in line
+
+
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        (b"# blueprint\n\nBlueprint Separable Convolutions\n", "is a text file (it begins '# blueprint'), not a torch.save file"),
+        (bytes(range(7, 250)) * 4, "is not a torch.save file (972 bytes beginning 07 08 09 0a)"),
+        (b"", "is an empty file (0 bytes)"),
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_named_as_what_it_is(tmp_path, capsys, content, said):
+    path = tmp_path / "last.pt"
+    path.write_bytes(content)
+    assert main(["evaluate", str(path)]) == 2
+    line = one_line(capsys)
+    assert line == (f"blueprint evaluate: error: checkpoint: cannot read {path}: it {said}; expected a last.pt or "
+                    f"best.pt written by `blueprint train`")  # fmt: skip
+    assert main(["analyze", str(path), "--output-dir", str(tmp_path / "a")]) == 2
+    line = one_line(capsys)
+    assert f"source: cannot read {path}: it {said}" in line and "weights_only" not in line
+
+
+def test_a_file_holding_other_objects_is_named_without_torch_advice(tmp_path, capsys):
+    torch.save({"model": {"w": torch.zeros(1)}, "extra": _Opaque()}, tmp_path / "odd.pt")
+    assert main(["evaluate", str(tmp_path / "odd.pt")]) == 2
+    line = one_line(capsys)
+    assert "holds Python objects other than tensors and plain values" in line and "weights_only" not in line
+
+
+class _Opaque:
+    pass
+
+
+def test_profile_refuses_an_input_that_cannot_fit_before_allocating(capsys, monkeypatch):
+    import blueprint.profiling as profiling
+
+    model = torch.nn.Conv2d(3, 4, 3)
+    monkeypatch.setattr(profiling, "available_bytes", lambda device: 4 * 3 * 32 * 32)
+    assert profiling.profile(model, (3, 32, 32)).flops == 4 * 30 * 30 * 27  # exactly fits: runs
+    with pytest.raises(ValueError, match=r"^input_size: \(1, 3, 32, 33\) in torch.float32 takes 0.00 GiB, more than"):
+        profiling.profile(model, (3, 32, 33))
+    monkeypatch.setattr(profiling, "available_bytes", lambda device: 2**30)  # also where 112 GiB are free
+    assert main(["profile", "cifar_tiny_cnn", "--input-size", "3", "100000", "100000"]) == 2
+    assert one_line(capsys).startswith("blueprint profile: error: --input-size: (1, 3, 100000, 100000) in torch.float32")
+
+
+def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkpoint_names(tmp_path, capsys):
+    assert main(["analyze", "cifar_tiny_cnn", "--output-dir", str(tmp_path / "a")]) == 0
+    assert "a freshly initialized zoo model, its weights random (not trained)" in capsys.readouterr().out
+    data = write_cifar10(tmp_path / "data")
+    assert main(["train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_tiny_cnn",
+                 "--epochs", "1", "--batch-size", "16", "--output-dir", str(tmp_path / "run")]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["analyze", str(tmp_path / "run" / "last.pt"), "--output-dir", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "weights of a cifar_tiny_cnn" in out and "stages by resolution" in out and "random" not in out
+
+
+def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
+    from blueprint.models import create
+
+    with pytest.raises(ValueError, match=r"^model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"):
+        create("cifar_resnet20_bsconv")
+    assert main(["analyze", "cifar_resnet20_bsconv"]) == 2
+    assert "closest: cifar_resnet20_bsconvu" in one_line(capsys)
+    assert main(["train", "--model", "cifar_resnet20_bsconv"]) == 2
+    assert one_line(capsys).startswith("blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: "
+                                       "cifar_resnet20_bsconvu")  # fmt: skip
