@@ -330,6 +330,6 @@ def _why_none(model: nn.Module, kernel_sizes, excluded) -> str:
         f"of kernel sizes other than {sorted(kernel_sizes)}": sum(
             id(m) not in inside and m.groups == 1 and tuple(m.kernel_size) not in kernel_sizes for _, m in convs),
         "subclasses of nn.Conv2d": sum(id(m) not in inside and type(m) is not nn.Conv2d for _, m in convs),
-        "excluded": sum(id(m) not in inside and _convertible(m, kernel_sizes) and excluded(n, m) for n, m in convs),
+        "excluded": sum(id(m) not in inside and _convertible(m, kernel_sizes, False) and excluded(n, m) for n, m in convs),
     }  # fmt: skip
     return f"its {len(convs)} nn.Conv2d are " + ", ".join(f"{k} ({v})" for k, v in reasons.items() if v)
