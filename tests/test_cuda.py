@@ -13,6 +13,7 @@ import torch
 from blueprint import cli
 from blueprint.models import create
 from blueprint.training import devices, load_checkpoint
+from tests.graph_count import compiled_with_graph_count
 from tests.training_data import write_cifar10
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch sees none here)")
@@ -55,16 +56,8 @@ def test_the_named_gpu_is_made_current():
 
 
 def test_a_compiled_bsconv_model_on_the_gpu_is_one_graph():
-    graphs = []
-
-    def counting(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
-    torch._dynamo.reset()
-    model = create("cifar_resnet20_bsconvu", num_classes=10).cuda()
-    x = torch.randn(4, 3, 32, 32, device="cuda")
-    torch.compile(model, backend=counting)(x).sum().backward()
+    compiled, graphs = compiled_with_graph_count(create("cifar_resnet20_bsconvu", num_classes=10).cuda())
+    compiled(torch.randn(4, 3, 32, 32, device="cuda")).sum().backward()
     assert len(graphs) == 1
 
 

@@ -14,6 +14,7 @@ from blueprint.cli import main
 from blueprint.models import create
 from blueprint.training import checkpoint, devices, distributed, load_checkpoint, loop
 from blueprint.training.config import TrainConfig
+from tests.graph_count import compiled_with_graph_count
 from tests.training_data import write_cifar10
 
 
@@ -40,9 +41,9 @@ def test_a_named_gpu_is_checked_against_those_present_and_made_current(monkeypat
     cuda = FakeCuda(monkeypatch, count=2)
     assert devices.resolve("cuda:1") == torch.device("cuda", 1) and cuda.current == 1
     assert devices.resolve("cuda", local_rank=0) == torch.device("cuda", 0) and cuda.current == 0
-    with pytest.raises(ValueError, match=r"^--device: 'cuda:2' means GPU 2, but PyTorch sees 2 \(0..1\)$"):
+    with pytest.raises(ValueError, match=r"^device: 'cuda:2' means GPU 2, but PyTorch sees 2 \(0..1\)$"):
         devices.resolve("cuda:2")
-    with pytest.raises(ValueError, match="^--device: expected auto, cpu, cuda or cuda:N, got 'tpu'$"):
+    with pytest.raises(ValueError, match="^device: expected auto, cpu, cuda or cuda:N, got 'tpu'$"):
         devices.resolve("tpu")
 
 
@@ -168,7 +169,7 @@ def test_a_non_finite_loss_on_another_process_stops_this_one_at_the_same_check(t
 
     monkeypatch.setattr(loop, "NAN_CHECK_EVERY", 1)
     monkeypatch.setattr(distributed, "all_sum", another_rank_diverged)
-    assert main(tiny_run(write_cifar10(tmp_path / "data"), tmp_path / "run")) == 2
+    assert main(tiny_run(write_cifar10(tmp_path / "data"), tmp_path / "run")) == 1  # a run that cannot go on
     assert "not finite) in epoch 1 by step 1 " in capsys.readouterr().err
 
 
@@ -198,16 +199,9 @@ def test_sync_bn_off_the_gpu_is_one_line(tmp_path, capsys):
 
 def test_a_compiled_bsconv_model_is_one_graph_also_under_the_accel_backend():
     """dynamo traces no ContextVar (the backend choice) in the layers: one graph, no break at each BSConv."""
-    graphs = []
-
-    def counting(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
-    torch._dynamo.reset()
     model = create("cifar_tiny_cnn_bsconvu", num_classes=10).eval()
     x = torch.randn(2, 3, 32, 32)
-    compiled = torch.compile(model, backend=counting)
+    compiled, graphs = compiled_with_graph_count(model)
     with use_backend("accel"), torch.no_grad():
         y = compiled(x)
     assert len(graphs) == 1
@@ -215,7 +209,7 @@ def test_a_compiled_bsconv_model_is_one_graph_also_under_the_accel_backend():
 
 
 def test_compile_with_the_accel_backend_is_refused_in_one_line(capsys):
-    with pytest.raises(ValueError, match="^--compile: torch.compile cannot trace accel's Numba kernels"):
+    with pytest.raises(ValueError, match="^compile: torch.compile cannot trace accel's Numba kernels"):
         TrainConfig(model="digits_cnn", backend="accel", compile=True).validate()
     assert main(["bench", "training", "--pairs", "digits_cnn:digits_cnn_bsconvu", "--compile", "--backend", "accel"]) == 2
     assert capsys.readouterr().err.count("\n") == 1

@@ -197,11 +197,11 @@ def test_backends_select_the_entries_that_run_only_on_them(capsys):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--equation", "eq99"], "blueprint verify: error: equation: no entry matches 'eq99'; expected one of eq3, "),
-        (["--cases", "0"], "blueprint verify: error: cases: expected an int >= 1, got 0"),
-        (["--backends", "gpu"], "blueprint verify: error: backends: expected some of reference, naive, accel, torch, "
+        (["--equation", "eq99"], "blueprint verify: error: --equation: no entry matches 'eq99'; expected one of eq3, "),
+        (["--cases", "0"], "blueprint verify: error: --cases: expected an int >= 1, got 0"),
+        (["--backends", "gpu"], "blueprint verify: error: --backends: expected some of reference, naive, accel, torch, "
                                 "torch-accel, got gpu"),
-        (["--backends", "accel"], "blueprint verify: error: backends: no selected entry runs on only accel"),
+        (["--backends", "accel"], "blueprint verify: error: --backends: no selected entry runs on only accel"),
         (["--json", "/nonexistent/v.json"], "blueprint verify: error: --json: the folder '/nonexistent' of "),
     ],
 )

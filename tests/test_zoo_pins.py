@@ -52,4 +52,5 @@ def test_initialization_and_forward_computation_are_pinned(case):
     differ = [k for k in pinned if not same_initialization(pinned[k], found[k], sizes[k])]
     assert differ == []
     expected = np.array(PINNED["forward"][case])
-    np.testing.assert_allclose(logits(model, case), expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+    # float32 logits: the tolerance is float32 rounding (threads and BLAS paths may order the sums differently)
+    np.testing.assert_allclose(logits(model, case), expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())

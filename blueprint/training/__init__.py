@@ -9,25 +9,11 @@
 The training-throughput benchmark is ``blueprint bench training`` (``blueprint.benchmarks.training``). The
 names below load their module (and PyTorch) on first use.
 """
-import importlib
+from blueprint.lazy import lazy_exports
 
 _HOMES = {
     "blueprint.training.checkpoint": ("load_checkpoint",),
     "blueprint.training.config": ("TrainConfig", "effective_config", "recipe"),
     "blueprint.training.loop": ("RunResult", "TrainingError", "evaluate", "fit"),
 }
-_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-__all__ = sorted(_HOME_OF)
-
-
-def __getattr__(name: str):
-    if name not in _HOME_OF:
-        raise AttributeError(f"module 'blueprint.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOME_OF[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _HOMES)
