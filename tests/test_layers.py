@@ -32,22 +32,29 @@ def _close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-11)
 
 
+def _agrees_with_reference(layer, params, values, forward, backward, x, case, rng):
+    """Set ``params`` to ``values`` (the reference's weight order), then compare forward, dx and every weight's
+    gradient of ``layer`` with the reference's ``forward``/``backward`` for an upstream gradient dy."""
+    for param, value in zip(params, values):
+        _set(param, value)
+    y_ref, cache = forward(x, *values, **_geo(case))
+    dy = rng.standard_normal(y_ref.shape)
+    y, dx = _torch_forward_backward(layer, x, dy)
+    dx_ref, *grads_ref = backward(dy, cache)
+    _close(y, y_ref)
+    _close(dx, dx_ref)
+    for param, grad_ref in zip(params, grads_ref):
+        _close(param.grad.numpy(), grad_ref)
+
+
 @given(conv_cases(grouped=False, max_kernel=3), seeds)
 def test_eq6_7_bsconv_u_layer_equals_reference_forward_and_backward(case, seed):
     rng = np.random.default_rng(seed)
     layer = BSConvU(case.m, case.n, case.kernel, bias=True, **_geo(case)).double()
     x = case.x(rng)
     w_pw, w_dw, b = case.weights(rng, (case.n, case.m, 1, 1), (case.n, 1, *case.kernel), (case.n,))
-    _set(layer.pw.weight, w_pw), _set(layer.dw.weight, w_dw), _set(layer.dw.bias, b)
-    y_ref, cache = reference.bsconv_u_forward(x, w_pw, w_dw, b, **_geo(case))
-    dy = rng.standard_normal(y_ref.shape)
-    y, dx = _torch_forward_backward(layer, x, dy)
-    dx_ref, dw_pw, dw_dw, db = reference.bsconv_u_backward(dy, cache)
-    _close(y, y_ref)
-    _close(dx, dx_ref)
-    _close(layer.pw.weight.grad.numpy(), dw_pw)
-    _close(layer.dw.weight.grad.numpy(), dw_dw)
-    _close(layer.dw.bias.grad.numpy(), db)
+    _agrees_with_reference(layer, (layer.pw.weight, layer.dw.weight, layer.dw.bias), (w_pw, w_dw, b),
+                           reference.bsconv_u_forward, reference.bsconv_u_backward, x, case, rng)  # fmt: skip
 
 
 @given(conv_cases(grouped=False, max_kernel=3), seeds)
@@ -60,18 +67,9 @@ def test_eq12_14_bsconv_s_layer_equals_reference_forward_and_backward(case, seed
     w_b, w_a, w_dw, b = case.weights(
         rng, (case.m_sub, case.m, 1, 1), (case.n, case.m_sub, 1, 1), (case.n, 1, *case.kernel), (case.n,)
     )
-    for param, value in zip((layer.pw1.weight, layer.pw2.weight, layer.dw.weight, layer.dw.bias), (w_b, w_a, w_dw, b)):
-        _set(param, value)
-    y_ref, cache = reference.bsconv_s_forward(x, w_b, w_a, w_dw, b, **_geo(case))
-    dy = rng.standard_normal(y_ref.shape)
-    y, dx = _torch_forward_backward(layer, x, dy)
-    dx_ref, dw_b, dw_a, dw_dw, db = reference.bsconv_s_backward(dy, cache)
-    _close(y, y_ref)
-    _close(dx, dx_ref)
-    _close(layer.pw1.weight.grad.numpy(), dw_b)
-    _close(layer.pw2.weight.grad.numpy(), dw_a)
-    _close(layer.dw.weight.grad.numpy(), dw_dw)
-    _close(layer.dw.bias.grad.numpy(), db)
+    _agrees_with_reference(layer, (layer.pw1.weight, layer.pw2.weight, layer.dw.weight, layer.dw.bias),
+                           (w_b, w_a, w_dw, b), reference.bsconv_s_forward, reference.bsconv_s_backward, x, case,
+                           rng)  # fmt: skip
 
 
 @given(conv_cases(grouped=False, max_kernel=3), seeds)
@@ -80,16 +78,8 @@ def test_sec4_1_dsconv_layer_equals_reference_forward_and_backward(case, seed):
     layer = DSConv(case.m, case.n, case.kernel, bias=True, **_geo(case)).double()
     x = case.x(rng)
     w_dw, w_pw, b = case.weights(rng, (case.m, 1, *case.kernel), (case.n, case.m, 1, 1), (case.n,))
-    _set(layer.dw.weight, w_dw), _set(layer.pw.weight, w_pw), _set(layer.pw.bias, b)
-    y_ref, cache = reference.dsc_forward(x, w_dw, w_pw, b, **_geo(case))
-    dy = rng.standard_normal(y_ref.shape)
-    y, dx = _torch_forward_backward(layer, x, dy)
-    dx_ref, dw_dw, dw_pw, db = reference.dsc_backward(dy, cache)
-    _close(y, y_ref)
-    _close(dx, dx_ref)
-    _close(layer.dw.weight.grad.numpy(), dw_dw)
-    _close(layer.pw.weight.grad.numpy(), dw_pw)
-    _close(layer.pw.bias.grad.numpy(), db)
+    _agrees_with_reference(layer, (layer.dw.weight, layer.pw.weight, layer.pw.bias), (w_dw, w_pw, b),
+                           reference.dsc_forward, reference.dsc_backward, x, case, rng)  # fmt: skip
 
 
 def test_state_dict_keys_match_the_public_reference_implementation():
