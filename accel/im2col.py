@@ -6,13 +6,14 @@ so that, per group g, ``y[b, g] = W_g @ cols[b, g]`` with W_g the (N_g, M_g KH K
 ``col2im`` is the adjoint (transpose) of that gather: it scatter-adds columns back onto (B, M, H, W),
 which is how the gradient of x is formed from ``W_g^T @ dy``. Both kernels run in parallel over
 (batch, input channel) planes, each of which owns its rows of cols and its plane of x: no races.
+Every kernel they call is defined in this file (Numba's on-disk cache checks only the compiled
+function's own file, so a callee in another file could go stale).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from accel.nhwc import span
 from accel.jit import jit
 
 
@@ -57,8 +58,9 @@ def _im2col(x, cols, kh, kw, geometry, into_cols):
         for i in range(kh):
             for j in range(kw):
                 row = cols[b, (m * kh + i) * kw + j]  # Ho*Wo
-                off = j * dil_w - pw
-                lo, hi = span(off, sw, wd, wo)
+                off = j * dil_w - pw  # columns q in [lo, hi) read x inside: 0 <= q S_w + off < W
+                lo = max(0, -(off // sw))
+                hi = max(lo, min(wo, (wd - 1 - off) // sw + 1))
                 for p in range(ho):
                     r = p * sh + i * dil_h - ph
                     out = row[p * wo : (p + 1) * wo]  # Wo

@@ -37,17 +37,18 @@ swap_last_axes = jit(_swap_last_axes)
 
 def _swap_leading_axes(src, dst, offsets, run_sums):
     """dst[j, i] = src[i, j] + offsets[i] for src (I, J, P), dst (J, I, P): I J contiguous runs of P values.
-    offsets is (I,) or empty (nothing added); run_sums, (I, J) or empty, receives each run's sum."""
+    offsets is (I,) or None (nothing added); run_sums, (I, J) or None, receives each run's sum. Numba
+    compiles one version per combination of None and array, each without the branches it does not take."""
     ni, nj, _ = src.shape
     for task in prange(ni * nj):
         i, j = task // nj, task % nj
         run, out = src[i, j], dst[j, i]
-        if offsets.shape[0] > 0:
+        if offsets is None:
+            out[:] = run
+        else:
             for t in range(run.shape[0]):
                 out[t] = run[t] + offsets[i]
-        else:
-            out[:] = run
-        if run_sums.shape[0] > 0:
+        if run_sums is not None:
             run_sums[i, j] = run.sum()
 
 
@@ -67,8 +68,8 @@ def fold(x, channel_sums=False):
     also the sum of x over B, H, W per channel, (C,), taken in the same pass."""
     nb, c = x.shape[:2]
     out = np.empty((c, nb, x[0, 0].size), dtype=x.dtype)  # C,B,H*W
-    run_sums = np.empty((nb, c) if channel_sums else (0, 0), dtype=x.dtype)  # B,C
-    swap_leading_axes(np.ascontiguousarray(x).reshape(nb, c, -1), out, np.empty(0, dtype=x.dtype), run_sums)
+    run_sums = np.empty((nb, c), dtype=x.dtype) if channel_sums else None  # B,C
+    swap_leading_axes(np.ascontiguousarray(x).reshape(nb, c, -1), out, None, run_sums)
     return (out.reshape(c, -1), run_sums.sum(axis=0)) if channel_sums else out.reshape(c, -1)
 
 
@@ -77,7 +78,6 @@ def unfold(x_mat, shape, bias=None):
     plus ``bias`` (C,) per channel if given."""
     nb, c = shape[:2]
     out = np.empty(shape, dtype=x_mat.dtype)  # B,C,H,W
-    offsets = np.empty(0, dtype=x_mat.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x_mat.dtype)
-    swap_leading_axes(np.ascontiguousarray(x_mat).reshape(c, nb, -1), out.reshape(nb, c, -1), offsets,
-                      np.empty((0, 0), dtype=x_mat.dtype))
+    offsets = None if bias is None else np.ascontiguousarray(bias, dtype=x_mat.dtype)
+    swap_leading_axes(np.ascontiguousarray(x_mat).reshape(c, nb, -1), out.reshape(nb, c, -1), offsets, None)
     return out

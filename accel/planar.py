@@ -290,8 +290,9 @@ def _forward(x, w, bias, masks, fused_masks, y, geometry, x_cm, y_cm, group, sta
     """x (B, C, H, W), or (C, B, H, W) if ``x_cm``, w (C, KH, KW), bias (C,), masks (KH, KW, group Ho Wo) ->
     y (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``y_cm``; one channel and ``group`` samples per task, in one
     run per tap if ``stacked``, else plane by plane. ``fused_masks`` = (masks, edge masks) of
-    ``forward_3x3`` where it applies (empty where not): then all nine taps go in one loop."""
-    (_, (ph, pw), (dil_h, dil_w), _), fused = geometry, fused_masks[0].shape[1] > 0
+    ``forward_3x3`` on the fused 3 x 3 route, where all nine taps go in one loop, else None (Numba
+    compiles the two cases apart)."""
+    _, (ph, pw), (dil_h, dil_w), _ = geometry
     (nb, nc, h, wd, ho, wo), n_groups = shapes(x, x_cm, y, group)
     geo = (ph, pw, dil_h, dil_w, wd)
     kh, kw = w.shape[1], w.shape[2]
@@ -302,8 +303,9 @@ def _forward(x, w, bias, masks, fused_masks, y, geometry, x_cm, y_cm, group, sta
         out[:] = bias[c]
         for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
             src_k, out_k = src[i0:i1], out[o0:o1]
-            if fused and forward_3x3(out_k, src_k, w[c], *fused_masks, dil_h * wd, dil_w):
-                continue
+            if fused_masks is not None:
+                if forward_3x3(out_k, src_k, w[c], fused_masks[0], fused_masks[1], dil_h * wd, dil_w):
+                    continue
             for i in range(kh):
                 plo, phi = max(0, ph - i * dil_h), min(ho, h + ph - i * dil_h)  # rows whose tap i lies inside
                 for j in range(kw):
@@ -318,9 +320,9 @@ forward_kernel = jit(_forward)
 def _backward(dy, x, w, masks, fused_masks, dx, dw_part, db_part, geometry, dy_cm, x_cm, group, stacked):
     """dy (B, C, Ho, Wo), or (C, B, Ho, Wo) if ``dy_cm``, x (B, C, H, W), or (C, B, H, W) if ``x_cm``,
     w (C, KH, KW) -> dx like x, dw_part (groups, C, KH, KW), db_part (groups, C). With ``fused_masks``
-    (``forward_3x3``, non-empty where it applies), dx is its forward of dy with w flipped in both axes
-    and dw its nine sums in one loop."""
-    (_, (ph, pw), (dil_h, dil_w), _), fused = geometry, fused_masks[0].shape[1] > 0
+    (``forward_3x3``'s, not None on the fused 3 x 3 route), dx is its forward of dy with w flipped in both
+    axes and dw its nine sums in one loop."""
+    _, (ph, pw), (dil_h, dil_w), _ = geometry
     (nb, nc, h, wd, ho, wo), n_groups = shapes(x, x_cm, dy, group)
     geo = (ph, pw, dil_h, dil_w, wd)
     kh, kw = w.shape[1], w.shape[2]
@@ -333,9 +335,11 @@ def _backward(dy, x, w, masks, fused_masks, dx, dw_part, db_part, geometry, dy_c
         dw_part[k_group, c] = 0.0
         for i0, i1, o0, o1 in plane_runs(b1 - b0, stacked, h * wd, ho * wo):
             g_k, src_k, d_src_k = g[o0:o1], src[i0:i1], d_src[i0:i1]
-            if fused and weight_grad_3x3(g_k, src_k, *fused_masks, dil_h * wd, dil_w, dw_part[k_group, c]):
-                forward_3x3(d_src_k, g_k, w[c, ::-1, ::-1], *fused_masks, dil_h * wd, dil_w)
-                continue
+            if fused_masks is not None:
+                fm, edge_fm = fused_masks
+                if weight_grad_3x3(g_k, src_k, fm, edge_fm, dil_h * wd, dil_w, dw_part[k_group, c]):
+                    forward_3x3(d_src_k, g_k, w[c, ::-1, ::-1], fm, edge_fm, dil_h * wd, dil_w)
+                    continue
             for i in range(kh):
                 plo, phi = max(0, ph - i * dil_h), min(ho, h + ph - i * dil_h)  # rows whose tap i lies inside
                 for j in range(kw):
@@ -365,12 +369,9 @@ def _masks(kernel_hw, x_hw, geometry, group, stacked, dtype):
 
 
 def _operands(x_hw, w, route: Route, dtype):
-    """(taps (C, KH, KW), masks, the 3 x 3 masks) for the kernels; the 3 x 3 masks are empty off the fused route."""
+    """(taps (C, KH, KW), masks, the 3 x 3 masks) for the kernels; the 3 x 3 masks are None off the fused route."""
     masks = _masks(tuple(w.shape[2:]), tuple(x_hw), route.geometry, route.group, route.stacked, dtype)
-    if route.fused:
-        fused_masks = all_masks_3x3(route.geometry, tuple(x_hw), route.group, dtype)
-    else:
-        fused_masks = np.empty((4, 0), dtype=dtype), np.empty((3, 3, 2, 0), dtype=dtype)
+    fused_masks = all_masks_3x3(route.geometry, tuple(x_hw), route.group, dtype) if route.fused else None
     return np.ascontiguousarray(w[:, 0]), masks, fused_masks
 
 

@@ -4,7 +4,6 @@ import json
 import pytest
 
 from blueprint import cli
-from blueprint.benchmarks.latency import summary
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # torch.export
 
@@ -28,11 +27,6 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     path = str(tmp_path / "l.json")
     assert cli.main(["bench", "latency", "--from-json", f"{path},{path}", "--png", str(tmp_path / "b.png")]) == 0
     assert capsys.readouterr().out.count("digits_cnn -> digits_cnn_bsconvs_p1d4") == 2
-
-
-def test_summary_is_the_median_and_the_interquartile_range_over_it():
-    assert summary([4.0]) == (4.0, 0.0)
-    assert summary([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, pytest.approx((4.0 - 2.0) / 3.0))
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -14,12 +14,15 @@ def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys
     assert "matrix-multiply peak" in printed and "geometric mean" in printed
     report = json.loads(out.read_text())
     assert report["backends"] == ["reference", "accel", "torch"]
-    assert report["matmul_peak_gflops"] > 0
-    assert len(report["rows"]) == 3 * 2 * 2  # ops x quick shapes x (fwd, fwd+bwd)
+    assert report["matmul_peak_gflops"] > 0 and report["copy_gbps"] > 0
+    assert "memory-copy bandwidth" in printed and "GB/s" in printed
+    assert len(report["rows"]) == 4 * 2 * 2  # ops x quick shapes x (fwd, fwd+bwd)
     for row in report["rows"]:
-        for key in ("ms", "gflops"):
+        for key in ("ms", "gflops", *(("gbps",) if row["op"] == "depthwise" else ())):
             assert set(row[key]) == {"reference", "accel", "torch"}
             assert all(v > 0 and math.isfinite(v) for v in row[key].values())
+        assert ("gbps" in row) == (row["op"] == "depthwise")
+        assert all(v >= 0 for v in row["spread"].values())
         assert row["vs_torch"]["torch"] == 1.0
     assert report["allocator"]
     for summary in report["summary"].values():

@@ -10,18 +10,18 @@ autograd) on each runtime:
 - ``accel``: the fused model under ``blueprint.use_backend("accel")`` (BSConv layers on the Numba kernels).
 
 Every runtime gets the same thread count (PyTorch's intra-op pool, Numba, BLAS and onnxruntime's intra-op
-pool). After warm-up calls, ``repeats`` rounds each time one call of every runtime, in an order that rotates
-from round to round, so that the machine's drift hits all runtimes alike; the figure is the median over the
+pool). Both models of a pair are timed together: after warm-up calls, ``repeats`` rounds each time one call
+of every (model, runtime), in an order that rotates from round to round (``blueprint.benchmarks.timing``),
+so that the machine's drift hits both models and all runtimes alike; the figure is the median over the
 rounds and the spread is the interquartile range over the median. Parameters and multiply-adds per image
 come from ``blueprint.profile`` of the model as built.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-import statistics
 import tempfile
-import time
 
 import numba
 import threadpoolctl
@@ -29,6 +29,7 @@ import torch
 
 import blueprint
 from blueprint import deployment
+from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.models import create, input_size
 from blueprint.tables import format_table
 
@@ -45,6 +46,7 @@ PAIRS = (
 )
 QUICK_PAIRS = (("digits_cnn", "digits_cnn_bsconvs_p1d4"),)
 BATCHES = (1, 32)
+ROLES = ("baseline", "bsconv")
 
 
 def runtimes(model: torch.nn.Module, size: tuple[int, int, int], chosen, folder: str) -> dict:
@@ -75,66 +77,50 @@ def check_agreement(calls: dict, x: torch.Tensor) -> None:
             raise RuntimeError(f"latency: runtime {name} disagrees with eager PyTorch")
 
 
-def alternated_ms(calls: dict, x: torch.Tensor, repeats: int, warmup: int) -> dict[str, list[float]]:
-    """Milliseconds of ``repeats`` calls of each runtime on ``x``, the runtimes rotated from round to round."""
-    names = list(calls)
-    for _ in range(warmup):
-        for name in names:
-            calls[name](x)
-    ms = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            began = time.perf_counter()
-            calls[name](x)
-            ms[name].append(1e3 * (time.perf_counter() - began))
-    return ms
-
-
-def summary(samples: list[float]) -> tuple[float, float]:
-    """Median and interquartile range over the median (0 for fewer than two samples)."""
-    median = statistics.median(samples)
-    if len(samples) < 2:
-        return median, 0.0
-    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    return median, (q3 - q1) / median
-
-
-def measure(name: str, chosen, batches, repeats: int, warmup: int) -> list[dict]:
-    """One row per batch size for model ``name``: its cost and each runtime's median ms, spread, images/s."""
-    size = input_size(name)
-    torch.manual_seed(0)
-    model = create(name).eval()
-    cost = blueprint.profile(model, size)
-    rows = []
+def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: int) -> list[dict]:
+    """One row per model of ``pair`` and batch size: its cost and each runtime's median ms, spread, images/s.
+    Both models on every runtime go into one alternation, so the BSConv-over-baseline ratio compares two
+    things timed under the same machine state."""
+    models, calls = {}, {}
     with tempfile.TemporaryDirectory() as folder, torch.no_grad():
-        calls = runtimes(model, size, chosen, folder)
-        check_agreement(calls, torch.randn(2, *size))
+        for role, name in zip(ROLES, pair):
+            size = input_size(name)
+            torch.manual_seed(0)
+            model = create(name).eval()
+            models[role] = (name, size, blueprint.profile(model, size))
+            os.makedirs(os.path.join(folder, role))
+            calls[role] = runtimes(model, size, chosen, os.path.join(folder, role))
+            check_agreement(calls[role], torch.randn(2, *size))
+        rows = []
         for batch in batches:
-            ms = alternated_ms(calls, torch.randn(batch, *size), repeats, warmup)
-            row = {"model": name, "params": cost.params, "macs": cost.flops, "batch": batch, "runtimes": {}}
-            for runtime, samples in ms.items():
-                median, spread = summary(samples)
-                row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
-            rows.append(row)
+            inputs = {role: torch.randn(batch, *size) for role, (_, size, _) in models.items()}  # B,C,H,W
+            ms = alternated_ms({(role, runtime): functools.partial(call, inputs[role])
+                                for role in models for runtime, call in calls[role].items()}, repeats, warmup)  # fmt: skip
+            for role, (name, _, cost) in models.items():
+                row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
+                       "runtimes": {}}  # fmt: skip
+                for runtime in calls[role]:
+                    median, spread = median_spread(ms[role, runtime])
+                    row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
+                rows.append(row)
     return rows
 
 
 def run(pairs=PAIRS, chosen=RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
         on_row=None) -> list[dict]:  # fmt: skip
-    """``measure`` for both models of every pair, all runtimes on ``threads`` threads (0: PyTorch's count).
-    Each row gets ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""
+    """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count). Each row gets
+    ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     rows = []
     with threadpoolctl.threadpool_limits(threads):
         for index, pair in enumerate(pairs):
-            for role, name in zip(("baseline", "bsconv"), pair):
-                for row in measure(name, chosen, batches, repeats, warmup):
-                    row.update(pair=index, role=role, threads=threads)
-                    rows.append(row)
-                    if on_row:
-                        on_row(row)
+            for row in measure_pair(pair, chosen, batches, repeats, warmup):
+                row.update(pair=index, threads=threads)
+                rows.append(row)
+                if on_row:
+                    on_row(row)
     return rows
 
 

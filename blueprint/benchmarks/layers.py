@@ -1,10 +1,13 @@
 """``blueprint bench layers``: the reference, accel and PyTorch side by side on MobileNet-shaped layers.
 
-For each op (BSConv-U, BSConv-S, DSC), shape and backend it times the forward and forward + backward
-in float32 with the same thread count for PyTorch, Numba and BLAS, and reports milliseconds (best
-of ``repeats`` calls after a warm-up call), the speed relative to PyTorch (``torch ms / backend ms``,
-above 1 is faster than PyTorch) and the achieved GFLOP/s next to the machine's measured float32
-matrix-multiply peak. Freed memory stays in the process while it runs (``blueprint.benchmarks.allocator``),
+For each op (BSConv-U, BSConv-S, DSC, and the depthwise step of Eq. (7) alone), shape and backend it
+times the forward and forward + backward in float32 with the same thread count for PyTorch, Numba and
+BLAS, the backends alternated call by call (``blueprint.benchmarks.timing``), and reports the median
+milliseconds over ``repeats`` rounds with their spread, the speed relative to PyTorch (``torch ms /
+backend ms``, above 1 is faster than PyTorch) and the achieved GFLOP/s next to the machine's measured
+float32 matrix-multiply peak. The depthwise step does about K^2 multiply-adds per value it reads, so
+its bound is memory, not arithmetic: its rows also give GB/s (the fewest bytes the step can move, over
+its time) next to the measured bandwidth of a large array copy. Freed memory stays in the process while it runs (``blueprint.benchmarks.allocator``),
 so that page faults do not swamp the timings. Optionally also accel's first-call compile time (cold and warm cache) and the
 peak memory of the naive full-kernel BSConv-U against the factorized one.
 
@@ -38,7 +41,8 @@ from blueprint import accel_threads
 from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
-from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, forward_flops, runner
+from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, depthwise_bytes, forward_flops, runner
+from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.progress import progress
 from blueprint.tables import format_table
 
@@ -71,6 +75,8 @@ class Report:
     threads: int
     backends: tuple
     matmul_peak_gflops: float
+    copy_gbps: float
+    copy_mib: int
     blas: list = field(default_factory=list)
     numba_layer: str = "not started"
     allocator: str = ""
@@ -98,6 +104,8 @@ class Report:
             "threads": self.threads,
             "backends": list(self.backends),
             "matmul_peak_gflops": self.matmul_peak_gflops,
+            "copy_gbps": self.copy_gbps,
+            "copy_mib": self.copy_mib,
             "blas": self.blas,
             "numba_threading_layer": self.numba_layer,
             "allocator": self.allocator,
@@ -127,6 +135,16 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
     return max(flops / best_ms(fn, repeats) / 1e6 for fn in (lambda: a @ a, lambda: at @ at) * 2)
 
 
+def copy_bandwidth_gbps(mib: int = 256, repeats: int = 10) -> float:
+    """The best rate of copying a float32 array of ``mib`` MiB into another (bytes read plus bytes written,
+    GB/s), with NumPy and with PyTorch's threaded copy, each measured twice; both arrays touched first."""
+    src = np.ones(mib << 18, dtype=np.float32)
+    dst = np.zeros_like(src)
+    src_t, dst_t = torch.from_numpy(src), torch.from_numpy(dst)
+    moved = 2.0 * src.nbytes
+    return max(moved / best_ms(fn, repeats) / 1e6 for fn in (lambda: np.copyto(dst, src), lambda: dst_t.copy_(src_t)) * 2)
+
+
 def run(
     backends=BACKENDS,
     ops=OPS,
@@ -135,6 +153,7 @@ def run(
     repeats: int = 10,
     with_compile: bool = True,
     with_memory: bool = True,
+    copy_mib: int = 256,
 ) -> Report:
     """Time every (op, shape, backend) and collect the report; see the module docstring."""
     threads = threads or torch.get_num_threads()
@@ -144,7 +163,8 @@ def run(
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):
-        report = Report(threads, tuple(backends), matmul_peak_gflops(), blas_info(), allocator=allocator)
+        report = Report(threads, tuple(backends), matmul_peak_gflops(), copy_bandwidth_gbps(copy_mib), copy_mib,
+                        blas_info(), allocator=allocator)  # fmt: skip
         at = []  # the (op, shape) being measured
         bar = progress(len(ops) * len(shapes), "bench layers", status=lambda: " ".join(at))
         for op in ops:
@@ -152,18 +172,24 @@ def run(
                 at[:] = [op, s.label()]
                 runners = {b: runner(b, op, s) for b in backends}
                 for i, p in enumerate(PASSES):
-                    ms = {b: best_ms(runners[b][i], repeats) for b in backends}
+                    samples = alternated_ms({b: runners[b][i] for b in backends}, repeats, warmup=1)
+                    ms, spread = {}, {}
+                    for b in backends:
+                        ms[b], spread[b] = median_spread(samples[b])
                     flops = FLOP_FACTOR[p] * forward_flops(op, s)
-                    report.rows.append(
-                        {
-                            "op": op,
-                            "shape": s.label(),
-                            "pass": p,
-                            "ms": ms,
-                            "vs_torch": {b: ms["torch"] / ms[b] for b in backends if "torch" in ms},
-                            "gflops": {b: flops / ms[b] / 1e6 for b in backends},
-                        }
-                    )
+                    row = {
+                        "op": op,
+                        "shape": s.label(),
+                        "pass": p,
+                        "ms": ms,
+                        "spread": spread,
+                        "vs_torch": {b: ms["torch"] / ms[b] for b in backends if "torch" in ms},
+                        "gflops": {b: flops / ms[b] / 1e6 for b in backends},
+                    }
+                    if op == "depthwise":
+                        moved = depthwise_bytes(s, with_backward=p == "fwd+bwd")
+                        row["gbps"] = {b: moved / ms[b] / 1e6 for b in backends}
+                    report.rows.append(row)
                 bar.update(1)
         bar.close()
         if "accel" in backends:
@@ -180,9 +206,12 @@ def format_report(report: Report) -> str:
     b = report.backends
     compared = [name for name in b if name != "torch" and "torch" in b]
     lines = [
-        f"float32, {report.threads} threads for PyTorch, Numba and BLAS; best of the timed calls; "
-        f"shape = B,M,N,H,K,stride; x torch = torch ms / backend ms (above 1: faster than PyTorch)",
-        f"measured float32 matrix-multiply peak: {report.matmul_peak_gflops:.1f} GFLOP/s",
+        f"float32, {report.threads} threads for PyTorch, Numba and BLAS; the backends alternated call by call, median "
+        f"ms over the rounds ± interquartile range; shape = B,M,N,H,K,stride; x torch = torch ms / backend ms "
+        f"(above 1: faster than PyTorch)",
+        f"measured float32 matrix-multiply peak: {report.matmul_peak_gflops:.1f} GFLOP/s; memory-copy bandwidth "
+        f"(read + write of a {report.copy_mib} MiB array): {report.copy_gbps:.1f} GB/s; the depthwise step's GB/s counts the "
+        "fewest bytes it can move",
         *(
             f"NumPy BLAS: {i['library']} {i['version']}, kernel {i['architecture']}, {i['threads']} threads"
             + (
@@ -198,13 +227,14 @@ def format_report(report: Report) -> str:
         "",
         format_table(
             ["op", "shape", "pass", *(f"{n} ms" for n in b), *(f"{n} x torch" for n in compared),
-             *(f"{n} GF/s" for n in b)],  # fmt: skip
+             *(f"{n} GF/s" for n in b), *(f"{n} GB/s" for n in b)],  # fmt: skip
             [
-                [r["op"], r["shape"], r["pass"], *(f"{r['ms'][n]:.3f}" for n in b),
-                 *(f"{r['vs_torch'][n]:.2f}" for n in compared), *(f"{r['gflops'][n]:.1f}" for n in b)]  # fmt: skip
+                [r["op"], r["shape"], r["pass"], *(f"{r['ms'][n]:.3f} ±{r['spread'][n]:.0%}" for n in b),
+                 *(f"{r['vs_torch'][n]:.2f}" for n in compared), *(f"{r['gflops'][n]:.1f}" for n in b),
+                 *(f"{r['gbps'][n]:.1f}" if "gbps" in r else "" for n in b)]  # fmt: skip
                 for r in report.rows
             ],
-            align="<<<" + ">" * (2 * len(b) + len(compared)),
+            align="<<<" + ">" * (3 * len(b) + len(compared)),
         ),
     ]
     summary = report.summary()

@@ -1,4 +1,6 @@
-"""The layers ``blueprint bench`` times: BSConv-U, BSConv-S and DSC on MobileNet-shaped inputs.
+"""The layers ``blueprint bench`` times: BSConv-U, BSConv-S and DSC on MobileNet-shaped inputs, and the
+depthwise step of Eq. (7) alone (BSConv-U's: a K x K depthwise convolution on the N channels that its
+pointwise step produced), whose speed is bound by memory traffic rather than arithmetic.
 
 A ``Shape`` is (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
 one backend (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
@@ -19,7 +21,7 @@ from blueprint import accel_threads
 from blueprint.backend import torch_matmul
 from blueprint.layers import subspace_channels
 
-OPS = ("bsconv_u", "bsconv_s", "dsc")
+OPS = ("bsconv_u", "bsconv_s", "dsc", "depthwise")
 BACKENDS = ("reference", "accel", "torch")
 SUBSPACE_RATIO = 0.25  # p of Eq. (8) for BSConv-S, with M' as BSConvS computes it
 
@@ -65,7 +67,13 @@ def weight_shapes(op: str, s: Shape) -> list[tuple]:
         "bsconv_u": [(s.n, s.m, 1, 1), (s.n, 1, s.k, s.k)],
         "bsconv_s": [(s.m_sub, s.m, 1, 1), (s.n, s.m_sub, 1, 1), (s.n, 1, s.k, s.k)],
         "dsc": [(s.m, 1, s.k, s.k), (s.n, s.m, 1, 1)],
+        "depthwise": [(s.n, 1, s.k, s.k)],
     }[op] + [(s.n,)]
+
+
+def in_channels(op: str, s: Shape) -> int:
+    """Channels of the op's input x: M, or N for the depthwise step (which follows BSConv-U's pointwise step)."""
+    return s.n if op == "depthwise" else s.m
 
 
 def forward_flops(op: str, s: Shape) -> float:
@@ -75,15 +83,23 @@ def forward_flops(op: str, s: Shape) -> float:
         "bsconv_u": (s.n * s.m, s.n),
         "bsconv_s": (s.m_sub * s.m + s.n * s.m_sub, s.n),
         "dsc": (0, s.m),
+        "depthwise": (0, s.n),
     }[op]
     pointwise_out = s.n * s.m if op == "dsc" else 0
     return 2.0 * s.batch * (pointwise_in * hw + pointwise_out * out + depthwise * out * s.k * s.k)
 
 
+def depthwise_bytes(s: Shape, with_backward: bool) -> float:
+    """The fewest bytes the float32 depthwise step can move: x read and y written once (forward); the
+    backward also reads dy and x and writes dx once (the weights are too small to count)."""
+    x, y = 4.0 * s.batch * s.n * s.size**2, 4.0 * s.batch * s.n * s.out_size**2
+    return x + y + (y + 2 * x if with_backward else 0.0)
+
+
 def inputs(op: str, s: Shape, seed: int = 0):
     """float32 x, weights (bias last) and dy, as NumPy arrays."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((s.batch, s.m, s.size, s.size), dtype=np.float32)
+    x = rng.standard_normal((s.batch, in_channels(op, s), s.size, s.size), dtype=np.float32)
     weights = [rng.standard_normal(shape, dtype=np.float32) for shape in weight_shapes(op, s)]
     dy = rng.standard_normal((s.batch, s.n, s.out_size, s.out_size), dtype=np.float32)
     return x, weights, dy
@@ -97,6 +113,8 @@ def _torch_op(op: str, s: Shape):
         return lambda x, w_b, w_a, w_dw, b: F.conv2d(
             F.conv2d(F.conv2d(x, w_b), w_a), w_dw, b, s.stride, s.padding, groups=s.n
         )
+    if op == "depthwise":
+        return lambda x, w_dw, b: F.conv2d(x, w_dw, b, s.stride, s.padding, groups=s.n)
     return lambda x, w_dw, w_pw, b: F.conv2d(F.conv2d(x, w_dw, None, s.stride, s.padding, groups=s.m), w_pw, b)
 
 
@@ -120,7 +138,10 @@ def runner(backend: str, op: str, s: Shape):
         module, extra = accel_threads.accel(), {"matmul": torch_matmul}
     else:
         module, extra = importlib.import_module(backend), {}
-    fwd, bwd = getattr(module, f"{op}_forward"), getattr(module, f"{op}_backward")
+    if op == "depthwise":  # conv2d with one group per channel; it takes no matmul
+        fwd, bwd, extra = module.conv2d_forward, module.conv2d_backward, {"groups": s.n}
+    else:
+        fwd, bwd = getattr(module, f"{op}_forward"), getattr(module, f"{op}_backward")
 
     def forward():
         fwd(x, *weights, stride=s.stride, padding=s.padding, **extra)

@@ -52,7 +52,7 @@ def writable_file(flag: str, path: str | None) -> str | None:
 
 # The layers mode's names, repeated from blueprint.benchmarks.ops so that parsing needs no torch.
 LAYER_BACKENDS = ("reference", "accel", "torch")
-LAYER_OPS = ("bsconv_u", "bsconv_s", "dsc")
+LAYER_OPS = ("bsconv_u", "bsconv_s", "dsc", "depthwise")
 
 
 def layers(args) -> int:
@@ -66,7 +66,7 @@ def layers(args) -> int:
 
     report = bench.run(backends=backends, ops=ops, shapes=QUICK_SHAPES if args.quick else SHAPES,
                        threads=args.threads, repeats=args.repeats, with_compile=not args.no_compile,
-                       with_memory=not args.no_memory)  # fmt: skip
+                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)  # fmt: skip
     print(bench.format_report(report))
     if args.json:
         bench.write_json(report, args.json)
@@ -78,7 +78,9 @@ def add_layers(modes) -> None:
         "layers",
         help="reference, accel and PyTorch on MobileNet-shaped BSConv/DSC layers",
         description="Time the NumPy reference, accel (Numba) and PyTorch on MobileNet-shaped BSConv-U, BSConv-S "
-        "and DSC layers: forward and forward+backward, float32, milliseconds, ratios to PyTorch and GFLOP/s. "
+        "and DSC layers and the depthwise step alone: forward and forward+backward, float32, the backends alternated, "
+        "median milliseconds with their spread, ratios to PyTorch, GFLOP/s against the matmul peak and, for the "
+        "depthwise step, GB/s against the memory-copy bandwidth. "
         "The header names NumPy's BLAS kernel. Where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE "
         "(a workaround for old OpenBLAS builds that selects a slower kernel on newer CPUs), unset both for the "
         f"benchmark run only: `{BENCH_ENV} blueprint bench layers --threads 2 --repeats 30`.",
@@ -87,7 +89,7 @@ def add_layers(modes) -> None:
     p.add_argument("--ops", default=",".join(LAYER_OPS), help="comma-separated, default %(default)s")
     p.add_argument("--quick", action="store_true", help="two small shapes (a smoke run) instead of the five")
     p.add_argument("--threads", type=int, default=None, help="threads for PyTorch, Numba and BLAS (default: PyTorch's)")
-    p.add_argument("--repeats", type=int, default=10, help="timed calls per measurement (best is reported)")
+    p.add_argument("--repeats", type=int, default=10, help="alternated rounds per measurement (the median is reported)")
     p.add_argument("--no-compile", action="store_true", help="skip accel's cold/warm-cache compile-time probe")
     p.add_argument("--no-memory", action="store_true", help="skip the BSConv-U peak-memory comparison")
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")

@@ -1,0 +1,36 @@
+"""How the benchmarks time things that they compare: alternated rounds, medians, spread.
+
+The machine drifts (other processes, turbo, page faults), so the sides of a comparison are timed in
+the same process, one call of each per round, the order rotated from round to round so that no side
+always runs first; a figure is the median over the rounds, its spread the interquartile range over
+that median.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def alternated_ms(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of ``repeats`` calls of each of ``calls`` (name -> function of no arguments), one call
+    of each per round, the order rotated from round to round, after ``warmup`` untimed rounds."""
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    ms = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            began = time.perf_counter()
+            calls[name]()
+            ms[name].append(1e3 * (time.perf_counter() - began))
+    return ms
+
+
+def median_spread(samples: list[float]) -> tuple[float, float]:
+    """Median and interquartile range over the median (0 for fewer than two samples)."""
+    median = statistics.median(samples)
+    if len(samples) < 2:
+        return median, 0.0
+    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return median, (q3 - q1) / median
