@@ -41,13 +41,17 @@ def export_onnx(model: nn.Module, path: str, input_size: tuple[int, int, int]) -
     program.save(path)
 
 
-def onnx_session(path: str, threads: int):
-    """An onnxruntime CPU session for ``path`` running on ``threads`` threads (one graph at a time)."""
+def onnx_session(path: str, threads: int, spinning: bool = True):
+    """An onnxruntime CPU session for ``path`` running on ``threads`` threads (one graph at a time). Without
+    ``spinning`` its worker threads sleep as soon as a run ends instead of waiting busily for the next one,
+    so they take no core from other work in between (what a benchmark alternating runtimes needs)."""
     ort = _require("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 

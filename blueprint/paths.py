@@ -1,4 +1,4 @@
-"""Files and folders a user names: an output folder that can be written, and what a file is that cannot be read.
+"""Files and folders a user names: an output folder or file that can be written, and what a file is that cannot be read.
 
 Both answer before any work is done or with the cause, in one line, instead of an ``OSError`` traceback or
 the advice of ``torch.load`` (which is meant for the author of a program, not for its user).
@@ -25,6 +25,19 @@ def writable_folder(path, argument: str = "output_dir") -> str:
         raise ValueError(f"{argument}: cannot make the folder {path}: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"{argument}: cannot write into {existing} (permission denied)")
+    return path
+
+
+def writable_file(path: str | None, argument: str) -> str | None:
+    """``path`` (or None) if a file can be written there: its folder exists and can be written, and ``path`` is
+    not a folder; else ``ValueError`` naming ``argument``. Checked before a run, so a mistake costs no work."""
+    if path is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{argument}: the folder {folder!r} of {path!r} does not exist")
+    if not os.access(folder, os.W_OK) or os.path.isdir(path):
+        raise ValueError(f"{argument}: cannot write {path!r}")
     return path
 
 

@@ -72,6 +72,6 @@ def test_kept_freed_memory_spares_repeated_large_allocations_their_page_faults()
 
 def test_the_command_line_knows_the_same_backends_and_ops_as_the_benchmark():
     from blueprint.benchmarks import ops
-    from blueprint.commands import bench
+    from blueprint.commands.bench import layers
 
-    assert (bench.LAYER_BACKENDS, bench.LAYER_OPS) == (ops.BACKENDS, ops.OPS)
+    assert (layers.BACKENDS, layers.OPS) == (ops.BACKENDS, ops.OPS)

@@ -9,7 +9,8 @@ def test_alternated_rounds_rotate_the_order_and_time_every_call():
     order = []
     calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
     ms = alternated_ms(calls, repeats=3, warmup=1)
-    assert order == list("abc") + list("abc") + list("bca") + list("cab")  # warm-up, then rotated rounds
+    # one warm-up round, then rotated rounds, each timed call right after an untimed one of the same side
+    assert order == list("abc") + list("aabbcc") + list("bbccaa") + list("ccaabb")
     assert {name: len(times) for name, times in ms.items()} == {"a": 3, "b": 3, "c": 3}
     assert all(t >= 0 for times in ms.values() for t in times)
 

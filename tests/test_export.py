@@ -46,13 +46,16 @@ def test_onnx_export_runs_in_onnxruntime_with_outputs_equal_to_pytorch(tmp_path)
             np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_fused_model_exports_and_runs_in_onnxruntime_equal_to_the_unfused_model(tmp_path):
+@pytest.mark.parametrize("spinning", [True, False])
+def test_fused_model_exports_and_runs_in_onnxruntime_equal_to_the_unfused_model(tmp_path, spinning):
     model = _trained_statistics(_model())
     fused = blueprint.fuse(model)
     assert fused.fusion_report.count("folded") == 5 and fused.fusion_report.count("merged") == 0
     path = str(tmp_path / "fused.onnx")
     deployment.export_onnx(fused, path, (3, 16, 16))
-    session = deployment.onnx_session(path, threads=1)
+    session = deployment.onnx_session(path, threads=2, spinning=spinning)
+    if not spinning:
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     for size in (1, 3):
         x = torch.randn(size, 3, 16, 16)
         with torch.no_grad():

@@ -26,6 +26,24 @@ def test_random_gamma_lookup_table_equals_the_power_law_per_pixel(seed):
     assert np.array_equal(table[pixels], np.round(255.0 * (pixels / 255.0) ** g).astype(np.uint8))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_color_jitter_by_one_table_equals_pil_imageenhance_to_one_level(seed):
+    """Brightness and contrast as one 256-entry table, then saturation, against PIL's ImageEnhance chain (the
+    definition) with the same three factors; extreme images (near black, near white) clip like PIL's."""
+    from PIL import ImageEnhance
+
+    rng = np.random.default_rng(seed)
+    low, high = [(0, 256), (0, 40), (215, 256), (60, 200)][seed]
+    img = Image.fromarray(rng.integers(low, high, (20, 30, 3), dtype=np.uint8))
+    want = img
+    factors = np.random.default_rng(seed + 10).uniform(0.6, 1.4, 3)
+    for enhance, factor in zip((ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color), factors):
+        want = enhance(want).enhance(factor)
+    got = folder_data.color_jitter(img, 0.4, np.random.default_rng(seed + 10))
+    difference = np.abs(np.asarray(got, dtype=int) - np.asarray(want, dtype=int))
+    assert difference.max() <= 1 and difference.mean() < 0.05
+
+
 def test_draft_decoding_keeps_the_crop_box_at_crop_resolution_and_close_to_a_full_decode(tmp_path):
     write_jpeg_folder(str(tmp_path), images=1, size=(640, 480), classes=1)
     path = str(tmp_path / "train" / "class0" / "0.jpg")

@@ -6,7 +6,9 @@ autograd) on each runtime:
 - ``eager``: the model as built, PyTorch eager;
 - ``fused``: ``blueprint.fuse(model)`` (BatchNorms folded, BSConv-S merged where cheaper), PyTorch eager;
 - ``compile``: ``torch.compile`` of the fused model (inductor, one static graph per batch size);
-- ``onnxruntime``: the fused model exported to ONNX (``blueprint.deployment``), onnxruntime's CPU provider;
+- ``onnxruntime``: the fused model exported to ONNX (``blueprint.deployment``), onnxruntime's CPU provider,
+  its threads sleeping between runs (spinning, they took a core from the runtime timed next: accel's batch-1
+  MobileNetV3 went from 14 ms to 22-33 ms, while onnxruntime's own latency moved less than the noise);
 - ``accel``: the fused model under ``blueprint.use_backend("accel")`` (BSConv layers on the Numba kernels).
 
 Every runtime gets the same thread count (PyTorch's intra-op pool, Numba, BLAS and onnxruntime's intra-op
@@ -58,7 +60,7 @@ def runtimes(model: torch.nn.Module, size: tuple[int, int, int], chosen, folder:
     if "onnxruntime" in chosen:
         path = os.path.join(folder, "model.onnx")
         deployment.export_onnx(fused, path, size)
-        session = deployment.onnx_session(path, torch.get_num_threads())
+        session = deployment.onnx_session(path, torch.get_num_threads(), spinning=False)
         calls["onnxruntime"] = lambda x: deployment.run_onnx(session, x)
 
     def on_accel(x):

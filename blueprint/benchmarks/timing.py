@@ -3,7 +3,9 @@
 The machine drifts (other processes, turbo, page faults), so the sides of a comparison are timed in
 the same process, one call of each per round, the order rotated from round to round so that no side
 always runs first; a figure is the median over the rounds, its spread the interquartile range over
-that median.
+that median. Each timed call follows an untimed call of the same side: the side before it may leave
+threads spinning (onnxruntime's pool, OpenMP's, OpenBLAS's wait a while for more work before they
+sleep) and caches holding its own data, and that cost falls on the untimed call, not on the figure.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import time
 
 
 def alternated_ms(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
-    """Milliseconds of ``repeats`` calls of each of ``calls`` (name -> function of no arguments), one call
-    of each per round, the order rotated from round to round, after ``warmup`` untimed rounds."""
+    """Milliseconds of ``repeats`` calls of each of ``calls`` (name -> function of no arguments), one timed
+    call of each per round, right after an untimed one, the order rotated from round to round, after
+    ``warmup`` untimed rounds."""
     names = list(calls)
     for _ in range(warmup):
         for name in names:
@@ -21,6 +24,7 @@ def alternated_ms(calls: dict, repeats: int, warmup: int) -> dict[str, list[floa
     ms = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
+            calls[name]()  # settles the threads and caches the previous side left behind
             began = time.perf_counter()
             calls[name]()
             ms[name].append(1e3 * (time.perf_counter() - began))

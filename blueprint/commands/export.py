@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from blueprint.commands.bench import writable_file
+from blueprint.paths import writable_file
 
 
 def register(subparsers) -> None:
@@ -50,7 +50,7 @@ def load(source: str, num_classes: int | None):
 
 
 def run(args) -> int:
-    writable_file("--onnx", args.onnx)
+    writable_file(args.onnx, "--onnx")
     model, size = load(args.source, args.num_classes)
     import torch
 

@@ -157,11 +157,11 @@ def write_json(path: str, seed: int, cases: int, summaries) -> None:
 def run(args) -> int:
     from blueprint.verification import EQUATIONS
 
-    from blueprint.commands.bench import writable_file
+    from blueprint.paths import writable_file
 
     if args.cases < 1:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")
-    writable_file("--json", args.json)
+    writable_file(args.json, "--json")
     equations = select(EQUATIONS, args.equation, args.backends)
     seed = random.SystemRandom().randrange(2**32) if args.seed is None else args.seed
     print(f"blueprint verify: seed {seed}, {args.cases} cases for each of {len(equations)} entries", flush=True)

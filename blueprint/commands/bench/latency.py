@@ -1,0 +1,94 @@
+"""``blueprint bench latency``: inference latency of baseline/BSConv pairs on five runtimes (``blueprint.benchmarks.latency``)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from blueprint.commands.bench.arguments import BENCH_ENV, batch_sizes, known_models, names, pairs, positive
+from blueprint.paths import writable_file
+
+
+# The latency mode's runtimes and pairs, repeated from blueprint.benchmarks.latency so that parsing needs no torch.
+RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
+PAIRS = ("cifar_mobilenetv1_w1:cifar_mobilenetv1_w1_bsconvu,cifar_mobilenetv2_w1:cifar_mobilenetv2_w1_bsconvs_p1d6,"
+         "cifar_mobilenetv3_large_w1:cifar_mobilenetv3_large_w1_bsconvs_p1d6,"
+         "cifar_resnet20:cifar_resnet110_bsconvu,cifar_wrn40_3:cifar_wrn40_8_bsconvu,"
+         "mobilenetv1_w1:mobilenetv1_w1_bsconvu")  # fmt: skip
+QUICK_PAIRS = "digits_cnn:digits_cnn_bsconvs_p1d4"
+
+
+def run(args) -> int:
+    if args.from_json:
+        return report(args)
+    chosen_pairs = pairs(args.pairs or (QUICK_PAIRS if args.quick else PAIRS))
+    chosen = names(RUNTIMES, "--runtimes")(args.runtimes)
+    batches = batch_sizes(args.batches or ("1" if args.quick else "1,32"))
+    repeats = 1 if args.quick and args.repeats is None else positive("--repeats", args.repeats) or 10
+    positive("--warmup", args.warmup, minimum=0)
+    positive("--threads", args.threads, minimum=0)
+    writable_file(args.json, "--json")
+    writable_file(args.png, "--png")
+    known_models(chosen_pairs)
+    from blueprint.benchmarks import latency as bench
+
+    rows = []
+
+    def keep(row):
+        rows.append(row)
+        eager = next(iter(row["runtimes"].values()))
+        print(f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        if args.json:
+            bench.write_json(rows, args.json)
+
+    try:
+        bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep)
+    finally:  # what was measured before an interruption or a failure is still reported
+        if rows:
+            print(bench.format_report(rows))
+            if args.png:
+                bench.plot(rows, args.png)
+                print(f"wrote {args.png}")
+    return 0
+
+
+def report(args) -> int:
+    """--from-json: the table and the figure of earlier runs (split by pairs), nothing measured."""
+    paths = [p for p in args.from_json.split(",") if p]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--from-json: no file {path!r}")
+    writable_file(args.png, "--png")
+    from blueprint.benchmarks import latency as bench
+
+    rows = bench.read_json(paths)
+    print(bench.format_report(rows))
+    if args.png:
+        bench.plot(rows, args.png)
+        print(f"wrote {args.png}")
+    return 0
+
+
+def add(modes) -> None:
+    p = modes.add_parser(
+        "latency",
+        help="inference latency of baseline/BSConv model pairs: eager, fused, torch.compile, onnxruntime, accel",
+        description="Inference latency (eval mode, float32) of baselines against their BSConv variants at batch 1 "
+        "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel backend, "
+        "the same thread count for each, the runtimes alternated round by round; median ms, spread, images/s, "
+        "parameters and multiply-adds, and the speed-up of each BSConv model over its baseline. "
+        f"Benchmark with `{BENCH_ENV} blueprint bench latency --threads 2 --png latency.png`.",
+    )
+    p.add_argument("--pairs", help=f"comma-separated BASELINE:BSCONV pairs (default: {PAIRS})")
+    p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated, default %(default)s")
+    p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")  # fmt: skip
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
+    p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
+    p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
+    p.add_argument("--from-json", metavar="FILES",
+                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
+    p.set_defaults(func=run)
