@@ -185,9 +185,9 @@ def plot(rows: list[dict], path: str) -> None:
                 for r, x, y in zip(members, xs, ys):
                     ax.scatter(x, y, s=36, color=colour, facecolors=colour if r["role"] == "baseline" else "none",
                                label=runtime if (pair, r["role"]) == (0, "baseline") else None, zorder=3)  # fmt: skip
-        for r in (r for r in here if "eager" in r["runtimes"]):
-            ax.annotate(r["model"].replace("cifar_", ""), (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]),
-                        fontsize=6, xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        for r in (r for r in here if "eager" in r["runtimes"]):  # baselines labelled above, BSConv below
+            ax.annotate(r["model"].replace("cifar_", ""), (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]), fontsize=6,
+                        xytext=(3, 3 if r["role"] == "baseline" else -9), textcoords="offset points")  # fmt: skip
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("multiply-adds per image (millions)")

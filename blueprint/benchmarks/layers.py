@@ -11,7 +11,9 @@ its time) next to the measured bandwidth of a large array copy. Freed memory sta
 so that page faults do not swamp the timings. Optionally also accel's first-call compile time (cold and warm cache) and the
 peak memory of the naive full-kernel BSConv-U against the factorized one.
 
-The vectorized reference against PyTorch alone is ``--backends reference,torch``.
+The vectorized reference against PyTorch alone is ``--backends reference,torch``. The reference's rows are
+timed after all the others: its products run on NumPy's OpenBLAS, whose threads busy-wait for a while after
+each call and would slow whatever runs next on the same cores (accel and PyTorch share one thread team).
 
 The header names the BLAS that NumPy (hence accel's pointwise steps) runs on: library, kernel
 ('architecture', from ``threadpoolctl``) and threads. For a fair comparison that kernel must be the
@@ -128,11 +130,11 @@ def best_ms(fn, repeats: int) -> float:
 
 
 def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
-    """The best float32 GEMM rate of NumPy's BLAS and PyTorch on size x size matrices, each measured twice."""
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    at = torch.from_numpy(a)
+    """The best float32 GEMM rate of PyTorch's BLAS (which runs the products of both the torch and the accel
+    backend) on size x size matrices, measured three times."""
+    a = torch.from_numpy(np.random.default_rng(0).standard_normal((size, size), dtype=np.float32))
     flops = 2.0 * size**3
-    return max(flops / best_ms(fn, repeats) / 1e6 for fn in (lambda: a @ a, lambda: at @ at) * 2)
+    return max(flops / best_ms(lambda: a @ a, repeats) / 1e6 for _ in range(3))
 
 
 def copy_bandwidth_gbps(mib: int = 256, repeats: int = 10) -> float:
@@ -143,6 +145,27 @@ def copy_bandwidth_gbps(mib: int = 256, repeats: int = 10) -> float:
     src_t, dst_t = torch.from_numpy(src), torch.from_numpy(dst)
     moved = 2.0 * src.nbytes
     return max(moved / best_ms(fn, repeats) / 1e6 for fn in (lambda: np.copyto(dst, src), lambda: dst_t.copy_(src_t)) * 2)
+
+
+def _row(op: str, s: Shape, p: str, times: dict) -> dict:
+    """The report's row of one (op, shape, pass): median ms and spread per backend, ratios, GFLOP/s, GB/s."""
+    ms, spread = {}, {}
+    for b, t in times.items():
+        ms[b], spread[b] = median_spread(t)
+    flops = FLOP_FACTOR[p] * forward_flops(op, s)
+    row = {
+        "op": op,
+        "shape": s.label(),
+        "pass": p,
+        "ms": ms,
+        "spread": spread,
+        "vs_torch": {b: ms["torch"] / ms[b] for b in ms if "torch" in ms},
+        "gflops": {b: flops / ms[b] / 1e6 for b in ms},
+    }
+    if op == "depthwise":
+        moved = depthwise_bytes(s, with_backward=p == "fwd+bwd")
+        row["gbps"] = {b: moved / ms[b] / 1e6 for b in ms}
+    return row
 
 
 def run(
@@ -165,33 +188,23 @@ def run(
     with threadpoolctl.threadpool_limits(threads):
         report = Report(threads, tuple(backends), matmul_peak_gflops(), copy_bandwidth_gbps(copy_mib), copy_mib,
                         blas_info(), allocator=allocator)  # fmt: skip
+        compared = tuple(b for b in backends if b != "reference")
+        samples = {}  # (op, shape, pass) -> backend -> ms of each round
         at = []  # the (op, shape) being measured
-        bar = progress(len(ops) * len(shapes), "bench layers", status=lambda: " ".join(at))
-        for op in ops:
-            for s in shapes:
-                at[:] = [op, s.label()]
-                runners = {b: runner(b, op, s) for b in backends}
-                for i, p in enumerate(PASSES):
-                    samples = alternated_ms({b: runners[b][i] for b in backends}, repeats, warmup=1)
-                    ms, spread = {}, {}
-                    for b in backends:
-                        ms[b], spread[b] = median_spread(samples[b])
-                    flops = FLOP_FACTOR[p] * forward_flops(op, s)
-                    row = {
-                        "op": op,
-                        "shape": s.label(),
-                        "pass": p,
-                        "ms": ms,
-                        "spread": spread,
-                        "vs_torch": {b: ms["torch"] / ms[b] for b in backends if "torch" in ms},
-                        "gflops": {b: flops / ms[b] / 1e6 for b in backends},
-                    }
-                    if op == "depthwise":
-                        moved = depthwise_bytes(s, with_backward=p == "fwd+bwd")
-                        row["gbps"] = {b: moved / ms[b] / 1e6 for b in backends}
-                    report.rows.append(row)
-                bar.update(1)
+        bar = progress(len(ops) * len(shapes) * (1 + ("reference" in backends)), "bench layers",
+                       status=lambda: " ".join(at))  # fmt: skip
+        for side in (compared, ("reference",) if "reference" in backends else ()):
+            for op in ops:
+                for s in shapes:
+                    at[:] = [op, s.label(), *side]
+                    runners = {b: runner(b, op, s) for b in side}
+                    for i, p in enumerate(PASSES):
+                        times = alternated_ms({b: runners[b][i] for b in side}, repeats, warmup=1)
+                        samples.setdefault((op, s, p), {}).update(times)
+                    bar.update(1)
         bar.close()
+        for (op, s, p), times in samples.items():
+            report.rows.append(_row(op, s, p, {b: times[b] for b in backends}))
         if "accel" in backends:
             report.numba_layer = numba.threading_layer()
         if with_memory and "accel" in backends:

@@ -42,14 +42,15 @@ def known_models(chosen: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return chosen
 
 
-def batch_sizes(text: str) -> tuple[int, ...]:
+def positive_ints(text: str, flag: str) -> tuple[int, ...]:
+    """``flag``'s value: comma-separated ints >= 1 (batch sizes, thread counts)."""
     try:
-        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+        values = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"--batches: expected comma-separated ints >= 1, got {text!r}")
-    return sizes
+        values = ()
+    if not values or min(values) < 1:
+        raise ValueError(f"{flag}: expected comma-separated ints >= 1, got {text!r}")
+    return values
 
 
 def size_pair(text: str) -> tuple[int, int]:
@@ -60,14 +61,3 @@ def size_pair(text: str) -> tuple[int, int]:
     if w < 1 or h < 1:
         raise ValueError(f"--size: expected positive sides, got {text!r}")
     return w, h
-
-
-def threads_list(text: str) -> tuple[int, ...]:
-    """--threads: comma-separated ints >= 1."""
-    try:
-        chosen = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        chosen = ()
-    if not chosen or min(chosen) < 1:
-        raise ValueError(f"--threads: expected comma-separated ints >= 1, got {text!r}")
-    return chosen

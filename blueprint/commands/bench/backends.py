@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from blueprint.commands.bench.arguments import BENCH_ENV, names, positive, threads_list
+from blueprint.commands.bench.arguments import BENCH_ENV, names, positive, positive_ints
 
 
 def run(args) -> int:
-    threads = threads_list(args.threads)
+    threads = positive_ints(args.threads, "--threads")
     positive("--rounds", args.rounds)
     positive("--warmup", args.warmup, minimum=0)
     positive("--batch-scale", args.batch_scale)

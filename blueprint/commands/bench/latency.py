@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from blueprint.commands.bench.arguments import BENCH_ENV, batch_sizes, known_models, names, pairs, positive
+from blueprint.commands.bench.arguments import BENCH_ENV, known_models, names, pairs, positive, positive_ints
 from blueprint.paths import writable_file
 
 
@@ -22,7 +22,7 @@ def run(args) -> int:
         return report(args)
     chosen_pairs = pairs(args.pairs or (QUICK_PAIRS if args.quick else PAIRS))
     chosen = names(RUNTIMES, "--runtimes")(args.runtimes)
-    batches = batch_sizes(args.batches or ("1" if args.quick else "1,32"))
+    batches = positive_ints(args.batches or ("1" if args.quick else "1,32"), "--batches")
     repeats = 1 if args.quick and args.repeats is None else positive("--repeats", args.repeats) or 10
     positive("--warmup", args.warmup, minimum=0)
     positive("--threads", args.threads, minimum=0)
@@ -45,10 +45,7 @@ def run(args) -> int:
         bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep)
     finally:  # what was measured before an interruption or a failure is still reported
         if rows:
-            print(bench.format_report(rows))
-            if args.png:
-                bench.plot(rows, args.png)
-                print(f"wrote {args.png}")
+            _report(rows, args.png)
     return 0
 
 
@@ -61,12 +58,18 @@ def report(args) -> int:
     writable_file(args.png, "--png")
     from blueprint.benchmarks import latency as bench
 
-    rows = bench.read_json(paths)
-    print(bench.format_report(rows))
-    if args.png:
-        bench.plot(rows, args.png)
-        print(f"wrote {args.png}")
+    _report(bench.read_json(paths), args.png)
     return 0
+
+
+def _report(rows: list[dict], png: str | None) -> None:
+    """The tables of ``rows`` and, with ``png``, the figure."""
+    from blueprint.benchmarks import latency as bench
+
+    print(bench.format_report(rows))
+    if png:
+        bench.plot(rows, png)
+        print(f"wrote {png}")
 
 
 def add(modes) -> None:
@@ -75,7 +78,8 @@ def add(modes) -> None:
         help="inference latency of baseline/BSConv model pairs: eager, fused, torch.compile, onnxruntime, accel",
         description="Inference latency (eval mode, float32) of baselines against their BSConv variants at batch 1 "
         "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel backend, "
-        "the same thread count for each, the runtimes alternated round by round; median ms, spread, images/s, "
+        "the same thread count for each, both models of a pair and all runtimes alternated round by round; median "
+        "ms, spread, images/s, "
         "parameters and multiply-adds, and the speed-up of each BSConv model over its baseline. "
         f"Benchmark with `{BENCH_ENV} blueprint bench latency --threads 2 --png latency.png`.",
     )
