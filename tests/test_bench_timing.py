@@ -8,7 +8,9 @@ from blueprint.benchmarks.timing import alternated_ms, median_spread
 def test_alternated_rounds_rotate_the_order_and_time_every_call():
     order = []
     calls = {name: (lambda name=name: order.append(name)) for name in "abc"}
-    ms = alternated_ms(calls, repeats=3, warmup=1)
+    rounds = []
+    ms = alternated_ms(calls, repeats=3, warmup=1, on_round=lambda: rounds.append(len(order)))
+    assert rounds == [3, 9, 15, 21]  # after the warm-up round and after each timed round
     # one warm-up round, then rotated rounds, each timed call right after an untimed one of the same side
     assert order == list("abc") + list("aabbcc") + list("bbccaa") + list("ccaabb")
     assert {name: len(times) for name, times in ms.items()} == {"a": 3, "b": 3, "c": 3}

@@ -33,6 +33,7 @@ import blueprint
 from blueprint import deployment
 from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.models import create, input_size
+from blueprint.progress import progress
 from blueprint.tables import format_table
 
 RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
@@ -79,7 +80,7 @@ def check_agreement(calls: dict, x: torch.Tensor) -> None:
             raise RuntimeError(f"latency: runtime {name} disagrees with eager PyTorch")
 
 
-def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: int) -> list[dict]:
+def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: int, on_round=None) -> list[dict]:
     """One row per model of ``pair`` and batch size: its cost and each runtime's median ms, spread, images/s.
     Both models on every runtime go into one alternation, so the BSConv-over-baseline ratio compares two
     things timed under the same machine state."""
@@ -97,7 +98,8 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
         for batch in batches:
             inputs = {role: torch.randn(batch, *size) for role, (_, size, _) in models.items()}  # B,C,H,W
             ms = alternated_ms({(role, runtime): functools.partial(call, inputs[role])
-                                for role in models for runtime, call in calls[role].items()}, repeats, warmup)  # fmt: skip
+                                for role in models for runtime, call in calls[role].items()}, repeats, warmup,
+                               on_round)  # fmt: skip
             for role, (name, _, cost) in models.items():
                 row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
                        "runtimes": {}}  # fmt: skip
@@ -115,10 +117,12 @@ def run(pairs=PAIRS, chosen=RUNTIMES, batches=BATCHES, repeats: int = 10, warmup
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    rows = []
-    with threadpoolctl.threadpool_limits(threads):
+    rows, at = [], []  # at: the pair being measured
+    bar = progress(len(pairs) * len(batches) * (warmup + repeats), "bench latency", status=lambda: " ".join(at))
+    with threadpoolctl.threadpool_limits(threads), bar:
         for index, pair in enumerate(pairs):
-            for row in measure_pair(pair, chosen, batches, repeats, warmup):
+            at[:] = [":".join(pair)]
+            for row in measure_pair(pair, chosen, batches, repeats, warmup, on_round=lambda: bar.update(1)):
                 row.update(pair=index, threads=threads)
                 rows.append(row)
                 if on_row:

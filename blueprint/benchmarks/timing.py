@@ -13,14 +13,16 @@ import statistics
 import time
 
 
-def alternated_ms(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
+def alternated_ms(calls: dict, repeats: int, warmup: int, on_round=None) -> dict[str, list[float]]:
     """Milliseconds of ``repeats`` calls of each of ``calls`` (name -> function of no arguments), one timed
     call of each per round, right after an untimed one, the order rotated from round to round, after
-    ``warmup`` untimed rounds."""
+    ``warmup`` untimed rounds; ``on_round()``, if given, after every round (a progress bar's step)."""
     names = list(calls)
     for _ in range(warmup):
         for name in names:
             calls[name]()
+        if on_round:
+            on_round()
     ms = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
@@ -28,6 +30,8 @@ def alternated_ms(calls: dict, repeats: int, warmup: int) -> dict[str, list[floa
             began = time.perf_counter()
             calls[name]()
             ms[name].append(1e3 * (time.perf_counter() - began))
+        if on_round:
+            on_round()
     return ms
 
 
