@@ -39,3 +39,12 @@ def test_latency_bad_arguments_are_one_line_before_anything_runs(capsys, argv, m
     assert cli.main(["bench", "latency", "--quick", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"blueprint bench: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("content", ["not json", '{"rows": [{"model": "x"}]}', '{"other": 1}'])
+def test_from_json_refuses_a_file_that_is_not_a_latency_run_in_one_line(tmp_path, capsys, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert cli.main(["bench", "latency", "--from-json", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"blueprint bench: error: --from-json: '{path}' holds no rows written by the latency benchmark") and err.count("\n") == 1

@@ -209,8 +209,13 @@ def read_json(paths) -> list[dict]:
     """The rows of several ``write_json`` files (runs split by pairs) as one run: pairs renumbered in file order."""
     rows = []
     for path in paths:
-        with open(path) as f:
-            here = json.load(f)["rows"]
+        try:
+            with open(path) as f:
+                here = json.load(f)["rows"]
+            if not all({"pair", "role", "model", "batch", "macs", "runtimes"} <= set(r) for r in here):
+                raise KeyError("a row's fields")
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"paths: {path!r} holds no rows written by the latency benchmark ({err})") from None
         offset = 1 + max((r["pair"] for r in rows), default=-1)
         rows += [{**r, "pair": r["pair"] + offset} for r in here]
     return rows

@@ -95,4 +95,4 @@ def add(modes) -> None:
     p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
     p.add_argument("--from-json", metavar="FILES",
                    help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, fields={"paths": "--from-json"})
