@@ -3,22 +3,24 @@
 For each model one instance, one batch of random data of the model's input size and one SGD optimizer
 are built; then training steps (``blueprint.benchmarks.training.train_step``: forward, cross-entropy plus
 the orthonormal loss, backward, SGD) run alternately under ``use_backend("torch")`` and
-``use_backend("accel")``, torch first, ``rounds`` times after ``warmup`` untimed steps of each. Alternating
+``use_backend("accel")``, ``rounds`` times after ``warmup`` untimed steps of each, in the shared
+alternation of ``blueprint.benchmarks.timing`` (order rotated, each timed step after an untimed one). Alternating
 in one process puts both sides under the same machine state (other work, clock, caches), which drifts
 between processes. The figure per model is ``median torch step / median accel step`` (above 1: accel
-is faster); the spread is the range of the per-round ratios (torch step over the accel step right after
-it). Every thread count runs the whole table with ``torch.set_num_threads`` (which the accel backend
+is faster); the spread is the range of the per-round ratios (torch step over the accel step of the same
+round). Every thread count runs the whole table with ``torch.set_num_threads`` (which the accel backend
 follows). The geometric mean over the models is the issue's target figure.
 """
 from __future__ import annotations
 
+import functools
 import math
 import statistics
-import time
 
 import torch
 
 from blueprint.backend import use_backend
+from blueprint.benchmarks.timing import alternated_ms
 from blueprint.benchmarks.training import train_step
 from blueprint.models import create
 from blueprint.models.registry import input_size
@@ -42,21 +44,13 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     y = torch.randint(0, 10, (batch_size,))
     penalty = OrthonormalLoss(model)
 
-    def seconds(side):
+    def step(side):
         with use_backend(side):
-            began = time.perf_counter()
             train_step(model, x, y, optimizer, penalty)
-            return time.perf_counter() - began
 
-    for _ in range(warmup):
-        for side in SIDES:
-            seconds(side)
-    times = {side: [] for side in SIDES}
-    for _ in range(rounds):
-        for side in SIDES:
-            times[side].append(seconds(side))
-    ms = {side: 1e3 * statistics.median(t) for side, t in times.items()}
-    paired = [t / a for t, a in zip(times["torch"], times["accel"])]
+    times = alternated_ms({side: functools.partial(step, side) for side in SIDES}, rounds, warmup)
+    ms = {side: statistics.median(t) for side, t in times.items()}
+    paired = [t / a for t, a in zip(times["torch"], times["accel"])]  # the two steps of one round
     return dict(model=name, batch=batch_size, ms=ms, ratio=ms["torch"] / ms["accel"],
                 spread=(min(paired), max(paired)))  # fmt: skip
 
