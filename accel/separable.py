@@ -1,7 +1,9 @@
 """DSC (Sec. 4.1), BSConv-U (Eq. 6-7) and BSConv-S (Eq. 12-14) on the accel kernels.
 
-Same contract as the ``reference`` functions of the same names. Pointwise steps are single BLAS
-matrix products over the whole batch (``accel.pointwise``), on channel-major matrices (C, B H W)
+Same contract as the ``reference`` functions of the same names. Pointwise steps are single matrix
+products over the whole batch (``accel.pointwise``), on the ``matmul`` given: by default accel's own
+(``accel.gemm``), on the thread team of the other kernels; the accel backend of ``blueprint`` passes
+PyTorch's, on channel-major matrices (C, B H W)
 that ``accel.layout.fold`` / ``unfold`` make from and give back as NCHW, at about the cost of a copy.
 The depthwise step runs one of two kernel families, on the route that ``accel.route.plan`` picks once
 per forward (kept in the cache for the backward):
@@ -25,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from accel import nhwc, planar
+from accel import gemm, nhwc, planar
 from accel.route import Route, plan
 from accel.layout import fold, to_channels_last, unfold
 from accel.pointwise import pointwise_backward, pointwise_forward
@@ -72,7 +74,7 @@ def _depthwise_then_pointwise_backward(dy, v, x_mat, w_pw, w_dw, route, matmul):
     return dx_mat, dw_pw, dw_dw, db
 
 
-def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
+def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1, matmul=gemm.matmul):
     """Sec. 4.1: depthwise with B' (M, 1, K, K), then pointwise with W (N, M, 1, 1), then + b.
 
     Returns ``(y, cache)``.
@@ -113,7 +115,7 @@ def dsc_backward(dy, cache):
     return dx, dw_dw, dw_pw, db  # B,M,H,W
 
 
-def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
+def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=gemm.matmul):
     """Eq. (6)-(7): V' = W x (pointwise, BLAS), then V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
     route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)
@@ -135,7 +137,7 @@ def bsconv_u_backward(dy, cache):
     return unfold(dx_mat, cache.x_shape), dw_pw, dw_dw, db if cache.has_bias else None
 
 
-def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=np.matmul):
+def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=gemm.matmul):
     """Eq. (12)-(14): U' = W^B x, V' = W^A U' (BLAS), V = V' * B + b (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
     route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)

@@ -1,0 +1,149 @@
+"""Fused inference layers on channels-last activations: BSConv-U with its epilogue, and the 1 x 1 convolution.
+
+Activations are (B, H, W, C) with C padded to whole tiles of 16 channels (``padded``), the padded channels
+zero: a layer's packed weights are zero in the padded input and output places, so zeros stay zeros
+through bias, residual and ReLU. The network's input may have any number of channels; a layer's output
+always has ``padded(N)``. This is the layout of ``blueprint.inference``'s engine, which changes layout once
+at the model's entry and exit instead of per layer.
+
+- ``bsconv_u(x, layer, res, act)``: Eq. (6)-(7) in one pass (``accel.tiles.bsconv_u_kernel``): the pointwise
+  output is computed a row at a time into a ring of (K - 1) D + 1 rows and consumed by the depthwise step
+  while in cache; then + bias (a folded BatchNorm), + res (a residual), activation.
+- ``pointwise(x, layer, res, act)``: y = act(W x + b + res) with a stride (a projection shortcut).
+
+``pack_bsconv_u`` / ``pack_pointwise`` check and pack the weights once (``reference.checks``' rules), and
+each call checks the activation it is given against them.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from accel.tiles import TILE, bsconv_u_kernel, pointwise_kernel
+from reference import checks
+
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
+
+
+def padded(channels: int) -> int:
+    """Channels rounded up to whole tiles of 16."""
+    return -(-channels // TILE) * TILE
+
+
+def _vector(v, size, dtype):
+    out = np.zeros(size, dtype=dtype)
+    if v is not None:
+        out[: v.shape[0]] = v
+    return out
+
+
+def _packed_pointwise(w, in_channels, dtype):
+    """w (N, M, 1, 1) -> (NB, in_channels, 16), w[nb, m, n] = W[16 nb + n, m], zero elsewhere."""
+    n, m = w.shape[:2]
+    out = np.zeros((in_channels, padded(n)), dtype=dtype)  # M',Np
+    out[:m, :n] = w[:, :, 0, 0].T
+    return np.ascontiguousarray(out.reshape(in_channels, -1, TILE).transpose(1, 0, 2))
+
+
+class FusedBSConvU(NamedTuple):
+    """A BSConv-U layer packed for ``bsconv_u``: pointwise W and its bias, taps B^(n) as (KH, KW, Np), bias."""
+
+    w: np.ndarray  # NB,M',16
+    pw_bias: np.ndarray  # Np
+    taps: np.ndarray  # KH,KW,Np
+    bias: np.ndarray  # Np
+    geometry: checks.Geometry  # stride, padding, dilation; its ``out`` is the probe's (each call computes its own)
+    in_channels: int  # M' (the input's stored channels, M or padded(M))
+    out_channels: int  # N
+
+
+class FusedPointwise(NamedTuple):
+    """A 1 x 1 convolution packed for ``pointwise``."""
+
+    w: np.ndarray  # NB,M',16
+    bias: np.ndarray  # Np
+    stride: tuple
+    in_channels: int
+    out_channels: int
+
+
+def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
+    """Pack BSConv-U's weights (the contract's layouts, float32 or float64) for inputs of ``in_channels`` stored
+    channels (default M). Weights and geometry are checked as ``reference.bsconv_u_forward`` checks them, on a
+    placeholder input of the kernel's size."""
+    w_pw, w_dw = np.asarray(w_pw), np.asarray(w_dw)
+    n, m = w_pw.shape[0], w_pw.shape[1]
+    in_channels = m if in_channels is None else in_channels
+    if in_channels < m:
+        raise ValueError(f"in_channels: expected at least the pointwise weights' {m} input channels, got {in_channels}")
+    probe = np.zeros((1, m, w_dw.shape[2], w_dw.shape[3]), dtype=w_pw.dtype)
+    geometry = checks.check_bsconv_u(probe, w_pw, w_dw, bias, stride, padding, dilation)
+    if pw_bias is not None and np.shape(pw_bias) != (n,):
+        raise ValueError(f"pw_bias: expected shape ({n},), got {np.shape(pw_bias)}")
+    dtype, cp = w_pw.dtype, padded(n)
+    taps = np.zeros((w_dw.shape[2], w_dw.shape[3], cp), dtype=dtype)  # KH,KW,Np
+    taps[:, :, :n] = w_dw[:, 0].transpose(1, 2, 0)
+    return FusedBSConvU(_packed_pointwise(w_pw, in_channels, dtype), _vector(pw_bias, cp, dtype), taps,
+                        _vector(bias, cp, dtype), geometry, in_channels, n)  # fmt: skip
+
+
+def pack_pointwise(w, bias=None, in_channels=None, stride=1):
+    """Pack a 1 x 1 convolution's weight (N, M, 1, 1) and bias (N,) for inputs of ``in_channels`` stored channels."""
+    w = np.asarray(w)
+    if w.ndim != 4 or w.shape[2:] != (1, 1):
+        raise ValueError(f"w: expected a 1 x 1 convolution weight (N, M, 1, 1), got shape {w.shape}")
+    n, m = w.shape[:2]
+    in_channels = m if in_channels is None else in_channels
+    if in_channels < m:
+        raise ValueError(f"in_channels: expected at least the weight's {m} input channels, got {in_channels}")
+    if bias is not None and np.shape(bias) != (n,):
+        raise ValueError(f"bias: expected shape ({n},), got {np.shape(bias)}")
+    stride = checks.int_pair("stride", stride, 1)
+    return FusedPointwise(_packed_pointwise(w, in_channels, w.dtype), _vector(bias, padded(n), w.dtype), stride,
+                          in_channels, n)  # fmt: skip
+
+
+def _check_input(x, layer, res, shape_out):
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[3] != layer.in_channels:
+        raise ValueError(f"x: expected a (B, H, W, {layer.in_channels}) array, got {getattr(x, 'shape', type(x))}")
+    if x.dtype != layer.w.dtype:
+        raise TypeError(f"x: expected dtype {layer.w.dtype} like the packed weights, got {x.dtype}")
+    if res is not None and (res.shape != shape_out or res.dtype != x.dtype):
+        raise ValueError(f"res: expected a {shape_out} {x.dtype} array, got {res.shape} {res.dtype}")
+    return np.ascontiguousarray(x), None if res is None else np.ascontiguousarray(res)
+
+
+def _activation(act):
+    if act not in ACTIVATIONS:
+        raise ValueError(f"act: expected one of {list(ACTIVATIONS)}, got {act!r}")
+    return ACTIVATIONS[act]
+
+
+def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None):
+    """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
+    residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N))."""
+    shape = np.shape(x)
+    g = layer.geometry
+    (ho, wo) = checks.spatial_geometry(shape[1:3], layer.taps.shape[:2], g.stride, g.padding, g.dilation, "w_dw").out \
+        if len(shape) == 4 else (0, 0)  # fmt: skip
+    shape_out = (shape[0], ho, wo, padded(layer.out_channels)) if len(shape) == 4 else ()
+    x, res = _check_input(x, layer, res, shape_out)
+    y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
+    threads = numba.get_num_threads()
+    bands = 1 if x.shape[0] >= 2 * threads else min(ho, -(-2 * threads // x.shape[0]))
+    taps, bias = np.tile(layer.taps, (1, 1, wo)), np.tile(layer.bias, wo)  # over the Wo pixels of a row
+    bsconv_u_kernel(x, layer.w, layer.pw_bias, taps, bias, res, _activation(mid_act), _activation(act),
+                    layer.geometry, max(bands, 1), y)  # fmt: skip
+    return y
+
+
+def pointwise(x, layer: FusedPointwise, res=None, act=None):
+    """act(W x + bias + res) at stride S: x (B, H, W, M') -> (B, ceil(H / S), ceil(W / S), padded(N))."""
+    (sh, sw), shape = layer.stride, np.shape(x)
+    shape_out = (shape[0], -(-shape[1] // sh), -(-shape[2] // sw), padded(layer.out_channels)) if len(shape) == 4 else ()
+    x, res = _check_input(x, layer, res, shape_out)
+    y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
+    pointwise_kernel(x, layer.w, layer.bias, res, _activation(act), layer.stride, y)
+    return y

@@ -1,0 +1,49 @@
+"""The matrix product of accel's pointwise steps on its own tiles and threads: ``matmul(a, b) = a @ b``.
+
+This is the default ``matmul`` of the separable ops (``accel.separable``). It runs on Numba's thread team,
+the team that runs accel's other kernels, so a direct call of an accel op never waits on a second pool:
+NumPy's OpenBLAS keeps its threads spinning after each product, and with Numba's team spinning too the two
+took turns on the cores, every call a multiple of the scheduler's 4 ms tick (measured on two cores, a
+process that had imported torch: 16-32 ms for BSConv-U forward + backward on 16 x 128 x 16 x 16, about
+2.6 ms with one team).
+
+B is packed into tiles of 16 columns (``accel.tiles.pack_columns``, in parallel, any strides), A is read
+row by row (made C-contiguous first if it is not). The parallel tasks (``accel.tiles.matmul_kernel``) are
+blocks of column tiles, so that each task streams its own part of packed B while A stays in its cache, and
+also blocks of rows where there are too few column tiles to keep every thread busy (``task_blocks``).
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from accel.tiles import TILE, TILE_PIXELS, matmul_kernel, pack_columns
+
+
+def packed_columns(b):
+    """b (K, J) -> (ceil(J / 16), K, 16): tiles of 16 columns, zero-padded."""
+    tiles = -(-b.shape[1] // TILE)
+    w = np.empty((tiles, b.shape[0], TILE), dtype=b.dtype)  # NB,K,16
+    pack_columns(b, w)
+    return w
+
+
+def task_blocks(n_rows, n_tiles, threads):
+    """(rows, column tiles) per task: about four tasks a thread, column tiles split first."""
+    wanted = 4 * threads
+    tiles = max(1, -(-n_tiles // wanted))
+    column_tasks = -(-n_tiles // tiles)
+    row_tasks = max(1, -(-wanted // column_tasks))
+    rows = -(-n_rows // row_tasks)
+    return max(TILE_PIXELS, -(-rows // TILE_PIXELS) * TILE_PIXELS), tiles
+
+
+def matmul(a, b):
+    """a (I, K) @ b (K, J) -> (I, J), a new C-contiguous array; any strides (transposed views too), float32 or
+    float64, both of one dtype."""
+    a = np.ascontiguousarray(a)
+    w = packed_columns(b)
+    out = np.empty((a.shape[0], w.shape[0] * TILE), dtype=a.dtype)  # I,16 NB
+    rows, tiles = task_blocks(a.shape[0], w.shape[0], numba.get_num_threads())
+    matmul_kernel(a, w, np.zeros(out.shape[1], dtype=a.dtype), out, rows, tiles)
+    return out if out.shape[1] == b.shape[1] else np.ascontiguousarray(out[:, : b.shape[1]])

@@ -1,0 +1,322 @@
+"""The accel inference engine: whole blocks of a fused model on accel's fused channels-last kernels.
+
+    engine = blueprint.InferenceEngine(blueprint.fuse(model))   # plans once, packs the weights
+    with torch.no_grad():
+        logits = engine(x)                                       # x (B, C, H, W), float32 or float64
+
+Planning walks the module tree once and turns each module it recognizes into a step on channels-last
+activations (``accel.fused_nhwc``: channels padded to tiles of 16), everything else into a step that runs the
+module itself on PyTorch:
+
+- a BSConv-U (``pw`` then ``dw``, no BatchNorm left between them, as ``fuse`` leaves it) -> one fused step,
+  Eq. (6)-(7) with the pointwise output in a ring of rows (``accel.tiles``);
+- a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step, and
+  BSConv-S after ``fuse`` where it kept W^B apart: Sec. 4.2) -> the same fused step, with the expansion's
+  activation applied to the ring's rows;
+- a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
+- ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
+  zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue), ``LinearBottleneck`` without
+  squeeze-excite, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
+
+The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
+model's entry and once at its exit for a fully recognized backbone (the classifier runs on PyTorch). Each
+kernel runs the images of the batch (or, for small batches, bands of an image's rows) as parallel tasks on
+Numba's threads, as many as ``torch.get_num_threads()`` (``blueprint.accel_threads``). The engine computes what
+the model computes: outputs equal eager PyTorch's to float32 rounding (``tests/test_inference.py``).
+``blueprint bench latency`` times it as the ``accel`` runtime.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from blueprint import accel_threads
+from blueprint.backend import geometry as conv_geometry
+from blueprint.layers import BSConvU
+from blueprint.models.common import BackboneClassifier, ConvBlock
+from blueprint.models.mobilenet_v2 import LinearBottleneck
+from blueprint.models.resnet import InitUnitSmall, StandardUnit
+
+ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
+
+
+class Activation:
+    """A tensor between steps, in whichever layout the last step left it: NCHW (a torch tensor) or channels-last
+    (a NumPy array whose channels are padded to tiles of 16; ``channels`` are the real ones)."""
+
+    def __init__(self, nchw: torch.Tensor | None = None, nhwc: np.ndarray | None = None, channels: int = 0):
+        self.nchw, self.nhwc, self.channels = nchw, nhwc, channels
+
+    def as_nchw(self) -> torch.Tensor:
+        if self.nchw is None:
+            self.nchw = torch.from_numpy(self.nhwc[..., : self.channels]).permute(0, 3, 1, 2).contiguous()
+        return self.nchw
+
+    def as_nhwc(self) -> np.ndarray:
+        if self.nhwc is None:
+            self.nhwc, self.channels = self.nchw.permute(0, 2, 3, 1).contiguous().numpy(), self.nchw.shape[1]
+        return self.nhwc
+
+    def padded_nhwc(self) -> np.ndarray:
+        """Channels-last with the channels padded to tiles of 16 (what a residual added in an epilogue needs)."""
+        a = self.as_nhwc()
+        width = _fused().padded(self.channels)
+        if a.shape[3] == width:
+            return a
+        out = np.zeros((*a.shape[:3], width), dtype=a.dtype)
+        out[..., : a.shape[3]] = a
+        return out
+
+
+def _fused():
+    return accel_threads.accel().fused_nhwc
+
+
+def _np(t):
+    return None if t is None else t.detach().contiguous().numpy()
+
+
+@dataclass
+class TorchStep:
+    """A module the engine does not recognize, run as it is on NCHW tensors."""
+
+    module: nn.Module
+
+    def run(self, a: Activation, res=None) -> Activation:
+        return Activation(nchw=self.module(a.as_nchw()))
+
+
+@dataclass
+class Elementwise:
+    """ReLU or ReLU6 on its own, in whichever layout the activation is."""
+
+    act: str
+
+    def run(self, a: Activation, res=None) -> Activation:
+        if a.nhwc is None:
+            t = a.as_nchw()
+            return Activation(nchw=torch.clamp(t, 0, 6) if self.act == "relu6" else torch.relu(t))
+        hi = 6.0 if self.act == "relu6" else None
+        return Activation(nhwc=np.clip(a.nhwc, 0, hi), channels=a.channels)
+
+
+@dataclass
+class Fused:
+    """A fused kernel step: BSConv-U (or expansion + depthwise) or a 1 x 1 convolution, with its epilogue.
+    The weights are packed at the first call for the stored channels of the input it gets."""
+
+    kind: str  # "bsconv_u" or "pointwise"
+    weights: dict  # the pack function's arguments but in_channels
+    act: str | None = None
+    mid_act: str | None = None
+    packs: dict = field(default_factory=dict)
+
+    def run(self, a: Activation, res: Activation | None = None) -> Activation:
+        x = a.as_nhwc()
+        fused = _fused()
+        layer = self.packs.get(x.shape[3])
+        if layer is None:
+            pack = fused.pack_bsconv_u if self.kind == "bsconv_u" else fused.pack_pointwise
+            layer = self.packs[x.shape[3]] = pack(**self.weights, in_channels=x.shape[3])
+        r = None if res is None else res.padded_nhwc()
+        if self.kind == "bsconv_u":
+            y = fused.bsconv_u(x, layer, r, self.act, self.mid_act)
+        else:
+            y = fused.pointwise(x, layer, r, self.act)
+        return Activation(nhwc=y, channels=layer.out_channels)
+
+
+@dataclass
+class Sequence:
+    steps: list
+
+    def run(self, a: Activation, res=None) -> Activation:
+        for i, step in enumerate(self.steps):
+            a = step.run(a, res if i == len(self.steps) - 1 else None)
+        return a
+
+
+@dataclass
+class Residual:
+    """act(body(x) + shortcut(x)), the sum and the activation in the body's last (fused) step's epilogue;
+    shortcut None is the identity."""
+
+    body: Sequence
+    shortcut: object | None
+
+    def run(self, a: Activation, res=None) -> Activation:
+        skip = a if self.shortcut is None else self.shortcut.run(a)
+        return self.body.run(a, skip)
+
+
+def _is_depthwise(conv) -> bool:
+    return type(conv) is nn.Conv2d and conv.groups == conv.in_channels == conv.out_channels and conv.groups > 1
+
+
+def _is_pointwise(conv) -> bool:
+    return (type(conv) is nn.Conv2d and conv.kernel_size == (1, 1) and conv.groups == 1 and conv.padding in ((0, 0), "valid")
+            and conv.dilation == (1, 1) and conv.padding_mode == "zeros")  # fmt: skip
+
+
+def _pointwise_weights(conv: nn.Conv2d) -> dict:
+    return {"w": _np(conv.weight), "bias": _np(conv.bias), "stride": conv.stride}
+
+
+def _bsconv_u_weights(pw: nn.Conv2d, dw: nn.Conv2d) -> dict:
+    g = conv_geometry(dw)
+    return {"w_pw": _np(pw.weight), "w_dw": _np(dw.weight), "pw_bias": _np(pw.bias), "bias": _np(dw.bias), **g}
+
+
+@dataclass
+class Depthwise:
+    """A depthwise ConvBlock not (yet) merged with the 1 x 1 convolution before it: runs on PyTorch."""
+
+    block: nn.Module
+    conv: nn.Conv2d
+    act: str | None
+
+    def run(self, a: Activation, res=None) -> Activation:
+        return Activation(nchw=self.block(a.as_nchw()))
+
+
+def _activation_of(module) -> tuple[bool, str | None]:
+    """(known, name) for an activation module or None."""
+    if module is None or isinstance(module, nn.Identity):
+        return True, None
+    name = ACTIVATIONS.get(type(module))
+    return name is not None, name
+
+
+def _conv_block(block: ConvBlock):
+    known, act = _activation_of(block.activation)
+    if not known or not (block.bn is None or isinstance(block.bn, nn.Identity)):
+        return TorchStep(block)
+    conv = block.conv
+    if isinstance(conv, BSConvU) and _plain_bsconv_u(conv):
+        return Fused("bsconv_u", _bsconv_u_weights(conv.pw, conv.dw), act)
+    if _is_pointwise(conv):
+        return Fused("pointwise", _pointwise_weights(conv), act)
+    if _is_depthwise(conv) and conv.padding_mode == "zeros":
+        return Depthwise(block, conv, act)
+    return TorchStep(block)
+
+
+def _plain_bsconv_u(layer: BSConvU) -> bool:
+    names = [n for n, _ in layer.named_children()]
+    return (names == ["pw", "dw"] and _is_pointwise(layer.pw) and _is_depthwise(layer.dw)
+            and layer.dw.padding_mode == "zeros")  # fmt: skip
+
+
+def _merged(steps: list) -> list:
+    """Peephole over a sequence: a stride-1 1 x 1 step then a depthwise one -> one fused step (its activation
+    on the ring rows); a fused step without activation then ReLU/ReLU6 -> the activation in its epilogue."""
+    out = []
+    for step in steps:
+        last = out[-1] if out else None
+        if isinstance(step, Depthwise) and _expansion(last):
+            weights = {"w_pw": last.weights["w"], "pw_bias": last.weights["bias"], "w_dw": _np(step.conv.weight),
+                       "bias": _np(step.conv.bias), **conv_geometry(step.conv)}  # fmt: skip
+            out[-1] = Fused("bsconv_u", weights, step.act, mid_act=last.act)
+        elif isinstance(step, Elementwise) and isinstance(last, Fused) and last.act is None:
+            last.act = step.act
+        else:
+            out.append(step)
+    return out
+
+
+def _expansion(step) -> bool:
+    return isinstance(step, Fused) and step.kind == "pointwise" and tuple(step.weights["stride"]) == (1, 1)
+
+
+def _sequence(children) -> Sequence:
+    return Sequence(_merged([s for s in map(plan, children) if not (isinstance(s, Sequence) and not s.steps)]))
+
+
+def _standard_unit(unit: StandardUnit):
+    body = _sequence([unit.conv1, unit.conv2])
+    last = body.steps[-1] if body.steps else None
+    if not isinstance(last, Fused) or last.act is not None:
+        return TorchStep(unit)
+    last.act = "relu"  # relu(conv2(conv1(x)) + residual), the sum and the ReLU in conv2's epilogue
+    return Residual(body, None if unit.projection is None else plan(unit.projection))
+
+
+def _linear_bottleneck(unit: LinearBottleneck):
+    body = _sequence([unit.conv1, unit.conv2, unit.conv3])
+    if unit.se_unit is not None or not isinstance(body.steps[-1], Fused) or body.steps[-1].act is not None:
+        return TorchStep(unit)
+    return Residual(body, None) if unit.use_res_skip else body
+
+
+def _own_forward(module, cls) -> bool:
+    """``module``'s forward is ``cls``'s (a subclass that changes forward is not what the rule reads)."""
+    return type(module).forward is cls.forward
+
+
+def plan(module: nn.Module):
+    """The step that computes ``module``'s forward (module docstring)."""
+    if isinstance(module, nn.Identity):
+        return Sequence([])
+    if type(module) in ACTIVATIONS:
+        return Elementwise(ACTIVATIONS[type(module)])
+    if isinstance(module, BSConvU):
+        return Fused("bsconv_u", _bsconv_u_weights(module.pw, module.dw)) if _plain_bsconv_u(module) else TorchStep(module)
+    if type(module) is nn.Conv2d and _is_pointwise(module):
+        return Fused("pointwise", _pointwise_weights(module))
+    if isinstance(module, ConvBlock) and _own_forward(module, ConvBlock):
+        return _conv_block(module)
+    if isinstance(module, StandardUnit) and _own_forward(module, StandardUnit):
+        return _standard_unit(module)
+    if isinstance(module, LinearBottleneck) and _own_forward(module, LinearBottleneck):
+        return _linear_bottleneck(module)
+    if isinstance(module, InitUnitSmall) and _own_forward(module, InitUnitSmall):
+        return plan(module.conv)
+    if isinstance(module, BackboneClassifier) and _own_forward(module, BackboneClassifier):
+        return Sequence([plan(module.backbone), TorchStep(module.classifier)])
+    if isinstance(module, nn.Sequential) and _own_forward(module, nn.Sequential):
+        return _sequence(module.children())
+    return TorchStep(module)
+
+
+def steps_summary(step, depth: int = 0) -> list[str]:
+    """One line per step of a plan (for ``InferenceEngine.summary``)."""
+    pad = "  " * depth
+    if isinstance(step, Sequence):
+        return [line for s in step.steps for line in steps_summary(s, depth)]
+    if isinstance(step, Residual):
+        lines = [f"{pad}residual ({'identity' if step.shortcut is None else 'projection'} shortcut)"]
+        return lines + steps_summary(step.body, depth + 1)
+    if isinstance(step, Fused):
+        acts = "".join(f", {k} {v}" for k, v in (("mid", step.mid_act), ("act", step.act)) if v)
+        return [f"{pad}fused {step.kind}{acts}"]
+    if isinstance(step, Elementwise):
+        return [f"{pad}{step.act}"]
+    return [f"{pad}torch {type(getattr(step, 'module', getattr(step, 'block', None))).__name__}"]
+
+
+class InferenceEngine:
+    """``model``'s forward on accel's fused kernels where it recognizes the blocks (module docstring); ``model``
+    should be in eval mode and fused (``blueprint.fuse``), so that no BatchNorm stands between the steps."""
+
+    def __init__(self, model: nn.Module):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        if model.training:
+            raise ValueError("model: expected a model in eval mode (model.eval(), or blueprint.fuse(model))")
+        self.model = model
+        self.plan = plan(model)
+
+    def summary(self) -> str:
+        """The plan, one step a line: what runs fused and what on PyTorch."""
+        return "\n".join(steps_summary(self.plan))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4:
+            raise ValueError(f"x: expected a (B, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"x: expected a float32 or float64 CPU tensor, got {x.dtype} on {x.device}")
+        with torch.no_grad(), accel_threads.scope():
+            return self.plan.run(Activation(nchw=x.contiguous())).as_nchw()
