@@ -72,13 +72,14 @@ class FusedPointwise(NamedTuple):
 def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
     """Pack BSConv-U's weights (the contract's layouts, float32 or float64) for inputs of ``in_channels`` stored
     channels (default M). Weights and geometry are checked as ``reference.bsconv_u_forward`` checks them, on a
-    placeholder input of the kernel's size."""
+    placeholder input of the dilated kernel's size."""
     w_pw, w_dw = np.asarray(w_pw), np.asarray(w_dw)
     n, m = w_pw.shape[0], w_pw.shape[1]
     in_channels = m if in_channels is None else in_channels
     if in_channels < m:
         raise ValueError(f"in_channels: expected at least the pointwise weights' {m} input channels, got {in_channels}")
-    probe = np.zeros((1, m, w_dw.shape[2], w_dw.shape[3]), dtype=w_pw.dtype)
+    d = checks.int_pair("dilation", dilation, 1)
+    probe = np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, w_dw.shape[2:]))), dtype=w_pw.dtype)  # the span
     geometry = checks.check_bsconv_u(probe, w_pw, w_dw, bias, stride, padding, dilation)
     if pw_bias is not None and np.shape(pw_bias) != (n,):
         raise ValueError(f"pw_bias: expected shape ({n},), got {np.shape(pw_bias)}")

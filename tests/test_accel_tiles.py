@@ -1,0 +1,150 @@
+"""accel's register tiles and fused channels-last layers equal the unfused reference chain.
+
+- ``accel.tiles`` holds exactly the tile source that ``accel.tile_source`` writes.
+- ``accel.gemm.matmul`` (the separable ops' default product) is a @ b for any strides and sizes.
+- ``accel.fused_nhwc.bsconv_u`` is Eq. (6)-(7) (pointwise, then depthwise) with its epilogue, bias, residual
+  and activation, against ``reference.conv2d_forward`` on the pointwise output: stride 1 and 2, padding,
+  dilation, kernels 1-5, channel counts that are not a multiple of the 16-channel tile; float64 to 1e-10,
+  float32 to 1e-4; the padded channels stay zero.
+- ``accel.fused_nhwc.pointwise``: a strided 1 x 1 convolution with the same epilogue.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reference
+from accel import fused_nhwc, gemm, tile_source, tiles
+
+RTOL = {np.float64: 1e-10, np.float32: 1e-4}
+ACTS = [None, "relu", "relu6"]
+
+
+def assert_close(actual, expected, dtype, what):
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+    error = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0))
+    assert error <= RTOL[dtype] * scale, f"{what}: max error {error:.3g}, scale {scale:.3g}"
+
+
+def activate(v, act):
+    return v if act is None else np.clip(v, 0, 6 if act == "relu6" else None)
+
+
+def test_tiles_file_holds_the_generated_tile():
+    text = tile_source.tiles_path().read_text()
+    assert tile_source.written_block(text) == tile_source.generated_block()
+
+
+@given(
+    i=st.integers(1, 23), k=st.integers(1, 40), j=st.integers(1, 40), dtype=st.sampled_from([np.float32, np.float64]),
+    transposed=st.booleans(), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_gemm_matmul_equals_a_times_b_for_any_strides(i, k, j, dtype, transposed, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((i, k)).astype(dtype)
+    b = rng.standard_normal((j, k)).astype(dtype).T if transposed else rng.standard_normal((k, j)).astype(dtype)
+    out = gemm.matmul(a, b)
+    assert out.shape == (i, j) and out.dtype == dtype and out.flags.c_contiguous
+    assert_close(out, a.astype(np.float64) @ b.astype(np.float64), dtype, "matmul")
+
+
+@pytest.mark.parametrize("n_rows,n_tiles,threads", [(1, 1, 2), (4096, 1, 2), (16, 256, 2), (130, 9, 1), (7, 3, 8)])
+def test_task_blocks_cover_every_row_and_tile(n_rows, n_tiles, threads):
+    rows, tile_count = gemm.task_blocks(n_rows, n_tiles, threads)
+    assert rows % tiles.TILE_PIXELS == 0 and rows >= 1 and 1 <= tile_count <= n_tiles
+
+
+def unfused(x, w_pw, w_dw, pw_bias, bias, stride, padding, dilation, res, act, mid_act):
+    """The reference chain in float64, NCHW inside, channels-last out: act(dw(mid_act(W x + b_pw)) + b + res)."""
+    xn = x.transpose(0, 3, 1, 2).astype(np.float64)  # B,M,H,W
+    v, _ = reference.conv2d_forward(xn, w_pw.astype(np.float64), None if pw_bias is None else pw_bias.astype(np.float64))
+    v = activate(v, mid_act)
+    y, _ = reference.conv2d_forward(v, w_dw.astype(np.float64), None if bias is None else bias.astype(np.float64),
+                                    stride=stride, padding=padding, dilation=dilation, groups=w_dw.shape[0])  # fmt: skip
+    y = y.transpose(0, 2, 3, 1)  # B,Ho,Wo,N
+    return activate(y if res is None else y + res, act)
+
+
+@st.composite
+def bsconv_cases(draw):
+    k = draw(st.sampled_from([1, 3, 5]))
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = draw(st.integers(0, dilation * (k - 1)))
+    span = dilation * (k - 1) + 1
+    size = lambda: max(1, span - 2 * padding) + draw(st.integers(0, 6))  # noqa: E731
+    return dict(batch=draw(st.integers(1, 3)), m=draw(st.integers(1, 20)), n=draw(st.integers(1, 35)), h=size(),
+                w=size(), k=k, stride=stride, padding=padding, dilation=dilation)  # fmt: skip
+
+
+@given(case=bsconv_cases(), dtype=st.sampled_from([np.float32, np.float64]), act=st.sampled_from(ACTS),
+       mid_act=st.sampled_from(ACTS), with_res=st.booleans(), with_biases=st.booleans(), seed=st.integers(0, 2**16))  # fmt: skip
+def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act, mid_act, with_res, with_biases, seed):
+    rng = np.random.default_rng(seed)
+    c = case
+    x = rng.standard_normal((c["batch"], c["h"], c["w"], c["m"])).astype(dtype)  # B,H,W,M
+    w_pw = rng.standard_normal((c["n"], c["m"], 1, 1)).astype(dtype)
+    w_dw = rng.standard_normal((c["n"], 1, c["k"], c["k"])).astype(dtype)
+    pw_bias, bias = (rng.standard_normal(c["n"]).astype(dtype) for _ in range(2)) if with_biases else (None, None)
+    geo = dict(stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
+    layer = fused_nhwc.pack_bsconv_u(w_pw, w_dw, pw_bias, bias, **geo)
+    expected = unfused(x, w_pw, w_dw, pw_bias, bias, **geo, res=None, act=None, mid_act=mid_act)
+    res = rng.standard_normal(expected.shape).astype(dtype) if with_res else None
+    expected = unfused(x, w_pw, w_dw, pw_bias, bias, **geo, res=res, act=act, mid_act=mid_act)
+    padded_res = None
+    if with_res:
+        padded_res = np.zeros((*expected.shape[:3], fused_nhwc.padded(c["n"])), dtype=dtype)
+        padded_res[..., : c["n"]] = res
+    y = fused_nhwc.bsconv_u(x, layer, padded_res, act, mid_act)
+    assert y.shape == (*expected.shape[:3], fused_nhwc.padded(c["n"])) and y.dtype == dtype
+    assert_close(y[..., : c["n"]], expected, dtype, "fused BSConv-U")
+    assert not y[..., c["n"] :].any(), "the padded channels stay zero"
+
+
+@given(batch=st.integers(1, 3), m=st.integers(1, 20), n=st.integers(1, 35), h=st.integers(1, 9), w=st.integers(1, 9),
+       stride=st.integers(1, 3), act=st.sampled_from(ACTS), with_res=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))  # fmt: skip
+def test_fused_pointwise_equals_a_strided_1x1_convolution(batch, m, n, h, w, stride, act, with_res, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, h, w, m)).astype(dtype)
+    weight, bias = rng.standard_normal((n, m, 1, 1)).astype(dtype), rng.standard_normal(n).astype(dtype)
+    y_ref, _ = reference.conv2d_forward(x.transpose(0, 3, 1, 2).astype(np.float64), weight.astype(np.float64),
+                                        bias.astype(np.float64), stride=stride)  # fmt: skip
+    y_ref = y_ref.transpose(0, 2, 3, 1)
+    res = None
+    if with_res:  # a residual as the engine keeps one: zero in the padded channels
+        res = np.zeros((*y_ref.shape[:3], fused_nhwc.padded(n)), dtype=dtype)
+        res[..., :n] = rng.standard_normal(y_ref.shape)
+    expected = activate(y_ref + (res[..., :n] if with_res else 0), act)
+    y = fused_nhwc.pointwise(x, fused_nhwc.pack_pointwise(weight, bias, stride=stride), res, act)
+    assert_close(y[..., :n], expected, dtype, "fused pointwise")
+    assert not y[..., n:].any()
+
+
+def test_packed_layers_take_inputs_with_padded_channels():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 6, 6, 5))
+    w_pw, w_dw = rng.standard_normal((7, 5, 1, 1)), rng.standard_normal((7, 1, 3, 3))
+    narrow = fused_nhwc.bsconv_u(x, fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1), act="relu")
+    x16 = np.concatenate([x, np.zeros((2, 6, 6, 11))], axis=3)
+    wide = fused_nhwc.bsconv_u(x16, fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, in_channels=16), act="relu")
+    np.testing.assert_allclose(wide, narrow, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_inputs_are_named():
+    rng = np.random.default_rng(0)
+    w_pw, w_dw = rng.standard_normal((4, 3, 1, 1)), rng.standard_normal((4, 1, 3, 3))
+    layer = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1)
+    with pytest.raises(ValueError, match=r"x: expected a \(B, H, W, 3\) array"):
+        fused_nhwc.bsconv_u(rng.standard_normal((1, 5, 5, 4)), layer)
+    with pytest.raises(TypeError, match="x: expected dtype float64"):
+        fused_nhwc.bsconv_u(np.zeros((1, 5, 5, 3), np.float32), layer)
+    with pytest.raises(ValueError, match="res: expected a"):
+        fused_nhwc.bsconv_u(np.zeros((1, 5, 5, 3)), layer, res=np.zeros((1, 5, 5, 4)))
+    with pytest.raises(ValueError, match="act: expected one of"):
+        fused_nhwc.bsconv_u(np.zeros((1, 5, 5, 3)), layer, act="gelu")
+    with pytest.raises(ValueError, match="in_channels: expected at least"):
+        fused_nhwc.pack_bsconv_u(w_pw, w_dw, in_channels=2)
+    with pytest.raises(ValueError, match="w_dw: kernel of size"):
+        fused_nhwc.bsconv_u(np.zeros((1, 1, 1, 3)), layer._replace(geometry=layer.geometry._replace(padding=(0, 0))))
+    with pytest.raises(ValueError, match=r"w: expected a 1 x 1 convolution weight"):
+        fused_nhwc.pack_pointwise(w_dw)

@@ -1,0 +1,107 @@
+"""The accel inference engine (``blueprint.inference``) computes what the model computes.
+
+On a model of every zoo family and variant kind, fused with BatchNorm statistics drawn at random (so that
+folding changes the weights), the engine's logits equal eager PyTorch's to 1e-4 relative in float32 (1e-10
+in float64); what it recognizes runs fused, the rest falls back to PyTorch, and a module it does not know
+is run as it is.
+"""
+import pytest
+import torch
+import torch.nn as nn
+
+import blueprint
+from blueprint.inference import InferenceEngine
+from blueprint.models import create, input_size
+
+CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps the plan must have)
+    ("cifar_resnet20", None, 0),
+    ("cifar_resnet20_bsconvu", None, 19),
+    ("cifar_resnet20_bsconvs_p1d4", None, 0),
+    ("cifar_preresnet20_bsconvu", None, 1),
+    ("cifar_wrn16_1_bsconvu", None, 1),
+    ("cifar_mobilenetv1_w1d4", None, 0),
+    ("cifar_mobilenetv1_w1d4_bsconvu", None, 13),
+    ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 30),
+    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 0),
+    ("cifar_tiny_cnn_bsconvu", None, 0),
+    ("digits_cnn_bsconvu", None, 0),
+    ("digits_cnn_bsconvs_p1d4", None, 0),
+    ("resnet10_bsconvu", (3, 64, 64), 8),
+    ("mobilenetv1_w1d4_bsconvu", (3, 64, 64), 13),
+    ("efficientnet_b0_bsconvs_p1d6", (3, 64, 64), 0),
+    ("mnasnet_bsconvs_p1d6", (3, 64, 64), 0),
+    ("densenet121_bsconvu", (3, 64, 64), 0),
+    ("vgg16_bn_bsconvu", (3, 32, 32), 0),
+    ("xception_bsconvu", (3, 96, 96), 0),
+]
+
+
+def with_random_batchnorm_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            if m.affine:
+                m.weight.data.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.data.copy_(torch.rand(m.bias.shape, generator=g) - 0.5)
+    return model.eval()
+
+
+def relative_error(y, expected):
+    return ((y - expected).abs().max() / expected.abs().max()).item()
+
+
+@pytest.mark.parametrize("name,size,fused_steps", CASES)
+def test_engine_logits_equal_eager_on_every_family(name, size, fused_steps):
+    torch.manual_seed(0)
+    model = with_random_batchnorm_statistics(create(name))
+    x = torch.randn(2, *(size or input_size(name)))
+    engine = InferenceEngine(blueprint.fuse(model))
+    with torch.no_grad():
+        expected, y = model(x), engine(x)
+    assert y.shape == expected.shape
+    assert relative_error(y, expected) < 1e-4
+    assert engine.summary().count("fused ") >= fused_steps, engine.summary()
+
+
+def test_engine_in_float64_equals_eager_to_1e10():
+    model = with_random_batchnorm_statistics(create("cifar_resnet20_bsconvu")).double()
+    x = torch.randn(3, 3, 32, 32, dtype=torch.float64)
+    with torch.no_grad():
+        assert relative_error(InferenceEngine(blueprint.fuse(model))(x), model(x)) < 1e-10
+
+
+def test_batch_of_one_runs_bands_of_rows_and_equals_eager():
+    model = with_random_batchnorm_statistics(create("cifar_mobilenetv1_w1d4_bsconvu"))
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert relative_error(InferenceEngine(blueprint.fuse(model))(x), model(x)) < 1e-4
+
+
+class Doubler(nn.Module):
+    def forward(self, x):
+        return 2 * x
+
+
+def test_a_module_the_engine_does_not_know_runs_on_pytorch_between_fused_steps():
+    model = nn.Sequential(
+        blueprint.BSConvU(3, 16, 3, padding=1, bias=True), nn.ReLU(), Doubler(), blueprint.BSConvU(16, 8, 3, padding=1)
+    ).eval()
+    engine = InferenceEngine(model)
+    assert engine.summary().splitlines() == ["fused bsconv_u, act relu", "torch Doubler", "fused bsconv_u"]
+    x = torch.randn(2, 3, 9, 7)
+    with torch.no_grad():
+        assert relative_error(engine(x), model(x)) < 1e-5
+
+
+def test_bad_models_and_inputs_are_named():
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
+        InferenceEngine("cifar_resnet20")
+    with pytest.raises(ValueError, match="model: expected a model in eval mode"):
+        InferenceEngine(create("cifar_resnet20").train())
+    engine = InferenceEngine(create("cifar_resnet20").eval())
+    with pytest.raises(ValueError, match=r"x: expected a \(B, C, H, W\) tensor"):
+        engine(torch.zeros(3, 32, 32))
+    with pytest.raises(ValueError, match="x: expected a float32 or float64 CPU tensor"):
+        engine(torch.zeros(1, 3, 32, 32, dtype=torch.int64))
