@@ -15,8 +15,9 @@ module itself on PyTorch:
   activation applied to the ring's rows;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
 - ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
-  zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue), ``LinearBottleneck`` without
-  squeeze-excite, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
+  zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
+  which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
+  without squeeze-excite, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
 
 The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
 model's entry and once at its exit for a fully recognized backbone (the classifier runs on PyTorch). Each
@@ -35,10 +36,11 @@ import torch.nn as nn
 
 from blueprint import accel_threads
 from blueprint.backend import geometry as conv_geometry
+from blueprint.fusion import batchnorm_affine
 from blueprint.layers import BSConvU
 from blueprint.models.common import BackboneClassifier, ConvBlock
 from blueprint.models.mobilenet_v2 import LinearBottleneck
-from blueprint.models.resnet import InitUnitSmall, StandardUnit
+from blueprint.models.resnet import InitUnitSmall, PreactUnit, StandardUnit
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
 
@@ -104,6 +106,24 @@ class Elementwise:
 
 
 @dataclass
+class Affine:
+    """An eval-mode BatchNorm that ``fuse`` could not fold (``y = s x + t`` per channel), then ReLU/ReLU6/none."""
+
+    module: nn.BatchNorm2d
+    act: str | None = None
+
+    def run(self, a: Activation, res=None) -> Activation:
+        if a.nhwc is None:
+            return Elementwise(self.act).run(Activation(nchw=self.module(a.nchw))) if self.act else Activation(
+                nchw=self.module(a.nchw))  # fmt: skip
+        s, t = (v.detach().numpy().astype(a.nhwc.dtype) for v in batchnorm_affine(self.module))
+        width = a.nhwc.shape[3]
+        y = a.nhwc * np.pad(s, (0, width - s.shape[0])) + np.pad(t, (0, width - t.shape[0]))  # padded channels: 0
+        return Elementwise(self.act).run(Activation(nhwc=y, channels=a.channels)) if self.act else Activation(
+            nhwc=y, channels=a.channels)  # fmt: skip
+
+
+@dataclass
 class Fused:
     """A fused kernel step: BSConv-U (or expansion + depthwise) or a 1 x 1 convolution, with its epilogue.
     The weights are packed at the first call for the stored channels of the input it gets."""
@@ -150,6 +170,20 @@ class Residual:
     def run(self, a: Activation, res=None) -> Activation:
         skip = a if self.shortcut is None else self.shortcut.run(a)
         return self.body.run(a, skip)
+
+
+@dataclass
+class Preact:
+    """A pre-activation unit: pre = act(BN(x)); body(pre) + (x, or projection(pre)), the sum in the body's last
+    (fused) step's epilogue."""
+
+    pre: object
+    body: Sequence
+    projection: object | None
+
+    def run(self, a: Activation, res=None) -> Activation:
+        pre = self.pre.run(a)
+        return self.body.run(pre, a if self.projection is None else self.projection.run(pre))
 
 
 def _is_depthwise(conv) -> bool:
@@ -220,7 +254,7 @@ def _merged(steps: list) -> list:
             weights = {"w_pw": last.weights["w"], "pw_bias": last.weights["bias"], "w_dw": _np(step.conv.weight),
                        "bias": _np(step.conv.bias), **conv_geometry(step.conv)}  # fmt: skip
             out[-1] = Fused("bsconv_u", weights, step.act, mid_act=last.act)
-        elif isinstance(step, Elementwise) and isinstance(last, Fused) and last.act is None:
+        elif isinstance(step, Elementwise) and isinstance(last, (Fused, Affine)) and last.act is None:
             last.act = step.act
         else:
             out.append(step)
@@ -242,6 +276,14 @@ def _standard_unit(unit: StandardUnit):
         return TorchStep(unit)
     last.act = "relu"  # relu(conv2(conv1(x)) + residual), the sum and the ReLU in conv2's epilogue
     return Residual(body, None if unit.projection is None else plan(unit.projection))
+
+
+def _preact_unit(unit: PreactUnit):
+    pre, body = _sequence([unit.bn, unit.relu]), _sequence([unit.conv1, unit.conv2])
+    last = body.steps[-1] if body.steps else None
+    if not isinstance(last, Fused) or last.act is not None:
+        return TorchStep(unit)
+    return Preact(pre, body, None if unit.projection is None else plan(unit.projection))
 
 
 def _linear_bottleneck(unit: LinearBottleneck):
@@ -268,8 +310,12 @@ def plan(module: nn.Module):
         return Fused("pointwise", _pointwise_weights(module))
     if isinstance(module, ConvBlock) and _own_forward(module, ConvBlock):
         return _conv_block(module)
+    if isinstance(module, nn.BatchNorm2d) and not module.training and module.running_mean is not None:
+        return Affine(module)
     if isinstance(module, StandardUnit) and _own_forward(module, StandardUnit):
         return _standard_unit(module)
+    if isinstance(module, PreactUnit) and _own_forward(module, PreactUnit):
+        return _preact_unit(module)
     if isinstance(module, LinearBottleneck) and _own_forward(module, LinearBottleneck):
         return _linear_bottleneck(module)
     if isinstance(module, InitUnitSmall) and _own_forward(module, InitUnitSmall):
@@ -289,6 +335,11 @@ def steps_summary(step, depth: int = 0) -> list[str]:
     if isinstance(step, Residual):
         lines = [f"{pad}residual ({'identity' if step.shortcut is None else 'projection'} shortcut)"]
         return lines + steps_summary(step.body, depth + 1)
+    if isinstance(step, Preact):
+        lines = [f"{pad}pre-activation residual ({'identity' if step.projection is None else 'projection'} shortcut)"]
+        return lines + steps_summary(step.pre, depth + 1) + steps_summary(step.body, depth + 1)
+    if isinstance(step, Affine):
+        return [f"{pad}batchnorm{', act ' + step.act if step.act else ''}"]
     if isinstance(step, Fused):
         acts = "".join(f", {k} {v}" for k, v in (("mid", step.mid_act), ("act", step.act)) if v)
         return [f"{pad}fused {step.kind}{acts}"]

@@ -9,7 +9,8 @@ autograd) on each runtime:
 - ``onnxruntime``: the fused model exported to ONNX (``blueprint.deployment``), onnxruntime's CPU provider,
   its threads sleeping between runs (spinning, they took a core from the runtime timed next: accel's batch-1
   MobileNetV3 went from 14 ms to 22-33 ms, while onnxruntime's own latency moved less than the noise);
-- ``accel``: the fused model under ``blueprint.use_backend("accel")`` (BSConv layers on the Numba kernels).
+- ``accel``: the fused model on the accel inference engine (``blueprint.inference.InferenceEngine``: whole
+  blocks in accel's fused channels-last kernels, one layout change at the entry and exit, the rest on PyTorch).
 
 Every runtime gets the same thread count (PyTorch's intra-op pool, Numba, BLAS and onnxruntime's intra-op
 pool). Both models of a pair are timed together: after warm-up calls, ``repeats`` rounds each time one call
@@ -32,6 +33,7 @@ import torch
 import blueprint
 from blueprint import deployment
 from blueprint.benchmarks.timing import alternated_ms, median_spread
+from blueprint.inference import InferenceEngine
 from blueprint.models import create, input_size
 from blueprint.progress import progress
 from blueprint.tables import format_table
@@ -64,11 +66,8 @@ def runtimes(model: torch.nn.Module, size: tuple[int, int, int], chosen, folder:
         session = deployment.onnx_session(path, torch.get_num_threads(), spinning=False)
         calls["onnxruntime"] = lambda x: deployment.run_onnx(session, x)
 
-    def on_accel(x):
-        with blueprint.use_backend("accel"):
-            return fused(x)
-
-    calls["accel"] = on_accel
+    if "accel" in chosen:
+        calls["accel"] = InferenceEngine(fused)
     return {r: calls[r] for r in chosen}
 
 
