@@ -18,8 +18,6 @@ from reference.cases import deviation, draw_w_b
 from reference.equations import EQUATIONS as NUMPY_EQUATIONS
 from reference.equations import OPS, Equation, agreement, results
 
-BACKENDS = ("reference", "naive", "accel", "torch", "torch-accel")
-
 
 def _accel():
     import accel

@@ -32,22 +32,11 @@ import torch
 import blueprint
 from blueprint import deployment
 from blueprint.benchmarks.timing import alternated_ms, median_spread
+from blueprint.menus import LATENCY_PAIRS, LATENCY_RUNTIMES
 from blueprint.models import create, input_size
 from blueprint.progress import progress
 from blueprint.tables import format_table
 
-RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
-
-# baseline -> BSConv variant: Table 1's MobileNets (CIFAR, x1), Table 2's ResNet/WRN pairs, one ImageNet pair
-PAIRS = (
-    ("cifar_mobilenetv1_w1", "cifar_mobilenetv1_w1_bsconvu"),
-    ("cifar_mobilenetv2_w1", "cifar_mobilenetv2_w1_bsconvs_p1d6"),
-    ("cifar_mobilenetv3_large_w1", "cifar_mobilenetv3_large_w1_bsconvs_p1d6"),
-    ("cifar_resnet20", "cifar_resnet110_bsconvu"),
-    ("cifar_wrn40_3", "cifar_wrn40_8_bsconvu"),
-    ("mobilenetv1_w1", "mobilenetv1_w1_bsconvu"),
-)
-QUICK_PAIRS = (("digits_cnn", "digits_cnn_bsconvs_p1d4"),)
 BATCHES = (1, 32)
 ROLES = ("baseline", "bsconv")
 
@@ -110,7 +99,7 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
     return rows
 
 
-def run(pairs=PAIRS, chosen=RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
+def run(pairs=LATENCY_PAIRS, chosen=LATENCY_RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
         on_row=None) -> list[dict]:  # fmt: skip
     """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count). Each row gets
     ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""

@@ -43,8 +43,9 @@ from blueprint import accel_threads
 from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
-from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, depthwise_bytes, forward_flops, runner
+from blueprint.benchmarks.ops import SHAPES, Shape, depthwise_bytes, forward_flops, runner
 from blueprint.benchmarks.timing import alternated_ms, median_spread
+from blueprint.menus import TIMED_BACKENDS, TIMED_OPS
 from blueprint.progress import progress
 from blueprint.tables import format_table
 
@@ -169,8 +170,8 @@ def _row(op: str, s: Shape, p: str, times: dict) -> dict:
 
 
 def run(
-    backends=BACKENDS,
-    ops=OPS,
+    backends=TIMED_BACKENDS,
+    ops=TIMED_OPS,
     shapes: tuple[Shape, ...] = SHAPES,
     threads: int | None = None,
     repeats: int = 10,

@@ -21,14 +21,6 @@ from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
 from blueprint.training.devices import autocast, grad_scaler, kernel_settings, sgd
 
-# baseline -> its BSConv counterpart (Table 1 / Table 2 pairs, and the demo's)
-PAIRS = (
-    ("digits_cnn", "digits_cnn_bsconvu"),
-    ("cifar_resnet20", "cifar_resnet110_bsconvu"),
-    ("cifar_mobilenetv1_w1d2", "cifar_mobilenetv1_w1d2_bsconvu"),
-    ("cifar_mobilenetv2_w1d2", "cifar_mobilenetv2_w1d2_bsconvs_p1d6"),
-)
-
 
 def train_step(net, x, y, optimizer, penalty=None, scaler=None, amp: bool = False, alpha: float = 0.01) -> None:
     """One step of ``blueprint train``: forward of ``net`` under autocast, cross-entropy plus ``alpha`` times the

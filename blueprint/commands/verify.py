@@ -71,7 +71,7 @@ class Summary:
 
 def select(equations, patterns, backends):
     """The entries matching any of ``patterns`` (all if None) whose backends are all in ``backends``."""
-    from blueprint.verification import BACKENDS
+    from blueprint.menus import VERIFY_BACKENDS as BACKENDS
 
     unknown = sorted(set(backends or ()) - set(BACKENDS))
     if unknown:
