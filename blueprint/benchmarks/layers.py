@@ -278,3 +278,12 @@ def format_report(report: Report) -> str:
 def write_json(report: Report, path: str) -> None:
     with open(path, "w") as f:
         json.dump(report.to_json(), f, indent=2)
+
+
+def read_json(path) -> Report:
+    """The ``Report`` that ``write_json`` wrote to ``path`` (its ``summary`` is computed again from the rows)."""
+    with open(path) as f:
+        saved = json.load(f)
+    saved.pop("summary", None)
+    saved["numba_layer"] = saved.pop("numba_threading_layer")
+    return Report(**{**saved, "backends": tuple(saved["backends"])})
