@@ -34,9 +34,9 @@ case "$cmd" in
             { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
                 echo "run.sh: could not install chromium (apt-get install chromium); tests/test_docs.py will fail" >&2
         fi
-        # -n auto: one worker per core; --dist loadgroup keeps the tests of the book (one build, tests/book.py) on
-        # one worker while the others take the rest. Flags given after `test` come later and win (e.g. -n 0).
-        exec "$venv/bin/python" -m pytest -n auto --dist loadgroup --durations=15 "$@" ;;
+        # -n auto: one pytest-xdist worker per core (tests/conftest.py keeps the tests of the book, built once, on
+        # one of them). Flags given after `test` come later and win (e.g. -n 0).
+        exec "$venv/bin/python" -m pytest -n auto --durations=15 "$@" ;;
     docs) exec "$venv/bin/python" docs/build.py "$@" ;;
     *) echo "usage: ./run.sh demo|test|docs [args...]" >&2; exit 2 ;;
 esac

@@ -4,8 +4,8 @@
 what they printed and drew, and ``book_site`` builds the site from those same executed notebooks
 (``--no-execute``) for ``tests/test_docs.py``. Under pytest-xdist each worker has its own session, so the build
 goes into the run's shared temporary folder under a file lock: the first worker that asks builds, the others
-wait for it and find the build done (``build_once``). ``group_book_tests`` (called by ``tests/conftest.py``) also
-puts every test that uses these fixtures on one worker, so that no second worker sits waiting for the build.
+wait for it and find the build done (``build_once``). ``book_scheduler`` (``tests/conftest.py`` gives it to xdist)
+also sends every test of ``BOOK_FILES`` to one worker, first, so that no second worker sits waiting for the build.
 """
 import os
 import subprocess
@@ -17,7 +17,8 @@ from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "docs" / "build.py"
-BOOK_GROUP = "book"
+# The test files whose tests use the fixtures below, as pytest names them from the root (a nodeid's file part).
+BOOK_FILES = ("tests/test_tutorials.py", "tests/test_docs.py")
 # The figures each lesson saves, in the order it shows them.
 FIGURES = {
     "01_intra_kernel_correlations": ["01_kernel_slices.png", "01_pca_of_slices.png", "01_pc1_histogram.png"],
@@ -76,8 +77,16 @@ def book_site(tmp_path_factory, executed_lessons) -> Path:
     return build_once(tmp_path_factory, "site", "--no-execute") / "html"
 
 
-def group_book_tests(items) -> None:
-    """Mark each test that uses the book with one ``xdist_group``: ``--dist loadgroup`` runs them on one worker."""
-    for item in items:
-        if {"executed_lessons", "book_site"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(BOOK_GROUP))
+def book_scheduler(config, log):
+    """pytest-xdist's load scheduling (each test to the next free worker), except that the tests of ``BOOK_FILES``
+    are one unit of work, which goes out first (xdist sends the units with the most tests first).
+
+    (xdist's own ``--dist loadgroup`` would do this with marks, but under pytest 9.2 its renaming of the tests'
+    nodeids, by which it groups them, no longer takes effect.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "book" if nodeid.split("::")[0] in BOOK_FILES else nodeid
+
+    return BookOnOneWorker(config, log)

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from book import book_site, executed_lessons, group_book_tests  # noqa: F401
 from hypothesis import HealthCheck, settings
+
+from book import book_scheduler, book_site, executed_lessons  # noqa: F401
 
 SEED_VARIABLE = "BLUEPRINT_HYPOTHESIS_SEED"
 
@@ -82,15 +83,20 @@ def _counted(inner):
     return run_example
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Wrap each property test's inner test (hypothesis's documented hook) so that every example is counted, and
-    group the book's tests on one worker (before xdist reads the groups, hence ``tryfirst``)."""
+    """Wrap each property test's inner test (hypothesis's documented hook) so that every example is counted."""
     for item in items:
         handle = getattr(getattr(item, "obj", None), "hypothesis", None)
         if handle is not None and not getattr(handle.inner_test, "counted", False):
             handle.inner_test = _counted(handle.inner_test)
-    group_book_tests(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` with xdist's default ``--dist load``: the same, with the book's tests on one worker (``tests/book.py``)."""
+    if config.getoption("dist") == "load":
+        return book_scheduler(config, log)
+    return None
 
 
 def pytest_terminal_summary(terminalreporter, config):
