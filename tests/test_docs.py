@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin
 
 import pytest
+
 from book import FIGURES
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -155,9 +155,8 @@ def write_json(path: str, seed: int, cases: int, summaries) -> None:
 
 
 def run(args) -> int:
-    from blueprint.verification import EQUATIONS
-
     from blueprint.paths import writable_file
+    from blueprint.verification import EQUATIONS
 
     if args.cases < 1:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")

@@ -4,7 +4,15 @@ from __future__ import annotations
 import os
 import sys
 
-from blueprint.commands.bench.arguments import BENCH_ENV, known_models, names, pairs, pairs_text, positive, positive_ints
+from blueprint.commands.bench.arguments import (
+    BENCH_ENV,
+    known_models,
+    names,
+    pairs,
+    pairs_text,
+    positive,
+    positive_ints,
+)
 from blueprint.menus import LATENCY_PAIRS, LATENCY_QUICK_PAIRS, LATENCY_RUNTIMES
 from blueprint.paths import writable_file
 
@@ -31,7 +39,7 @@ def run(args) -> int:
         rows.append(row)
         eager = next(iter(row["runtimes"].values()))
         print(f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
-              file=sys.stderr, flush=True)  # fmt: skip
+              file=sys.stderr, flush=True)
         if args.json:
             bench.write_json(rows, args.json)
 
@@ -81,12 +89,12 @@ def add(modes) -> None:
     p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
     p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
     p.add_argument("--quick", action="store_true",
-                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")  # fmt: skip
+                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
     p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
     p.add_argument("--from-json", metavar="FILES",
-                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
+                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")
     p.set_defaults(func=run, fields={"paths": "--from-json"})

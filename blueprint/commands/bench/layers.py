@@ -17,7 +17,7 @@ def run(args) -> int:
 
     report = bench.run(backends=backends, ops=ops, shapes=QUICK_SHAPES if args.quick else SHAPES,
                        threads=args.threads, repeats=args.repeats, with_compile=not args.no_compile,
-                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)  # fmt: skip
+                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)
     print(bench.format_report(report))
     if args.json:
         bench.write_json(report, args.json)

@@ -26,11 +26,11 @@ def run(args) -> int:
     device = resolve(args.device)  # a GPU is made current: its kernels and synchronize() are this device's
     print(f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
           f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
-          f"torch {torch.__version__}", flush=True)  # fmt: skip
+          f"torch {torch.__version__}", flush=True)
     rows = bench.run(chosen, device, args.batch_size, args.steps, args.warmup, args.backend, args.amp,
                      args.channels_last, args.compile,
                      on_row=lambda r: print(f"  measured {r['model']}: {r['images_per_s']:,.0f} images/s",
-                                            file=sys.stderr, flush=True))  # fmt: skip
+                                            file=sys.stderr, flush=True))
     print(bench.format_rows(rows))
     return 0
 
@@ -53,5 +53,5 @@ def add(modes) -> None:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--backend", default="torch", choices=LAYER_BACKENDS,
-                   help="what runs the BSConv layers on the CPU (see blueprint.use_backend)")  # fmt: skip
+                   help="what runs the BSConv layers on the CPU (see blueprint.use_backend)")
     p.set_defaults(func=run)
