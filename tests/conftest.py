@@ -99,8 +99,9 @@ def pytest_xdist_make_scheduler(config, log):
     return None
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, config):
-    """The run's count (every worker's, under xdist) and its seed, once at the end."""
+    """The run's count (every worker's, under xdist) and its seed, once at the end (after the slowest tests)."""
     terminalreporter.write_line(f"property cases: {_examples['count']} (seed {config.stash[_seed_key]})")
 
 
