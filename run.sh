@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's three entry points. Each sets up .venv on first use (CPU build of torch, then this package).
 #   ./run.sh demo   trains a baseline CNN and its BSConv-U twin on scikit-learn's bundled digits
-#   ./run.sh test   runs the whole test suite
+#   ./run.sh test   runs the whole test suite, one pytest-xdist worker per core, and prints its 15 slowest tests
 #   ./run.sh docs   executes the lessons and builds the book, a static site, into docs/_build/html
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,7 +34,9 @@ case "$cmd" in
             { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
                 echo "run.sh: could not install chromium (apt-get install chromium); tests/test_docs.py will fail" >&2
         fi
-        exec "$venv/bin/python" -m pytest "$@" ;;
+        # -n auto: one pytest-xdist worker per core (tests/conftest.py keeps the tests of the book, built once, on
+        # one of them). Flags given after `test` come later and win (e.g. -n 0).
+        exec "$venv/bin/python" -m pytest -n auto --durations=15 "$@" ;;
     docs) exec "$venv/bin/python" docs/build.py "$@" ;;
     *) echo "usage: ./run.sh demo|test|docs [args...]" >&2; exit 2 ;;
 esac

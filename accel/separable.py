@@ -28,9 +28,9 @@ from typing import NamedTuple
 import numpy as np
 
 from accel import gemm, nhwc, planar
-from accel.route import Route, plan
 from accel.layout import fold, to_channels_last, unfold
 from accel.pointwise import pointwise_backward, pointwise_forward
+from accel.route import Route, plan
 from reference import checks
 
 

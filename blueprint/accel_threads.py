@@ -11,9 +11,8 @@ accel backend first runs a layer (``accel()``), or around each accel call (``sco
   a build lacks it). Numba's OpenMP pool is a small library whose OpenMP calls the dynamic linker binds to
   the first ``libgomp`` in the process, and PyTorch (imported by ``blueprint`` before accel) has loaded its
   own with global symbols: so accel's parallel kernels run on the very threads PyTorch's ops run on, and
-  no second team spins while the first works. Measured before this design (issue 11): Numba's own
-  OpenMP team, PyTorch's and OpenBLAS's pool took turns on two cores once per layer, and whole models
-  trained at 0.69-0.70x of the torch backend.
+  no second team spins while the first works (teams that busy-wait between calls would take turns on the
+  cores once per layer).
 - **The pointwise products on PyTorch's BLAS.** The accel ops take the matrix product of their pointwise
   steps as an argument; the accel backend passes ``torch.mm`` on the NumPy arrays (``blueprint.backend``),
   which runs MKL on that same team. NumPy's OpenBLAS, with its own pool of threads that busy-wait after each

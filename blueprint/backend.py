@@ -30,8 +30,8 @@ import torch.nn as nn
 from torch.autograd.function import once_differentiable
 
 from blueprint import accel_threads
+from blueprint.menus import LAYER_BACKENDS as BACKENDS  # the names use_backend accepts
 
-BACKENDS = ("torch", "accel")
 _backend = contextvars.ContextVar("blueprint_backend", default="torch")
 
 

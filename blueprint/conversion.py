@@ -67,21 +67,21 @@ class ConversionReport:
 
     @property
     def max_rel_error(self) -> float | None:
-        errors = [l.rel_error for l in self.layers if l.rel_error is not None]
+        errors = [layer.rel_error for layer in self.layers if layer.rel_error is not None]
         return max(errors) if errors else None
 
     def table(self) -> str:
         header = ("layer", "kernel", "M -> N", "params before", "params after", "rel. error")
         rows = [
             (
-                l.name or "<model>",
-                "x".join(map(str, l.kernel_size)),
-                f"{l.in_channels} -> {l.out_channels}",
-                f"{l.params_before:,}",
-                f"{l.params_after:,}",
-                "-" if l.rel_error is None else f"{l.rel_error:.2e}",
+                layer.name or "<model>",
+                "x".join(map(str, layer.kernel_size)),
+                f"{layer.in_channels} -> {layer.out_channels}",
+                f"{layer.params_before:,}",
+                f"{layer.params_after:,}",
+                "-" if layer.rel_error is None else f"{layer.rel_error:.2e}",
             )
-            for l in self.layers
+            for layer in self.layers
         ]
         title = f"convert to {self.to}, init={self.init}: {len(self.layers)} layers"
         return title + "\n" + format_table(header, rows, align="<<<>>>")

@@ -82,7 +82,10 @@ def fold_before(bn: nn.BatchNorm2d, conv: nn.Conv2d) -> None:
     s, t = batchnorm_affine(bn)
     n, m_group = conv.weight.shape[:2]
     groups = conv.groups
-    per_filter = lambda v: v.view(groups, 1, m_group).expand(groups, n // groups, m_group).reshape(n, m_group)
+
+    def per_filter(v):  # M -> N,M/g: each filter's input channels
+        return v.view(groups, 1, m_group).expand(groups, n // groups, m_group).reshape(n, m_group)
+
     shift = (conv.weight.sum(dim=(2, 3)) * per_filter(t)).sum(dim=1)  # N
     bias = shift if conv.bias is None else conv.bias + shift
     conv.weight = nn.Parameter(conv.weight * per_filter(s)[:, :, None, None])  # N,M/g,K,K

@@ -16,7 +16,6 @@ from blueprint import backend
 from reference import checks
 
 
-
 def _geometry(kernel_size, stride, padding, dilation):
     """Check the spatial arguments where the layer is built, not at its first forward.
 

@@ -63,8 +63,8 @@ class ModelProfile:
         """A fixed-width text table: one row per layer call, then the totals."""
         header = ("layer", "kind", "output shape", "params", "MFLOPs")
         rows = [
-            (l.name, l.kind, "x".join(map(str, l.output_shape)), f"{l.params:,}", f"{l.flops / 1e6:.3f}")
-            for l in self.layers
+            (layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}", f"{layer.flops / 1e6:.3f}")
+            for layer in self.layers
         ]
         total = ("total", "", "", f"{self.params:,}", f"{self.flops / 1e6:.3f}")
         return format_table(header, rows, align="<<<>>", footer=[total])

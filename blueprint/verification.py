@@ -11,14 +11,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+import reference
 from blueprint import backend, regularization
 from blueprint.layers import BSConvS, BSConvU, DSConv
-import reference
 from reference.cases import deviation, draw_w_b
 from reference.equations import EQUATIONS as NUMPY_EQUATIONS
 from reference.equations import OPS, Equation, agreement, results
-
-BACKENDS = ("reference", "naive", "accel", "torch", "torch-accel")
 
 
 def _accel():

@@ -17,6 +17,7 @@ import nbformat
 
 import lessons
 import pages
+import performance
 
 DOCS = Path(__file__).resolve().parent
 
@@ -30,6 +31,9 @@ def stage_sources(out: Path, runs: list[lessons.Run], fast: bool) -> Path:
     (src / "index.md").write_text(pages.index_page(runs))
     (src / "idea.md").write_text(pages.idea_page())
     (src / "verify.md").write_text(pages.verify_page(fast))
+    shutil.copytree(DOCS / "measurements", src / "measurements")
+    (src / "performance.md").write_text(performance.performance_page())
+    shutil.copy(DOCS / "design.md", src / "design.md")
     (src / "lessons").mkdir()
     for run in runs:
         notebook = pages.lesson_page(run, out / lessons.NOTEBOOKS / f"{run.name}.ipynb")

@@ -71,6 +71,8 @@ Start with [the idea in a few lines](idea.md) if you want the whole argument on 
 
 idea
 verify
+performance
+design
 ```
 
 ```{{toctree}}

@@ -4,7 +4,8 @@ Profiles: 'dev' (default) and 'ci' (``HYPOTHESIS_PROFILE=ci``, which also prints
 reproduces a failing example); neither derandomizes. Every run draws its cases from one seed: the one
 given with ``--hypothesis-seed=S`` or ``BLUEPRINT_HYPOTHESIS_SEED=S``, else a fresh random one. The
 header prints it and the run ends with ``property cases: N (seed S)``, N counting every example that
-the property tests executed (shrinking included).
+the property tests executed (shrinking included). Under pytest-xdist (``./run.sh test`` runs one worker per
+core) the controller chooses the seed and hands it to every worker, and adds up the workers' counts.
 
 Also the ``register_test_model`` fixture for tests that register models, and the session fixtures of the
 lessons' book (``tests/book.py``), shared by the tutorial and docs tests.
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from book import book_site, executed_lessons  # noqa: F401
 from hypothesis import HealthCheck, settings
+
+from book import book_scheduler, book_site, executed_lessons  # noqa: F401
 
 SEED_VARIABLE = "BLUEPRINT_HYPOTHESIS_SEED"
 
@@ -27,12 +29,20 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 _examples = {"count": 0}
+# The keys under which pytest-xdist's controller hands the seed to each worker and a worker hands its count back.
+SEED_INPUT = "blueprint_hypothesis_seed"
+CASES_OUTPUT = "blueprint_property_cases"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Fix the run's seed before hypothesis's plugin reads ``--hypothesis-seed``."""
-    seed = config.getoption("hypothesis_seed") or os.environ.get(SEED_VARIABLE) or str(random.randrange(2**32))
+    """Fix the run's seed before hypothesis's plugin reads ``--hypothesis-seed``; an xdist worker takes the one its
+    controller chose, so that every worker draws from the seed the header printed."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        seed = workerinput[SEED_INPUT]
+    else:
+        seed = config.getoption("hypothesis_seed") or os.environ.get(SEED_VARIABLE) or str(random.randrange(2**32))
     config.option.hypothesis_seed = seed
     config.stash[_seed_key] = seed
 
@@ -43,6 +53,25 @@ _seed_key = pytest.StashKey[str]()
 def pytest_report_header(config):
     seed = config.stash[_seed_key]
     return f"hypothesis seed: {seed} (rerun these cases with --hypothesis-seed={seed} or {SEED_VARIABLE}={seed})"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist's controller, for each worker it starts: hand it the run's seed."""
+    node.workerinput[SEED_INPUT] = node.config.stash[_seed_key]
+
+
+def pytest_sessionfinish(session):
+    """On an xdist worker: hand the examples it counted back to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[CASES_OUTPUT] = _examples["count"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller, as each worker finishes: add its examples to the run's count."""
+    _examples["count"] += getattr(node, "workeroutput", {}).get(CASES_OUTPUT, 0)
 
 
 def _counted(inner):
@@ -62,7 +91,17 @@ def pytest_collection_modifyitems(items):
             handle.inner_test = _counted(handle.inner_test)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` with xdist's default ``--dist load``: the same, with the book's tests on one worker (``tests/book.py``)."""
+    if config.getoption("dist") == "load":
+        return book_scheduler(config, log)
+    return None
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """The run's count (every worker's, under xdist) and its seed, once at the end (after the slowest tests)."""
     terminalreporter.write_line(f"property cases: {_examples['count']} (seed {config.stash[_seed_key]})")
 
 

@@ -63,7 +63,7 @@ class _WithUnusedConv(nn.Module):
 
 def test_stages_by_resolution_skip_pointwise_depthwise_and_unused_convs():
     result = analyze_kernels(_WithUnusedConv(), input_size=(3, 16, 16))
-    assert [(l.name, l.stage) for l in result.layers] == [("net.0", 1), ("net.2", 1), ("net.4", 2), ("net.8", 3)]
+    assert [(layer.name, layer.stage) for layer in result.layers] == [("net.0", 1), ("net.2", 1), ("net.4", 2), ("net.8", 3)]
     assert result.stage_labels == {1: "stage 1 (16x16)", 2: "stage 2 (8x8)", 3: "stage 3 (4x4)"}
     for layer in result.layers:
         np.testing.assert_allclose(layer.explained, reference.pc1_explained_variance(layer.weight))
@@ -72,7 +72,7 @@ def test_stages_by_resolution_skip_pointwise_depthwise_and_unused_convs():
 def test_a_state_dict_is_staged_by_width_and_the_table_gives_mean_and_median_per_stage():
     result = analyze_kernels(_net().state_dict())
     assert result.stage_by == "width"
-    assert [(l.name, l.stage) for l in result.layers] == [("0", 1), ("2", 1), ("4", 2), ("8", 3)]
+    assert [(layer.name, layer.stage) for layer in result.layers] == [("0", 1), ("2", 1), ("4", 2), ("8", 3)]
     lines = result.table().splitlines()
     assert lines[0].split()[:3] == ["stage", "layers", "filters"]
     stage1 = np.concatenate([result.layers[0].explained, result.layers[1].explained])

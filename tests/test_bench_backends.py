@@ -6,7 +6,7 @@ from blueprint import cli
 
 def test_backends_bench_prints_a_ratio_and_spread_per_model_and_the_geometric_mean(capsys):
     argv = ["bench", "backends", "--models", "cifar_mobilenetv1_w1d2_bsconvu", "--threads", "1", "--rounds", "2",
-            "--warmup", "0", "--batch-scale", "32"]  # fmt: skip
+            "--warmup", "0", "--batch-scale", "32"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("1 ") and "threads:" not in line]

@@ -13,13 +13,13 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     checks that compiled inference equals eager."""
     runtimes = "eager,fused,onnxruntime,accel"
     argv = ["bench", "latency", "--quick", "--runtimes", runtimes, "--threads", "1",
-            "--json", str(tmp_path / "l.json"), "--png", str(tmp_path / "l.png")]  # fmt: skip
+            "--json", str(tmp_path / "l.json"), "--png", str(tmp_path / "l.png")]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "digits_cnn_bsconvs_p1d4" in out and "onnxruntime speed-up" in out
     rows = json.loads((tmp_path / "l.json").read_text())["rows"]
     assert [(r["model"], r["role"], r["batch"]) for r in rows] == [
-        ("digits_cnn", "baseline", 1), ("digits_cnn_bsconvs_p1d4", "bsconv", 1)]  # fmt: skip
+        ("digits_cnn", "baseline", 1), ("digits_cnn_bsconvs_p1d4", "bsconv", 1)]
     assert all(list(r["runtimes"]) == runtimes.split(",") and r["macs"] > 0 for r in rows)
     assert all(t["ms"] > 0 and t["images_per_s"] == pytest.approx(1e3 / t["ms"]) for t in rows[0]["runtimes"].values())
     assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -34,7 +34,7 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     (["--batches", "1,x"], "--batches: expected comma-separated ints >= 1, got '1,x'"),
     (["--pairs", "digits_cnn:nosuch"], "--pairs: unknown name 'nosuch'"),
     (["--repeats", "0"], "--repeats: expected an int >= 1, got 0"),
-])  # fmt: skip
+])
 def test_latency_bad_arguments_are_one_line_before_anything_runs(capsys, argv, message):
     assert cli.main(["bench", "latency", "--quick", *argv]) == 2
     err = capsys.readouterr().err

@@ -68,10 +68,3 @@ def test_kept_freed_memory_spares_repeated_large_allocations_their_page_faults()
     for _ in range(5):
         np.ones(2 << 20, dtype=np.float32)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 100  # not 5 x 2048 pages
-
-
-def test_the_command_line_knows_the_same_backends_and_ops_as_the_benchmark():
-    from blueprint.benchmarks import ops
-    from blueprint.commands.bench import layers
-
-    assert (layers.BACKENDS, layers.OPS) == (ops.BACKENDS, ops.OPS)

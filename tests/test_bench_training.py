@@ -9,7 +9,7 @@ from blueprint import cli
 @pytest.mark.parametrize("backend", ["torch", "accel"])
 def test_training_bench_reports_each_model_of_a_pair_with_positive_rates(backend, capsys):
     argv = ["bench", "training", "--pairs", "digits_cnn:digits_cnn_bsconvu", "--batch-size", "8", "--steps", "1",
-            "--warmup", "0", "--backend", backend]  # fmt: skip
+            "--warmup", "0", "--backend", backend]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert f"backend {backend}" in out

@@ -30,7 +30,7 @@ def test_converter_replaces_listed_kernel_sizes_and_leaves_grouped_and_1x1_convs
     assert converted is model
     assert isinstance(model[0], BSConvU) and isinstance(model[4][0], BSConvU)
     assert all(model[i] is m for i, m in kept.items())
-    assert [l.name for l in model.conversion_report.layers] == ["0", "4.0"]
+    assert [layer.name for layer in model.conversion_report.layers] == ["0", "4.0"]
     assert model(torch.zeros(2, 3, 16, 16, dtype=torch.float64)).shape == (2, 10)
 
 
@@ -99,11 +99,11 @@ def test_svd_init_reports_the_relative_error_of_the_kernel_it_computes(to):
 
 
 def test_exclude_by_name_pattern_or_predicate():
-    assert [l.name for l in convert(_cnn(), exclude="0").conversion_report.layers] == ["4.0"]
-    assert [l.name for l in convert(_cnn(), exclude=["4"]).conversion_report.layers] == ["0"]  # an ancestor
-    assert [l.name for l in convert(_cnn(), exclude="4.*").conversion_report.layers] == ["0"]
+    assert [layer.name for layer in convert(_cnn(), exclude="0").conversion_report.layers] == ["4.0"]
+    assert [layer.name for layer in convert(_cnn(), exclude=["4"]).conversion_report.layers] == ["0"]  # an ancestor
+    assert [layer.name for layer in convert(_cnn(), exclude="4.*").conversion_report.layers] == ["0"]
     chosen = convert(_cnn(), exclude=lambda name, conv: conv.in_channels == 3).conversion_report.layers
-    assert [l.name for l in chosen] == ["4.0"]
+    assert [layer.name for layer in chosen] == ["4.0"]
     with pytest.raises(ValueError, match="^exclude: 'stem' matches no module"):
         convert(_cnn(), exclude="stem")
 
@@ -177,7 +177,7 @@ def test_sec4_1_reverse_dsc_swaps_each_dsc_for_bsconv_u_of_the_same_geometry_poi
     assert first.dw.bias is not None and second.dw.bias is None and first.pw.bias is None
     assert sum(p.numel() for p in first.parameters()) == 4 * 6 + 6 * 9 + 6
     layers = model.conversion_report.layers
-    report = [(l.name, l.kernel_size, l.in_channels, l.out_channels, l.params_after) for l in layers]
+    report = [(layer.name, layer.kernel_size, layer.in_channels, layer.out_channels, layer.params_after) for layer in layers]
     assert report == [("0", (3, 3), 4, 6, 84), ("1.0", (5, 5), 6, 8, 6 * 8 + 2 * 8 + 8 * 25)]
     assert model(torch.randn(1, 4, 8, 8, dtype=torch.float64)).shape == (1, 8, 4, 4)
     assert isinstance(convert(DSConv(3, 4, 3), reverse_dsc=True), BSConvU)  # a DSC on its own is returned

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin
 
 import pytest
+
 from book import FIGURES
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,8 +25,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run"]  # fmt: skip
 API_AREAS = ["reference", "accel", "layers", "convert", "models", "training", "analysis"]
-PAGES = ["index.html", "idea.html", "verify.html", *(f"lessons/{name}.html" for name in FIGURES),
-         *(f"api/{area}.html" for area in API_AREAS)]
+PAGES = ["index.html", "idea.html", "verify.html", "performance.html", "design.html",
+         *(f"lessons/{name}.html" for name in FIGURES), *(f"api/{area}.html" for area in API_AREAS)]
 # Kept after the run (git ignores docs/_build/), to look at: /tmp/pytest-of-* is shared and pruned.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "_build" / "test-screenshots" / "lesson02.png"
 RAW_TEX = ["$$", "\\(", "\\[", "\\begin{"]

@@ -46,7 +46,7 @@ def test_sec3_3_1_bsconv_u_costs_n_h_w_times_m_plus_k_squared():
     bsconv = profile(BSConvU(m, n, k, padding=1, bias=False), (m, h, h))
     assert conv.flops == n * h * h * m * k * k
     assert bsconv.flops == n * h * h * (m + k * k)
-    assert [l.name for l in bsconv.layers] == ["pw", "dw"]
+    assert [layer.name for layer in bsconv.layers] == ["pw", "dw"]
 
 
 def test_a_batch_multiplies_flops_and_a_shared_layer_counts_params_once():
@@ -54,7 +54,7 @@ def test_a_batch_multiplies_flops_and_a_shared_layer_counts_params_once():
     model = nn.Sequential(shared, nn.ReLU(), shared)
     single, batch = profile(model, (1, 4, 1, 4)), profile(model, (3, 4, 1, 4))
     assert batch.flops == 3 * single.flops
-    assert single.params == 20 and [l.params for l in single.layers] == [20, 0, 20]
+    assert single.params == 20 and [layer.params for layer in single.layers] == [20, 0, 20]
 
 
 def test_profile_leaves_mode_and_batchnorm_statistics_untouched():

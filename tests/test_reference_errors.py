@@ -5,6 +5,7 @@ import pytest
 import accel
 import reference
 import reference.naive as naive
+from reference.equations import OPS
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((2, 4, 6, 6))
@@ -29,9 +30,6 @@ def forward_calls(backend):
         "bsconv_u": lambda x=X, w_pw=W_PW, w_dw=W_DW, **kw: backend.bsconv_u_forward(x, w_pw, w_dw, **kw),
         "bsconv_s": lambda x=X, w_b=W_B, w_a=W_A, w_dw=W_DW, **kw: backend.bsconv_s_forward(x, w_b, w_a, w_dw, **kw),
     }
-
-
-OPS = ["conv2d", "dsc", "bsconv_u", "bsconv_s"]
 
 
 def call(backend, op, **kw):

@@ -5,6 +5,7 @@ from hypothesis import given
 
 import reference
 import reference.naive as naive
+from reference.equations import OPS
 from tests.finite_differences import check_gradient
 from tests.geometry import contract_operands, conv_cases, seeds
 
@@ -12,9 +13,6 @@ from tests.geometry import contract_operands, conv_cases, seeds
 def _geometry(op, case):
     geo = dict(stride=case.stride, padding=case.padding, dilation=case.dilation)
     return {**geo, "groups": case.groups} if op == "conv2d" else geo
-
-
-OPS = ["conv2d", "dsc", "bsconv_u", "bsconv_s"]
 
 
 @pytest.mark.parametrize("op", OPS)

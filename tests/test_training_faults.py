@@ -181,8 +181,8 @@ def test_progress_lines_come_only_every_interval_and_the_status_only_when_drawn(
 def test_curves_use_plain_tick_labels_and_whole_epochs(tmp_path):
     from blueprint.training.metrics import plot_curves
 
-    history = [dict(epoch=e, train_loss=l, test_loss=1.1 * l, train_acc=0.5, test_acc=0.4)
-               for e, l in ((1, 2.65), (2, 2.4))]  # fmt: skip
+    history = [dict(epoch=e, train_loss=loss, test_loss=1.1 * loss, train_acc=0.5, test_acc=0.4)
+               for e, loss in ((1, 2.65), (2, 2.4))]  # fmt: skip
     fig = plot_curves({"m": history}, str(tmp_path / "c.png"))
     loss_ax, acc_ax = fig.axes
     fig.canvas.draw()

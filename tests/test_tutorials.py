@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from book import FIGURES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

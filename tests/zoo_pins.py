@@ -1,7 +1,7 @@
 """What ``tests/zoo_pins.json`` pins about the zoo, and how to write it again.
 
-The pins were written by the zoo as it was before its variants became transforms of their baselines, so that
-the rewrite is held to the old models exactly:
+The pins hold every model of the zoo to fixed layouts, computations and initializations, so that a change to
+the zoo's code (a family, a transform, the converter) that changes a model fails ``tests/test_zoo_pins.py``:
 
 - ``layouts``: for every registered name, its default class count, input size, parameter count, and digests
   of its ``state_dict`` keys with shapes, of its module paths and of its weights under the orthonormal loss;

@@ -52,22 +52,22 @@ class KernelCorrelations:
 
     def by_stage(self) -> dict[int, np.ndarray]:
         """Stage -> the PC1 explained variance of all its filters."""
-        return {s: np.concatenate([l.explained for l in self.layers if l.stage == s]) for s in self.stage_labels}
+        return {s: np.concatenate([layer.explained for layer in self.layers if layer.stage == s]) for s in self.stage_labels}
 
     def layer(self, name: str) -> LayerPC1:
-        for l in self.layers:
-            if l.name == name:
-                return l
-        raise ValueError(f"layer: expected one of the analyzed layers {[l.name for l in self.layers]}, got {name!r}")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"layer: expected one of the analyzed layers {[layer.name for layer in self.layers]}, got {name!r}")
 
     def table(self) -> str:
         """Mean and median PC1 explained variance (in %) per stage and over all filters."""
         header = ("stage", "layers", "filters", "mean PC1 %", "median PC1 %")
         rows = []
         for s, values in self.by_stage().items():
-            n_layers = sum(l.stage == s for l in self.layers)
+            n_layers = sum(layer.stage == s for layer in self.layers)
             rows.append((self.stage_labels[s], str(n_layers), str(values.size), *_mean_median(values)))
-        every = np.concatenate([l.explained for l in self.layers])
+        every = np.concatenate([layer.explained for layer in self.layers])
         rows.append(("all", str(len(self.layers)), str(every.size), *_mean_median(every)))
         return format_table(header, rows[:-1], footer=rows[-1:])
 

@@ -23,7 +23,7 @@ class AnalysisFiles:
 
 def default_layer(result: KernelCorrelations) -> LayerPC1:
     """The first analyzed layer with at least 8 slices per filter (a stem conv has only 3), else the first."""
-    return next((l for l in result.layers if l.weight.shape[1] >= 8), result.layers[0])
+    return next((layer for layer in result.layers if layer.weight.shape[1] >= 8), result.layers[0])
 
 
 def write_analysis(

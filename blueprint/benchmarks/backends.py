@@ -52,7 +52,7 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     ms = {side: statistics.median(t) for side, t in times.items()}
     paired = [t / a for t, a in zip(times["torch"], times["accel"])]  # the two steps of one round
     return dict(model=name, batch=batch_size, ms=ms, ratio=ms["torch"] / ms["accel"],
-                spread=(min(paired), max(paired)))  # fmt: skip
+                spread=(min(paired), max(paired)))
 
 
 def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None) -> list[dict]:
@@ -82,7 +82,7 @@ def format_rows(rows: list[dict]) -> str:
     table = format_table(
         ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread"],
         [[str(r["threads"]), r["model"], str(r["batch"]), f"{r['ms']['torch']:.1f}", f"{r['ms']['accel']:.1f}",
-          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}"] for r in rows],  # fmt: skip
+          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}"] for r in rows],
         align="<<>>>>>",
     )
     lines = [table, ""]

@@ -34,22 +34,11 @@ import blueprint
 from blueprint import deployment
 from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.inference import InferenceEngine
+from blueprint.menus import LATENCY_PAIRS, LATENCY_RUNTIMES
 from blueprint.models import create, input_size
 from blueprint.progress import progress
 from blueprint.tables import format_table
 
-RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
-
-# baseline -> BSConv variant: Table 1's MobileNets (CIFAR, x1), Table 2's ResNet/WRN pairs, one ImageNet pair
-PAIRS = (
-    ("cifar_mobilenetv1_w1", "cifar_mobilenetv1_w1_bsconvu"),
-    ("cifar_mobilenetv2_w1", "cifar_mobilenetv2_w1_bsconvs_p1d6"),
-    ("cifar_mobilenetv3_large_w1", "cifar_mobilenetv3_large_w1_bsconvs_p1d6"),
-    ("cifar_resnet20", "cifar_resnet110_bsconvu"),
-    ("cifar_wrn40_3", "cifar_wrn40_8_bsconvu"),
-    ("mobilenetv1_w1", "mobilenetv1_w1_bsconvu"),
-)
-QUICK_PAIRS = (("digits_cnn", "digits_cnn_bsconvs_p1d4"),)
 BATCHES = (1, 32)
 ROLES = ("baseline", "bsconv")
 
@@ -98,10 +87,10 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
             inputs = {role: torch.randn(batch, *size) for role, (_, size, _) in models.items()}  # B,C,H,W
             ms = alternated_ms({(role, runtime): functools.partial(call, inputs[role])
                                 for role in models for runtime, call in calls[role].items()}, repeats, warmup,
-                               on_round)  # fmt: skip
+                               on_round)
             for role, (name, _, cost) in models.items():
                 row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
-                       "runtimes": {}}  # fmt: skip
+                       "runtimes": {}}
                 for runtime in calls[role]:
                     median, spread = median_spread(ms[role, runtime])
                     row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
@@ -109,8 +98,8 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
     return rows
 
 
-def run(pairs=PAIRS, chosen=RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
-        on_row=None) -> list[dict]:  # fmt: skip
+def run(pairs=LATENCY_PAIRS, chosen=LATENCY_RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
+        on_row=None) -> list[dict]:
     """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count). Each row gets
     ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""
     threads = threads or torch.get_num_threads()
@@ -134,12 +123,12 @@ def speedups(rows: list[dict]) -> list[dict]:
     out = []
     for base in (r for r in rows if r["role"] == "baseline"):
         variant = next((r for r in rows if r["pair"] == base["pair"] and r["role"] == "bsconv"
-                        and r["batch"] == base["batch"]), None)  # fmt: skip
+                        and r["batch"] == base["batch"]), None)
         if variant is None:  # a run cut short before the pair's BSConv model
             continue
         ratio = {k: base["runtimes"][k]["ms"] / v["ms"] for k, v in variant["runtimes"].items()}
         out.append({"baseline": base["model"], "bsconv": variant["model"], "batch": base["batch"],
-                    "macs_ratio": base["macs"] / variant["macs"], "speedup": ratio})  # fmt: skip
+                    "macs_ratio": base["macs"] / variant["macs"], "speedup": ratio})
     return out
 
 
@@ -151,17 +140,17 @@ def format_report(rows: list[dict]) -> str:
         (r["model"], str(r["batch"]), f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}",
          *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()))
         for r in rows
-    ]  # fmt: skip
+    ]
     ratio_header = ("baseline -> BSConv", "batch", "baseline/BSConv MACs", *(f"{r} speed-up" for r in chosen))
     ratio_body = [
         (f"{s['baseline']} -> {s['bsconv']}", str(s["batch"]), f"{s['macs_ratio']:.2f}x",
          *(f"{v:.2f}x" for v in s["speedup"].values()))
         for s in speedups(rows)
-    ]  # fmt: skip
+    ]
     threads = rows[0]["threads"]
     return (f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
             f"range\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
-            f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")  # fmt: skip
+            f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")
 
 
 def plot(rows: list[dict], path: str) -> None:
@@ -187,10 +176,10 @@ def plot(rows: list[dict], path: str) -> None:
                 ax.plot(xs, ys, color=colour, linewidth=0.8, alpha=0.6)
                 for r, x, y in zip(members, xs, ys):
                     ax.scatter(x, y, s=36, color=colour, facecolors=colour if r["role"] == "baseline" else "none",
-                               label=runtime if (pair, r["role"]) == (0, "baseline") else None, zorder=3)  # fmt: skip
+                               label=runtime if (pair, r["role"]) == (0, "baseline") else None, zorder=3)
         for r in (r for r in here if "eager" in r["runtimes"]):  # baselines labelled above, BSConv below
             ax.annotate(r["model"].replace("cifar_", ""), (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]), fontsize=6,
-                        xytext=(3, 3 if r["role"] == "baseline" else -9), textcoords="offset points")  # fmt: skip
+                        xytext=(3, 3 if r["role"] == "baseline" else -9), textcoords="offset points")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("multiply-adds per image (millions)")

@@ -43,8 +43,9 @@ from blueprint import accel_threads
 from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
-from blueprint.benchmarks.ops import BACKENDS, OPS, SHAPES, Shape, depthwise_bytes, forward_flops, runner
+from blueprint.benchmarks.ops import SHAPES, Shape, depthwise_bytes, forward_flops, runner
 from blueprint.benchmarks.timing import alternated_ms, median_spread
+from blueprint.menus import TIMED_BACKENDS, TIMED_OPS
 from blueprint.progress import progress
 from blueprint.tables import format_table
 
@@ -169,8 +170,8 @@ def _row(op: str, s: Shape, p: str, times: dict) -> dict:
 
 
 def run(
-    backends=BACKENDS,
-    ops=OPS,
+    backends=TIMED_BACKENDS,
+    ops=TIMED_OPS,
     shapes: tuple[Shape, ...] = SHAPES,
     threads: int | None = None,
     repeats: int = 10,
@@ -187,12 +188,12 @@ def run(
     allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):
         report = Report(threads, tuple(backends), matmul_peak_gflops(), copy_bandwidth_gbps(copy_mib), copy_mib,
-                        blas_info(), allocator=allocator)  # fmt: skip
+                        blas_info(), allocator=allocator)
         compared = tuple(b for b in backends if b != "reference")
         samples = {}  # (op, shape, pass) -> backend -> ms of each round
         at = []  # the (op, shape) being measured
         bar = progress(len(ops) * len(shapes) * (1 + ("reference" in backends)), "bench layers",
-                       status=lambda: " ".join(at))  # fmt: skip
+                       status=lambda: " ".join(at))
         for side in (compared, ("reference",) if "reference" in backends else ()):
             for op in ops:
                 for s in shapes:
@@ -240,11 +241,11 @@ def format_report(report: Report) -> str:
         "",
         format_table(
             ["op", "shape", "pass", *(f"{n} ms" for n in b), *(f"{n} x torch" for n in compared),
-             *(f"{n} GF/s" for n in b), *(f"{n} GB/s" for n in b)],  # fmt: skip
+             *(f"{n} GF/s" for n in b), *(f"{n} GB/s" for n in b)],
             [
                 [r["op"], r["shape"], r["pass"], *(f"{r['ms'][n]:.3f} ±{r['spread'][n]:.0%}" for n in b),
                  *(f"{r['vs_torch'][n]:.2f}" for n in compared), *(f"{r['gflops'][n]:.1f}" for n in b),
-                 *(f"{r['gbps'][n]:.1f}" if "gbps" in r else "" for n in b)]  # fmt: skip
+                 *(f"{r['gbps'][n]:.1f}" if "gbps" in r else "" for n in b)]
                 for r in report.rows
             ],
             align="<<<" + ">" * (3 * len(b) + len(compared)),
@@ -256,24 +257,33 @@ def format_report(report: Report) -> str:
         lines.append(format_table(
             ["backend op pass", "geomean", "min"],
             [[key, f"{v['geomean']:.2f}", f"{v['min']:.2f}"] for key, v in summary.items()],
-        ))  # fmt: skip
+        ))
     if report.memory:
         lines += ["", "BSConv-U peak memory, accel forward+backward: naive full kernel vs factorized"]
         lines.append(format_table(
             ["shape", "naive MiB", "factorized MiB", "ratio"],
             [[m["shape"], f"{m['naive_mib']:.2f}", f"{m['factorized_mib']:.2f}",
-              f"{m['naive_mib'] / m['factorized_mib']:.1f}x"] for m in report.memory],  # fmt: skip
-        ))  # fmt: skip
+              f"{m['naive_mib'] / m['factorized_mib']:.1f}x"] for m in report.memory],
+        ))
     if report.compile:
         lines += ["", "accel import + first BSConv-U forward+backward (seconds)"]
         lines.append(format_table(
             ["cache", "import", "first call", "total"],
             [[which, f"{c['import_s']:.2f}", f"{c['first_call_s']:.2f}", f"{c['total_s']:.2f}"]
-             for which, c in report.compile.items()],  # fmt: skip
-        ))  # fmt: skip
+             for which, c in report.compile.items()],
+        ))
     return "\n".join(lines)
 
 
 def write_json(report: Report, path: str) -> None:
     with open(path, "w") as f:
         json.dump(report.to_json(), f, indent=2)
+
+
+def read_json(path) -> Report:
+    """The ``Report`` that ``write_json`` wrote to ``path`` (its ``summary`` is computed again from the rows)."""
+    with open(path) as f:
+        saved = json.load(f)
+    saved.pop("summary", None)
+    saved["numba_layer"] = saved.pop("numba_threading_layer")
+    return Report(**{**saved, "backends": tuple(saved["backends"])})

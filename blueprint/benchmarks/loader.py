@@ -54,7 +54,7 @@ def images_per_second(dataset: FolderDataset, rounds: int) -> float:
 
 
 def run(data_dir: str | None = None, recipes=tuple(RECIPES), images: int = 64, size=(500, 375), rounds: int = 3,
-        on_row=None) -> list[dict]:  # fmt: skip
+        on_row=None) -> list[dict]:
     """One row per recipe and split: images/s per worker and the loader's bound with the default workers."""
     with tempfile.TemporaryDirectory() as tmp:
         root = data_dir or write_jpeg_folder(tmp, images, size)
@@ -65,7 +65,7 @@ def run(data_dir: str | None = None, recipes=tuple(RECIPES), images: int = 64, s
                 _, samples = scan(os.path.join(root, split))
                 rate = images_per_second(FolderDataset(samples[:images], config, train), rounds)
                 rows.append(dict(recipe=name, split=split, images=min(images, len(samples)), per_worker=rate,
-                                 workers=default_workers()))  # fmt: skip
+                                 workers=default_workers()))
                 if on_row:
                     on_row(rows[-1])
     return rows
@@ -76,4 +76,4 @@ HEADER = ("recipe", "transform", "images", "images/s per worker", "default worke
 
 def format_rows(rows: list[dict]) -> str:
     return format_table(HEADER, [[r["recipe"], r["split"], str(r["images"]), f"{r['per_worker']:,.0f}",
-                                  str(r["workers"]), f"{r['per_worker'] * r['workers']:,.0f}"] for r in rows])  # fmt: skip
+                                  str(r["workers"]), f"{r['per_worker'] * r['workers']:,.0f}"] for r in rows])

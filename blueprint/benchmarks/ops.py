@@ -2,8 +2,8 @@
 depthwise step of Eq. (7) alone (BSConv-U's: a K x K depthwise convolution on the N channels that its
 pointwise step produced), whose speed is bound by memory traffic rather than arithmetic.
 
-A ``Shape`` is (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for
-one backend (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
+A ``Shape`` is (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for one op of
+``blueprint.menus.TIMED_OPS`` on one of its ``TIMED_BACKENDS`` (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
 alone and forward + backward (the backward with a fixed upstream gradient dy). accel runs as the accel
 backend of ``blueprint`` runs it: its pointwise products on PyTorch's BLAS (``blueprint.backend.torch_matmul``)
 and its kernels on PyTorch's OpenMP threads (``blueprint.accel_threads``).
@@ -21,8 +21,6 @@ from blueprint import accel_threads
 from blueprint.backend import torch_matmul
 from blueprint.layers import subspace_channels
 
-OPS = ("bsconv_u", "bsconv_s", "dsc", "depthwise")
-BACKENDS = ("reference", "accel", "torch")
 SUBSPACE_RATIO = 0.25  # p of Eq. (8) for BSConv-S, with M' as BSConvS computes it
 
 

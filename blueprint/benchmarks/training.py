@@ -21,14 +21,6 @@ from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
 from blueprint.training.devices import autocast, grad_scaler, kernel_settings, sgd
 
-# baseline -> its BSConv counterpart (Table 1 / Table 2 pairs, and the demo's)
-PAIRS = (
-    ("digits_cnn", "digits_cnn_bsconvu"),
-    ("cifar_resnet20", "cifar_resnet110_bsconvu"),
-    ("cifar_mobilenetv1_w1d2", "cifar_mobilenetv1_w1d2_bsconvu"),
-    ("cifar_mobilenetv2_w1d2", "cifar_mobilenetv2_w1d2_bsconvs_p1d6"),
-)
-
 
 def train_step(net, x, y, optimizer, penalty=None, scaler=None, amp: bool = False, alpha: float = 0.01) -> None:
     """One step of ``blueprint train``: forward of ``net`` under autocast, cross-entropy plus ``alpha`` times the
@@ -49,7 +41,7 @@ def train_step(net, x, y, optimizer, penalty=None, scaler=None, amp: bool = Fals
 
 
 def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool = False,
-            channels_last: bool = False, compile: bool = False, alpha: float = 0.01) -> dict:  # fmt: skip
+            channels_last: bool = False, compile: bool = False, alpha: float = 0.01) -> dict:
     """Parameters, multiply-adds per image, median step time and images/s of training ``name``."""
     size = input_size(name)
     model = create(name, num_classes=10)
@@ -77,7 +69,7 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
 
 
 def run(pairs, device: torch.device, batch_size: int, steps: int, warmup: int, backend: str = "torch",
-        amp: bool = False, channels_last: bool = False, compile: bool = False, on_row=None) -> list[dict]:  # fmt: skip
+        amp: bool = False, channels_last: bool = False, compile: bool = False, on_row=None) -> list[dict]:
     """One ``measure`` per model of each pair, with ``vs_baseline`` (images/s over the pair's baseline's);
     ``on_row(row)`` is called as each row is done."""
     rows = []
@@ -99,7 +91,7 @@ HEADER = ("model", "params", "MFLOPs", "ms/step", "images/s", "vs baseline")
 
 def format_row(r: dict) -> list[str]:
     return [r["model"], f"{r['params']:,}", f"{r['flops'] / 1e6:.2f}", f"{r['ms']:.1f}", f"{r['images_per_s']:,.0f}",
-            f"{r['vs_baseline']:.2f}x"]  # fmt: skip
+            f"{r['vs_baseline']:.2f}x"]
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -71,7 +71,7 @@ class Summary:
 
 def select(equations, patterns, backends):
     """The entries matching any of ``patterns`` (all if None) whose backends are all in ``backends``."""
-    from blueprint.verification import BACKENDS
+    from blueprint.menus import VERIFY_BACKENDS as BACKENDS
 
     unknown = sorted(set(backends or ()) - set(BACKENDS))
     if unknown:
@@ -155,9 +155,8 @@ def write_json(path: str, seed: int, cases: int, summaries) -> None:
 
 
 def run(args) -> int:
-    from blueprint.verification import EQUATIONS
-
     from blueprint.paths import writable_file
+    from blueprint.verification import EQUATIONS
 
     if args.cases < 1:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")

@@ -25,8 +25,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, InvertedResidual, ModelConfig, SEUnit
-from blueprint.models.common import depthwise_block, reference_init
+from blueprint.models.common import (
+    BackboneClassifier,
+    Classifier,
+    ConvBlock,
+    InvertedResidual,
+    ModelConfig,
+    SEUnit,
+    depthwise_block,
+    reference_init,
+)
 from blueprint.models.variants import MarkProjections
 
 

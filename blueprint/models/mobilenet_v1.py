@@ -15,8 +15,16 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from blueprint.layers import BSConvU
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, depthwise_block
-from blueprint.models.common import fraction_text, reference_init, scaled
+from blueprint.models.common import (
+    BackboneClassifier,
+    Classifier,
+    ConvBlock,
+    ModelConfig,
+    depthwise_block,
+    fraction_text,
+    reference_init,
+    scaled,
+)
 from blueprint.models.variants import ToBSConvU
 
 

@@ -16,8 +16,18 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, InvertedResidual, ModelConfig, SEUnit
-from blueprint.models.common import depthwise_block, fraction_text, reference_init, scaled
+from blueprint.models.common import (
+    BackboneClassifier,
+    Classifier,
+    ConvBlock,
+    InvertedResidual,
+    ModelConfig,
+    SEUnit,
+    depthwise_block,
+    fraction_text,
+    reference_init,
+    scaled,
+)
 from blueprint.models.variants import MarkProjections
 
 

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, SEUnit, fraction_text
-from blueprint.models.common import reference_init, scaled
+from blueprint.models.common import (
+    BackboneClassifier,
+    Classifier,
+    ConvBlock,
+    ModelConfig,
+    SEUnit,
+    fraction_text,
+    reference_init,
+    scaled,
+)
 from blueprint.models.mobilenet_v2 import Stage, bottleneck_stages
 from blueprint.models.variants import MarkProjections
 

@@ -83,7 +83,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every value where the configuration is made; returns self. Errors name the field."""
-        from blueprint.backend import BACKENDS
+        from blueprint.menus import LAYER_BACKENDS as BACKENDS
         from blueprint.models import list_models
         from blueprint.names import unknown_name_error
 

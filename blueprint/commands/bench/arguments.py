@@ -30,6 +30,11 @@ def pairs(text: str) -> list[tuple[str, str]]:
     return items
 
 
+def pairs_text(items) -> str:
+    """``items``, (baseline, BSConv) pairs, as ``--pairs`` takes them: ``BASELINE:BSCONV,...`` (``pairs``' inverse)."""
+    return ",".join(f"{baseline}:{bsconv}" for baseline, bsconv in items)
+
+
 def known_models(chosen: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """``chosen`` pairs if every name is a zoo model; else the first unknown one with the closest names."""
     from blueprint.models import list_models

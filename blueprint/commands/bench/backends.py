@@ -18,10 +18,10 @@ def run(args) -> int:
         models = tuple(m for m in models if m[0] in names(tuple(n for n, _ in bench.MODELS), "--models")(args.models))
     print(f"training step, accel backend against torch backend, alternated in one process, {args.rounds} rounds "
           f"after {args.warmup} warm-up steps each; accel/torch = median torch ms / median accel ms (above 1: accel "
-          "is faster); spread = range of the per-round ratios", flush=True)  # fmt: skip
+          "is faster); spread = range of the per-round ratios", flush=True)
     rows = bench.run(models, threads, args.rounds, args.warmup,
                      on_row=lambda r: print(f"  measured {r['model']} at {r['threads']} threads", file=sys.stderr,
-                                            flush=True))  # fmt: skip
+                                            flush=True))
     print(bench.format_rows(rows))
     return 0
 

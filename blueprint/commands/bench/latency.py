@@ -4,24 +4,26 @@ from __future__ import annotations
 import os
 import sys
 
-from blueprint.commands.bench.arguments import BENCH_ENV, known_models, names, pairs, positive, positive_ints
+from blueprint.commands.bench.arguments import (
+    BENCH_ENV,
+    known_models,
+    names,
+    pairs,
+    pairs_text,
+    positive,
+    positive_ints,
+)
+from blueprint.menus import LATENCY_PAIRS, LATENCY_QUICK_PAIRS, LATENCY_RUNTIMES
 from blueprint.paths import writable_file
 
-
-# The latency mode's runtimes and pairs, repeated from blueprint.benchmarks.latency so that parsing needs no torch.
-RUNTIMES = ("eager", "fused", "compile", "onnxruntime", "accel")
-PAIRS = ("cifar_mobilenetv1_w1:cifar_mobilenetv1_w1_bsconvu,cifar_mobilenetv2_w1:cifar_mobilenetv2_w1_bsconvs_p1d6,"
-         "cifar_mobilenetv3_large_w1:cifar_mobilenetv3_large_w1_bsconvs_p1d6,"
-         "cifar_resnet20:cifar_resnet110_bsconvu,cifar_wrn40_3:cifar_wrn40_8_bsconvu,"
-         "mobilenetv1_w1:mobilenetv1_w1_bsconvu")  # fmt: skip
-QUICK_PAIRS = "digits_cnn:digits_cnn_bsconvs_p1d4"
+PAIRS, QUICK_PAIRS = pairs_text(LATENCY_PAIRS), pairs_text(LATENCY_QUICK_PAIRS)  # as --pairs takes them
 
 
 def run(args) -> int:
     if args.from_json:
         return report(args)
     chosen_pairs = pairs(args.pairs or (QUICK_PAIRS if args.quick else PAIRS))
-    chosen = names(RUNTIMES, "--runtimes")(args.runtimes)
+    chosen = names(LATENCY_RUNTIMES, "--runtimes")(args.runtimes)
     batches = positive_ints(args.batches or ("1" if args.quick else "1,32"), "--batches")
     repeats = 1 if args.quick and args.repeats is None else positive("--repeats", args.repeats) or 10
     positive("--warmup", args.warmup, minimum=0)
@@ -37,7 +39,7 @@ def run(args) -> int:
         rows.append(row)
         eager = next(iter(row["runtimes"].values()))
         print(f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
-              file=sys.stderr, flush=True)  # fmt: skip
+              file=sys.stderr, flush=True)
         if args.json:
             bench.write_json(rows, args.json)
 
@@ -84,15 +86,15 @@ def add(modes) -> None:
         f"Benchmark with `{BENCH_ENV} blueprint bench latency --threads 2 --png latency.png`.",
     )
     p.add_argument("--pairs", help=f"comma-separated BASELINE:BSCONV pairs (default: {PAIRS})")
-    p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated, default %(default)s")
+    p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
     p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
     p.add_argument("--quick", action="store_true",
-                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")  # fmt: skip
+                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
     p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
     p.add_argument("--from-json", metavar="FILES",
-                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")  # fmt: skip
+                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")
     p.set_defaults(func=run, fields={"paths": "--from-json"})

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 from blueprint.commands.bench.arguments import BENCH_ENV, names, positive
+from blueprint.menus import TIMED_BACKENDS, TIMED_OPS
 from blueprint.paths import writable_file
-
-# The layers mode's names, repeated from blueprint.benchmarks.ops so that parsing needs no torch.
-BACKENDS = ("reference", "accel", "torch")
-OPS = ("bsconv_u", "bsconv_s", "dsc", "depthwise")
 
 
 def run(args) -> int:
-    backends = names(BACKENDS, "--backends")(args.backends)
-    ops = names(OPS, "--ops")(args.ops)
+    backends = names(TIMED_BACKENDS, "--backends")(args.backends)
+    ops = names(TIMED_OPS, "--ops")(args.ops)
     positive("--threads", args.threads)
     positive("--repeats", args.repeats)
     writable_file(args.json, "--json")
@@ -20,7 +17,7 @@ def run(args) -> int:
 
     report = bench.run(backends=backends, ops=ops, shapes=QUICK_SHAPES if args.quick else SHAPES,
                        threads=args.threads, repeats=args.repeats, with_compile=not args.no_compile,
-                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)  # fmt: skip
+                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)
     print(bench.format_report(report))
     if args.json:
         bench.write_json(report, args.json)
@@ -39,8 +36,8 @@ def add(modes) -> None:
         "(a workaround for old OpenBLAS builds that selects a slower kernel on newer CPUs), unset both for the "
         f"benchmark run only: `{BENCH_ENV} blueprint bench layers --threads 2 --repeats 30`.",
     )
-    p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated, default %(default)s")
-    p.add_argument("--ops", default=",".join(OPS), help="comma-separated, default %(default)s")
+    p.add_argument("--backends", default=",".join(TIMED_BACKENDS), help="comma-separated, default %(default)s")
+    p.add_argument("--ops", default=",".join(TIMED_OPS), help="comma-separated, default %(default)s")
     p.add_argument("--quick", action="store_true", help="two small shapes (a smoke run) instead of the five")
     p.add_argument("--threads", type=int, default=None, help="threads for PyTorch, Numba and BLAS (default: PyTorch's)")
     p.add_argument("--repeats", type=int, default=10, help="alternated rounds per measurement (the median is reported)")
