@@ -25,9 +25,9 @@ if not hits:  # compiled here (Numba cannot show the machine code of what it loa
     packed = set(re.findall(r"vfmadd\\d+ps\\s[^\\n]*%([yz]mm)", asm))
 
 import numba
-plain = numba.njit(fastmath={"contract"})(tiles._pointwise_tile)
+plain = numba.njit(fastmath={"contract"})(tiles._pointwise_tiles)
 w = np.ones((1, 16, 16), np.float32)
-plain(a, 0, w, 0, np.zeros(16, np.float32), np.empty((8, 16), np.float32))
+plain(a, w, np.zeros(16, np.float32), np.empty((8, 16), np.float32), 8)
 plain_packed = set(re.findall(r"vfmadd\\d+ps\\s[^\\n]*%([yz]mm)", "".join(plain.inspect_asm().values())))
 print(json.dumps({"before": before, "after_import": after_import, "after_call": after_call, "hits": hits,
                   "packed": sorted(packed), "plain_packed": sorted(plain_packed), "ok": bool(product[0, 0] == 16)}))
