@@ -134,8 +134,7 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None):
     y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
     threads = numba.get_num_threads()
     bands = 1 if x.shape[0] >= 2 * threads else min(ho, -(-2 * threads // x.shape[0]))
-    taps, bias = np.tile(layer.taps, (1, 1, wo)), np.tile(layer.bias, wo)  # over the Wo pixels of a row
-    bsconv_u_kernel(x, layer.w, layer.pw_bias, taps, bias, res, _activation(mid_act), _activation(act),
+    bsconv_u_kernel(x, layer.w, layer.pw_bias, layer.taps, layer.bias, res, _activation(mid_act), _activation(act),
                     layer.geometry, max(bands, 1), y)  # fmt: skip
     return y
 

@@ -1,4 +1,4 @@
-"""The source of accel's register tile, which ``accel.tiles`` holds between two marker lines.
+"""The source of accel's register tiles, which ``accel.tiles`` holds between two marker lines.
 
 A tile keeps its partial sums in scalar locals, one per output value, so that LLVM holds them in vector
 registers for the whole reduction (Numba has no stack arrays, and sums kept in an array go back to memory
@@ -12,6 +12,12 @@ plain Python in the file it is compiled from, so Numba's ``cache=True`` keys it 
   multiply-adds. With SLP vectorization (``accel.jit``'s ``vectorize``) a weight row is one vector load and
   each pixel one broadcast and one fused multiply-add per vector. The loops over the tiles are part of the
   generated function, so that a call covers a whole block of pixels (a call per tile cost half the speed).
+- ``depthwise_3x3``: one output row of a 3 x 3 depthwise step (Eq. 7): each output pixel's ``CHANNELS``
+  channels sum their nine products in registers and are stored once (summing tap by tap into the output row
+  in memory was bound by its loads and stores: 15-16 GFLOP/s on one core). Every load and store goes through
+  a view of the 16 channels with constant indices, which SLP vectorizes (with ``c0 + n`` as the index, Numba's
+  negative-index test on each access kept it scalar), and the taps are read inside the pixel loop (loaded
+  before it, they reach the loop body as scalars from outside its block, which SLP does not combine).
 """
 from __future__ import annotations
 
@@ -54,9 +60,33 @@ def pointwise_tiles() -> list[str]:
     return lines
 
 
+def depthwise_3x3() -> list[str]:
+    """``_depthwise_3x3(ring, rows, taps, bias, sw, dw, out)``: one output row of a 3 x 3 depthwise step (Eq. 7)."""
+    c = CHANNELS
+    taps = [(i, j) for i in range(3) for j in range(3)]
+    lines = [
+        "def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):",
+        "    \"\"\"out[q, c] = bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row: ring",
+        "    (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, C),",
+        f"    out (Wo, C), C a multiple of {c}. Each output's {c} channels sum their nine products in registers.\"\"\"",
+        "    r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]",
+        f"    for c0 in range(0, out.shape[1], {c}):",
+    ]
+    lines += ["        for q in range(out.shape[0]):", "            col = q * sw"]
+    lines.append(f"            bv = bias[c0 : c0 + {c}]")
+    lines += _lines("a{n} = bv[{n}]", c, 12)
+    for i, j in taps:
+        at = f"col + {j} * dw" if j else "col"
+        lines.append(f"            x, t = r{i}[{at}, c0 : c0 + {c}], taps[{i}, {j}, c0 : c0 + {c}]")
+        lines += _lines("a{n} += t[{n}] * x[{n}]", c, 12)
+    lines.append(f"            o = out[q, c0 : c0 + {c}]")
+    lines += _lines("o[{n}] = a{n}", c, 12)
+    return lines
+
+
 def generated_block() -> str:
     """The text between (and including) the marker lines of ``accel/tiles.py``."""
-    return "\n".join([BEGIN, *pointwise_tiles(), END])
+    return "\n".join([BEGIN, *pointwise_tiles(), "", "", *depthwise_3x3(), END])
 
 
 def tiles_path() -> pathlib.Path:

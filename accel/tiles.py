@@ -5,16 +5,18 @@ kernels of this file (Numba's cache keys on the file). Channels are padded to wh
 packs the weights, zero in the padded places, so padded channels hold zeros throughout).
 
 - ``_pointwise_tiles`` (generated, ``accel.tile_source``): 4 pixels x 16 output channels of Eq. (6) at a time in
-  registers, the loop over the input channels innermost.
+  registers, the loop over the input channels innermost; ``_depthwise_3x3`` (generated too): one output row of
+  a 3 x 3 depthwise step, the taps in registers.
 - ``pointwise_rows``: y = x W^T + b for a block of pixels, x (P, M) -> y (P, 16 NB), tile by tile.
 - ``matmul_kernel``: C = A B for any two matrices (B packed), blocks of rows and column tiles in parallel: the matrix products of
   the separable ops' pointwise steps on Numba's threads (``accel.gemm``), so that a direct call of an accel
   op runs on one thread team.
 - ``bsconv_u_kernel``: Eq. (6)-(7) fused. One task owns an image (or a band of its output rows); per output row it
   computes the pointwise output only for the input rows not yet held in a ring of (K - 1) D + 1 rows, then the
-  depthwise step of the row (``depthwise_row``: each tap one long multiply-add loop over the flat row), plus
-  bias (folded BatchNorm), residual and activation, in place in the output row: the pointwise output V' never
-  leaves the cache (the ring is (K - 1) D + 1 rows of W x 16 NB values). Same arithmetic as the unfused chain (the reference's
+  depthwise step of the row (``_depthwise_3x3``, generated: per tile of 16 channels the nine taps in registers
+  and each output's nine products summed there; ``depthwise_any`` for other kernel sizes), plus bias (folded
+  BatchNorm), residual and activation, in place in the output row: the pointwise output V' never leaves the
+  cache (the ring is (K - 1) D + 2 rows of (W + 2 P) x 16 NB values). Same arithmetic as the unfused chain (the reference's
   ``bsconv_u_forward``), each output a sum of the same products.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
 """
@@ -271,9 +273,207 @@ def _pointwise_tiles(x, w, bias, out, full):
             o[c0 + 13] = a3_13
             o[c0 + 14] = a3_14
             o[c0 + 15] = a3_15
+
+
+def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):
+    """out[q, c] = bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row: ring
+    (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, C),
+    out (Wo, C), C a multiple of 16. Each output's 16 channels sum their nine products in registers."""
+    r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]
+    for c0 in range(0, out.shape[1], 16):
+        for q in range(out.shape[0]):
+            col = q * sw
+            bv = bias[c0 : c0 + 16]
+            a0 = bv[0]
+            a1 = bv[1]
+            a2 = bv[2]
+            a3 = bv[3]
+            a4 = bv[4]
+            a5 = bv[5]
+            a6 = bv[6]
+            a7 = bv[7]
+            a8 = bv[8]
+            a9 = bv[9]
+            a10 = bv[10]
+            a11 = bv[11]
+            a12 = bv[12]
+            a13 = bv[13]
+            a14 = bv[14]
+            a15 = bv[15]
+            x, t = r0[col, c0 : c0 + 16], taps[0, 0, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r0[col + 1 * dw, c0 : c0 + 16], taps[0, 1, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r0[col + 2 * dw, c0 : c0 + 16], taps[0, 2, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r1[col, c0 : c0 + 16], taps[1, 0, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r1[col + 1 * dw, c0 : c0 + 16], taps[1, 1, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r1[col + 2 * dw, c0 : c0 + 16], taps[1, 2, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r2[col, c0 : c0 + 16], taps[2, 0, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r2[col + 1 * dw, c0 : c0 + 16], taps[2, 1, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            x, t = r2[col + 2 * dw, c0 : c0 + 16], taps[2, 2, c0 : c0 + 16]
+            a0 += t[0] * x[0]
+            a1 += t[1] * x[1]
+            a2 += t[2] * x[2]
+            a3 += t[3] * x[3]
+            a4 += t[4] * x[4]
+            a5 += t[5] * x[5]
+            a6 += t[6] * x[6]
+            a7 += t[7] * x[7]
+            a8 += t[8] * x[8]
+            a9 += t[9] * x[9]
+            a10 += t[10] * x[10]
+            a11 += t[11] * x[11]
+            a12 += t[12] * x[12]
+            a13 += t[13] * x[13]
+            a14 += t[14] * x[14]
+            a15 += t[15] * x[15]
+            o = out[q, c0 : c0 + 16]
+            o[0] = a0
+            o[1] = a1
+            o[2] = a2
+            o[3] = a3
+            o[4] = a4
+            o[5] = a5
+            o[6] = a6
+            o[7] = a7
+            o[8] = a8
+            o[9] = a9
+            o[10] = a10
+            o[11] = a11
+            o[12] = a12
+            o[13] = a13
+            o[14] = a14
+            o[15] = a15
 # --- end of generated code ---
 
 pointwise_tiles = jit(_pointwise_tiles, parallel=False, vectorize=True)  # noqa: F821 (generated above)
+depthwise_3x3 = jit(_depthwise_3x3, parallel=False, vectorize=True)  # noqa: F821 (generated above)
 
 
 def _pointwise_rows(x, w, bias, out):
@@ -310,77 +510,65 @@ def _matmul_kernel(a, w, zeros, out, rows_per_task, tiles_per_task):
 matmul_kernel = jit(_matmul_kernel, vectorize=True)
 
 
-def _span(offset, stride, size, n_out):
-    """The output indices o in [lo, hi) whose input index o * stride + offset lies in [0, size)."""
-    lo = max(0, -(offset // stride))
-    hi = min(n_out, (size - 1 - offset) // stride + 1)
-    return lo, max(lo, hi)
+def _depthwise_any(ring, rows, taps, bias, sw, dw, out):
+    """out[q, c] = bias[c] + sum_(i, j) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row, any kernel
+    size (``_depthwise_3x3`` is this for 3 x 3 with the taps in registers): ring (R, Wp, C) zero-padded rows, taps
+    (KH, KW, C), out (Wo, C); a loop over the C channels per tap and output pixel."""
+    for q in range(out.shape[0]):
+        o = out[q]
+        o[:] = bias
+        for i in range(taps.shape[0]):
+            src = ring[rows[i]]
+            for j in range(taps.shape[1]):
+                t, v = taps[i, j], src[q * sw + j * dw]
+                for c in range(o.shape[0]):
+                    o[c] += t[c] * v[c]
 
 
-span = jit(_span, parallel=False, vectorize=True)
-
-
-def _depthwise_row(ring, rows, taps, sw, pw, dw, out):
-    """out (Wo C,), holding the bias, += sum_(i, j) taps[i, j] * ring[rows[i]] shifted to tap (i, j) (Eq. 7) for
-    one output row, channels-last and flat: ring (R, W, C), rows[i] the ring slot of kernel row i (-1: outside
-    the image), taps (KH, KW, Wo C) tiled over the row; sw, pw, dw: the stride, padding and dilation along W.
-    At stride 1 a tap's valid outputs are one contiguous run of the row (one long loop); at other strides a run
-    of C per output pixel."""
-    wd, cp = ring.shape[1], ring.shape[2]
-    wo = out.shape[0] // cp
-    for i in range(rows.shape[0]):
-        if rows[i] < 0:
-            continue
-        src = ring[rows[i]].reshape(wd * cp)  # W*C
-        for j in range(taps.shape[1]):
-            lo, hi = span(j * dw - pw, sw, wd, wo)
-            tap = taps[i, j]
-            run = (hi - lo) * cp if sw == 1 else cp
-            for q0 in range(lo, hi, max(1, run // cp)):
-                at, start = q0 * cp, (q0 * sw + j * dw - pw) * cp
-                o, t, v = out[at : at + run], tap[at : at + run], src[start : start + run]
-                for k in range(run):
-                    o[k] += t[k] * v[k]
-
-
-depthwise_row = jit(_depthwise_row, parallel=False, vectorize=True)
+depthwise_any = jit(_depthwise_any, parallel=False, vectorize=True)
 
 
 def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, bands, y):
     """Eq. (6)-(7) fused, channels-last: x (B, H, W, M), w packed (NB, M, 16), pw_bias (16 NB,), taps
-    (KH, KW, Wo 16 NB) tiled over an output row, bias (Wo 16 NB,) tiled, res (B, Ho, Wo, 16 NB) or None,
-    mid_act on V' (0 none, 1 ReLU, 2 ReLU6: an inverted residual's expansion; 0 for BSConv-U) and act after
-    the depthwise step -> y (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands)."""
+    (KH, KW, 16 NB), bias (16 NB,), res (B, Ho, Wo, 16 NB) or None, mid_act on V' (0 none, 1 ReLU, 2 ReLU6: an
+    inverted residual's expansion; 0 for BSConv-U) and act after the depthwise step -> y (B, Ho, Wo, 16 NB).
+    A task per (image, band of ``bands`` output row bands).
+
+    The ring holds (K - 1) D + 1 rows of V', each with P_w zero columns at both sides, and one more row of
+    zeros that stands for the rows outside the image: the depthwise step then reads every tap without a test."""
     (sh, sw), (ph, pw), (dh, dw) = geometry[0], geometry[1], geometry[2]
     nb, h, wd = x.shape[0], x.shape[1], x.shape[2]
-    ho, wo, cp = y.shape[1], y.shape[2], y.shape[3]
-    kh = taps.shape[0]
-    depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows
+    ho, cp = y.shape[1], y.shape[3]
+    kh, kw = taps.shape[0], taps.shape[1]
+    depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows (then the zero row)
     for task in prange(nb * bands):
         b, band = task // bands, task % bands
-        ring = np.empty((depth, wd, cp), dtype=x.dtype)  # V' rows: depth,W,Cp
+        ring = np.zeros((depth + 1, wd + 2 * pw, cp), dtype=x.dtype)  # V' rows, zero-padded: depth+1,Wp,Cp
         held = np.full(depth, -1, dtype=np.int64)  # which input row each ring slot holds
         rows = np.empty(kh, dtype=np.int64)
         for p in range(band * ho // bands, (band + 1) * ho // bands):
             for i in range(kh):
                 r = p * sh + i * dh - ph
                 if r < 0 or r >= h:
-                    rows[i] = -1
+                    rows[i] = depth  # the zero row
                     continue
                 slot = r % depth
                 if held[slot] != r:
-                    pointwise_rows(x[b, r], w, pw_bias, ring[slot])  # V' row r = W x row r (Eq. 6)
+                    inner = ring[slot, pw : pw + wd]  # W,Cp
+                    pointwise_rows(x[b, r], w, pw_bias, inner)  # V' row r = W x row r (Eq. 6)
                     if mid_act > 0:
-                        clamp(ring[slot], mid_act)
+                        clamp(inner, mid_act)
                     held[slot] = r
                 rows[i] = slot
-            out = y[b, p].reshape(wo * cp)  # Wo*Cp
-            out[:] = bias
-            depthwise_row(ring, rows, taps, sw, pw, dw, out)
+            out = y[b, p]  # Wo,Cp
+            if kh == 3 and kw == 3:
+                depthwise_3x3(ring, rows, taps, bias, sw, dw, out)
+            else:
+                depthwise_any(ring, rows, taps, bias, sw, dw, out)
             if res is not None:
-                out += res[b, p].reshape(wo * cp)
+                out += res[b, p]
             if act > 0:
-                clamp(y[b, p], act)
+                clamp(out, act)
 
 
 bsconv_u_kernel = jit(_bsconv_u_kernel, vectorize=True)
