@@ -122,18 +122,26 @@ def _activation(act):
     return ACTIVATIONS[act]
 
 
+def _output_size(shape, layer: FusedBSConvU):
+    """(Ho, Wo) of the depthwise step on an input of ``shape`` (B, H, W, C); the checks' error if the kernel does
+    not fit (the arithmetic alone on the hot path, the full check only when it fails)."""
+    g, k = layer.geometry, layer.taps.shape[:2]
+    out = [checks.output_size(shape[1 + a], k[a], g.stride[a], g.padding[a], g.dilation[a]) for a in (0, 1)]
+    spans = [g.dilation[a] * (k[a] - 1) + 1 <= shape[1 + a] + 2 * g.padding[a] for a in (0, 1)]
+    if not all(spans):
+        checks.spatial_geometry(shape[1:3], k, g.stride, g.padding, g.dilation, "w_dw")  # raises, naming w_dw
+    return tuple(out)
+
+
 def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None):
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N))."""
     shape = np.shape(x)
-    g = layer.geometry
-    (ho, wo) = checks.spatial_geometry(shape[1:3], layer.taps.shape[:2], g.stride, g.padding, g.dilation, "w_dw").out \
-        if len(shape) == 4 else (0, 0)  # fmt: skip
-    shape_out = (shape[0], ho, wo, padded(layer.out_channels)) if len(shape) == 4 else ()
+    shape_out = (shape[0], *_output_size(shape, layer), padded(layer.out_channels)) if len(shape) == 4 else ()
     x, res = _check_input(x, layer, res, shape_out)
     y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
     threads = numba.get_num_threads()
-    bands = 1 if x.shape[0] >= 2 * threads else min(ho, -(-2 * threads // x.shape[0]))
+    bands = 1 if x.shape[0] >= 2 * threads else min(shape_out[1], -(-2 * threads // x.shape[0]))
     bsconv_u_kernel(x, layer.w, layer.pw_bias, layer.taps, layer.bias, res, _activation(mid_act), _activation(act),
                     layer.geometry, max(bands, 1), y)  # fmt: skip
     return y
