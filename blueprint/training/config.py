@@ -9,6 +9,9 @@ Every field can be overridden from the command line; the run saves the effective
   Inception-style scale augmentation (random-resized 224 crops), flips, color jitter; alpha 0.1.
 - ``finegrained`` (Sec. 5.3; data sets ``dogs``, ``cars``, ``flowers``): 100 epochs, lr 0.1 decayed linearly
   every epoch to reach zero at the end; random crops, flips and random gamma only; alpha 0.1.
+- ``folder`` (your own ImageFolder, not in the paper): ``DATA_DIR/train/CLASS/`` and ``DATA_DIR/val/CLASS/``;
+  30 epochs, lr 0.05 decayed linearly to zero, batch 64, 128 px crops of the short side resized to 146, flips,
+  alpha 0.01; ``blueprint train`` prints these values in its first lines (``recipe_line``).
 - ``digits`` (the CPU demo, not in the paper): scikit-learn's 8x8 digits, the fine-grained schedule over 30
   epochs, shifts of 1 px and no flips (a mirrored digit is another digit), one CPU thread (on 8x8 images a
   second thread only adds synchronization, and where the cores are shared it can slow a step down 100x).
@@ -33,8 +36,9 @@ DATASETS = {
     "cars": "finegrained",
     "flowers": "finegrained",
     "digits": "digits",
+    "folder": "folder",
 }
-IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers")
+IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers", "folder")
 SCHEDULES = ("step", "linear")
 # what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
 FIXED_ON_RESUME = (
@@ -84,13 +88,11 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every value where the configuration is made; returns self. Errors name the field."""
         from blueprint.backend import BACKENDS
-        from blueprint.models import list_models
-        from blueprint.names import unknown_name_error
+        from blueprint.models import factory
 
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        if self.model not in list_models():
-            raise ValueError(unknown_name_error("model", self.model, list_models()))
+        factory.check(self.model)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "accel" and not (self.device.startswith("cpu") or self.device == "auto"):
@@ -128,6 +130,8 @@ _RECIPES = {
                      scale_min=0.08, color_jitter=0.4),  # fmt: skip
     "finegrained": dict(model="mobilenetv3_large_w1", epochs=100, schedule="linear", milestones=[], alpha=0.1,
                         batch_size=64, gamma=0.25),  # fmt: skip
+    "folder": dict(epochs=30, schedule="linear", milestones=[], lr=0.05, batch_size=64, alpha=0.01, resize=146,
+                   crop=128),  # fmt: skip
     "digits": dict(model="digits_cnn", epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="linear",
                    milestones=[], alpha=0.01, flip=False, shift=1, workers=0, threads=1),  # fmt: skip
 }
@@ -144,6 +148,12 @@ def recipe(dataset: str, **overrides) -> TrainConfig:
     return TrainConfig(**values).validate()
 
 
+def recipe_line(dataset: str) -> str:
+    """The values the recipe of ``dataset`` sets beyond the defaults, as one line: ``folder recipe: epochs 30, ...``."""
+    values = _RECIPES[DATASETS[dataset]]
+    return f"{DATASETS[dataset]} recipe: " + ", ".join(f"{k} {v}" for k, v in values.items())
+
+
 def load_config(path: str) -> dict:
     """The fields saved in a run's ``config.json`` (a dict, to be passed to ``recipe`` as overrides)."""
     try:
@@ -157,11 +167,10 @@ def load_config(path: str) -> dict:
 
 
 def save_config(config: TrainConfig, path: str) -> None:
-    """Write ``config`` as JSON atomically (a temporary file, then ``os.replace``)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(config.to_json() + "\n")
-    os.replace(tmp, path)
+    """Write ``config`` as JSON atomically (``blueprint.paths.atomic_text``)."""
+    from blueprint.paths import atomic_text
+
+    atomic_text(path, config.to_json() + "\n")
 
 
 def effective_config(overrides: dict, resume: bool) -> TrainConfig:
