@@ -1,6 +1,7 @@
-"""``blueprint train``: train a zoo model with the paper's protocol for a data set (see ``blueprint.training``).
+"""``blueprint train``: train a model with the paper's protocol for a data set (see ``blueprint.training``).
 
-``--model`` is required (a new run); flags left out take the recipe's value (``blueprint.training.config``), or
+``--model`` (a zoo name or ``package.module:factory``) is required (a new run); ``--print-config`` prints the
+effective configuration and runs nothing; flags left out take the recipe's value (``blueprint.training.config``), or
 with ``--resume`` the value saved in ``OUTPUT_DIR/config.json``. Several processes:
 ``torchrun --nproc-per-node N -m blueprint.cli train ...``.
 """
@@ -24,7 +25,8 @@ OVERRIDES = {
     "dataset": (str, f"data set, which picks the recipe: {', '.join(DATASETS)} (default: cifar10)"),
     "data_dir": (str, "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and val/ "
                  "(default: data)"),
-    "model": (str, "zoo model name (see `blueprint models`); required unless --resume"),
+    "model": (str, "zoo model name (see `blueprint models`) or package.module:factory, a callable returning an "
+              "nn.Module (given num_classes= if it takes it); required unless --resume"),
     "output_dir": (str, "where config.json, metrics.csv, last.pt, best.pt and curves.png go (default: runs/train)"),
     "epochs": (int, "total epochs (with --resume: train until this epoch)"),
     "batch_size": (int, "global batch size, split over the processes"),
@@ -74,16 +76,24 @@ def register(subparsers) -> None:
                        help=text)  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the run in --output-dir from its last.pt")
     p.add_argument("--overwrite", action="store_true", help="start afresh in an --output-dir that holds a run")
+    p.add_argument("--print-config", action="store_true", help="print the effective configuration as JSON, run nothing")
     p.set_defaults(func=run, parser=p)
 
 
 def run(args) -> int:
-    if args.model is None and not args.resume:
-        args.parser.error("--model: required for a new run (a zoo name, see `blueprint models`)")
+    if args.model is None and not args.resume and not args.print_config:
+        args.parser.error("--model: required for a new run (a zoo name, see `blueprint models`, or "
+                          "package.module:factory)")  # fmt: skip
     from blueprint.training import effective_config, fit
+    from blueprint.training.config import DATASETS, recipe_line
 
     overrides = {name: getattr(args, name) for name in [*OVERRIDES, *SWITCHES] if getattr(args, name) is not None}
     config = effective_config(overrides, resume=args.resume)
+    if args.print_config:
+        print(config.to_json())
+        return 0
+    if DATASETS[config.dataset] == "folder":
+        print(recipe_line(config.dataset) + " (each overridden by its flag)")
     result = fit(config, resume=args.resume, overwrite=args.overwrite)
     if result.history and int(os.environ.get("RANK", "0")) == 0:
         last = result.history[-1]

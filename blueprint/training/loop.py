@@ -178,7 +178,7 @@ def _kept(config: TrainConfig) -> str:
     """What an interrupted run leaves in its folder, and how to go on."""
     path = os.path.join(config.output_dir, "last.pt")
     if not os.path.isfile(path):
-        return f"no epoch was saved in {config.output_dir}; start the run again (`overwrite=True` there)"
+        return f"no epoch was saved in {config.output_dir}; run the same command again to start afresh"
     return (f"{path} holds epoch {load_checkpoint(path)['epoch']}; continue with `resume=True` and "
             f"`output_dir={config.output_dir}`")  # fmt: skip
 
