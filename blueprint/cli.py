@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 
+import blueprint
 import blueprint.commands as commands
 
 
@@ -73,6 +74,7 @@ def _leaf_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="blueprint", description="Blueprint Separable Convolutions (BSConv).")
+    parser.add_argument("--version", action="version", version=f"blueprint {blueprint.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):

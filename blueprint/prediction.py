@@ -55,9 +55,9 @@ def open_predictor(source: str, argument: str = "source") -> Predictor:
     """A ``Predictor`` for ``source``: an ``.onnx`` file (its ``blueprint export`` metadata) or a checkpoint."""
     if source.endswith(".onnx"):
         return _onnx_predictor(source, argument)
-    from blueprint.sources import open_source
+    from blueprint.sources import open_checkpoint
 
-    opened = open_source(source, argument=argument)
+    opened = open_checkpoint(source, argument=argument)
     pre = opened.preprocessing
     if pre is None or pre.mean is None:
         raise ValueError(f"{argument}: {source} records no input normalization; expected a checkpoint of "

@@ -26,7 +26,8 @@ import torch.nn as nn
 
 from blueprint.models import factory, input_size
 from blueprint.paths import describe
-from blueprint.training.checkpoint import Checkpoint, Preprocessing, checkpoint_of, is_checkpoint, load_weights
+from blueprint.training.checkpoint import (Checkpoint, Preprocessing, checkpoint_of, is_checkpoint, load_weights,
+                                           read_checkpoint)  # fmt: skip
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "net")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar")
@@ -109,12 +110,7 @@ def open_source(source, model: str | None = None, num_classes: int | None = None
     else:
         raise TypeError(f"{argument}: expected an nn.Module, a state_dict, a file path or a zoo name, got {source!r}")
     if is_checkpoint(obj):
-        ckpt = checkpoint_of(obj, origin)
-        name = model or ckpt.model_name
-        net = factory.build(name, num_classes or ckpt.num_classes, "model")
-        load_weights(net, ckpt.state_dict, f"{origin} (a {ckpt.model_name} checkpoint)")
-        size = ckpt.preprocessing.input_size if ckpt.preprocessing else None
-        return Source(net, name, size, checkpoint=ckpt)
+        return _built(checkpoint_of(obj, origin), model, num_classes)
     if isinstance(obj, nn.Module) and model is None:
         return Source(obj)
     state = extract_state_dict(obj, origin)
@@ -123,6 +119,20 @@ def open_source(source, model: str | None = None, num_classes: int | None = None
     net = factory.build(model, num_classes, "model")
     load_weights(net, state, origin)
     return Source(net, model)
+
+
+def _built(ckpt: Checkpoint, model: str | None, num_classes: int | None) -> Source:
+    """The module of a ``blueprint train`` checkpoint (its architecture, or ``model``) with its weights."""
+    name = model or ckpt.model_name
+    net = factory.build(name, num_classes or ckpt.num_classes, "model")
+    load_weights(net, ckpt.state_dict, f"{ckpt.path} (a {ckpt.model_name} checkpoint)")
+    size = ckpt.preprocessing.input_size if ckpt.preprocessing else None
+    return Source(net, name, size, checkpoint=ckpt)
+
+
+def open_checkpoint(path: str, model: str | None = None, argument: str = "checkpoint") -> Source:
+    """A checkpoint of ``blueprint train`` only (read safely: tensors and plain values), as a ``Source``."""
+    return _built(read_checkpoint(path, argument), model, None)
 
 
 def load_source(source, model: str | None = None, num_classes: int | None = None):

@@ -52,7 +52,7 @@ print(sorted(m for m in ("torch", "numba", "accel", "matplotlib") if m in sys.mo
         (["train", "--milestones", "10,abc"], "blueprint train: error: --milestones: expected comma-separated epochs"),
         (["train", "--epochs", "x"], "blueprint train: error: --epochs: invalid int value: 'x'"),
         (["bench", "layers", "--repeats", "x"], "blueprint bench layers: error: --repeats: invalid int value"),
-        (["analyze"], "blueprint analyze: error: the following arguments are required: source"),
+        (["analyze"], "blueprint analyze: error: the following arguments are required: MODEL"),
         (["train", "--dataset", "digits"], "blueprint train: error: --model: required for a new run"),
     ],
 )
@@ -129,11 +129,11 @@ def test_a_file_that_is_not_a_checkpoint_is_named_as_what_it_is(tmp_path, capsys
     path.write_bytes(content)
     assert main(["evaluate", str(path)]) == 2
     line = one_line(capsys)
-    assert line == (f"blueprint evaluate: error: checkpoint: cannot read {path}: it {said}; expected a last.pt or "
+    assert line == (f"blueprint evaluate: error: MODEL: cannot read {path}: it {said}; expected a last.pt or "
                     f"best.pt written by `blueprint train`")  # fmt: skip
     assert main(["analyze", str(path), "--output-dir", str(tmp_path / "a")]) == 2
     line = one_line(capsys)
-    assert f"source: cannot read {path}: it {said}" in line and "weights_only" not in line
+    assert f"MODEL: cannot read {path}: it {said}" in line and "weights_only" not in line
 
 
 def test_a_file_holding_other_objects_is_named_without_torch_advice(tmp_path, capsys):

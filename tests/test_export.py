@@ -78,8 +78,9 @@ def test_export_cli_writes_a_fused_checkpoint_that_onnxruntime_runs_equal_to_the
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["nosuch_net"], "SOURCE: unknown name 'nosuch_net'"),
-    (["runs/missing.pt"], "SOURCE: no checkpoint file 'runs/missing.pt'"),
+    (["nosuch_net"], "MODEL: unknown name 'nosuch_net'"),
+    (["digits_cnm"], "MODEL: unknown name 'digits_cnm'; closest: digits_cnn"),
+    (["runs/missing.pt"], "MODEL: no such checkpoint file: 'runs/missing.pt'"),
     (["digits_cnn", "--num-classes", "0"], "--num-classes: expected an int >= 1, got 0"),
 ])  # fmt: skip
 def test_export_cli_errors_are_one_line(tmp_path, capsys, argv, message):

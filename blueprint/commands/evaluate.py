@@ -24,14 +24,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from blueprint.sources import open_source
+    from blueprint.sources import open_checkpoint
     from blueprint.training import TrainConfig, evaluate, recipe
     from blueprint.training.data import make_loader
     from blueprint.training.devices import resolve
 
-    source = open_source(args.source, model=args.model, argument="checkpoint")
+    source = open_checkpoint(args.source, model=args.model)
     ckpt = source.checkpoint
-    if ckpt is None or "dataset" not in ckpt.config:
+    if "dataset" not in ckpt.config:
         raise ValueError(f"checkpoint: {args.source} is not a checkpoint of `blueprint train` with its run "
                          f"configuration; expected a last.pt or best.pt")  # fmt: skip
     fields = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -91,7 +91,7 @@ def checkpoint_of(ckpt: dict, path: str) -> Checkpoint:
 
 def is_checkpoint(obj) -> bool:
     """Whether ``obj`` (what ``torch.load`` gave) is a checkpoint of ``blueprint train``."""
-    return isinstance(obj, dict) and "model" in obj and isinstance(obj.get("model_name"), str) and "epoch" in obj
+    return isinstance(obj, dict) and "model" in obj and isinstance(obj.get("model_name"), str)
 
 
 def rng_state(device: torch.device) -> dict:
