@@ -79,7 +79,7 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> None:
         code = errno_of(err)
         if code is None:
             raise
-        kept = "the previous file is untouched" if os.path.exists(path) else "nothing was written"
+        kept = "the previous one is untouched" if os.path.exists(path) else "nothing was written"
         failed = OSError(f"cannot write {path} ({os.strerror(code)}); {kept}")
         failed.errno = code
         raise failed from None

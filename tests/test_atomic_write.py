@@ -71,7 +71,7 @@ def test_a_full_disk_during_export_keeps_the_previous_onnx_file(tmp_path, capsys
     full_disk()
     assert main(["export", "digits_cnn", "--onnx", str(onnx)]) == 1
     line = one_error_line(capsys)
-    assert f"cannot write {onnx} (No space left on device); the previous file is untouched" in line
+    assert f"cannot write {onnx} (No space left on device); the previous one is untouched" in line
     assert onnx.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
 
 

@@ -99,7 +99,7 @@ def test_checkpoint_that_does_not_fit_the_model(tmp_path, capsys):
 
 def test_unreadable_checkpoint_and_missing_run(tmp_path, capsys):
     (tmp_path / "broken.pt").write_bytes(b"\x00" * 10)
-    assert "checkpoint: cannot read" in fails(capsys, "evaluate", str(tmp_path / "broken.pt"))
+    assert "MODEL: cannot read" in fails(capsys, "evaluate", str(tmp_path / "broken.pt"))
     assert "--resume: no run to resume" in fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "none"))
 
 
