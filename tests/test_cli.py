@@ -1,6 +1,7 @@
 """The command line: fast --help, one line per failure, library words in the library and flags on the command line."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from blueprint.cli import build_parser, in_flags, main
+from blueprint.models import create
 from blueprint.training import recipe
 from tests.training_data import write_cifar10
 
@@ -173,8 +175,6 @@ def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkp
 
 
 def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
-    from blueprint.models import create
-
     with pytest.raises(ValueError, match=r"^model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"):
         create("cifar_resnet20_bsconv")
     assert main(["analyze", "cifar_resnet20_bsconv"]) == 2
@@ -182,3 +182,36 @@ def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
     assert main(["train", "--model", "cifar_resnet20_bsconv"]) == 2
     assert one_line(capsys).startswith("blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: "
                                        "cifar_resnet20_bsconvu")  # fmt: skip
+
+
+def test_version_and_print_config_answer_without_running_anything(tmp_path, capsys):
+    exits(["--version"], 0)
+    assert capsys.readouterr().out.startswith("blueprint 0.")
+    assert main(["train", "--dataset", "folder", "--model", "cifar_tiny_cnn", "--epochs", "3", "--print-config",
+                 "--output-dir", str(tmp_path / "run")]) == 0  # fmt: skip
+    config = json.loads(capsys.readouterr().out)
+    assert (config["dataset"], config["epochs"], config["schedule"]) == ("folder", 3, "linear")
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_that_do_not_fit_the_model_are_one_line_with_counts(tmp_path, capsys):
+    path = tmp_path / "weights.pt"
+    torch.save(create("digits_cnn", num_classes=10).state_dict(), path)
+    assert main(["analyze", str(path), "--model", "resnet18", "--output-dir", str(tmp_path / "a")]) == 2
+    line = one_line(capsys)
+    assert "does not fit the model:" in line and "missing keys, e.g. " in line and "Error(s)" not in line
+
+
+def test_a_pickled_module_whose_class_is_not_importable_names_the_class(tmp_path, capsys):
+    script = f"""
+import torch, torch.nn as nn
+class MyOwnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+torch.save(MyOwnNet(), {str(tmp_path / 'whole.pt')!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert main(["profile", str(tmp_path / "whole.pt")]) == 2
+    line = one_line(capsys)
+    assert "MyOwnNet" in line and "damaged" not in line and line.startswith("blueprint profile: error: MODEL: ")

@@ -163,7 +163,9 @@ def run(args) -> int:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")
     writable_file(args.json, "--json")
     equations = select(EQUATIONS, args.equation, args.backends)
-    seed = random.SystemRandom().randrange(2**32) if args.seed is None else args.seed
+    from blueprint.training.config import check_seed
+
+    seed = random.SystemRandom().randrange(2**32) if args.seed is None else check_seed(args.seed)
     print(f"blueprint verify: seed {seed}, {args.cases} cases for each of {len(equations)} entries", flush=True)
     progress, summaries = Progress(args.cases * len(equations)), []
     try:

@@ -111,6 +111,9 @@ class TrainConfig:
         for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum: expected a value in [0, 1) (SGD diverges at 1 and above), got {self.momentum}")
+        check_seed(self.seed)
         if self.scale_min > 1:
             raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
         if self.color_jitter >= 1:
@@ -146,6 +149,13 @@ def recipe(dataset: str, **overrides) -> TrainConfig:
     if unknown:
         raise ValueError(f"overrides: unknown configuration fields {unknown}")
     return TrainConfig(**values).validate()
+
+
+def check_seed(seed, argument: str = "seed") -> int:
+    """``seed`` if it is an int in [0, 2**32 - 1] (what NumPy's and torch's generators take); else ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"{argument}: expected an int in [0, 2**32 - 1], got {seed!r}")
+    return seed
 
 
 def recipe_line(dataset: str) -> str:

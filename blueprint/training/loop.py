@@ -228,6 +228,26 @@ def _epoch_line(row: dict, epochs: int) -> str:
             f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s")  # fmt: skip
 
 
+def _warnings(config: TrainConfig, loader, device: torch.device) -> list[str]:
+    """What the run was given that is allowed but probably not meant, one line each; and the first accel
+    step's compile time, told before it happens."""
+    said = []
+    late = [m for m in config.milestones if m >= config.epochs] if config.schedule == "step" else []
+    if late:
+        said.append(f"milestones {', '.join(map(str, late))} lie at or after the last epoch ({config.epochs}): the "
+                    f"step schedule never reaches them")  # fmt: skip
+    if config.batch_size > loader.num_train:
+        said.append(f"batch_size {config.batch_size} exceeds the {loader.num_train} training images: each epoch "
+                    f"is one step of {loader.num_train}")  # fmt: skip
+    if config.amp and device.type == "cpu":
+        said.append("amp on the CPU runs bfloat16 kernels, which are often several times slower than float32 there "
+                    "(try without amp)")  # fmt: skip
+    if config.backend == "accel":
+        said.append("backend accel: the first step compiles the Numba kernels (up to about a minute the first time; "
+                    "they are cached on disk for later runs)")  # fmt: skip
+    return [f"note: {line}" if line.startswith("backend") else f"warning: {line}" for line in said]
+
+
 def _resumed(ckpt: dict, config: TrainConfig, last_path: str) -> str:
     """The header's note on a resumed run; a run that already has ``config.epochs`` epochs is refused."""
     done, before = ckpt["epoch"], (ckpt.get("config") or {}).get("epochs", ckpt["epoch"])
@@ -285,6 +305,8 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
     log(_header(config, cost, loader, ctx) + resumed)
+    for line in _warnings(config, loader, ctx.device):
+        log(line)
     preprocessing = Preprocessing(tuple(loader.input_size), loader.mean, loader.std, loader.classes)
     plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
