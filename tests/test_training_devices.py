@@ -133,7 +133,7 @@ def restored_draws(states: list, rank: int, world: int, seed: int = 0) -> torch.
     ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler={}, rng=states, epoch=3,
                 best_acc=0.5, history=[])  # fmt: skip
     ctx = distributed.Context(rank, world, torch.device("cpu"))
-    assert loop._restore(ckpt, "test", model, optimizer, scaler, ctx, seed)[0] == 3
+    assert checkpoint.restore(ckpt, "test", model, optimizer, scaler, ctx.rank, ctx.world, ctx.device, seed)[0] == 3
     return torch.rand(4)
 
 

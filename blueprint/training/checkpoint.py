@@ -94,6 +94,32 @@ def is_checkpoint(obj) -> bool:
     return isinstance(obj, dict) and "model" in obj and isinstance(obj.get("model_name"), str)
 
 
+def restore(ckpt: dict, origin: str, model, optimizer, scaler, rank: int, world: int, device, seed: int):
+    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history).
+
+    A scaler state is taken where there is one (a run that had no float16 ``--amp`` saved none: its scaler
+    starts afresh). The generators continue where each process left them; a run resumed on another number of
+    processes reseeds each from (seed, epoch, rank) instead.
+    """
+    from blueprint.training.devices import load_optimizer
+
+    load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
+    load_optimizer(optimizer, ckpt["optimizer"])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    states = ckpt["rng"]  # one per process of the run
+    if len(states) == world:
+        set_rng_state(states[rank], device)
+    else:
+        reseed(seed, ckpt["epoch"], rank)
+    return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
+
+
+def epochs_of(ckpt: dict) -> tuple[int, int]:
+    """(epochs done, epochs the run was planned for) of a checkpoint dict."""
+    return ckpt["epoch"], (ckpt.get("config") or {}).get("epochs", ckpt["epoch"])
+
+
 def rng_state(device: torch.device) -> dict:
     """This process's generator states: torch (CPU), the GPU in use (``cuda``: None on the CPU), NumPy's global
     one, Python's. Only the GPU in use: a run resumed where fewer GPUs are visible has every state it needs."""

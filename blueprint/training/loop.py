@@ -38,8 +38,8 @@ from blueprint.profiling import profile
 from blueprint.progress import progress
 from blueprint.regularization import OrthonormalLoss
 from blueprint.training import devices, distributed
-from blueprint.training.checkpoint import (Preprocessing, atomic_save, load_checkpoint, load_weights,
-                                           make_checkpoint, reseed, rng_state, set_rng_state)  # fmt: skip
+from blueprint.training.checkpoint import (Preprocessing, atomic_save, epochs_of, load_checkpoint, make_checkpoint,
+                                           read_checkpoint, reseed, restore, rng_state)  # fmt: skip
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
 from blueprint.training.metrics import plot_curves, write_csv
@@ -179,7 +179,7 @@ def _kept(config: TrainConfig) -> str:
     path = os.path.join(config.output_dir, "last.pt")
     if not os.path.isfile(path):
         return f"no epoch was saved in {config.output_dir}; run the same command again to start afresh"
-    return (f"{path} holds epoch {load_checkpoint(path)['epoch']}; continue with `resume=True` and "
+    return (f"{path} holds epoch {read_checkpoint(path).epoch}; continue with `resume=True` and "
             f"`output_dir={config.output_dir}`")  # fmt: skip
 
 
@@ -201,25 +201,6 @@ def _header(config: TrainConfig, cost, loader, ctx: distributed.Context) -> str:
             f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
             f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}, backend {config.backend}, "
             f"{torch.get_num_threads()} CPU thread(s), {switches}")  # fmt: skip
-
-
-def _restore(ckpt: dict, origin: str, model, optimizer, scaler, ctx: distributed.Context, seed: int):
-    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history).
-
-    A scaler state is taken where there is one (a run that had no float16 ``--amp`` saved none: its scaler
-    starts afresh). The generators continue where each process left them; a run resumed on another number of
-    processes reseeds each from (seed, epoch, rank) instead.
-    """
-    load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
-    devices.load_optimizer(optimizer, ckpt["optimizer"])
-    if ckpt.get("scaler"):
-        scaler.load_state_dict(ckpt["scaler"])
-    states = ckpt["rng"]  # one per process of the run
-    if len(states) == ctx.world:
-        set_rng_state(states[ctx.rank], ctx.device)
-    else:
-        reseed(seed, ckpt["epoch"], ctx.rank)
-    return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
@@ -250,7 +231,7 @@ def _warnings(config: TrainConfig, loader, device: torch.device) -> list[str]:
 
 def _resumed(ckpt: dict, config: TrainConfig, last_path: str) -> str:
     """The header's note on a resumed run; a run that already has ``config.epochs`` epochs is refused."""
-    done, before = ckpt["epoch"], (ckpt.get("config") or {}).get("epochs", ckpt["epoch"])
+    done, before = epochs_of(ckpt)
     if config.epochs <= done:
         raise ValueError(f"epochs: {last_path} already holds {done} epochs; expected more than {done} to go on "
                          f"(got {config.epochs})")  # fmt: skip
@@ -289,7 +270,8 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     scaler = devices.grad_scaler(ctx.device, config.amp)
     penalty = OrthonormalLoss(model)
     if ckpt is not None:
-        start, best_acc, history = _restore(ckpt, f"resume: {last_path}", model, optimizer, scaler, ctx, config.seed)
+        start, best_acc, history = restore(ckpt, f"resume: {last_path}", model, optimizer, scaler, ctx.rank, ctx.world,
+                                           ctx.device, config.seed)  # fmt: skip
     else:
         start, best_acc, history = 0, 0.0, []
         reseed(config.seed, 0, ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts them)
