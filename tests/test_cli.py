@@ -215,3 +215,19 @@ torch.save(MyOwnNet(), {str(tmp_path / 'whole.pt')!r})
     assert main(["profile", str(tmp_path / "whole.pt")]) == 2
     line = one_line(capsys)
     assert "MyOwnNet" in line and "damaged" not in line and line.startswith("blueprint profile: error: MODEL: ")
+
+
+def test_every_training_field_has_a_flag_with_its_help_and_every_flag_is_a_field():
+    import argparse
+    import dataclasses
+
+    from blueprint.training import TrainConfig
+
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    options = {a.dest: a for a in train._actions if a.option_strings and a.dest != "help"}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    commands_own = {"resume", "overwrite", "print_config"}
+    assert set(options) - commands_own == set(fields)
+    for name, f in fields.items():
+        assert options[name].help == f.metadata["help"] and options[name].default is None
+        assert options[name].option_strings[0] == "--" + name.replace("_", "-")
