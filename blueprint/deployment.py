@@ -1,11 +1,11 @@
 """Deployment: a model to an ONNX file (with its preprocessing), and that file in an onnxruntime session.
 
-``with_normalization`` puts a model's input normalization in front of it, so the exported graph takes images
-with intensities in [0, 1] as they are; ``METADATA`` names what ``export_onnx`` records in the file
-(``onnx_metadata`` reads it back). ``export_onnx`` uses PyTorch's ``torch.export``-based ONNX exporter with a dynamic batch dimension, so one
-file serves batch 1 and batch 32 alike. Under ONNX export the BSConv layers run their plain PyTorch steps
-(``blueprint.backend.fusable``), so a fused or unfused model exports as the convolutions it is made of.
-onnx, onnxscript (the exporter's) and onnxruntime are the ``export`` extra of pyproject.toml.
+``with_normalization`` puts a model's input normalization in front of it, so the exported graph takes images with
+intensities in [0, 1] as they are; ``METADATA`` names what ``export_onnx`` records in the file (``onnx_metadata``
+reads it back). ``export_onnx`` uses PyTorch's ``torch.export``-based ONNX exporter with a dynamic batch dimension,
+so one file serves batch 1 and batch 32 alike. Under ONNX export the BSConv layers run their plain PyTorch steps
+(``blueprint.backend.fusable``), so a fused or unfused model exports as the convolutions it is made of. onnx,
+onnxscript (the exporter's) and onnxruntime are the ``export`` extra of pyproject.toml.
 """
 from __future__ import annotations
 

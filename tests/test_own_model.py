@@ -17,8 +17,8 @@ import torch.nn as nn
 class Net(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                                  nn.Linear(32, num_classes))
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3),
+                                  nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, num_classes))
 
     def forward(self, x):
         return self.body(x)

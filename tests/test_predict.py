@@ -27,7 +27,8 @@ def test_the_checkpoint_records_input_size_mean_std_and_class_names(digits_run):
     data = load_digits()
     pixels = data.x_train.double() / 16
     assert pre.input_size == (1, 8, 8) and pre.classes == tuple("0123456789")
-    assert pre.mean == pytest.approx([pixels.mean().item()]) and pre.std == pytest.approx([pixels.std().item()], rel=1e-3)
+    assert pre.mean == pytest.approx([pixels.mean().item()])
+    assert pre.std == pytest.approx([pixels.std().item()], rel=1e-3)
 
 
 def test_onnx_on_raw_images_scores_what_evaluate_reports(digits_run, capsys):
@@ -76,3 +77,23 @@ def test_profile_of_a_checkpoint_uses_its_input_size(digits_run, capsys):
     capsys.readouterr()
     assert main(["profile", str(digits_run / "run" / "last.pt"), "--summary"]) == 0
     assert "input 1x8x8, 65,834 parameters, 1.49 MFLOPs" in capsys.readouterr().out
+
+
+def test_a_checkpoint_from_before_the_preprocessing_was_recorded_still_evaluates_resumes_and_exports(
+    digits_run, tmp_path, capsys
+):
+    old = torch.load(digits_run / "run" / "last.pt", weights_only=True)
+    for key in ("mean", "std", "class_names"):
+        del old[key]
+    old["scheduler"] = {"last_epoch": 2}  # what a run wrote when the schedule was a torch scheduler
+    (tmp_path / "run").mkdir()
+    torch.save(old, tmp_path / "run" / "last.pt")
+    (tmp_path / "run" / "config.json").write_text((digits_run / "run" / "config.json").read_text())
+    assert read_checkpoint(str(tmp_path / "run" / "last.pt")).preprocessing.mean is None
+    assert main(["evaluate", str(tmp_path / "run" / "last.pt")]) == 0
+    assert main(["export", str(tmp_path / "run" / "last.pt"), "--onnx", str(tmp_path / "old.onnx")]) == 0
+    assert "normalized inputs" not in capsys.readouterr().out
+    assert onnx_metadata(onnx_session(str(tmp_path / "old.onnx"), 1))["normalized_inside"] is False
+    assert main(["predict", str(tmp_path / "run" / "last.pt"), str(tmp_path / "old.onnx")]) == 2
+    assert "records no input normalization" in capsys.readouterr().err
+    assert main(["train", "--resume", "--output-dir", str(tmp_path / "run"), "--epochs", "3"]) == 0

@@ -9,7 +9,8 @@ def register(subparsers) -> None:
         description="Per filter, the variance of its depth slices explained by the first principal component, "
         "grouped by stage; writes a Fig. 3-style histogram and a Fig. 2-style slice figure and prints a table.",
     )
-    p.add_argument("source", metavar="MODEL", help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
+    p.add_argument("source", metavar="MODEL",
+                   help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
                    "a zoo name alone is a freshly initialized model, its weights random")  # fmt: skip
     p.add_argument("--model", help="zoo architecture to load the weights of MODEL into (stages by resolution; "
                    "default: the one a `blueprint train` checkpoint names)")  # fmt: skip

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
     p.add_argument("source", metavar="MODEL", help="a zoo name (see `blueprint models`), package.module:factory, a "
                    "checkpoint of `blueprint train` (its input size is used) or a file holding a pickled module")
     p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
-                   help="input size (default: a checkpoint's, else 3 32 32 for cifar_* models, else 3 224 224)")  # fmt: skip
+                   help="input size (default: a checkpoint's, else 3 32 32 for cifar_* models, else "
+                   "3 224 224)")  # fmt: skip
     p.add_argument("--num-classes", type=int, default=None,
                    help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)")
     p.add_argument("--include-norm-act", action="store_true",

@@ -44,8 +44,10 @@ def add_config_flags(p: argparse.ArgumentParser) -> list[str]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train a zoo model or your own with the paper's protocol (CIFAR, ImageNet, fine-grained, digits, your folder)",
-        description="Trains a zoo model or your own (package.module:factory) with the paper's protocol for the data set (Sec. 5). Flags left out take "
+        help="train a zoo model or your own with the paper's protocol (CIFAR, ImageNet, fine-grained, digits, "
+        "your folder)",
+        description="Trains a zoo model or your own (package.module:factory) with the paper's protocol for the data "
+        "set (Sec. 5). Flags left out take "
         "the recipe's value, or with --resume the run's. Several processes: torchrun --nproc-per-node N "
         "-m blueprint.cli train ...",
     )

@@ -1,16 +1,16 @@
 """Checkpoints that are never half-written, and everything an exact resume needs.
 
-This module owns the layout: ``make_checkpoint`` builds it, ``load_checkpoint``/``read_checkpoint`` read it, and
-no other module names its keys. A checkpoint is a dict: ``model`` (the state_dict, without DDP's or
-torch.compile's prefixes), ``optimizer``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history``
-(the metrics rows so far), ``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every
-process), ``config``, ``model_name``/``num_classes``, and the preprocessing (``Preprocessing``): ``input_size``,
-``mean``, ``std`` and ``class_names``. Files written before the preprocessing was recorded (and with a
-``scheduler`` entry) are read too: the missing values are None. The learning rate is a function of the epoch
-(``blueprint.training.schedule``), so no scheduler state is kept. The model is the plain module's state_dict (the training loop
-wraps the module for DDP and torch.compile, never the other way round), so ``blueprint analyze`` and
-``blueprint evaluate`` read it directly. It holds only tensors and plain Python values, so
-``torch.load(..., weights_only=True)`` reads it without running code from the file.
+This module owns the layout: ``make_checkpoint`` builds it, ``load_checkpoint``/``read_checkpoint`` read it, and no
+other module names its keys. A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's
+prefixes), ``optimizer``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so
+far), ``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every process), ``config``,
+``model_name``/``num_classes``, and the preprocessing (``Preprocessing``): ``input_size``, ``mean``, ``std`` and
+``class_names``. Files written before the preprocessing was recorded (and with a ``scheduler`` entry) are read too:
+the missing values are None. The learning rate is a function of the epoch (``blueprint.training.schedule``), so no
+scheduler state is kept. The model is the plain module's state_dict (the training loop wraps the module for DDP and
+torch.compile, never the other way round), so ``blueprint analyze`` and ``blueprint evaluate`` read it directly. It
+holds only tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it without running code
+from the file.
 """
 from __future__ import annotations
 

@@ -1,19 +1,20 @@
-"""``fit(config)``: train a zoo model with the Sec. 5 protocol, evaluate every epoch, checkpoint, resume exactly.
+"""``fit(config)``: train a zoo model (or your own) with the Sec. 5 protocol, evaluate every epoch, checkpoint, resume.
 
-The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
-model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
-once per epoch, a function of (epoch, total epochs) (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves,
-so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and ``curves.png`` after
-the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the last plot.
+The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the model's
+W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes once per
+epoch, a function of (epoch, total epochs) (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the
+test accuracy improves, so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and
+``curves.png`` after the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the
+last plot.
 
-A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is
-not finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C,
-or SIGTERM where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
+A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is not
+finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C, or SIGTERM
+where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
 
-Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
-the model, optimizer, AMP scaler and every process's generator states, so resuming after epoch e
-gives the same weights as an uninterrupted run (on the same hardware and software; on a GPU with
-``deterministic``, since cuDNN's autotuning may choose other algorithms in another process).
+Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds the
+model, optimizer, AMP scaler and every process's generator states, so resuming after epoch e gives the same weights
+as an uninterrupted run (on the same hardware and software; on a GPU with ``deterministic``, since cuDNN's
+autotuning may choose other algorithms in another process).
 """
 from __future__ import annotations
 
