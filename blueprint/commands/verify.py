@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-import os
 import random
 import sys
 import zlib
@@ -149,9 +148,9 @@ def write_json(path: str, seed: int, cases: int, summaries) -> None:
         if r["first_failure"] and not math.isfinite(r["first_failure"]["error"]):
             r["first_failure"]["error"] = None
     report = {"seed": seed, "cases": cases, "results": results}
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(report, f, indent=2)
-    os.replace(f"{path}.tmp", path)
+    from blueprint.paths import atomic_text
+
+    atomic_text(path, json.dumps(report, indent=2))
 
 
 def run(args) -> int:
