@@ -13,7 +13,7 @@ from blueprint.models import create
 from blueprint.training import recipe
 from tests.training_data import write_cifar10
 
-COMMANDS = ("analyze", "bench", "demo", "evaluate", "models", "profile", "train")
+COMMANDS = ("analyze", "bench", "demo", "evaluate", "export", "models", "predict", "profile", "train")
 
 
 def one_line(capsys) -> str:
