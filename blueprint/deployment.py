@@ -47,7 +47,7 @@ def with_normalization(model: nn.Module, mean, std) -> nn.Module:
 
 
 # what export_onnx records in the file's metadata_props, each value as JSON
-METADATA = ("input_size", "class_names", "mean", "std", "normalized_inside")
+METADATA = ("input_size", "resize", "class_names", "mean", "std", "normalized_inside")
 
 
 def export_onnx(model: nn.Module, path: str, input_size: tuple[int, int, int], metadata: dict | None = None) -> None:

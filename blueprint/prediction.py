@@ -1,8 +1,9 @@
 """``predict``: the top-k classes of image files, from a checkpoint of ``blueprint train`` or its ONNX file.
 
-Both read an image alike (``load_images``): converted to the model's channels (``folder_data.as_mode``: 16-bit
-and palette images keep their intensities), its short side resized to the input's height, the central H x W
-cut out, intensities scaled to [0, 1]. A checkpoint's model is then given ``(x - mean) / std`` with the mean
+Both read an image alike (``load_images``) and as the evaluation of an image folder does: converted to RGB
+(``folder_data.decode``: 16-bit and palette images keep their intensities; gray for a 1-channel model), its short
+side resized to the recorded ``resize`` (the input's height where none is recorded), the central H x W cut out,
+intensities scaled to [0, 1]. A checkpoint's model is then given ``(x - mean) / std`` with the mean
 and std it recorded; an ONNX file written by ``blueprint export`` with the normalization inside takes x itself.
 So the two give the same probabilities (to float rounding).
 """
@@ -14,9 +15,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from blueprint.training.folder_data import as_mode
+from blueprint.training.folder_data import center_or_random_box, decode
 
 
 @dataclass
@@ -26,28 +27,23 @@ class Predictor:
     run: Callable[[torch.Tensor], torch.Tensor]
     input_size: tuple[int, int, int]
     classes: tuple[str, ...] | None
+    resize: int | None = None
 
 
-def load_images(paths: list[str], input_size: tuple[int, int, int]) -> torch.Tensor:
-    """The images at ``paths`` as float32 (B, C, H, W) in [0, 1] (see the module docstring)."""
+def load_images(paths: list[str], input_size: tuple[int, int, int], resize: int | None = None) -> torch.Tensor:
+    """The images at ``paths`` as float32 (B, C, H, W) in [0, 1]: each read as an image folder's evaluation reads
+    it (``folder_data.decode``, the short side resized to ``resize``, None: H, then the central H x H)."""
     channels, height, width = input_size
-    mode = {1: "L", 3: "RGB"}.get(channels)
-    if mode is None:
-        raise ValueError(f"input_size: images have 1 or 3 channels, the model takes {channels}")
+    if channels not in (1, 3) or height != width:
+        raise ValueError(f"input_size: predict reads images into 1 or 3 channels of a square, the model takes "
+                         f"{channels}x{height}x{width}")  # fmt: skip
     out = []
     for path in paths:
-        try:
-            with Image.open(path) as f:
-                f.load()
-                img = as_mode(f, mode)
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"images: {path} is not a readable image ({err})") from None
-        scale = height / min(img.size[1], img.size[0] * height / width)
-        w, h = max(width, round(img.size[0] * scale)), max(height, round(img.size[1] * scale))
-        left, top = (w - width) // 2, (h - height) // 2
-        img = img.resize((w, h), Image.BILINEAR).crop((left, top, left + width, top + height))
-        pixels = np.asarray(img, dtype=np.float32).reshape(height, width, channels) / 255.0  # H,W,C
-        out.append(torch.from_numpy(pixels).permute(2, 0, 1))  # C,H,W
+        img, box = decode(path, lambda w, h: center_or_random_box(w, h, max(resize or height, height), height, None),
+                          height, argument="images")  # fmt: skip
+        img = img.resize((height, height), Image.BILINEAR, box=box)
+        pixels = np.asarray(img.convert("L") if channels == 1 else img, dtype=np.float32) / 255.0  # H,W(,3)
+        out.append(torch.from_numpy(pixels).reshape(height, height, channels).permute(2, 0, 1))  # C,H,W
     return torch.stack(out)  # B,C,H,W
 
 
@@ -65,7 +61,7 @@ def open_predictor(source: str, argument: str = "source") -> Predictor:
     from blueprint.deployment import with_normalization
 
     model = with_normalization(opened.obj, pre.mean, pre.std)
-    return Predictor(model, tuple(pre.input_size), pre.classes)
+    return Predictor(model, tuple(pre.input_size), pre.classes, pre.resize)
 
 
 def _onnx_predictor(path: str, argument: str) -> Predictor:
@@ -79,7 +75,8 @@ def _onnx_predictor(path: str, argument: str) -> Predictor:
         raise ValueError(f"{argument}: {path} does not take images as they are (no normalization inside, or no "
                          f"input size recorded); expected a file of `blueprint export CHECKPOINT`")  # fmt: skip
     classes = meta.get("class_names")
-    return Predictor(lambda x: run_onnx(session, x), tuple(meta["input_size"]), classes and tuple(classes))
+    return Predictor(lambda x: run_onnx(session, x), tuple(meta["input_size"]), classes and tuple(classes),
+                     meta.get("resize"))  # fmt: skip
 
 
 def top_k(predictor: Predictor, paths: list[str], k: int) -> list[list[tuple[str, float]]]:
@@ -87,7 +84,7 @@ def top_k(predictor: Predictor, paths: list[str], k: int) -> list[list[tuple[str
     if k < 1:
         raise ValueError(f"top: expected an int >= 1, got {k}")
     with torch.no_grad():
-        probs = predictor.run(load_images(paths, predictor.input_size)).float().softmax(1)  # B,classes
+        probs = predictor.run(load_images(paths, predictor.input_size, predictor.resize)).float().softmax(1)  # B,classes
     names = predictor.classes or tuple(str(i) for i in range(probs.shape[1]))
     best = probs.topk(min(k, probs.shape[1]), dim=1)
     return [[(names[i], p) for p, i in zip(row_p.tolist(), row_i.tolist())]

@@ -65,3 +65,16 @@ def test_folder_run_prints_its_recipe_stores_an_absolute_data_dir_and_evaluates_
     monkeypatch.chdir(tmp_path / "run")
     assert main(["evaluate", "last.pt"]) == 0
     assert "(4 test images)" in capsys.readouterr().out
+
+
+def test_predict_on_the_val_images_of_a_folder_run_scores_what_evaluate_reports(tmp_path, capsys):
+    root = write_image_folder(tmp_path / "data", per_class=8, size=(20, 14))
+    assert folder_run(root, tmp_path / "run", "--resize", "10") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run" / "last.pt")]) == 0
+    reported = capsys.readouterr().out.split("accuracy ")[1].strip()
+    images = sorted((root / "val").glob("*/*.png"))
+    assert main(["predict", str(tmp_path / "run" / "last.pt"), *map(str, images), "--top", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    right = [line.split(": ")[1].split(" ")[0] == image.parent.name for line, image in zip(lines, images)]
+    assert len(lines) == len(images) == 8 and f"{sum(right) / len(right):.2%}" == reported

@@ -54,7 +54,7 @@ def run(args) -> int:
     metadata = dict(input_size=list(size), normalized_inside=inside)
     if pre is not None:
         metadata.update(class_names=pre.classes and list(pre.classes), mean=pre.mean and list(pre.mean),
-                        std=pre.std and list(pre.std))  # fmt: skip
+                        std=pre.std and list(pre.std), resize=pre.resize)  # fmt: skip
     deployment.export_onnx(graph, args.onnx, size, metadata)
     x = torch.rand(2, *size)
     with torch.no_grad():

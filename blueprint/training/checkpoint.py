@@ -4,8 +4,8 @@ This module owns the layout: ``make_checkpoint`` builds it, ``load_checkpoint``/
 other module names its keys. A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's
 prefixes), ``optimizer``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so
 far), ``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every process), ``config``,
-``model_name``/``num_classes``, and the preprocessing (``Preprocessing``): ``input_size``, ``mean``, ``std`` and
-``class_names``. Files written before the preprocessing was recorded (and with a ``scheduler`` entry) are read too:
+``model_name``/``num_classes``, and the preprocessing (``Preprocessing``): ``input_size``, ``mean``, ``std``,
+``class_names`` and ``resize``. Files written before the preprocessing was recorded (and with a ``scheduler`` entry) are read too:
 the missing values are None. The learning rate is a function of the epoch (``blueprint.training.schedule``), so no
 scheduler state is kept. The model is the plain module's state_dict (the training loop wraps the module for DDP and
 torch.compile, never the other way round), so ``blueprint analyze`` and ``blueprint evaluate`` read it directly. It
@@ -33,7 +33,8 @@ def atomic_save(obj, path: str) -> None:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """What a model expects of its input: images of ``input_size`` (C, H, W) with intensities in [0, 1],
+    """What a model expects of its input: images of ``input_size`` (C, H, W) with intensities in [0, 1] (an image
+    of another size: its short side resized to ``resize``, or to H where None, then the central H x W),
     normalized per channel as (x - mean) / std, and the names of the classes its outputs score.
 
     ``mean`` and ``std`` are None for a checkpoint written before they were recorded (nothing known)."""
@@ -42,10 +43,11 @@ class Preprocessing:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     classes: tuple[str, ...] | None = None
+    resize: int | None = None
 
     def as_dict(self) -> dict:
         return dict(input_size=list(self.input_size), mean=_listed(self.mean), std=_listed(self.std),
-                    class_names=_listed(self.classes))  # fmt: skip
+                    class_names=_listed(self.classes), resize=self.resize)  # fmt: skip
 
 
 def _listed(values):
@@ -84,7 +86,8 @@ def checkpoint_of(ckpt: dict, path: str) -> Checkpoint:
     """The ``Checkpoint`` view of a checkpoint dict read from ``path``."""
     size = ckpt.get("input_size")
     tupled = lambda key: tuple(ckpt[key]) if ckpt.get(key) is not None else None  # noqa: E731
-    pre = Preprocessing(tuple(size), tupled("mean"), tupled("std"), tupled("class_names")) if size else None
+    pre = (Preprocessing(tuple(size), tupled("mean"), tupled("std"), tupled("class_names"), ckpt.get("resize"))
+           if size else None)  # fmt: skip
     return Checkpoint(path, ckpt["model"], ckpt.get("model_name"), ckpt.get("num_classes"), ckpt.get("epoch"),
                       dict(ckpt.get("config") or {}), pre)  # fmt: skip
 

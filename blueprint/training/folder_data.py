@@ -110,12 +110,13 @@ def random_resized_box(w: int, h: int, scale_min: float, rng: np.random.Generato
     return (left, top, left + side, top + side)
 
 
-def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
+def decode(path: str, box_of, size: int, argument: str = "data_dir") -> tuple[Image.Image, tuple]:
     """The RGB image at ``path`` and the crop box ``box_of(w, h)`` in its pixels, for a ``size`` x ``size`` crop.
 
     A JPEG is decoded in draft mode: scaled by 1/2, 1/4 or 1/8 inside the decoder (in the DCT, several times
     faster than decoding in full and resizing) as far as the box keeps at least ``size`` pixels a side, so the
-    crop is never upsampled more than from the full image. Other formats decode in full.
+    crop is never upsampled more than from the full image. Other formats decode in full. An unreadable file is a
+    ``ValueError`` naming ``argument``.
     """
     try:
         with Image.open(path) as f:
@@ -127,7 +128,7 @@ def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
             f.load()
             img = as_mode(f, "RGB")
     except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"data_dir: {path} is not a readable image ({err})") from None
+        raise ValueError(f"{argument}: {path} is not a readable image ({err})") from None
     sx, sy = img.size[0] / w, img.size[1] / h  # 1 unless drafted
     return img, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
@@ -225,7 +226,7 @@ class FolderLoader:
             val_dir = os.path.join(config.data_dir, "test")
         _, test = scan(val_dir, classes)
         self.num_classes, self.input_size, self.classes = len(classes), (3, config.crop, config.crop), tuple(classes)
-        self.mean, self.std = MEAN, STD
+        self.mean, self.std, self.resize = MEAN, STD, config.resize
         self.num_train, self.num_test = len(train), len(test)
         self.train_set, self.test_set = FolderDataset(train, config, True), FolderDataset(test, config, False)
         self.config, self.device, self.batch_size, self.rank, self.world = config, device, batch_size, rank, world

@@ -290,7 +290,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     log(_header(config, cost, loader, ctx) + resumed)
     for line in _warnings(config, loader, ctx.device):
         log(line)
-    preprocessing = Preprocessing(tuple(loader.input_size), loader.mean, loader.std, loader.classes)
+    preprocessing = Preprocessing(tuple(loader.input_size), loader.mean, loader.std, loader.classes, loader.resize)
     plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
         began = time.perf_counter()

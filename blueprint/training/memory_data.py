@@ -68,6 +68,7 @@ class MemoryLoader:
                  rank: int = 0, world: int = 1, channels_last: bool = False):  # fmt: skip
         self.num_classes = data.num_classes
         self.classes = data.classes or tuple(str(i) for i in range(data.num_classes))
+        self.resize = None  # the images are already at the input size
         self.input_size = tuple(data.x_train.shape[1:])
         self.num_train, self.num_test = len(data.y_train), len(data.y_test)
         self.batch_size, self.flip, self.shift, self.seed = batch_size, flip, shift, seed
