@@ -25,7 +25,7 @@ def _require(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise ValueError(f"ONNX export needs the {module} package, which is not installed ({EXTRA})") from None
+        raise ImportError(f"ONNX export needs the {module} package, which is not installed: {EXTRA}") from None
 
 
 class Normalized(nn.Module):

@@ -124,3 +124,20 @@ def test_torch_compile_training_step_with_orthonormal_loss_equals_eager():
 def _fresh_dynamo():
     yield
     torch._dynamo.reset()
+
+
+def test_a_missing_onnx_package_is_one_line_with_the_install_command_and_exit_1(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_onnxscript(name, *args, **kwargs):
+        if name == "onnxscript":
+            raise ImportError("No module named 'onnxscript'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_onnxscript)
+    assert cli.main(["export", "digits_cnn", "--onnx", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["blueprint export: error: ONNX export needs the onnxscript package, which is not installed: "
+                   "pip install 'blueprint-bsconv[export]'"]  # fmt: skip
