@@ -72,6 +72,7 @@ def test_cifar_reader_keeps_the_on_disk_layout(tmp_path):
     # row = 1024 red, 1024 green, 1024 blue values, each a row-major 32x32 image
     assert np.array_equal(data.x_train[0, 1].numpy().ravel(), raw[b"data"][0, 1024:2048])
     assert torch.equal(cifar.load_cifar("cifar10", str(root / "cifar-10-batches-py")).y_test, data.y_test)
+    assert data.classes == tuple(f"class{i}" for i in range(10))  # from batches.meta, recorded in the checkpoints
 
 
 def test_recipes_follow_section_5():
