@@ -62,6 +62,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv2d_backward(dy, cache):
     """Gradients of ``conv2d_forward`` (derivation in the module docstring): ``(dx, dw, db)``, db None without bias."""
+    checks.check_cache("conv2d", cache, kind=Conv2dCache)
     x_or_cols, w, has_bias, geometry, groups, x_shape, route = cache
     nb, n = x_shape[0], w.shape[0]
     dy = np.ascontiguousarray(checks.check_grad("dy", dy, (nb, n, *geometry.out), w.dtype))

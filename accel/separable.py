@@ -99,6 +99,7 @@ def dsc_backward(dy, cache):
 
     Returns ``(dx, dw_dw, dw_pw, db)``.
     """
+    checks.check_cache("dsc", cache, weights=2, kind=SeparableCache)
     dy = _grad(dy, cache)
     (u_mat,), (w_dw, w_pw) = cache.intermediates, cache.weights
     nb, _, ho, wo = dy.shape
@@ -129,6 +130,7 @@ def bsconv_u_backward(dy, cache):
 
     Returns ``(dx, dw_pw, dw_dw, db)``.
     """
+    checks.check_cache("bsconv_u", cache, weights=2, kind=SeparableCache)
     dy = _grad(dy, cache)
     (v,), (w_pw, w_dw) = cache.intermediates, cache.weights
     dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(
@@ -153,6 +155,7 @@ def bsconv_s_backward(dy, cache):
 
     Returns ``(dx, dw_b, dw_a, dw_dw, db)``.
     """
+    checks.check_cache("bsconv_s", cache, weights=3, kind=SeparableCache)
     dy = _grad(dy, cache)
     (u_prime, v), (w_b, w_a, w_dw) = cache.intermediates, cache.weights
     du_prime, dw_a, dw_dw, db = _depthwise_then_pointwise_backward(

@@ -104,19 +104,26 @@ class _Separable(torch.autograd.Function):
         return (None, *map(_t, grads), None, None, None)
 
 
+def _apply(op: str, x, *args):
+    """``_Separable`` on x (B, M, H, W), or on an unbatched x (M, H, W) as a batch of one, as ``nn.Conv2d`` takes it."""
+    if x.dim() == 3:
+        return _Separable.apply(op, x.unsqueeze(0), *args).squeeze(0)  # M,H,W -> 1,M,H,W -> N,H',W'
+    return _Separable.apply(op, x, *args)
+
+
 def bsconv_u(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
-    """Eq. (6)-(7) on accel: x (B, M, H, W), w_pw (N, M, 1, 1), w_dw (N, 1, K, K), b (N,) or None."""
-    return _Separable.apply("bsconv_u", x, w_pw, w_dw, b, stride, padding, dilation)
+    """Eq. (6)-(7) on accel: x (B, M, H, W) or (M, H, W), w_pw (N, M, 1, 1), w_dw (N, 1, K, K), b (N,) or None."""
+    return _apply("bsconv_u", x, w_pw, w_dw, b, stride, padding, dilation)
 
 
 def bsconv_s(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
     """Eq. (12)-(14) on accel: w_b (M', M, 1, 1), w_a (N, M', 1, 1), w_dw (N, 1, K, K), b (N,) or None."""
-    return _Separable.apply("bsconv_s", x, w_b, w_a, w_dw, b, stride, padding, dilation)
+    return _apply("bsconv_s", x, w_b, w_a, w_dw, b, stride, padding, dilation)
 
 
 def dsc(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
     """Sec. 4.1 on accel: w_dw (M, 1, K, K), w_pw (N, M, 1, 1), b (N,) or None."""
-    return _Separable.apply("dsc", x, w_dw, w_pw, b, stride, padding, dilation)
+    return _apply("dsc", x, w_dw, w_pw, b, stride, padding, dilation)
 
 
 def fusable(layer: nn.Module, x: torch.Tensor) -> bool:

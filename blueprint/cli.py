@@ -11,7 +11,8 @@ Every failure is one line on stderr, ``blueprint CMD: error: ...``, and no trace
   exit 2. The library names its fields and arguments (``lr: expected ...``); ``in_flags`` writes them as the
   command's flags (``--lr: expected ...``), here and nowhere else;
 - a run that cannot go on (``FloatingPointError``, such as ``blueprint.training.TrainingError``: a non-finite
-  loss or weight) or an ``OSError`` (a full disk, a folder that cannot be written): exit 1;
+  loss or weight), an ``OSError`` (a full disk, a folder that cannot be written) or an ``ImportError`` (an
+  optional package missing, told with its install line): exit 1;
 - Ctrl-C or SIGTERM: exit 130 or 143, with what was kept and how to resume where the library says so.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import signal
 import sys
 import threading
 
+import blueprint
 import blueprint.commands as commands
 
 
@@ -73,6 +75,7 @@ def _leaf_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="blueprint", description="Blueprint Separable Convolutions (BSConv).")
+    parser.add_argument("--version", action="version", version=f"blueprint {blueprint.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
@@ -106,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(err, 1)
     except (ValueError, FileNotFoundError) as err:
         return fail(err, 2)
-    except OSError as err:
+    except (OSError, ImportError) as err:
         return fail(err, 1)
     except KeyboardInterrupt as err:
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"

@@ -1,11 +1,13 @@
-"""Files and folders a user names: an output folder or file that can be written, and what a file is that cannot be read.
+"""Files and folders a user names: an output folder or file that can be written, every file blueprint writes
+(``atomic_write``), and what a file is that cannot be read.
 
-Both answer before any work is done or with the cause, in one line, instead of an ``OSError`` traceback or
+Each answers before any work is done or with the cause, in one line, instead of an ``OSError`` traceback or
 the advice of ``torch.load`` (which is meant for the author of a program, not for its user).
 """
 from __future__ import annotations
 
 import os
+from typing import IO, Callable
 
 _ZIP, _PICKLE = b"PK\x03\x04", b"\x80"
 
@@ -39,6 +41,59 @@ def writable_file(path: str | None, argument: str) -> str | None:
     if not os.access(folder, os.W_OK) or os.path.isdir(path):
         raise ValueError(f"{argument}: cannot write {path!r}")
     return path
+
+
+def errno_of(err: BaseException) -> int | None:
+    """The ``errno`` of the first ``OSError`` along ``err``'s chain (itself, its ``__cause__``, its
+    ``__context__``, ...): torch's zip writer, for one, raises a ``RuntimeError`` while handling the
+    ``OSError`` of the full disk."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno is not None:
+            return err.errno
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def atomic_write(path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(f)`` on a binary file beside ``path``, flush it to disk (fsync), then rename it over ``path``.
+
+    ``os.replace`` is atomic, so a reader (or a resumed run after a crash) sees the previous file or the new
+    one, never a part. Any failure (also Ctrl-C) removes the temporary file; one that carries an ``errno``
+    along its chain (a full disk: ENOSPC, a quota: EDQUOT, no permission: EACCES) is raised as one
+    ``OSError`` naming ``path``, the reason and what became of the previous file.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        code = errno_of(err)
+        if code is None:
+            raise
+        kept = "the previous one is untouched" if os.path.exists(path) else "nothing was written"
+        failed = OSError(f"cannot write {path} ({os.strerror(code)}); {kept}")
+        failed.errno = code
+        raise failed from None
+
+
+def atomic_text(path, text: str) -> None:
+    """``atomic_write`` of ``text`` as UTF-8."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def save_figure(fig, path, **options) -> None:
+    """``fig.savefig`` (a matplotlib figure) through ``atomic_write``, in the format the file name ends with."""
+    kind = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    atomic_write(path, lambda f: fig.savefig(f, format=kind, **options))
 
 
 def describe(path, error: BaseException | None = None) -> str:

@@ -194,6 +194,24 @@ def check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation):
     return spatial_geometry(x.shape[2:], w_dw.shape[2:], stride, padding, dilation, "w_dw")
 
 
+def check_cache(op: str, cache, size: int | None = None, weights: int | None = None, kind: type = tuple):
+    """``cache`` if it is what ``op``'s forward returned as its cache: a ``kind`` (a tuple, or the backend's
+    NamedTuple) of ``size`` entries (a NamedTuple's field count where None), its weights (the ``weights`` field, or a plain tuple's second entry) ``weights``
+    arrays where given; else
+    ``TypeError`` naming the argument, what it was and what was expected (a backward given another op's cache,
+    or its own output, would otherwise fail inside with an unpacking or attribute error)."""
+    size = len(kind._fields) if size is None else size
+    fits = isinstance(cache, kind) and len(cache) == size
+    if fits and weights is not None:
+        held = cache.weights if hasattr(cache, "weights") else cache[1]
+        fits = isinstance(held, tuple) and len(held) == weights
+    if not fits:
+        got = type(cache).__name__ + (f" of {len(cache)} entries" if isinstance(cache, tuple) else "")
+        raise TypeError(f"cache: expected the cache that {op}_forward returned ({kind.__name__} of {size} entries), "
+                        f"got {got}")  # fmt: skip
+    return cache
+
+
 def check_grad(name: str, dy, expected_shape, dtype):
     float_array(name, dy, len(expected_shape))
     if dy.shape != tuple(expected_shape):

@@ -101,6 +101,7 @@ def conv2d_backward(dy, cache):
     dW_mat = sum_b dY_b @ cols_b^T, dcols_b = W_mat^T @ dY_b, and dx = col2im(dcols), the adjoint of
     the im2col gather; db sums dy over batch and space.
     """
+    checks.check_cache("conv2d", cache, 4)
     cols, w, has_bias, geo = cache
     b, n = geo.x_shape[0], geo.w_shape[0]
     checks.check_grad("dy", dy, (b, n, *geo.out_hw), w.dtype)

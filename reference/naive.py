@@ -65,6 +65,7 @@ def conv2d_backward(dy, cache):
 
     Returns ``(dx, dw, db)``.
     """
+    checks.check_cache("conv2d", cache, 4, 1)
     x_pad, (w,), _, geo = cache
     dx_pad, (dw,), db = _gradients(dy, cache, w.shape[0])
     n_g, m_g = w.shape[0] // geo.groups, w.shape[1]
@@ -95,6 +96,7 @@ def bsconv_u_backward(dy, cache):
 
     Returns ``(dx, dw_pw, dw_dw, db)``.
     """
+    checks.check_cache("bsconv_u", cache, 4, 2)
     x_pad, (w_pw, w_dw), _, geo = cache
     dx_pad, (dw_pw, dw_dw), db = _gradients(dy, cache, w_pw.shape[0])
     for bi, n, p, q, m, i, j, row, col in _terms(geo, w_pw.shape[0], w_pw.shape[1]):
@@ -125,6 +127,7 @@ def bsconv_s_backward(dy, cache):
 
     Returns ``(dx, dw_b, dw_a, dw_dw, db)``.
     """
+    checks.check_cache("bsconv_s", cache, 4, 3)
     x_pad, (w_b, w_a, w_dw), _, geo = cache
     dx_pad, (dw_b, dw_a, dw_dw), db = _gradients(dy, cache, w_a.shape[0])
     for bi, n, p, q, m, i, j, row, col in _terms(geo, w_a.shape[0], w_b.shape[1]):
@@ -157,6 +160,7 @@ def dsc_backward(dy, cache):
 
     Returns ``(dx, dw_dw, dw_pw, db)``.
     """
+    checks.check_cache("dsc", cache, 4, 2)
     x_pad, (w_dw, w_pw), _, geo = cache
     dx_pad, (dw_dw, dw_pw), db = _gradients(dy, cache, w_pw.shape[0])
     for bi, n, p, q, m, i, j, row, col in _terms(geo, w_pw.shape[0], w_pw.shape[1]):

@@ -38,6 +38,7 @@ def dsc_backward(dy, cache):
 
     Returns ``(dx, dw_dw, dw_pw, db)``.
     """
+    checks.check_cache("dsc", cache, 4)
     dw_cache, pw_cache, y_shape, y_dtype = cache
     checks.check_grad("dy", dy, y_shape, y_dtype)
     du, dw_pw, db = conv2d_backward(dy, pw_cache)
@@ -61,6 +62,7 @@ def bsconv_u_backward(dy, cache):
 
     Returns ``(dx, dw_pw, dw_dw, db)``.
     """
+    checks.check_cache("bsconv_u", cache, 4)
     pw_cache, dw_cache, y_shape, y_dtype = cache
     checks.check_grad("dy", dy, y_shape, y_dtype)
     dv_prime, dw_dw, db = conv2d_backward(dy, dw_cache)
@@ -82,6 +84,7 @@ def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1)
 
 def bsconv_s_backward(dy, cache):
     """Reverse of Eq. (12)-(14), one step at a time. Returns ``(dx, dw_b, dw_a, dw_dw, db)``."""
+    checks.check_cache("bsconv_s", cache, 5)
     b_cache, a_cache, dw_cache, y_shape, y_dtype = cache
     checks.check_grad("dy", dy, y_shape, y_dtype)
     dv_prime, dw_dw, db = conv2d_backward(dy, dw_cache)

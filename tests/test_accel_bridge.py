@@ -144,3 +144,17 @@ def test_accel_ops_run_on_as_many_threads_as_torch(monkeypatch):
             assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("layer", [BSConvU(4, 6, 3, padding=1), BSConvS(4, 6, 3, padding=1, p=0.5, min_mid_channels=2),
+                                   DSConv(4, 6, 3, padding=1)])  # fmt: skip
+def test_an_unbatched_input_runs_on_accel_as_a_batch_of_one_as_on_torch(layer):
+    x = torch.randn(4, 5, 5, dtype=torch.float64, requires_grad=True)  # M,H,W
+    layer = layer.double()
+    expected = layer(x)
+    with backend.use_backend("accel"):
+        assert backend.fusable(layer, x)
+        y = layer(x)
+    assert y.shape == expected.shape == (6, 5, 5) and torch.allclose(y, expected, atol=1e-10)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert torch.allclose(grad, torch.autograd.grad(expected.sum(), x)[0], atol=1e-10)

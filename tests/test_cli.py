@@ -1,6 +1,7 @@
 """The command line: fast --help, one line per failure, library words in the library and flags on the command line."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -8,10 +9,11 @@ import pytest
 import torch
 
 from blueprint.cli import build_parser, in_flags, main
+from blueprint.models import create
 from blueprint.training import recipe
 from tests.training_data import write_cifar10
 
-COMMANDS = ("analyze", "bench", "demo", "evaluate", "models", "profile", "train")
+COMMANDS = ("analyze", "bench", "demo", "evaluate", "export", "models", "predict", "profile", "train")
 
 
 def one_line(capsys) -> str:
@@ -52,7 +54,7 @@ print(sorted(m for m in ("torch", "numba", "accel", "matplotlib") if m in sys.mo
         (["train", "--milestones", "10,abc"], "blueprint train: error: --milestones: expected comma-separated epochs"),
         (["train", "--epochs", "x"], "blueprint train: error: --epochs: invalid int value: 'x'"),
         (["bench", "layers", "--repeats", "x"], "blueprint bench layers: error: --repeats: invalid int value"),
-        (["analyze"], "blueprint analyze: error: the following arguments are required: source"),
+        (["analyze"], "blueprint analyze: error: the following arguments are required: MODEL"),
         (["train", "--dataset", "digits"], "blueprint train: error: --model: required for a new run"),
     ],
 )
@@ -129,11 +131,11 @@ def test_a_file_that_is_not_a_checkpoint_is_named_as_what_it_is(tmp_path, capsys
     path.write_bytes(content)
     assert main(["evaluate", str(path)]) == 2
     line = one_line(capsys)
-    assert line == (f"blueprint evaluate: error: checkpoint: cannot read {path}: it {said}; expected a last.pt or "
+    assert line == (f"blueprint evaluate: error: MODEL: cannot read {path}: it {said}; expected a last.pt or "
                     f"best.pt written by `blueprint train`")  # fmt: skip
     assert main(["analyze", str(path), "--output-dir", str(tmp_path / "a")]) == 2
     line = one_line(capsys)
-    assert f"source: cannot read {path}: it {said}" in line and "weights_only" not in line
+    assert f"MODEL: cannot read {path}: it {said}" in line and "weights_only" not in line
 
 
 def test_a_file_holding_other_objects_is_named_without_torch_advice(tmp_path, capsys):
@@ -173,8 +175,6 @@ def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkp
 
 
 def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
-    from blueprint.models import create
-
     with pytest.raises(ValueError, match=r"^model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"):
         create("cifar_resnet20_bsconv")
     assert main(["analyze", "cifar_resnet20_bsconv"]) == 2
@@ -182,3 +182,52 @@ def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
     assert main(["train", "--model", "cifar_resnet20_bsconv"]) == 2
     assert one_line(capsys).startswith("blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: "
                                        "cifar_resnet20_bsconvu")  # fmt: skip
+
+
+def test_version_and_print_config_answer_without_running_anything(tmp_path, capsys):
+    exits(["--version"], 0)
+    assert capsys.readouterr().out.startswith("blueprint 0.")
+    assert main(["train", "--dataset", "folder", "--model", "cifar_tiny_cnn", "--epochs", "3", "--print-config",
+                 "--output-dir", str(tmp_path / "run")]) == 0  # fmt: skip
+    config = json.loads(capsys.readouterr().out)
+    assert (config["dataset"], config["epochs"], config["schedule"]) == ("folder", 3, "linear")
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_that_do_not_fit_the_model_are_one_line_with_counts(tmp_path, capsys):
+    path = tmp_path / "weights.pt"
+    torch.save(create("digits_cnn", num_classes=10).state_dict(), path)
+    assert main(["analyze", str(path), "--model", "resnet18", "--output-dir", str(tmp_path / "a")]) == 2
+    line = one_line(capsys)
+    assert "does not fit the model:" in line and "missing keys, e.g. " in line and "Error(s)" not in line
+
+
+def test_a_pickled_module_whose_class_is_not_importable_names_the_class(tmp_path, capsys):
+    script = f"""
+import torch, torch.nn as nn
+class MyOwnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+torch.save(MyOwnNet(), {str(tmp_path / 'whole.pt')!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert main(["profile", str(tmp_path / "whole.pt")]) == 2
+    line = one_line(capsys)
+    assert "MyOwnNet" in line and "damaged" not in line and line.startswith("blueprint profile: error: MODEL: ")
+
+
+def test_every_training_field_has_a_flag_with_its_help_and_every_flag_is_a_field():
+    import argparse
+    import dataclasses
+
+    from blueprint.training import TrainConfig
+
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    options = {a.dest: a for a in train._actions if a.option_strings and a.dest != "help"}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    commands_own = {"resume", "overwrite", "print_config"}
+    assert set(options) - commands_own == set(fields)
+    for name, f in fields.items():
+        assert options[name].help == f.metadata["help"] and options[name].default is None
+        assert options[name].option_strings[0] == "--" + name.replace("_", "-")

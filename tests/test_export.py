@@ -78,8 +78,9 @@ def test_export_cli_writes_a_fused_checkpoint_that_onnxruntime_runs_equal_to_the
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["nosuch_net"], "SOURCE: unknown name 'nosuch_net'"),
-    (["runs/missing.pt"], "SOURCE: no checkpoint file 'runs/missing.pt'"),
+    (["nosuch_net"], "MODEL: unknown name 'nosuch_net'"),
+    (["digits_cnm"], "MODEL: unknown name 'digits_cnm'; closest: digits_cnn"),
+    (["runs/missing.pt"], "MODEL: no such checkpoint file: 'runs/missing.pt'"),
     (["digits_cnn", "--num-classes", "0"], "--num-classes: expected an int >= 1, got 0"),
 ])  # fmt: skip
 def test_export_cli_errors_are_one_line(tmp_path, capsys, argv, message):
@@ -123,3 +124,20 @@ def test_torch_compile_training_step_with_orthonormal_loss_equals_eager():
 def _fresh_dynamo():
     yield
     torch._dynamo.reset()
+
+
+def test_a_missing_onnx_package_is_one_line_with_the_install_command_and_exit_1(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_onnxscript(name, *args, **kwargs):
+        if name == "onnxscript":
+            raise ImportError("No module named 'onnxscript'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_onnxscript)
+    assert cli.main(["export", "digits_cnn", "--onnx", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["blueprint export: error: ONNX export needs the onnxscript package, which is not installed: "
+                   "pip install 'blueprint-bsconv[export]'"]  # fmt: skip

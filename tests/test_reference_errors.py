@@ -152,3 +152,23 @@ def test_kernel_builders_check_their_weights(backend):
         backend.bsconv_u_kernel(W_PW, W_DSC_DW)
     with pytest.raises(ValueError, match=r"w_pw: expected shape \(N, 4, 1, 1\) to match the input channels M"):
         backend.dsc_kernel(W_DSC_DW, W_B[:, :3])
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
+@pytest.mark.parametrize("op, other", [("conv2d", "bsconv_s"), ("dsc", "bsconv_s"), ("bsconv_u", "bsconv_s"),
+                                       ("bsconv_s", "dsc")])  # fmt: skip
+def test_a_backward_given_a_wrong_cache_names_the_cache_and_its_forward(backend, op, other):
+    calls = forward_calls(backend)
+    y, _ = calls[op]()
+    _, foreign = calls[other]()
+    backward = getattr(backend, f"{op}_backward")
+    for wrong in (y, None, "cache"):
+        with pytest.raises(TypeError, match=f"^cache: expected the cache that {op}_forward returned"):
+            backward(np.ones_like(y), wrong)
+    if backend is not naive or op == "bsconv_s" or other == "bsconv_s":  # naive caches of two ops may look alike
+        try:
+            backward(np.ones_like(y), foreign)
+        except TypeError as err:
+            assert str(err).startswith(f"cache: expected the cache that {op}_forward returned")
+        except ValueError as err:  # a cache of the right kind whose dy does not fit: refused by check_grad
+            assert str(err).startswith("dy:")

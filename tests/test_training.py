@@ -19,10 +19,10 @@ from blueprint.training import cifar, recipe
 from blueprint.training.checkpoint import atomic_save, load_checkpoint
 from blueprint.training.config import TrainConfig
 from blueprint.training.folder_data import FolderLoader
-from blueprint.training.loop import linear_to_zero
 from blueprint.training.memory_data import channel_stats, shift_and_flip
 from blueprint.training.metrics import COLUMNS
 from blueprint.training.sampling import eval_order, train_order
+from blueprint.training.schedule import learning_rate
 from tests.training_data import write_cifar10, write_image_folder
 
 
@@ -59,7 +59,8 @@ def test_train_order_shards_one_padded_permutation(world):
 
 
 def test_linear_schedule_reaches_zero_after_the_last_epoch():
-    assert [linear_to_zero(4)(e) for e in range(5)] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert [learning_rate("linear", 1.0, e, 4) for e in range(5)] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert [learning_rate("step", 1.0, e, 4, [1, 3], 0.5) for e in range(4)] == [1.0, 0.5, 0.5, 0.25]
 
 
 def test_cifar_reader_keeps_the_on_disk_layout(tmp_path):
@@ -71,6 +72,7 @@ def test_cifar_reader_keeps_the_on_disk_layout(tmp_path):
     # row = 1024 red, 1024 green, 1024 blue values, each a row-major 32x32 image
     assert np.array_equal(data.x_train[0, 1].numpy().ravel(), raw[b"data"][0, 1024:2048])
     assert torch.equal(cifar.load_cifar("cifar10", str(root / "cifar-10-batches-py")).y_test, data.y_test)
+    assert data.classes == tuple(f"class{i}" for i in range(10))  # from batches.meta, recorded in the checkpoints
 
 
 def test_recipes_follow_section_5():
@@ -117,7 +119,7 @@ def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path):
     config = json.loads((tmp_path / "resumed" / "config.json").read_text())
     assert config["epochs"] == 3 and config["model"] == "cifar_tiny_cnn_bsconvs_p1d2" and config["batch_size"] == 16
     assert (tmp_path / "resumed" / "best.pt").is_file() and (tmp_path / "resumed" / "curves.png").stat().st_size > 0
-    assert not list((tmp_path / "resumed").glob("*.tmp"))
+    assert not list((tmp_path / "resumed").glob(".*.tmp"))
 
 
 def test_evaluate_reproduces_the_last_test_accuracy(tmp_path, capsys):
@@ -165,7 +167,7 @@ def test_atomic_save_keeps_the_old_checkpoint_when_writing_fails(tmp_path, monke
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
         atomic_save({"model": {"w": torch.ones(2)}}, path)
-    assert (tmp_path / "last.pt").read_bytes() == before and not (tmp_path / "last.pt.tmp").exists()
+    assert (tmp_path / "last.pt").read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_download_fetches_checks_and_extracts_the_archive(tmp_path, monkeypatch):

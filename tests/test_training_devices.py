@@ -129,12 +129,11 @@ def restored_draws(states: list, rank: int, world: int, seed: int = 0) -> torch.
     """What process ``rank`` of ``world`` draws first after ``_restore`` of a checkpoint with ``states``."""
     model = nn.Linear(2, 2)
     optimizer = devices.sgd(model.parameters(), torch.device("cpu"), 0.1, 0.9, 0.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
     scaler = torch.amp.GradScaler("cpu", enabled=True)  # a float16 run resumed from a run that had none
-    ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                scaler={}, rng=states, epoch=3, best_acc=0.5, history=[])  # fmt: skip
+    ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler={}, rng=states, epoch=3,
+                best_acc=0.5, history=[])  # fmt: skip
     ctx = distributed.Context(rank, world, torch.device("cpu"))
-    assert loop._restore(ckpt, "test", model, optimizer, scheduler, scaler, ctx, seed)[0] == 3
+    assert checkpoint.restore(ckpt, "test", model, optimizer, scaler, ctx.rank, ctx.world, ctx.device, seed)[0] == 3
     return torch.rand(4)
 
 

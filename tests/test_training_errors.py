@@ -99,7 +99,7 @@ def test_checkpoint_that_does_not_fit_the_model(tmp_path, capsys):
 
 def test_unreadable_checkpoint_and_missing_run(tmp_path, capsys):
     (tmp_path / "broken.pt").write_bytes(b"\x00" * 10)
-    assert "checkpoint: cannot read" in fails(capsys, "evaluate", str(tmp_path / "broken.pt"))
+    assert "MODEL: cannot read" in fails(capsys, "evaluate", str(tmp_path / "broken.pt"))
     assert "--resume: no run to resume" in fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "none"))
 
 
@@ -133,3 +133,31 @@ def test_resume_refuses_to_change_the_optimizer(tmp_path, capsys):
 def test_bad_configuration_values_are_named(tmp_path, capsys, flag, value):
     line = fails(capsys, *cifar_args(tmp_path, tmp_path / "out", flag, value))
     assert flag in line and value in line
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--milestones", "50"], "warning: milestones 50 lie at or after the last epoch (1)"),
+    (["--batch-size", "100000"], "warning: batch_size 100000 exceeds the 1347 training images"),
+    (["--amp"], "warning: amp on the CPU runs bfloat16 kernels"),
+    (["--backend", "accel"], "note: backend accel: the first step compiles the Numba kernels"),
+])  # fmt: skip
+def test_accepted_but_doubtful_values_are_told_in_one_line_before_the_first_epoch(tmp_path, capsys, flags, said):
+    schedule = ["--schedule", "step"] if "--milestones" in flags else []
+    assert main(["train", "--model", "digits_cnn", "--dataset", "digits", "--epochs", "1", "--device", "cpu",
+                 "--output-dir", str(tmp_path), *schedule, *flags]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(said), lines[:3]
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["train", "--dataset", "digits", "--model", "digits_cnn", "--seed", "-5"],
+     "blueprint train: error: --seed: expected an int in [0, 2**32 - 1], got -5"),
+    (["demo", "--seed", "-5"], "blueprint demo: error: --seed: expected an int in [0, 2**32 - 1], got -5"),
+    (["verify", "--seed", "-1"], "blueprint verify: error: --seed: expected an int in [0, 2**32 - 1], got -1"),
+    (["train", "--dataset", "digits", "--model", "digits_cnn", "--momentum", "1.5"],
+     "blueprint train: error: --momentum: expected a value in [0, 1)"),
+])  # fmt: skip
+def test_a_seed_or_momentum_out_of_range_is_one_line_naming_the_flag(tmp_path, capsys, argv, said):
+    assert main([*argv, *(["--output-dir", str(tmp_path)] if argv[0] != "verify" else [])]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().startswith(said) and len(err.strip().splitlines()) == 1 and out == ""

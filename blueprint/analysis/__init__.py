@@ -7,7 +7,7 @@ for ``blueprint analyze``.
 from blueprint.analysis.correlation import KernelCorrelations, LayerPC1, analyze_kernels
 from blueprint.analysis.figures import plot_kernel_slices, plot_pc1_histogram
 from blueprint.analysis.report import write_analysis
-from blueprint.analysis.sources import default_input_size, load_source
+from blueprint.sources import default_input_size, load_source
 
 __all__ = [
     "KernelCorrelations",

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 import reference
 from blueprint.analysis.correlation import KernelCorrelations
+from blueprint.paths import save_figure
 
 
 def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", bins: int = 20) -> Figure:
@@ -40,7 +41,7 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
         "Each filter's M depth slices (K x K) are PCA samples; 100% means one blueprint explains them all (Eq. 2).",
         fontsize="small", ha="left", va="top",
     )  # fmt: skip
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     return fig
 
 
@@ -88,5 +89,5 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
         "copies of it.",
         fontsize="small", ha="left", va="top",
     )  # fmt: skip
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     return fig

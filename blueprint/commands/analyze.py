@@ -1,4 +1,4 @@
-"""``blueprint analyze SOURCE``: Sec. 3.1's kernel-correlation analysis of a model, with figures and a table."""
+"""``blueprint analyze MODEL``: Sec. 3.1's kernel-correlation analysis of a model, with figures and a table."""
 from __future__ import annotations
 
 
@@ -9,9 +9,10 @@ def register(subparsers) -> None:
         description="Per filter, the variance of its depth slices explained by the first principal component, "
         "grouped by stage; writes a Fig. 3-style histogram and a Fig. 2-style slice figure and prints a table.",
     )
-    p.add_argument("source", help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
+    p.add_argument("source", metavar="MODEL",
+                   help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
                    "a zoo name alone is a freshly initialized model, its weights random")  # fmt: skip
-    p.add_argument("--model", help="zoo architecture to load the weights of SOURCE into (stages by resolution; "
+    p.add_argument("--model", help="zoo architecture to load the weights of MODEL into (stages by resolution; "
                    "default: the one a `blueprint train` checkpoint names)")  # fmt: skip
     p.add_argument("--num-classes", type=int, default=None,
                    help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)")
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     p.add_argument("--layer", help="the layer drawn in the slice figure (default: first with >= 8 slices)")
     p.add_argument("--filter", type=int, help="0-based filter index in --layer (default: largest PC1 share)")
     p.add_argument("--bins", type=int, default=20, help="histogram bins (default: 20)")
-    p.set_defaults(func=run, fields={"filter_index": "--filter"})
+    p.set_defaults(func=run, fields={"filter_index": "--filter", "source": "MODEL"})
 
 
 def run(args) -> int:
@@ -32,7 +33,7 @@ def run(args) -> int:
 
     writable_folder(args.output_dir)
     from blueprint.analysis import analyze_kernels, default_input_size, write_analysis
-    from blueprint.analysis.sources import open_source
+    from blueprint.sources import open_source
 
     source = open_source(args.source, model=args.model, num_classes=args.num_classes)
     input_size = (tuple(args.input_size) if args.input_size else source.input_size

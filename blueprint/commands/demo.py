@@ -42,12 +42,12 @@ def run(args) -> int:
     from blueprint.training import fit, recipe
     from blueprint.training.metrics import plot_curves
 
+    configs = {name: recipe("digits", model=name, epochs=epochs, seed=args.seed,
+                            output_dir=os.path.join(args.output_dir, name)) for name in models}  # all checked first
     results = {}
-    for name in models:
+    for name, config in configs.items():
         print(f"== {name}")
         began = time.perf_counter()
-        config = recipe("digits", model=name, epochs=epochs, seed=args.seed,
-                        output_dir=os.path.join(args.output_dir, name))  # fmt: skip
         results[name] = (fit(config, overwrite=True), time.perf_counter() - began)
     header = ["model", "parameters", "MFLOPs/image", "test accuracy", "train images/s", "seconds"]
     rows = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-import os
 import random
 import sys
 import zlib
@@ -149,9 +148,9 @@ def write_json(path: str, seed: int, cases: int, summaries) -> None:
         if r["first_failure"] and not math.isfinite(r["first_failure"]["error"]):
             r["first_failure"]["error"] = None
     report = {"seed": seed, "cases": cases, "results": results}
-    with open(f"{path}.tmp", "w") as f:
-        json.dump(report, f, indent=2)
-    os.replace(f"{path}.tmp", path)
+    from blueprint.paths import atomic_text
+
+    atomic_text(path, json.dumps(report, indent=2))
 
 
 def run(args) -> int:
@@ -162,7 +161,9 @@ def run(args) -> int:
         raise ValueError(f"cases: expected an int >= 1, got {args.cases}")
     writable_file(args.json, "--json")
     equations = select(EQUATIONS, args.equation, args.backends)
-    seed = random.SystemRandom().randrange(2**32) if args.seed is None else args.seed
+    from blueprint.training.config import check_seed
+
+    seed = random.SystemRandom().randrange(2**32) if args.seed is None else check_seed(args.seed)
     print(f"blueprint verify: seed {seed}, {args.cases} cases for each of {len(equations)} entries", flush=True)
     progress, summaries = Progress(args.cases * len(equations)), []
     try:

@@ -1,49 +1,126 @@
 """Checkpoints that are never half-written, and everything an exact resume needs.
 
-A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's prefixes), ``optimizer``,
-``scheduler``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so far),
-``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every process), ``config`` and
-``model_name``/``num_classes``/``input_size``. The model is the plain module's state_dict (the training loop
-wraps the module for DDP and torch.compile, never the other way round), so ``blueprint analyze`` and
-``blueprint evaluate`` read it directly. It holds only tensors and plain Python values, so
-``torch.load(..., weights_only=True)`` reads it without running code from the file.
+This module owns the layout: ``make_checkpoint`` builds it, ``load_checkpoint``/``read_checkpoint`` read it, and no
+other module names its keys. A checkpoint is a dict: ``model`` (the state_dict, without DDP's or torch.compile's
+prefixes), ``optimizer``, ``scaler``, ``epoch`` (epochs completed), ``best_acc``, ``history`` (the metrics rows so
+far), ``rng`` (the torch, GPU-in-use, NumPy and Python generator states of every process), ``config``,
+``model_name``/``num_classes``, and the preprocessing (``Preprocessing``): ``input_size``, ``mean``, ``std``,
+``class_names`` and ``resize``. Files written before the preprocessing was recorded (and with a ``scheduler`` entry) are read too:
+the missing values are None. The learning rate is a function of the epoch (``blueprint.training.schedule``), so no
+scheduler state is kept. The model is the plain module's state_dict (the training loop wraps the module for DDP and
+torch.compile, never the other way round), so ``blueprint analyze`` and ``blueprint evaluate`` read it directly. It
+holds only tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it without running code
+from the file.
 """
 from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from blueprint.paths import describe
+from blueprint.paths import atomic_write, describe
 
 
 def atomic_save(obj, path: str) -> None:
-    """``torch.save`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
+    """``torch.save`` through ``blueprint.paths.atomic_write``: the previous file survives a failed write, and a
+    full disk or a folder that cannot be written is one ``OSError`` naming ``path`` and the reason."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
-    ``os.replace`` is atomic, so a reader (or a resumed run after a crash) sees the old file or the new one.
-    A write that fails (a full disk, a folder that cannot be written) raises ``OSError`` saying so in one line;
-    the file at ``path`` is then the previous one, untouched.
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a model expects of its input: images of ``input_size`` (C, H, W) with intensities in [0, 1] (an image
+    of another size: its short side resized to ``resize``, or to H where None, then the central H x W),
+    normalized per channel as (x - mean) / std, and the names of the classes its outputs score.
+
+    ``mean`` and ``std`` are None for a checkpoint written before they were recorded (nothing known)."""
+
+    input_size: tuple[int, ...]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    classes: tuple[str, ...] | None = None
+    resize: int | None = None
+
+    def as_dict(self) -> dict:
+        return dict(input_size=list(self.input_size), mean=_listed(self.mean), std=_listed(self.std),
+                    class_names=_listed(self.classes), resize=self.resize)  # fmt: skip
+
+
+def _listed(values):
+    return None if values is None else list(values)
+
+
+def make_checkpoint(model: nn.Module, optimizer, scaler, epoch: int, best_acc: float, history: list[dict],
+                    rng: list[dict], config: dict, model_name: str, num_classes: int,
+                    preprocessing: Preprocessing) -> dict:  # fmt: skip
+    """The checkpoint dict of the module docstring (what ``atomic_save`` writes and ``read_checkpoint`` reads)."""
+    return dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
+                best_acc=best_acc, history=history, rng=rng, config=config, model_name=model_name,
+                num_classes=num_classes, **preprocessing.as_dict())  # fmt: skip
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint as the other commands read it: the weights, the architecture's name, the preprocessing."""
+
+    path: str
+    state_dict: dict
+    model_name: str | None
+    num_classes: int | None
+    epoch: int | None
+    config: dict
+    preprocessing: Preprocessing | None
+
+
+def read_checkpoint(path: str, argument: str = "checkpoint") -> Checkpoint:
+    """``load_checkpoint`` as a ``Checkpoint``; an old file without mean, std or class names gives None for them
+    (and no ``preprocessing`` at all where it recorded no input size)."""
+    return checkpoint_of(load_checkpoint(path, argument), path)
+
+
+def checkpoint_of(ckpt: dict, path: str) -> Checkpoint:
+    """The ``Checkpoint`` view of a checkpoint dict read from ``path``."""
+    size = ckpt.get("input_size")
+    tupled = lambda key: tuple(ckpt[key]) if ckpt.get(key) is not None else None  # noqa: E731
+    pre = (Preprocessing(tuple(size), tupled("mean"), tupled("std"), tupled("class_names"), ckpt.get("resize"))
+           if size else None)  # fmt: skip
+    return Checkpoint(path, ckpt["model"], ckpt.get("model_name"), ckpt.get("num_classes"), ckpt.get("epoch"),
+                      dict(ckpt.get("config") or {}), pre)  # fmt: skip
+
+
+def is_checkpoint(obj) -> bool:
+    """Whether ``obj`` (what ``torch.load`` gave) is a checkpoint of ``blueprint train``."""
+    return isinstance(obj, dict) and "model" in obj and isinstance(obj.get("model_name"), str)
+
+
+def restore(ckpt: dict, origin: str, model, optimizer, scaler, rank: int, world: int, device, seed: int):
+    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history).
+
+    A scaler state is taken where there is one (a run that had no float16 ``--amp`` saved none: its scaler
+    starts afresh). The generators continue where each process left them; a run resumed on another number of
+    processes reseeds each from (seed, epoch, rank) instead.
     """
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:  # also a KeyboardInterrupt: remove the partial file, keep the old checkpoint
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, OSError) or "PytorchStreamWriter failed" in str(err):  # torch's zip writer: RuntimeError
-            cause = getattr(err, "strerror", None) or str(err).splitlines()[0]
-            kept = "the previous one is untouched" if os.path.exists(path) else "nothing was written"
-            failed = OSError(f"cannot write {path} ({cause}); {kept}")
-            failed.errno = getattr(err, "errno", None)
-            raise failed from None
-        raise
+    from blueprint.training.devices import load_optimizer
+
+    load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
+    load_optimizer(optimizer, ckpt["optimizer"])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    states = ckpt["rng"]  # one per process of the run
+    if len(states) == world:
+        set_rng_state(states[rank], device)
+    else:
+        reseed(seed, ckpt["epoch"], rank)
+    return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
+
+
+def epochs_of(ckpt: dict) -> tuple[int, int]:
+    """(epochs done, epochs the run was planned for) of a checkpoint dict."""
+    return ckpt["epoch"], (ckpt.get("config") or {}).get("epochs", ckpt["epoch"])
 
 
 def rng_state(device: torch.device) -> dict:

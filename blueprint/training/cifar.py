@@ -73,7 +73,24 @@ def load_cifar(name: str, data_dir: str) -> TensorDataset:
     train = [read_batch(os.path.join(folder, f), label_key, num_classes) for f in train_files]
     x_test, y_test = read_batch(os.path.join(folder, test_file), label_key, num_classes)
     x_train, y_train = torch.cat([x for x, _ in train]), torch.cat([y for _, y in train])
-    return TensorDataset(x_train, y_train, x_test, y_test, num_classes=num_classes, scale=255.0)
+    return TensorDataset(x_train, y_train, x_test, y_test, num_classes=num_classes, scale=255.0,
+                         classes=class_names(name, folder))  # fmt: skip
+
+
+# name -> (the file of the class names, their key)
+META = {"cifar10": ("batches.meta", b"label_names"), "cifar100": ("meta", b"fine_label_names")}
+
+
+def class_names(name: str, folder: str) -> tuple[str, ...] | None:
+    """The class names in the CIFAR folder's meta file, or None where it is missing or holds none that fit."""
+    file, key = META[name]
+    try:
+        with open(os.path.join(folder, file), "rb") as f:
+            names = pickle.load(f, encoding="bytes").get(key)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        return None
+    fits = isinstance(names, list) and len(names) == LAYOUTS[name][4]
+    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names) if fits else None
 
 
 def download(name: str, data_dir: str) -> None:

@@ -9,6 +9,9 @@ Every field can be overridden from the command line; the run saves the effective
   Inception-style scale augmentation (random-resized 224 crops), flips, color jitter; alpha 0.1.
 - ``finegrained`` (Sec. 5.3; data sets ``dogs``, ``cars``, ``flowers``): 100 epochs, lr 0.1 decayed linearly
   every epoch to reach zero at the end; random crops, flips and random gamma only; alpha 0.1.
+- ``folder`` (your own ImageFolder, not in the paper): ``DATA_DIR/train/CLASS/`` and ``DATA_DIR/val/CLASS/``;
+  30 epochs, lr 0.05 decayed linearly to zero, batch 64, 128 px crops of the short side resized to 146, flips,
+  alpha 0.01; ``blueprint train`` prints these values in its first lines (``recipe_line``).
 - ``digits`` (the CPU demo, not in the paper): scikit-learn's 8x8 digits, the fine-grained schedule over 30
   epochs, shifts of 1 px and no flips (a mirrored digit is another digit), one CPU thread (on 8x8 images a
   second thread only adds synchronization, and where the cores are shared it can slow a step down 100x).
@@ -33,8 +36,9 @@ DATASETS = {
     "cars": "finegrained",
     "flowers": "finegrained",
     "digits": "digits",
+    "folder": "folder",
 }
-IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers")
+IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers", "folder")
 SCHEDULES = ("step", "linear")
 # what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
 FIXED_ON_RESUME = (
@@ -42,55 +46,71 @@ FIXED_ON_RESUME = (
 )  # fmt: skip
 
 
+def option(default, text: str):
+    """A ``TrainConfig`` field whose ``metadata["help"]`` is ``text``: ``blueprint train`` makes its flag from it."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run depends on. Defaults are the CIFAR protocol (Sec. 5.1) on the CPU."""
+    """Everything a run depends on. Defaults are the CIFAR protocol (Sec. 5.1) on the CPU. Each field's help
+    text (``metadata["help"]``) is also its flag's in ``blueprint train``."""
 
-    dataset: str = "cifar10"
-    model: str = "cifar_resnet20"
-    data_dir: str = "data"
-    output_dir: str = "runs/train"
+    dataset: str = option("cifar10", f"data set, which picks the recipe: {', '.join(DATASETS)} (default: cifar10)")
+    model: str = option("cifar_resnet20", "zoo model name (see `blueprint models`) or package.module:factory, a "
+                        "callable returning an nn.Module (given num_classes= if it takes it); required unless "
+                        "--resume")  # fmt: skip
+    data_dir: str = option("data", "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and "
+                           "val/ (default: data; stored as an absolute path)")  # fmt: skip
+    output_dir: str = option("runs/train", "where config.json, metrics.csv, last.pt, best.pt and curves.png go "
+                             "(default: runs/train)")  # fmt: skip
     # optimization (Sec. 5: SGD with momentum, weight decay 1e-4, lr 0.1)
-    epochs: int = 200
-    batch_size: int = 128  # global: split evenly over the processes of a distributed run
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    schedule: str = "step"  # 'step': lr *= lr_decay at each milestone; 'linear': to zero at the last epoch
-    milestones: list[int] = field(default_factory=lambda: [100, 150, 180])
-    lr_decay: float = 0.1
-    alpha: float = 0.01  # weight of the orthonormal loss, Eq. (9)
+    epochs: int = option(200, "total epochs (with --resume: train until this epoch, on the schedule of this total)")
+    batch_size: int = option(128, "global batch size, split evenly over the processes")
+    lr: float = option(0.1, "initial learning rate")
+    momentum: float = option(0.9, "SGD momentum, in [0, 1)")
+    weight_decay: float = option(1e-4, "SGD weight decay")
+    schedule: str = option("step", f"learning-rate schedule: {', '.join(SCHEDULES)} ('step': times --lr-decay at "
+                           f"each milestone; 'linear': to zero after the last epoch)")  # fmt: skip
+    milestones: list[int] = option([100, 150, 180], "epochs at which a 'step' schedule multiplies the lr by "
+                                   "--lr-decay, e.g. 100,150,180")  # fmt: skip
+    lr_decay: float = option(0.1, "factor of a 'step' schedule")
+    alpha: float = option(0.01, "weight of the orthonormal loss, Eq. (9)")
     # augmentation
-    flip: bool = True
-    shift: int = 4  # in-memory data: random shifts of up to this many pixels (zero padding)
-    resize: int = 256  # image folders: short side before cropping (and for evaluation)
-    crop: int = 224  # image folders: training and evaluation crop size
-    scale_min: float = 0.0  # > 0: Inception-style random-resized crops covering scale_min..1 of the area
-    color_jitter: float = 0.0  # brightness, contrast and saturation factors drawn from 1 +- color_jitter
-    gamma: float = 0.0  # > 0: random gamma drawn log-uniformly from [1/(1+gamma), 1+gamma]
+    flip: bool = option(True, "random horizontal flips")
+    shift: int = option(4, "CIFAR/digits: random shifts of up to this many pixels (zero padding)")
+    resize: int = option(256, "image folders: short side before cropping (and for evaluation)")
+    crop: int = option(224, "image folders: training and evaluation crop size")
+    scale_min: float = option(0.0, "image folders: > 0 for Inception-style crops of scale_min..1 of the area")
+    color_jitter: float = option(0.0, "image folders: brightness/contrast/saturation factors from 1 +- this")
+    gamma: float = option(0.0, "image folders: > 0 for a random gamma from [1/(1+g), 1+g], log-uniform")
     # execution
-    device: str = "auto"  # a GPU (the local rank's under torchrun) when PyTorch sees one and backend is torch
-    backend: str = "torch"  # BSConv layers' CPU kernels: "torch", or "accel" (the Numba fast path)
-    amp: bool = False
-    channels_last: bool = False
-    compile: bool = False
-    sync_bn: bool = False  # several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)
-    deterministic: bool = False  # deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for bit
-    workers: int | None = None  # image folders: loading processes (None: the cores available less one)
-    threads: int = 0  # CPU threads of PyTorch (0: its default); small models run fastest on one
-    seed: int = 0
-    download: bool = False
+    device: str = option("auto", "auto, cpu, cuda or cuda:N (default: auto: a GPU when PyTorch sees one, under "
+                         "torchrun the local rank's; the CPU with --backend accel)")  # fmt: skip
+    backend: str = option("torch", "kernels of the BSConv layers on the CPU: torch (default) or accel (Numba, fused)")
+    amp: bool = option(False, "mixed precision (bfloat16 on the CPU and on GPUs that have it, else float16 with a "
+                       "gradient scaler)")  # fmt: skip
+    channels_last: bool = option(False, "channels-last memory layout")
+    compile: bool = option(False, "torch.compile the model")
+    sync_bn: bool = option(False, "several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)")
+    deterministic: bool = option(False, "deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for "
+                                 "bit, a little slower")  # fmt: skip
+    workers: int | None = option(None, "image folders: data-loading processes (default: the cores available less "
+                                 "one)")  # fmt: skip
+    threads: int = option(0, "CPU threads of PyTorch (0: its default); small models run fastest on one")
+    seed: int = option(0, "seed of initialization, data order and augmentation, in [0, 2**32 - 1]")
+    download: bool = option(False, "download CIFAR into --data-dir if it is not there")
 
     def validate(self) -> "TrainConfig":
         """Check every value where the configuration is made; returns self. Errors name the field."""
         from blueprint.menus import LAYER_BACKENDS as BACKENDS
-        from blueprint.models import list_models
-        from blueprint.names import unknown_name_error
+        from blueprint.models import factory
 
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        if self.model not in list_models():
-            raise ValueError(unknown_name_error("model", self.model, list_models()))
+        factory.check(self.model)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.backend == "accel" and not (self.device.startswith("cpu") or self.device == "auto"):
@@ -109,6 +129,9 @@ class TrainConfig:
         for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum: expected a value in [0, 1) (SGD diverges at 1 and above), got {self.momentum}")
+        check_seed(self.seed)
         if self.scale_min > 1:
             raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
         if self.color_jitter >= 1:
@@ -128,6 +151,8 @@ _RECIPES = {
                      scale_min=0.08, color_jitter=0.4),  # fmt: skip
     "finegrained": dict(model="mobilenetv3_large_w1", epochs=100, schedule="linear", milestones=[], alpha=0.1,
                         batch_size=64, gamma=0.25),  # fmt: skip
+    "folder": dict(epochs=30, schedule="linear", milestones=[], lr=0.05, batch_size=64, alpha=0.01, resize=146,
+                   crop=128),  # fmt: skip
     "digits": dict(model="digits_cnn", epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="linear",
                    milestones=[], alpha=0.01, flip=False, shift=1, workers=0, threads=1),  # fmt: skip
 }
@@ -144,6 +169,19 @@ def recipe(dataset: str, **overrides) -> TrainConfig:
     return TrainConfig(**values).validate()
 
 
+def check_seed(seed, argument: str = "seed") -> int:
+    """``seed`` if it is an int in [0, 2**32 - 1] (what NumPy's and torch's generators take); else ``ValueError``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"{argument}: expected an int in [0, 2**32 - 1], got {seed!r}")
+    return seed
+
+
+def recipe_line(dataset: str) -> str:
+    """The values the recipe of ``dataset`` sets beyond the defaults, as one line: ``folder recipe: epochs 30, ...``."""
+    values = _RECIPES[DATASETS[dataset]]
+    return f"{DATASETS[dataset]} recipe: " + ", ".join(f"{k} {v}" for k, v in values.items())
+
+
 def load_config(path: str) -> dict:
     """The fields saved in a run's ``config.json`` (a dict, to be passed to ``recipe`` as overrides)."""
     try:
@@ -157,11 +195,10 @@ def load_config(path: str) -> dict:
 
 
 def save_config(config: TrainConfig, path: str) -> None:
-    """Write ``config`` as JSON atomically (a temporary file, then ``os.replace``)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(config.to_json() + "\n")
-    os.replace(tmp, path)
+    """Write ``config`` as JSON atomically (``blueprint.paths.atomic_text``)."""
+    from blueprint.paths import atomic_text
+
+    atomic_text(path, config.to_json() + "\n")
 
 
 def effective_config(overrides: dict, resume: bool) -> TrainConfig:

@@ -20,10 +20,12 @@ def per_process_batch(config: TrainConfig, world: int) -> int:
     return config.batch_size // world
 
 
-def make_loader(config: TrainConfig, device, rank: int = 0, world: int = 1):
+def make_loader(config: TrainConfig, device, rank: int = 0, world: int = 1, classes: tuple[str, ...] | None = None):
+    """The loader of ``config.dataset``; ``classes`` (a trained model's class names) lets an image folder be
+    evaluated from its ``val/`` alone."""
     batch_size = per_process_batch(config, world)
     if config.dataset in IMAGE_FOLDER_DATASETS:
-        return FolderLoader(config, device, batch_size, rank, world)
+        return FolderLoader(config, device, batch_size, rank, world, classes)
     if config.dataset == "digits":
         data = load_digits()
     else:

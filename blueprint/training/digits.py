@@ -22,4 +22,4 @@ def load_digits(test_fraction: float = 0.25, split_seed: int = 0) -> TensorDatas
         test[members[: int(round(test_fraction * len(members)))]] = True
     t = torch.from_numpy
     return TensorDataset(t(images[~test]), t(labels[~test]), t(images[test]), t(labels[test]),
-                         num_classes=10, scale=16.0)  # fmt: skip
+                         num_classes=10, scale=16.0, classes=tuple(map(str, range(10))))  # fmt: skip

@@ -32,26 +32,56 @@ MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def scan(root: str, classes: list[str] | None = None) -> tuple[list[str], list[tuple[str, int]]]:
-    """The classes (sorted folder names, or ``classes``) and (path, label) of every image under ``root``."""
+    """The classes (sorted folder names, or ``classes``) and (path, label) of every image under ``root``.
+
+    A class's images may lie in sub-folders of its folder at any depth (``train/cat/2024/a.jpg``): all are its.
+    A class folder of ``train/`` (``classes`` None) that holds no image is refused, naming it.
+    """
     if not os.path.isdir(root):
         raise FileNotFoundError(
             f"data_dir: no folder {root}; expected DATA_DIR/train/CLASS/*.jpg and DATA_DIR/val/CLASS/*.jpg"
         )
     found = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    if classes is None:
-        classes = found
+    given = classes is not None
+    classes = classes if given else found
     unknown = sorted(set(found) - set(classes))
     if unknown:
         raise ValueError(f"data_dir: {root} has classes missing from train/: {', '.join(unknown[:5])}")
-    samples = [
-        (os.path.join(root, c, f), label)
-        for label, c in enumerate(classes) if c in found
-        for f in sorted(os.listdir(os.path.join(root, c))) if f.lower().endswith(IMAGE_EXTENSIONS)
-    ]  # fmt: skip
+    samples = [(path, label) for label, c in enumerate(classes) if c in found
+               for path in _images(os.path.join(root, c))]  # fmt: skip
+    extensions = ", ".join(IMAGE_EXTENSIONS)
     if not classes or not samples:
-        extensions = ", ".join(IMAGE_EXTENSIONS)
         raise ValueError(f"data_dir: {root} holds no images in class folders (extensions {extensions})")
+    labels = {y for _, y in samples}
+    empty = [c for label, c in enumerate(classes) if c in found and label not in labels]
+    if empty and not given:
+        raise ValueError(f"data_dir: the class folder{'s' * (len(empty) > 1)} {', '.join(empty[:5])} of {root} "
+                         f"hold{'s' * (len(empty) == 1)} no images (extensions {extensions}); add images or "
+                         f"remove the folder")  # fmt: skip
     return classes, samples
+
+
+def _images(folder: str) -> list[str]:
+    """The image files under ``folder`` and its sub-folders, in sorted order."""
+    paths = []
+    for where, dirs, files in os.walk(folder, followlinks=True):
+        dirs.sort()
+        paths += [os.path.join(where, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return paths
+
+
+def as_mode(img: Image.Image, mode: str) -> Image.Image:
+    """``img`` in ``mode`` ("RGB" or "L"), its intensities kept: 16- and 32-bit integer images (``I;16``, ``I``)
+    are scaled from 0..65535 to 0..255 first (PIL's ``convert`` would clip them to 0 or 255), a palette image
+    goes through its palette."""
+    if img.mode == mode:
+        return img
+    if img.mode.startswith("I"):
+        wide = np.asarray(img, dtype=np.float64)  # H,W of 0..65535
+        img = Image.fromarray(np.clip(np.round(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    elif img.mode == "P":
+        img = img.convert("RGBA")
+    return img.convert(mode)
 
 
 def center_or_random_box(w: int, h: int, resize: int, size: int, rng: np.random.Generator | None) -> tuple:
@@ -80,12 +110,13 @@ def random_resized_box(w: int, h: int, scale_min: float, rng: np.random.Generato
     return (left, top, left + side, top + side)
 
 
-def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
+def decode(path: str, box_of, size: int, argument: str = "data_dir") -> tuple[Image.Image, tuple]:
     """The RGB image at ``path`` and the crop box ``box_of(w, h)`` in its pixels, for a ``size`` x ``size`` crop.
 
     A JPEG is decoded in draft mode: scaled by 1/2, 1/4 or 1/8 inside the decoder (in the DCT, several times
     faster than decoding in full and resizing) as far as the box keeps at least ``size`` pixels a side, so the
-    crop is never upsampled more than from the full image. Other formats decode in full.
+    crop is never upsampled more than from the full image. Other formats decode in full. An unreadable file is a
+    ``ValueError`` naming ``argument``.
     """
     try:
         with Image.open(path) as f:
@@ -94,10 +125,10 @@ def decode(path: str, box_of, size: int) -> tuple[Image.Image, tuple]:
             shrink = min(box[2] - box[0], box[3] - box[1]) / size  # > 1: the box has pixels to spare
             if shrink > 1:
                 f.draft("RGB", (math.ceil(w / shrink), math.ceil(h / shrink)))
-            img = f.convert("RGB") if f.mode != "RGB" else f
-            img.load()
+            f.load()
+            img = as_mode(f, "RGB")
     except (OSError, UnidentifiedImageError) as err:
-        raise ValueError(f"data_dir: {path} is not a readable image ({err})") from None
+        raise ValueError(f"{argument}: {path} is not a readable image ({err})") from None
     sx, sy = img.size[0] / w, img.size[1] / h  # 1 unless drafted
     return img, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
 
@@ -181,15 +212,21 @@ class Keys(torch.utils.data.Sampler):
 class FolderLoader:
     """Batches of an ImageFolder tree for one process of ``world``: the interface of ``MemoryLoader``."""
 
-    def __init__(self, config: TrainConfig, device, batch_size: int, rank: int = 0, world: int = 1):
+    def __init__(self, config: TrainConfig, device, batch_size: int, rank: int = 0, world: int = 1,
+                 classes: tuple[str, ...] | None = None):  # fmt: skip
+        """``classes``: the class names of a trained model, for evaluation: then only ``val/`` is read."""
         if config.resize < config.crop:
             raise ValueError(f"resize: expected at least `crop` ({config.crop}), got {config.resize}")
-        classes, train = scan(os.path.join(config.data_dir, "train"))
+        if classes is None:
+            classes, train = scan(os.path.join(config.data_dir, "train"))
+        else:
+            classes, train = list(classes), []
         val_dir = os.path.join(config.data_dir, "val")
         if not os.path.isdir(val_dir) and os.path.isdir(os.path.join(config.data_dir, "test")):
             val_dir = os.path.join(config.data_dir, "test")
         _, test = scan(val_dir, classes)
-        self.num_classes, self.input_size = len(classes), (3, config.crop, config.crop)
+        self.num_classes, self.input_size, self.classes = len(classes), (3, config.crop, config.crop), tuple(classes)
+        self.mean, self.std, self.resize = MEAN, STD, config.resize
         self.num_train, self.num_test = len(train), len(test)
         self.train_set, self.test_set = FolderDataset(train, config, True), FolderDataset(test, config, False)
         self.config, self.device, self.batch_size, self.rank, self.world = config, device, batch_size, rank, world

@@ -1,19 +1,20 @@
-"""``fit(config)``: train a zoo model with the Sec. 5 protocol, evaluate every epoch, checkpoint, resume exactly.
+"""``fit(config)``: train a zoo model (or your own) with the Sec. 5 protocol, evaluate every epoch, checkpoint, resume.
 
-The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the
-model's W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes
-once per epoch (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the test accuracy improves,
-so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and ``curves.png`` after
-the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the last plot.
+The loss of a batch is cross-entropy plus ``alpha`` times the orthonormal loss of Eq. (9), summed over the model's
+W^B (zero for models without BSConv-S). SGD with momentum and weight decay; the learning rate changes once per
+epoch, a function of (epoch, total epochs) (``schedule``). Every epoch writes ``last.pt`` (and ``best.pt`` when the
+test accuracy improves, so ``best.pt`` is the epoch of the best test accuracy) atomically, then ``metrics.csv``, and
+``curves.png`` after the first and the last epoch and in between every epoch that ends ``CURVES_EVERY_S`` after the
+last plot.
 
-A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is
-not finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C,
-or SIGTERM where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
+A run stops with ``TrainingError`` as soon as the training loss, the test loss or any parameter or buffer is not
+finite, before that epoch is saved: a checkpoint never holds a poisoned model. An interruption (Ctrl-C, or SIGTERM
+where the command line turns it into one) is re-raised saying which epoch ``last.pt`` holds.
 
-Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds
-the model, optimizer, scheduler, AMP scaler and every process's generator states, so resuming after epoch e
-gives the same weights as an uninterrupted run (on the same hardware and software; on a GPU with
-``deterministic``, since cuDNN's autotuning may choose other algorithms in another process).
+Exact resume: the data order and augmentation depend only on (seed, epoch) (``sampling``); the checkpoint holds the
+model, optimizer, AMP scaler and every process's generator states, so resuming after epoch e gives the same weights
+as an uninterrupted run (on the same hardware and software; on a GPU with ``deterministic``, since cuDNN's
+autotuning may choose other algorithms in another process).
 """
 from __future__ import annotations
 
@@ -32,16 +33,27 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from blueprint.backend import use_backend
-from blueprint.models import create
+from blueprint.models.factory import build
 from blueprint.paths import writable_folder
 from blueprint.profiling import profile
 from blueprint.progress import progress
 from blueprint.regularization import OrthonormalLoss
 from blueprint.training import devices, distributed
-from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
+from blueprint.training.checkpoint import (
+    Preprocessing,
+    atomic_save,
+    epochs_of,
+    load_checkpoint,
+    make_checkpoint,
+    read_checkpoint,  # fmt: skip
+    reseed,
+    restore,
+    rng_state,
+)
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
 from blueprint.training.metrics import plot_curves, write_csv
+from blueprint.training.schedule import config_learning_rate, set_learning_rate
 
 NAN_CHECK_EVERY = 50  # steps between checks for a non-finite loss (each check waits for the device)
 CURVES_EVERY_S = 30.0  # curves.png after the first and last epoch, and in between at most this often (a plot
@@ -62,21 +74,6 @@ class RunResult:
     flops: int
     input_size: tuple[int, ...]
     test_images: int
-
-
-def linear_to_zero(epochs: int):
-    """The lr factor 1 - epoch / epochs: decays linearly every epoch and reaches zero after the last (Sec. 5.3).
-
-    A plain function, which LambdaLR leaves out of its state: a resumed run with more ``epochs`` re-plans the decay.
-    """
-    return lambda epoch: max(0.0, 1.0 - epoch / epochs)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
-    """``step``: lr times ``lr_decay`` at each of ``milestones`` (Sec. 5.1/5.2); ``linear``: ``linear_to_zero``."""
-    if config.schedule == "linear":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, linear_to_zero(config.epochs))
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, config.milestones, gamma=config.lr_decay)
 
 
 def sync_buffers(model: nn.Module) -> None:
@@ -155,19 +152,27 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
 
 
 def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
-        log: Callable[[str], None] = print) -> RunResult:  # fmt: skip
-    """Train ``config.model`` on ``config.dataset`` as ``config`` says; see the module docstring.
+        log: Callable[[str], None] = print, model: nn.Module | None = None) -> RunResult:  # fmt: skip
+    """Train ``config.model`` (or ``model``, a module of your own) on ``config.dataset`` as ``config`` says; see
+    the module docstring.
 
     ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
     refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
+    ``model``: trained in place of ``config.model``; the run records its class as ``module:Class``, a factory
+    from which every command rebuilds it where the class can be imported (not one defined in ``__main__``).
     """
+    if model is not None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected an nn.Module or None, got {type(model).__name__}")
+        config = dataclasses.replace(config, model=f"{type(model).__module__}:{type(model).__qualname__}")
+    config = dataclasses.replace(config, data_dir=os.path.abspath(config.data_dir))  # evaluate from anywhere
     ctx = distributed.setup(config.device, cuda_ok=config.backend != "accel")
     threads = torch.get_num_threads()
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
         with use_backend(config.backend), devices.kernel_settings(ctx.device, config.deterministic):
-            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), model)
         # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
@@ -182,8 +187,10 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
 def _kept(config: TrainConfig) -> str:
     """What an interrupted run leaves in its folder, and how to go on."""
     path = os.path.join(config.output_dir, "last.pt")
-    kept = f"{path} holds epoch {load_checkpoint(path)['epoch']}" if os.path.isfile(path) else "no epoch was saved"
-    return f"{kept}; continue with `resume=True` and `output_dir={config.output_dir}`"
+    if not os.path.isfile(path):
+        return f"no epoch was saved in {config.output_dir}; run the same command again to start afresh"
+    return (f"{path} holds epoch {read_checkpoint(path).epoch}; continue with `resume=True` and "
+            f"`output_dir={config.output_dir}`")  # fmt: skip
 
 
 def first_non_finite(model: nn.Module) -> str | None:
@@ -206,36 +213,49 @@ def _header(config: TrainConfig, cost, loader, ctx: distributed.Context) -> str:
             f"{torch.get_num_threads()} CPU thread(s), {switches}")  # fmt: skip
 
 
-def _restore(ckpt: dict, origin: str, model, optimizer, scheduler, scaler, ctx: distributed.Context, seed: int):
-    """Put the run of checkpoint ``ckpt`` back in place; returns (epochs done, best accuracy, history).
-
-    A scaler state is taken where there is one (a run that had no float16 ``--amp`` saved none: its scaler
-    starts afresh). The generators continue where each process left them; a run resumed on another number of
-    processes reseeds each from (seed, epoch, rank) instead.
-    """
-    load_weights(model, ckpt["model"], f"{origin} (a {ckpt.get('model_name')} checkpoint)")
-    devices.load_optimizer(optimizer, ckpt["optimizer"])
-    scheduler.load_state_dict(ckpt["scheduler"])
-    if ckpt.get("scaler"):
-        scaler.load_state_dict(ckpt["scaler"])
-    states = ckpt["rng"]  # one per process of the run
-    if len(states) == ctx.world:
-        set_rng_state(states[ctx.rank], ctx.device)
-    else:
-        reseed(seed, ckpt["epoch"], ctx.rank)
-    return ckpt["epoch"], ckpt["best_acc"], ckpt["history"]
-
-
 def _epoch_line(row: dict, epochs: int) -> str:
     return (f"epoch {row['epoch']:>3}/{epochs}  lr {row['lr']:.4g}  loss {row['train_loss']:.4f}  "
             f"ortho {row['ortho_loss']:.4f}  train {row['train_acc']:.2%}  test loss {row['test_loss']:.4f}  "
             f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s")  # fmt: skip
 
 
-def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log) -> RunResult:
+def _warnings(config: TrainConfig, loader, device: torch.device) -> list[str]:
+    """What the run was given that is allowed but probably not meant, one line each; and the first accel
+    step's compile time, told before it happens."""
+    said = []
+    late = [m for m in config.milestones if m >= config.epochs] if config.schedule == "step" else []
+    if late:
+        said.append(f"milestones {', '.join(map(str, late))} lie at or after the last epoch ({config.epochs}): the "
+                    f"step schedule never reaches them")  # fmt: skip
+    if config.batch_size > loader.num_train:
+        said.append(f"batch_size {config.batch_size} exceeds the {loader.num_train} training images: each epoch "
+                    f"is one step of {loader.num_train}")  # fmt: skip
+    if config.amp and device.type == "cpu":
+        said.append("amp on the CPU runs bfloat16 kernels, which are often several times slower than float32 there "
+                    "(try without amp)")  # fmt: skip
+    if config.backend == "accel":
+        said.append("backend accel: the first step compiles the Numba kernels (up to about a minute the first time; "
+                    "they are cached on disk for later runs)")  # fmt: skip
+    return [f"note: {line}" if line.startswith("backend") else f"warning: {line}" for line in said]
+
+
+def _resumed(ckpt: dict, config: TrainConfig, last_path: str) -> str:
+    """The header's note on a resumed run; a run that already has ``config.epochs`` epochs is refused."""
+    done, before = epochs_of(ckpt)
+    if config.epochs <= done:
+        raise ValueError(f"epochs: {last_path} already holds {done} epochs; expected more than {done} to go on "
+                         f"(got {config.epochs})")  # fmt: skip
+    replanned = f" (re-planned from {before})" if before != config.epochs else ""
+    return (f"; resuming after epoch {done}: the {config.schedule} schedule of {config.epochs} epochs{replanned} "
+            f"goes on at lr {config_learning_rate(config, done):.4g}")  # fmt: skip
+
+
+def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log,
+         own_model: nn.Module | None = None) -> RunResult:  # fmt: skip
     out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
     ckpt = load_checkpoint(last_path, "resume") if resume else None
+    resumed = _resumed(ckpt, config, last_path) if ckpt else ""
     if not resume and not overwrite and os.path.exists(last_path):
         raise ValueError(f"output_dir: {out} already holds a run (last.pt); pass `resume=True` to continue it, "
                          f"`overwrite=True` to start again, or another `output_dir`")  # fmt: skip
@@ -243,7 +263,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     np.random.seed(config.seed)
     random.seed(config.seed)
     loader = make_loader(config, ctx.device, ctx.rank, ctx.world)
-    model = create(config.model, num_classes=loader.num_classes)
+    model = own_model if own_model is not None else build(config.model, loader.num_classes)
     try:
         cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
     except ValueError as err:
@@ -257,12 +277,11 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
     optimizer = devices.sgd(model.parameters(), ctx.device, config.lr, config.momentum, config.weight_decay)
-    scheduler = make_scheduler(optimizer, config)
     scaler = devices.grad_scaler(ctx.device, config.amp)
     penalty = OrthonormalLoss(model)
     if ckpt is not None:
-        start, best_acc, history = _restore(ckpt, f"resume: {last_path}", model, optimizer, scheduler, scaler, ctx,
-                                            config.seed)  # fmt: skip
+        start, best_acc, history = restore(ckpt, f"resume: {last_path}", model, optimizer, scaler, ctx.rank, ctx.world,
+                                           ctx.device, config.seed)  # fmt: skip
     else:
         start, best_acc, history = 0, 0.0, []
         reseed(config.seed, 0, ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts them)
@@ -277,14 +296,17 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.main:
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
-    log(_header(config, cost, loader, ctx) + (f"; resuming after epoch {start}" if ckpt else ""))
+    log(_header(config, cost, loader, ctx) + resumed)
+    for line in _warnings(config, loader, ctx.device):
+        log(line)
+    preprocessing = Preprocessing(tuple(loader.input_size), loader.mean, loader.std, loader.classes, loader.resize)
     plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
-        lr = optimizer.param_groups[0]["lr"]
+        lr = config_learning_rate(config, epoch)
+        set_learning_rate(optimizer, lr)
         train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main)
         train_seconds = time.perf_counter() - began
-        scheduler.step()
         sync_buffers(model)
         test_loss, test_acc = evaluate(model, loader, ctx.device, config.amp)
         poisoned = first_non_finite(model)  # the same on every process: DDP's weights, rank 0's buffers
@@ -301,11 +323,9 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         best_acc = max(best_acc, test_acc)
         states = distributed.gather(rng_state(ctx.device))  # a collective: every process takes part
         if ctx.main:
-            checkpoint = dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                              scheduler=scheduler.state_dict(), scaler=scaler.state_dict(), epoch=epoch + 1,
-                              best_acc=best_acc, history=history, rng=states, config=dataclasses.asdict(config),
-                              model_name=config.model, num_classes=loader.num_classes,
-                              input_size=list(loader.input_size))  # fmt: skip
+            checkpoint = make_checkpoint(model, optimizer, scaler, epoch + 1, best_acc, history, states,
+                                         dataclasses.asdict(config), config.model, loader.num_classes,
+                                         preprocessing)  # fmt: skip
             atomic_save(checkpoint, last_path)
             if improved:
                 atomic_save(checkpoint, best_path)

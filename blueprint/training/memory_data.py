@@ -25,6 +25,7 @@ class TensorDataset:
     y_test: torch.Tensor
     num_classes: int
     scale: float
+    classes: tuple[str, ...] | None = None  # the class names (None: the labels as numbers)
 
 
 def shift_and_flip(x: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int) -> torch.Tensor:
@@ -66,6 +67,8 @@ class MemoryLoader:
     def __init__(self, data: TensorDataset, device, batch_size: int, flip: bool, shift: int, seed: int,
                  rank: int = 0, world: int = 1, channels_last: bool = False):  # fmt: skip
         self.num_classes = data.num_classes
+        self.classes = data.classes or tuple(str(i) for i in range(data.num_classes))
+        self.resize = None  # the images are already at the input size
         self.input_size = tuple(data.x_train.shape[1:])
         self.num_train, self.num_test = len(data.y_train), len(data.y_test)
         self.batch_size, self.flip, self.shift, self.seed = batch_size, flip, shift, seed
@@ -74,6 +77,7 @@ class MemoryLoader:
         self.x_train, self.y_train = data.x_train.to(device), data.y_train.to(device)
         self.x_test, self.y_test = data.x_test.to(device), data.y_test.to(device)
         mean, std = channel_stats(data.x_train, data.scale)  # C, C
+        self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())  # of intensities in [0, 1]
         # normalized = (x / scale - mean) / std = x * gain + offset, per channel
         self.gain = (1.0 / (data.scale * std)).float().view(1, -1, 1, 1).to(device)
         self.offset = (-mean / std).float().view(1, -1, 1, 1).to(device)

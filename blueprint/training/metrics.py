@@ -6,20 +6,21 @@ CSV always matches ``last.pt``, also after a crash and a resume.
 from __future__ import annotations
 
 import csv
-import os
+import io
+
+from blueprint.paths import atomic_text, save_figure
 
 COLUMNS = ("epoch", "lr", "train_loss", "ortho_loss", "train_acc", "test_loss", "test_acc", "images_per_s", "seconds")
 
 
 def write_csv(history: list[dict], path: str) -> None:
-    """``history`` (dicts with ``COLUMNS``) as CSV at ``path``, via a temporary file and ``os.replace``."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in COLUMNS})
-    os.replace(tmp, path)
+    """``history`` (dicts with ``COLUMNS``) as CSV at ``path``, written atomically (``blueprint.paths.atomic_text``)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in COLUMNS})
+    atomic_text(path, text.getvalue())
 
 
 def plot_curves(runs: dict[str, list[dict]], path: str, title: str = ""):
@@ -49,5 +50,5 @@ def plot_curves(runs: dict[str, list[dict]], path: str, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return fig
