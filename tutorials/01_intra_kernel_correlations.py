@@ -11,7 +11,8 @@
 # %% [markdown]
 # # Lesson 1: Intra-kernel correlations (Sec. 3.1)
 #
-# *Run time: about 95 s on a shared 2-core CPU, 37 s of it on the processor (measured by `./run.sh docs`, full mode).*
+# *Study time: about 45 minutes. Prerequisites: what a 2-D convolution and a PCA are; NumPy. The paper's
+# Sec. 3.1 beside you helps.*
 #
 # **What you will learn**
 #
@@ -101,9 +102,12 @@ fig.suptitle(
     f"Lesson 1: one trained kernel of layer {layer} (N={n_filters}, M={m_slices}, K={k}) seen slice by slice",
     fontsize=12,
 )
+uncentered = s[0] ** 2 / np.sum(s**2)  # the share of ||F^(n)||^2 that the blueprint fit of Eq. (2) keeps
 save(fig, "01_kernel_slices.png",
-     f"Red is positive, blue negative. Many slices repeat the blueprint on the right, scaled up, down or inverted "
-     f"(negative factor): PC1 explains {100 * explained[n]:.0f}% of this filter's slice variance.")
+     f"Red is positive, blue negative. Many slices repeat the blueprint on the right, scaled up, down or "
+     f"inverted (negative factor). The blueprint is the uncentered fit of Eq. (2), which keeps "
+     f"{100 * uncentered:.0f}% of the filter's squared norm; the centered PCA of Sec. 3.1 finds PC1 explaining "
+     f"{100 * explained[n]:.0f}% of its slice variance (section 5 reconciles the two).")
 
 # %% [markdown]
 # The blueprint of this filter is a smooth, nearly uniform 3x3 patch, and so are those of the other filters of
@@ -118,8 +122,10 @@ save(fig, "01_kernel_slices.png",
 # of $K \cdot K$ values, (ii) run a PCA on these $M$ samples, (iii) report the share of their variance that the
 # first principal component explains. With the centered samples $S_c = S - \bar{S}$ (an $M \times K^2$ matrix)
 # and its singular values $\sigma_1 \ge \sigma_2 \ge \dots$, that share is $\sigma_1^2 / \sum_i \sigma_i^2$.
-# If the slices were exactly $F^{(n)}_{m} = w_{n,m} B^{(n)}$ (Eq. 2), the centered samples would all lie on
-# the line spanned by $B^{(n)}$ and PC1 would explain 100%.
+# If the slices were exactly $F^{(n)}_{m} = w_{n,m} B^{(n)}$ (Eq. 2), the centered samples
+# $(w_{n,m} - \bar w_n) B^{(n)}$ would all lie on the line spanned by $B^{(n)}$ and PC1 would explain 100%.
+# The converse does not hold, as section 5 shows: 100% means the slices lie on *a line through their mean
+# slice*, and that mean need not be on the line.
 #
 # We compute it for every filter of the layer with a plain SVD and check it against
 # `reference.pc1_explained_variance`.
@@ -200,8 +206,8 @@ for ax, kernels, when in [(axes[0], initial, "at random initialization"), (axes[
 axes[0].set_ylabel("filters of the stage (%)")
 fig.suptitle("Lesson 1: intra-kernel correlation of every filter, per stage (cf. Fig. 3)", fontsize=12)
 save(fig, "01_pc1_histogram.png",
-     "Each filter's M slices (3x3) are PCA samples; 100% would mean one blueprint explains all of them (Eq. 2). "
-     "Training moves every stage to the right.")
+     "Each filter's M slices (3x3) are PCA samples; 100% means they lie on a line through their mean slice "
+     "(Eq. 2 implies 100%, not the converse: section 5). Training moves every stage to the right.")
 
 # %%
 for stage, names in stages.items():
@@ -211,10 +217,131 @@ for stage, names in stages.items():
     assert after > before, f"training should increase the intra-kernel correlation of {stage}"
 
 # %% [markdown]
+# ## 5. What 100% means: the centered PCA of Sec. 3.1 against the uncentered fit of Eq. (2)
+#
+# Two different statistics of a filter's slice matrix $S$ ($M \times K^2$, one row per slice) appear in this
+# book, and they answer different questions:
+#
+# - **Sec. 3.1's PCA is centered.** It subtracts the mean slice $\bar s$ and reports
+#   $\sigma_1^2(S - \mathbf 1 \bar s^T) / \lVert S - \mathbf 1 \bar s^T \rVert_F^2$
+#   (`reference.pc1_explained_variance`, the x-axis of Fig. 3). 100% means every slice is
+#   $\bar s + a_m v$ for one direction $v$: the slices lie on a line *through their mean*.
+# - **Eq. (2) is uncentered.** $F^{(n)}_m = w_{n,m} B^{(n)}$ says every slice is on a line *through zero*.
+#   Its best fit is the top singular vector of $S$ itself (`reference.blueprint_factorize`, lesson 4, and
+#   `blueprint.convert(init="svd")`, lesson 7), and it keeps the share $\sigma_1^2(S) / \lVert S \rVert_F^2$
+#   of the filter's squared norm; its relative error is $\sqrt{1 - \text{that share}}$.
+#
+# Eq. (2) implies 100% PC1 (its centered slices are $(w_{n,m} - \bar w_n) B^{(n)}$), but not the other way
+# round: take a mean slice $\bar s$ perpendicular to $v$. Then PC1 explains all of the variance, and no single
+# blueprint fits the slices, because they span two directions, $\bar s$ and $v$.
+
+# %%
+rng = np.random.default_rng(1)
+v = rng.standard_normal(k * k)  # the direction the slices vary along
+mean_slice = rng.standard_normal(k * k)
+mean_slice -= (mean_slice @ v) / (v @ v) * v  # perpendicular to v
+scales = rng.standard_normal(m_slices)
+on_a_line = (mean_slice + scales[:, None] * v).reshape(1, m_slices, k, k)  # 1,M,K,K: slices s_bar + a_m v
+_, _, fit_error = reference.blueprint_factorize(on_a_line)
+pc1 = reference.pc1_explained_variance(on_a_line)
+print(f"slices on a line off the origin: PC1 explains {100 * pc1[0]:.1f}%, "
+      f"the best Eq. (2) fit leaves a relative error of {100 * fit_error[0]:.0f}%")
+assert pc1[0] > 1 - 1e-12 and fit_error[0] > 0.2, "100% PC1 does not make a kernel of the form of Eq. (2)"
+eq2_kernel = reference.bsconv_u_kernel(rng.standard_normal((1, m_slices, 1, 1)), rng.standard_normal((1, 1, k, k)))
+assert reference.pc1_explained_variance(eq2_kernel)[0] > 1 - 1e-12  # ... while Eq. (2) does give 100%
+assert reference.blueprint_factorize(eq2_kernel)[2][0] < 1e-12  # and is fitted exactly
+
+# %% [markdown]
+# For a trained kernel the two shares differ by how much of the slices is their common mean slice: where
+# the slices' signs cancel on average the mean is small and the shares are close; where the slices share a
+# pattern, centering removes it and the shares part. Fig. 3 (and this lesson's histogram) uses the centered
+# share, as the paper does; how well a layer can be *replaced* by BSConv-U is measured by the uncentered
+# fit, in lesson 4. The cell prints both for the layer of section 2, and how much of the filters' squared
+# norm their mean slice holds.
+
+# %%
+centered_share = reference.pc1_explained_variance(w)  # N
+uncentered_share = 1 - reference.blueprint_factorize(w)[2] ** 2  # N
+mean_part = m_slices * np.sum(w.mean(axis=1) ** 2, axis=(1, 2)) / np.sum(w**2, axis=(1, 2, 3))  # N
+print(f"{layer}, mean over its {n_filters} filters: centered PC1 share {100 * centered_share.mean():.1f}%, "
+      f"uncentered (Eq. 2) share {100 * uncentered_share.mean():.1f}%, "
+      f"mean slice {100 * mean_part.mean():.1f}% of the squared norm")
+
+# %% [markdown]
 # ## What we saw
 #
 # - Trained kernels are far from arbitrary: the slices of one filter tend to be scaled copies of one
 #   $K \times K$ pattern. On ImageNet networks the paper finds PC1 explaining about 50% of the variance on
-#   average; our tiny digits network gets there in its deepest layer.
-# - This motivates Eq. (2), $F^{(n)}_{m,:,:} = w_{n,m} B^{(n)}$: store one blueprint per filter and $M$ factors
-#   instead of $M$ full slices. Lesson 2 turns that into a layer.
+#   average; in our tiny digits network the share rises with training in both stages (the numbers are
+#   printed above; they vary with the seed and the number of epochs).
+# - The PC1 share is a centered statistic: Eq. (2) implies 100%, not the converse.
+# - This motivates Eq. (2), $F^{(n)}_{m,:,:} = w_{n,m} B^{(n)}$: store one blueprint per filter and $M$
+#   factors instead of $M$ full slices. Lesson 2 turns that into a layer.
+#
+# ## Exercises
+#
+# Write each answer in the cell below its question and run the cell: `check` says whether it is right,
+# and if not, why. The solutions are folded away under each question.
+#
+# **1.1** Write `pc1_share(slices)`: the share of variance PC1 explains for one filter of shape
+# $(M, K, K)$, as Sec. 3.1 computes it.
+#
+# <details><summary>Solution 1.1</summary>
+#
+# ```python
+# def pc1_share(slices):
+#     s = slices.reshape(len(slices), -1)  # M,KK
+#     sigma = np.linalg.svd(s - s.mean(axis=0), compute_uv=False)
+#     return sigma[0] ** 2 / np.sum(sigma**2)
+# ```
+#
+# </details>
+
+# %%
+from exercises import check
+
+
+def pc1_share(slices):
+    ...  # your answer
+
+
+check("1.1", pc1_share)
+
+# %% [markdown]
+# **1.2** Build one filter `centered_not_eq2` of shape $(M, K, K)$ whose PC1 share is 100% but which
+# `reference.blueprint_factorize` fits with a relative error above 10%.
+#
+# <details><summary>Solution 1.2</summary>
+#
+# ```python
+# v, mean = np.zeros(9), np.zeros(9)
+# v[0], mean[1] = 1.0, 1.0  # perpendicular
+# centered_not_eq2 = (mean + np.arange(4.0)[:, None] * v).reshape(4, 3, 3)
+# ```
+#
+# </details>
+
+# %%
+centered_not_eq2 = None  # your answer
+check("1.2", centered_not_eq2)
+
+# %% [markdown]
+# **1.3** Write `uncentered_share(slices)`: the share of the filter's squared norm that the best blueprint
+# of Eq. (2) keeps, $\sigma_1^2(S) / \lVert S \rVert_F^2$.
+#
+# <details><summary>Solution 1.3</summary>
+#
+# ```python
+# def uncentered_share(slices):
+#     sigma = np.linalg.svd(slices.reshape(len(slices), -1), compute_uv=False)
+#     return sigma[0] ** 2 / np.sum(sigma**2)
+# ```
+#
+# </details>
+
+# %%
+def uncentered_share(slices):
+    ...  # your answer
+
+
+check("1.3", uncentered_share)

@@ -11,7 +11,8 @@
 # %% [markdown]
 # # Lesson 4: A depthwise separable convolution is a reversed BSConv (Sec. 4.1, Fig. 5)
 #
-# *Run time: about 65 s on a shared 2-core CPU, 29 s of it on the processor (measured by `./run.sh docs`, full mode).*
+# *Study time: about 45 minutes. Prerequisites: lessons 1 and 2; the SVD and the Eckart-Young theorem
+# (best rank-1 approximation); the paper's Sec. 4.1 and Fig. 5.*
 #
 # **What you will learn**
 #
@@ -138,8 +139,15 @@ for name, kernel in trained.items():
     print(f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} | {100 * cross:7.1f}% "
           f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%")
     assert intra < intra0 and cross < cross0, "training should make both structures fit better than at init"
+    assert (n * k * k + n * m) - (m * k * k + n * m) == (n - m) * k * k  # the budgets differ by (N - M) K^2
 
 # %% [markdown]
+# Read the table with its parameter columns: the two fits do not have the same budget. Both keep the
+# $N M$ weights; BSConv-U adds $N K^2$ blueprint entries, the DSC $M K^2$. Where $N > M$ (the first layer
+# of each stage doubles or keeps the width) the BSConv-U fit has more numbers to fit with, e.g. 2,624
+# against 2,336 for a $64 \times 32$ layer, so part of its lower error is its larger budget; where
+# $N = M$ the budgets are equal and the comparison is fair.
+#
 # The relative errors are large for both: a single blueprint per row or per column is a strong constraint,
 # and a kernel of a network trained without it is far from exactly structured. Two things stand out. At
 # initialization, when the weights are independent random numbers, both fits are equally poor: neither
@@ -223,6 +231,73 @@ save(fig, "04_fit_errors.png",
 #   that repeats a 2-D blueprint within each filter; the two differ only in the order of depthwise and
 #   pointwise steps (Sec. 4.1).
 # - Fitting either structure is the same rank-1 SVD on the rows or on the columns of the slice grid.
+# - The fits have different budgets ($N K^2$ against $M K^2$ blueprint entries), equal only where $N = M$;
+#   on this small network neither structure fits much better, so the data here cannot decide between them.
 # - This is why the BSConv-U version of MobileNetV1 swaps the order of each DSC's steps (Sec. 4.1), and why the
 #   entry flow benefits most: the first depthwise step of a DSC sees one feature map per kernel, while
 #   BSConv's pointwise step first mixes all of them. Lesson 7 trains both kinds of layer.
+#
+# ## Exercises
+#
+# Write each answer in the cell below its question and run the cell: `check` says whether it is right,
+# and if not, why. The solutions are folded away under each question.
+#
+# **4.1** Write `dsc_kernel(w_dw, w_pw)`: the full kernel (N, M, K, K) of a DSC from its depthwise weights
+# `w_dw` (M, 1, K, K) and pointwise weights `w_pw` (N, M, 1, 1).
+#
+# <details><summary>Solution 4.1</summary>
+#
+# ```python
+# def dsc_kernel(w_dw, w_pw):
+#     return w_pw * w_dw[:, 0][None]  # (N,M,1,1) * (1,M,K,K): F[n, m] = w[n, m] B'[m]
+# ```
+#
+# </details>
+
+# %%
+from exercises import check
+
+
+def dsc_kernel(w_dw, w_pw):
+    ...  # your answer
+
+
+check("4.1", dsc_kernel)
+
+# %% [markdown]
+# **4.2** Write `cross_kernel_error(kernel)`: the relative error $\lVert F - F_{\text{DSC}} \rVert_F /
+# \lVert F \rVert_F$ of the best DSC kernel for a kernel (N, M, K, K), using `reference.blueprint_factorize`.
+#
+# <details><summary>Solution 4.2</summary>
+#
+# ```python
+# def cross_kernel_error(kernel):
+#     w_pw, w_dw, _ = reference.blueprint_factorize(kernel.transpose(1, 0, 2, 3))  # fit the columns
+#     fit = reference.bsconv_u_kernel(w_pw, w_dw).transpose(1, 0, 2, 3)
+#     return np.linalg.norm(kernel - fit) / np.linalg.norm(kernel)
+# ```
+#
+# </details>
+
+# %%
+def cross_kernel_error(kernel):
+    ...  # your answer
+
+
+check("4.2", cross_kernel_error)
+
+# %% [markdown]
+# **4.3** For a $3 \times 3$ layer with $N = 64$ filters over $M = 32$ input channels, how many more
+# parameters `extra_params` has the BSConv-U fit than the DSC fit?
+#
+# <details><summary>Solution 4.3</summary>
+#
+# ```python
+# extra_params = (64 - 32) * 3**2  # N K^2 + N M - (M K^2 + N M)
+# ```
+#
+# </details>
+
+# %%
+extra_params = None  # your answer
+check("4.3", extra_params)

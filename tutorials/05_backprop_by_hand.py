@@ -11,7 +11,8 @@
 # %% [markdown]
 # # Lesson 5: Backpropagation by hand
 #
-# *Run time: about 12 s on a shared 2-core CPU, 6 s of it on the processor (measured by `./run.sh docs`, full mode).*
+# *Study time: about 75 minutes. Prerequisites: lessons 2 and 3; the chain rule; what a gradient check
+# is. The book's page "Backward passes" collects every formula of this lesson in index form.*
 #
 # **What you will learn**
 #
@@ -34,6 +35,15 @@ from lesson_kit import FAST, save
 rng = np.random.default_rng(0)
 
 # %% [markdown]
+# **Notation in this lesson.** A backward pass is written for one convolution at a time, whatever its place
+# in a layer, so this lesson names its arrays by role rather than by the paper's letters: $X$ is the input
+# (the paper's $U$), $Y$ the output (the paper's $V$), $W$ the weights of the step being differentiated (the
+# full kernel $F$ for a regular convolution, the blueprints $B$ for a depthwise step, the matrix $W$ for a
+# pointwise one), $\beta$ the bias (the code's `b`) and $G = \partial L / \partial Y$. Indices: $b$ the
+# sample of the batch, $n$ and $m$ output and input channels, $c$ the one channel of a depthwise step,
+# $(p, q)$ an output pixel, $(i, j)$ a kernel tap, $(r, t)$ an input pixel. The book's notation page lists
+# all of them.
+#
 # ## 1. The tool: a scalar loss and central finite differences
 #
 # A backward pass takes $G = \partial L / \partial Y$ and returns the gradients of $L$ with respect to every
@@ -80,8 +90,8 @@ def check(name, loss, array, analytic, samples=6 if FAST else 20, eps=1e-5):
 #
 # - $\partial L / \partial W_{n,m,i,j} = \sum_{b,p,q} G_{b,n,p,q}\, X_{b,m,\,pS + iD,\,qS + jD}$: the input
 #   window of tap $(i, j)$ correlated with $G$;
-# - $\partial L / \partial X_{b,m,r,c} = \sum G_{b,n,p,q}\, W_{n,m,i,j}$ over all $(n, i, j, p, q)$ with
-#   $r = pS + iD$ and $c = qS + jD$: each output gradient is spread back over the window it was computed from,
+# - $\partial L / \partial X_{b,m,r,t} = \sum G_{b,n,p,q}\, W_{n,m,i,j}$ over all $(n, i, j, p, q)$ with
+#   $r = pS + iD$ and $t = qS + jD$: each output gradient is spread back over the window it was computed from,
 #   a transposed convolution (then the padding is cut off);
 # - $\partial L / \partial \beta_n = \sum_{b,p,q} G_{b,n,p,q}$.
 #
@@ -232,7 +242,8 @@ def pointwise_backward(g, cache):
 # - **BSConv-S**, $X \xrightarrow{W^B} U' \xrightarrow{W^A} V' \xrightarrow{B} Y$ (Eq. 12-14): three steps back.
 #   The orthonormal loss adds its own gradient $\alpha \cdot 2 (W^B W^{B\,T} - I) W^B / L_{\text{ortho}}$ to
 #   $\partial W^B$ (lesson 3).
-# - **DSC**, $X \xrightarrow{B'} U \xrightarrow{W} Y$ (Sec. 4.1): pointwise backward first, then depthwise.
+# - **DSC**, $X \xrightarrow{B'} Z \xrightarrow{W} Y$ (Sec. 4.1; $Z$ is the depthwise step's output): pointwise
+#   backward first, then depthwise.
 #
 # We write the three chains with our two building blocks and check every gradient with finite differences and
 # against `reference` (with stride 2 and padding 1 on the depthwise step, and a bias on the output).
@@ -267,15 +278,15 @@ def bsconv_s_backward(g, cache):
 
 
 def dsc(x, w_dw, w_pw, b):
-    u, c1 = conv_forward(x, w_dw, np.zeros(x.shape[1]), 2, 1, 1, depthwise=True)  # B,M,Ho,Wo
-    y, c2 = pointwise_forward(u, w_pw)  # B,N,Ho,Wo
+    z, c1 = conv_forward(x, w_dw, np.zeros(x.shape[1]), 2, 1, 1, depthwise=True)  # B,M,Ho,Wo
+    y, c2 = pointwise_forward(z, w_pw)  # B,N,Ho,Wo
     return y + b[None, :, None, None], (c1, c2)
 
 
 def dsc_backward(g, cache):
     c1, c2 = cache
-    du, dw_pw = pointwise_backward(g, c2)
-    dx, dw_dw, _ = conv_backward(du, c1)
+    dz, dw_pw = pointwise_backward(g, c2)
+    dx, dw_dw, _ = conv_backward(dz, c1)
     return dx, dw_dw, dw_pw, g.sum(axis=(0, 2, 3))
 
 
@@ -354,3 +365,77 @@ save(fig, "05_gradient_checks.png",
 #   are chains of them, and their backwards are the chains reversed.
 # - Central differences in float64 confirm every gradient to about $10^{-8}$ or better; for ops that are
 #   linear in each parameter they are exact up to rounding. `reference` holds these derivations (the chains reversed), `reference.naive` the same gradients derived term by term from the full sums, an independent check; lesson 6 compiles them.
+#
+# ## Exercises
+#
+# Write each answer in the cell below its question and run the cell: `check` says whether it is right,
+# and if not, why. The solutions are folded away under each question.
+#
+# **5.1** Write `pointwise_backward(g, x, w)`: $(\partial X, \partial W)$ of a $1 \times 1$ convolution
+# $Y = W X$ per pixel, `x` (B, M, H, W), `w` (N, M, 1, 1), `g` (B, N, H, W).
+#
+# <details><summary>Solution 5.1</summary>
+#
+# ```python
+# def pointwise_backward(g, x, w):
+#     dx = np.einsum("nm,bnhw->bmhw", w[:, :, 0, 0], g)
+#     dw = np.einsum("bnhw,bmhw->nm", g, x)[:, :, None, None]
+#     return dx, dw
+# ```
+#
+# </details>
+
+# %%
+from exercises import check
+
+
+def pointwise_backward(g, x, w):
+    ...  # your answer
+
+
+check("5.1", pointwise_backward)
+
+# %% [markdown]
+# **5.2** Write the BSConv-S backward, `bsconv_s_backward(g, x, w_b, w_a, w_dw, b, stride, padding,
+# dilation)`, returning `(dx, dw_b, dw_a, dw_dw, db)` (`db` is None when `b` is None). You may use
+# `reference.conv2d_forward` and `reference.conv2d_backward` for the single steps.
+#
+# <details><summary>Solution 5.2</summary>
+#
+# ```python
+# def bsconv_s_backward(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
+#     conv = reference.conv2d_forward
+#     u_prime, c1 = conv(x, w_b)  # Eq. (12)
+#     v_prime, c2 = conv(u_prime, w_a)  # Eq. (13)
+#     _, c3 = conv(v_prime, w_dw, b, stride, padding, dilation, groups=len(w_dw))  # Eq. (14)
+#     dv_prime, dw_dw, db = reference.conv2d_backward(g, c3)
+#     du_prime, dw_a, _ = reference.conv2d_backward(dv_prime, c2)
+#     dx, dw_b, _ = reference.conv2d_backward(du_prime, c1)
+#     return dx, dw_b, dw_a, dw_dw, db
+# ```
+#
+# </details>
+
+# %%
+def bsconv_s_backward(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
+    ...  # your answer
+
+
+check("5.2", bsconv_s_backward)
+
+# %% [markdown]
+# **5.3** In float64, which step `best_step` minimizes the error of a central difference for a smooth,
+# nonlinear loss such as Eq. (9)? Balance the truncation error $\propto \varepsilon^2$ against the rounding
+# error $\propto 10^{-16} / \varepsilon$.
+#
+# <details><summary>Solution 5.3</summary>
+#
+# ```python
+# best_step = 1e-16 ** (1 / 3)  # about 5e-6: where eps^2 = 1e-16 / eps
+# ```
+#
+# </details>
+
+# %%
+best_step = None  # your answer
+check("5.3", best_step)
