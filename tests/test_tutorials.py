@@ -101,16 +101,14 @@ def lesson_solutions(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_lesson_ends_with_three_checked_exercises_whose_solutions_pass_and_wrong_answers_fail(name, monkeypatch):
+def test_lesson_ends_with_three_checked_exercises_whose_solutions_pass_and_wrong_answers_fail(name):
     import math
 
     import numpy as np
 
     import blueprint
     import reference
-
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-    from exercises import EXERCISES, check
+    from blueprint.course.exercises import EXERCISES, check
 
     lesson = name[:2].lstrip("0")
     solutions = lesson_solutions(name)

@@ -36,7 +36,9 @@ from matplotlib.figure import Figure
 
 import blueprint
 import reference
-from lesson_kit import FAST, save
+from blueprint.course.kit import FAST, one_thread, save
+
+one_thread()
 
 rng = np.random.default_rng(0)
 B_, M, N, H, W_, K = 2, 16, 24, 8, 8, 3
@@ -74,8 +76,12 @@ rank = int(np.sum(singular_values > 1e-10 * singular_values[0]))
 print(f"W is {N}x{M} but has rank {rank} = M' = ceil({p} * {M})")
 print(f"weights: BSConv-U {N * M}, BSConv-S {N * M_SUB + M_SUB * M}")
 assert rank == M_SUB
-assert math.ceil(16 / 6) == 3 and blueprint.subspace_channels(16, 1 / 6) == 4  # the floor, not Eq. (8)
-assert blueprint.subspace_channels(16, 1 / 6, min_mid_channels=1) == math.ceil(16 / 6)  # Eq. (8) itself
+assert (
+    math.ceil(16 / 6) == 3 and blueprint.subspace_channels(16, 1 / 6) == 4
+)  # the floor, not Eq. (8)
+assert blueprint.subspace_channels(16, 1 / 6, min_mid_channels=1) == math.ceil(
+    16 / 6
+)  # Eq. (8) itself
 
 # %% [markdown]
 # ## 2. The three-step form (Eq. 10-14)
@@ -104,14 +110,26 @@ assert blueprint.subspace_channels(16, 1 / 6, min_mid_channels=1) == math.ceil(1
 # %%
 x = rng.standard_normal((B_, M, H, W_))  # B,M,H,W
 y_s, _ = reference.bsconv_s_forward(x, w_b, w_a, w_dw, padding=1)  # Eq. (12)-(14)
-y_full, _ = reference.conv2d_forward(x, reference.bsconv_s_kernel(w_b, w_a, w_dw), padding=1)  # Eq. (1)
-y_u, _ = reference.bsconv_u_forward(x, w_full[:, :, None, None], w_dw, padding=1)  # Eq. (6)-(7) with W = W^A W^B
-u_prime, _ = reference.conv2d_forward(x, w_b)  # B,M',H,W: Eq. (12), the input in the subspace
+y_full, _ = reference.conv2d_forward(
+    x, reference.bsconv_s_kernel(w_b, w_a, w_dw), padding=1
+)  # Eq. (1)
+y_u, _ = reference.bsconv_u_forward(
+    x, w_full[:, :, None, None], w_dw, padding=1
+)  # Eq. (6)-(7) with W = W^A W^B
+u_prime, _ = reference.conv2d_forward(
+    x, w_b
+)  # B,M',H,W: Eq. (12), the input in the subspace
 print("subspace activation U':", u_prime.shape)
 # Eq. (10) and (11) as written, sums in both orders, before the depthwise step
-eq10 = np.einsum("bmhw,nm->bnhw", x, np.einsum("nk,km->nm", w_a[:, :, 0, 0], w_b[:, :, 0, 0]))
-eq11 = np.einsum("nk,bkhw->bnhw", w_a[:, :, 0, 0], np.einsum("km,bmhw->bkhw", w_b[:, :, 0, 0], x))
-assert np.allclose(eq10, eq11) and np.allclose(eq11, reference.conv2d_forward(u_prime, w_a)[0])
+eq10 = np.einsum(
+    "bmhw,nm->bnhw", x, np.einsum("nk,km->nm", w_a[:, :, 0, 0], w_b[:, :, 0, 0])
+)
+eq11 = np.einsum(
+    "nk,bkhw->bnhw", w_a[:, :, 0, 0], np.einsum("km,bmhw->bkhw", w_b[:, :, 0, 0], x)
+)
+assert np.allclose(eq10, eq11) and np.allclose(
+    eq11, reference.conv2d_forward(u_prime, w_a)[0]
+)
 assert np.allclose(y_s, y_full) and np.allclose(y_s, y_u)
 
 layer = blueprint.BSConvS(M, N, K, padding=1, p=p, bias=False).double()
@@ -150,6 +168,7 @@ print(layer)
 # $\{(G + G^T) Q : \lVert G \rVert_F \le 1\}$, which contains 0, and 0 is what we return: the point is a
 # minimum. We implement the formula, check it three ways, then look at the kink.
 
+
 # %%
 def ortho_loss_and_grad(w):
     """Eq. (9) and its gradient 2 E W / L for W^B given as an (M', M) matrix."""
@@ -169,14 +188,18 @@ for i in range(w.shape[0]):
     for j in range(w.shape[1]):
         step = np.zeros_like(w)
         step[i, j] = eps
-        numeric[i, j] = (ortho_loss_and_grad(w + step)[0] - ortho_loss_and_grad(w - step)[0]) / (2 * eps)
+        numeric[i, j] = (
+            ortho_loss_and_grad(w + step)[0] - ortho_loss_and_grad(w - step)[0]
+        ) / (2 * eps)
 print(f"max |hand-derived - finite differences| = {np.abs(grad - numeric).max():.1e}")
 assert np.allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 wt = torch.from_numpy(w_b).requires_grad_(True)
 blueprint.orthonormal_penalty(wt).backward()
 assert np.allclose(grad, wt.grad.numpy()[:, :, 0, 0])
-loss_model = blueprint.orthonormal_loss(layer)  # the model-level loss sums Eq. (9) over every BSConv-S layer
+loss_model = blueprint.orthonormal_loss(
+    layer
+)  # the model-level loss sums Eq. (9) over every BSConv-S layer
 assert np.isclose(loss_model.item(), loss)
 print(f"L_ortho = {loss:.4f} (reference, torch and the hand-written version agree)")
 
@@ -185,8 +208,12 @@ q = q.T  # M',M: orthonormal rows, L = 0
 direction = rng.standard_normal(q.shape)
 slope = np.linalg.norm(direction @ q.T + q @ direction.T)
 for t in (1e-4, -1e-4):  # the same growth on both sides: no gradient could give it
-    assert np.isclose(ortho_loss_and_grad(q + t * direction)[0], abs(t) * slope, rtol=1e-3)
-assert not reference.orthonormal_loss_backward(np.eye(M_SUB, M)).any()  # 0 where L = 0 exactly
+    assert np.isclose(
+        ortho_loss_and_grad(q + t * direction)[0], abs(t) * slope, rtol=1e-3
+    )
+assert not reference.orthonormal_loss_backward(
+    np.eye(M_SUB, M)
+).any()  # 0 where L = 0 exactly
 
 # %% [markdown]
 # ## 4. Descending on $L_{\text{ortho}}$ alone
@@ -221,35 +248,53 @@ def descend(w, decay):
 trace_const, _ = descend(w, decay=False)
 trace, w_opt = descend(w, decay=True)
 gram_before, gram_after = w @ w.T, w_opt @ w_opt.T
-print(f"L_ortho after {steps} steps: {trace_const[-1]:.2e} (constant step), {trace[-1]:.2e} (cosine-decayed step)")
+print(
+    f"L_ortho after {steps} steps: {trace_const[-1]:.2e} (constant step), {trace[-1]:.2e} (cosine-decayed step)"
+)
 print(f"gradient norm at the end: {np.linalg.norm(ortho_loss_and_grad(w_opt)[1]):.3f}")
 assert trace[-1] < 1e-3 * trace[0] and trace[-1] < 0.1 * trace_const[-1]
 assert abs(np.linalg.norm(ortho_loss_and_grad(w_opt)[1]) - 2) < 0.01
 e_opt = w_opt @ w_opt.T - np.eye(M_SUB)  # M',M'
-assert np.allclose(w_opt @ w_opt.T, np.eye(M_SUB), atol=1e-2)  # Q Q^T ~ I, hence ||E Q|| ~ ||E||
+assert np.allclose(
+    w_opt @ w_opt.T, np.eye(M_SUB), atol=1e-2
+)  # Q Q^T ~ I, hence ||E Q|| ~ ||E||
 assert np.isclose(np.linalg.norm(e_opt @ w_opt), np.linalg.norm(e_opt), rtol=1e-2)
 
 fig = Figure(figsize=(12, 3.8), layout="constrained")
 ax_loss, ax_before, ax_after = fig.subplots(1, 3, width_ratios=[1.4, 1, 1])
-ax_loss.semilogy(trace_const, color="tab:gray", linewidth=0.8, alpha=0.7, label=f"constant step {lr}")
-ax_loss.semilogy(trace, color="tab:purple", linewidth=1.2, label=f"step {lr}, cosine decay")
+ax_loss.semilogy(
+    trace_const, color="tab:gray", linewidth=0.8, alpha=0.7, label=f"constant step {lr}"
+)
+ax_loss.semilogy(
+    trace, color="tab:purple", linewidth=1.2, label=f"step {lr}, cosine decay"
+)
 ax_loss.legend()
 ax_loss.set_xlabel("gradient step")
 ax_loss.set_ylabel("$L_{ortho}$ (log scale)")
 ax_loss.set_title("Eq. (9) during descent")
-for ax, gram, title in [(ax_before, gram_before, "before: $W^B W^{B\\,T}$"), (ax_after, gram_after, "after: $W^B W^{B\\,T}$")]:
+for ax, gram, title in [
+    (ax_before, gram_before, "before: $W^B W^{B\\,T}$"),
+    (ax_after, gram_after, "after: $W^B W^{B\\,T}$"),
+]:
     image = ax.imshow(gram, cmap="RdBu_r", vmin=-1.2, vmax=1.2)
     ax.set_title(title)
     ax.set_xlabel("basis vector m'")
     ax.set_ylabel("basis vector m'")
     ax.set_xticks(range(M_SUB), labels=[str(i + 1) for i in range(M_SUB)])
     ax.set_yticks(range(M_SUB), labels=[str(i + 1) for i in range(M_SUB)])
-fig.colorbar(image, ax=[ax_before, ax_after], label="inner product of two rows of $W^B$")
-fig.suptitle(f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M}) to an orthonormal basis",
-             fontsize=12)
-save(fig, "03_orthonormal_descent.png",
-     "Gradient descent with the hand-derived gradient 2 (Q Q^T - I) Q / L; the Gram matrices are from the decayed "
-     "run. It goes to the identity: unit rows (diagonal 1), perpendicular to each other (off-diagonal 0).")
+fig.colorbar(
+    image, ax=[ax_before, ax_after], label="inner product of two rows of $W^B$"
+)
+fig.suptitle(
+    f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M}) to an orthonormal basis",
+    fontsize=12,
+)
+save(
+    fig,
+    "03_orthonormal_descent.png",
+    "Gradient descent with the hand-derived gradient $2 (Q Q^T - I) Q / L$; the Gram matrices are from the decayed "
+    "run. It goes to the identity: unit rows (diagonal 1), perpendicular to each other (off-diagonal 0).",
+)
 
 # %% [markdown]
 # ## 5. Orthonormality costs no expressiveness
@@ -266,9 +311,13 @@ u, s, vt = np.linalg.svd(w_full, full_matrices=False)
 w_b_orth = vt[:M_SUB]  # M',M
 w_a_orth = u[:, :M_SUB] * s[:M_SUB]  # N,M'
 assert np.allclose(w_a_orth @ w_b_orth, w_full)
-y_orth, _ = reference.bsconv_s_forward(x, w_b_orth[:, :, None, None], w_a_orth[:, :, None, None], w_dw, padding=1)
+y_orth, _ = reference.bsconv_s_forward(
+    x, w_b_orth[:, :, None, None], w_a_orth[:, :, None, None], w_dw, padding=1
+)
 assert np.allclose(y_orth, y_s)
-print(f"L_ortho of the refactorized W^B: {reference.orthonormal_loss(w_b_orth):.1e} (was {loss:.3f}); same output")
+print(
+    f"L_ortho of the refactorized W^B: {reference.orthonormal_loss(w_b_orth):.1e} (was {loss:.3f}); same output"
+)
 assert reference.orthonormal_loss(w_b_orth) < 1e-12
 
 # %% [markdown]
@@ -291,12 +340,21 @@ assert reference.orthonormal_loss(w_b_orth) < 1e-12
 import torch.nn as nn
 
 c, t = 24, 6
-shifted = nn.Sequential(nn.Conv2d(t * c, c, 1, bias=False),  # block i's linear projection
-                        nn.Conv2d(c, t * c, 1, bias=False),  # block i+1's expansion (ReLU after it in MobileNetV2)
-                        nn.Conv2d(t * c, t * c, K, padding=1, groups=t * c, bias=False))  # its depthwise
+shifted = nn.Sequential(
+    nn.Conv2d(t * c, c, 1, bias=False),  # block i's linear projection
+    nn.Conv2d(
+        c, t * c, 1, bias=False
+    ),  # block i+1's expansion (ReLU after it in MobileNetV2)
+    nn.Conv2d(t * c, t * c, K, padding=1, groups=t * c, bias=False),
+)  # its depthwise
 bsconv_s = blueprint.BSConvS(t * c, t * c, K, padding=1, p=1 / 6, bias=False)
-weights = {name: blueprint.profile(net, (t * c, 8, 8)).params for name, net in
-           [("shifted MobileNetV2 block", shifted), ("BSConv-S, p = 1/6", bsconv_s)]}
+weights = {
+    name: blueprint.profile(net, (t * c, 8, 8)).params
+    for name, net in [
+        ("shifted MobileNetV2 block", shifted),
+        ("BSConv-S, p = 1/6", bsconv_s),
+    ]
+}
 print(weights)
 assert bsconv_s.pw1.out_channels == c and len(set(weights.values())) == 1
 
@@ -336,11 +394,10 @@ assert bsconv_s.pw1.out_channels == c and len(set(weights.values())) == 1
 # </details>
 
 # %%
-from exercises import check
+from blueprint.course.exercises import check
 
 
-def ortho_grad(w):
-    ...  # your answer
+def ortho_grad(w): ...  # your answer
 
 
 check("3.1", ortho_grad)
@@ -374,9 +431,9 @@ check("3.2", m_sub_eq8)
 #
 # </details>
 
+
 # %%
-def orthonormal_refactor(w, m_sub):
-    ...  # your answer
+def orthonormal_refactor(w, m_sub): ...  # your answer
 
 
 check("3.3", orthonormal_refactor)

@@ -30,7 +30,17 @@ import torch
 from matplotlib.figure import Figure
 
 import reference
-from lesson_kit import FAST, DigitsCNN, conv_kernels, digits, save, train
+from blueprint.course.kit import (
+    FAST,
+    DigitsCNN,
+    conv_kernels,
+    digits,
+    one_thread,
+    save,
+    train,
+)
+
+one_thread()
 
 rng = np.random.default_rng(0)
 torch.manual_seed(0)
@@ -55,13 +65,17 @@ M, N, K = 5, 7, 3
 x = rng.standard_normal((2, M, 10, 10))  # B,M,H,W
 w_dw = rng.standard_normal((M, 1, K, K))  # B'_m: one K x K blueprint per input channel
 w_pw = rng.standard_normal((N, M, 1, 1))  # W
-y_dsc, _ = reference.dsc_forward(x, w_dw, w_pw, padding=1)  # depthwise with B', then pointwise with W
+y_dsc, _ = reference.dsc_forward(
+    x, w_dw, w_pw, padding=1
+)  # depthwise with B', then pointwise with W
 F_dsc = reference.dsc_kernel(w_dw, w_pw)  # N,M,K,K
 y_full, _ = reference.conv2d_forward(x, F_dsc, padding=1)
 assert np.allclose(y_dsc, y_full)
 for n in range(N):
     for m in range(M):
-        assert np.allclose(F_dsc[n, m], w_pw[n, m, 0, 0] * w_dw[m, 0])  # column m repeats B'_m
+        assert np.allclose(
+            F_dsc[n, m], w_pw[n, m, 0, 0] * w_dw[m, 0]
+        )  # column m repeats B'_m
 print("DSC == regular convolution with F[n, m] = w[n, m] * B'[m]")
 
 # %% [markdown]
@@ -83,11 +97,14 @@ print("DSC == regular convolution with F[n, m] = w[n, m] * B'[m]")
 # blueprint $B'_m$ is the top right singular vector of $T_m$ and the weights $w_{:,m} = \sigma_1 u_1$ of that SVD.
 # **The same computation on the transposed grid**: that is Fig. 5 in one line of code.
 
+
 # %%
 def rank1_rows(kernel):
     """Best F[n, m] ~= w[n, m] * B[n] (one blueprint per filter): blueprints (N, K, K), weights (N, M), rel. error."""
     n, m, kh, kw = kernel.shape
-    u, s, vt = np.linalg.svd(kernel.reshape(n, m, kh * kw), full_matrices=False)  # per filter: S_n = U S V^T
+    u, s, vt = np.linalg.svd(
+        kernel.reshape(n, m, kh * kw), full_matrices=False
+    )  # per filter: S_n = U S V^T
     blueprints = vt[:, 0].reshape(n, kh, kw)  # N,K,K
     weights = u[:, :, 0] * s[:, :1]  # N,M
     fit = np.einsum("nm,nij->nmij", weights, blueprints)  # N,M,K,K
@@ -97,7 +114,9 @@ def rank1_rows(kernel):
 def intra_kernel_fit(kernel):
     """BSConv-U (Eq. 2): F[n, m] ~= w[n, m] B[n]. Returns the fitted kernel and its relative error."""
     blueprints, weights, err = rank1_rows(kernel)
-    return reference.bsconv_u_kernel(weights[:, :, None, None], blueprints[:, None]), err
+    return reference.bsconv_u_kernel(
+        weights[:, :, None, None], blueprints[:, None]
+    ), err
 
 
 def cross_kernel_fit(kernel):
@@ -107,12 +126,16 @@ def cross_kernel_fit(kernel):
 
 
 # A kernel with exact BSConv structure is fitted exactly by the intra-kernel fit, and the other way round.
-F_bs = reference.bsconv_u_kernel(rng.standard_normal((N, M, 1, 1)), rng.standard_normal((N, 1, K, K)))
+F_bs = reference.bsconv_u_kernel(
+    rng.standard_normal((N, M, 1, 1)), rng.standard_normal((N, 1, K, K))
+)
 assert intra_kernel_fit(F_bs)[1] < 1e-12 and cross_kernel_fit(F_bs)[1] > 0.1
 assert cross_kernel_fit(F_dsc)[1] < 1e-12 and intra_kernel_fit(F_dsc)[1] > 0.1
 # Our intra-kernel fit is reference.blueprint_factorize.
 w_pw_fit, w_dw_fit, rel_err = reference.blueprint_factorize(F_dsc)
-assert np.allclose(reference.bsconv_u_kernel(w_pw_fit, w_dw_fit), intra_kernel_fit(F_dsc)[0])
+assert np.allclose(
+    reference.bsconv_u_kernel(w_pw_fit, w_dw_fit), intra_kernel_fit(F_dsc)[0]
+)
 print("each fit is exact on its own structure and not on the other")
 
 # %% [markdown]
@@ -130,16 +153,27 @@ accuracy = train(model, data, epochs=EPOCHS)[-1]
 trained = conv_kernels(model)
 print(f"test accuracy {accuracy:.3f} after {EPOCHS} epochs\n")
 rows = []
-print(f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | {'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC")
+print(
+    f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | {'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC"
+)
 for name, kernel in trained.items():
     n, m, k, _ = kernel.shape
     intra, cross = intra_kernel_fit(kernel)[1], cross_kernel_fit(kernel)[1]
-    intra0, cross0 = intra_kernel_fit(initial[name])[1], cross_kernel_fit(initial[name])[1]
+    intra0, cross0 = (
+        intra_kernel_fit(initial[name])[1],
+        cross_kernel_fit(initial[name])[1],
+    )
     rows.append((name, intra, cross, intra0, cross0))
-    print(f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} | {100 * cross:7.1f}% "
-          f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%")
-    assert intra < intra0 and cross < cross0, "training should make both structures fit better than at init"
-    assert (n * k * k + n * m) - (m * k * k + n * m) == (n - m) * k * k  # the budgets differ by (N - M) K^2
+    print(
+        f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} | {100 * cross:7.1f}% "
+        f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%"
+    )
+    assert intra < intra0 and cross < cross0, (
+        "training should make both structures fit better than at init"
+    )
+    assert (n * k * k + n * m) - (m * k * k + n * m) == (
+        n - m
+    ) * k * k  # the budgets differ by (N - M) K^2
 
 # %% [markdown]
 # Read the table with its parameter columns: the two fits do not have the same budget. Both keep the
@@ -173,17 +207,23 @@ def tiles(grid):
     image = np.full((g * (k + 1) - 1, g * (k + 1) - 1), np.nan)
     for i in range(g):
         for j in range(g):
-            image[i * (k + 1) : i * (k + 1) + k, j * (k + 1) : j * (k + 1) + k] = grid[i, j]
+            image[i * (k + 1) : i * (k + 1) + k, j * (k + 1) : j * (k + 1) + k] = grid[
+                i, j
+            ]
     return image
 
 
 block = np.ix_(filters, channels)
 panels = [
     ("trained kernel $F^{(n)}_m$", kernel[block]),
-    (f"BSConv-U fit: one blueprint per row\n(layer error {100 * intra_kernel_fit(kernel)[1]:.0f}%)",
-     intra_kernel_fit(kernel)[0][block]),
-    (f"DSC fit: one blueprint per column\n(layer error {100 * cross_kernel_fit(kernel)[1]:.0f}%)",
-     cross_kernel_fit(kernel)[0][block]),
+    (
+        f"BSConv-U fit: one blueprint per row\n(layer error {100 * intra_kernel_fit(kernel)[1]:.0f}%)",
+        intra_kernel_fit(kernel)[0][block],
+    ),
+    (
+        f"DSC fit: one blueprint per column\n(layer error {100 * cross_kernel_fit(kernel)[1]:.0f}%)",
+        cross_kernel_fit(kernel)[0][block],
+    ),
 ]
 fig = Figure(figsize=(12, 4.3), layout="constrained")
 axes = fig.subplots(1, 3)
@@ -191,16 +231,25 @@ bound = np.abs(kernel[block]).max()
 for ax, (title, grid) in zip(axes, panels):
     image = ax.imshow(tiles(grid), cmap="RdBu_r", vmin=-bound, vmax=bound)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks(np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], fontsize=7)
-    ax.set_yticks(np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters], fontsize=7)
+    ax.set_xticks(
+        np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], fontsize=7
+    )
+    ax.set_yticks(
+        np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters], fontsize=7
+    )
     ax.set_xlabel("input channel m")
     ax.set_ylabel("filter n")
 fig.colorbar(image, ax=axes, shrink=0.75, label="weight value")
-fig.suptitle(f"Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer {layer} (cf. Fig. 5)",
-             fontsize=12)
-save(fig, "04_intra_vs_cross_fit.png",
-     "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a filter), the DSC along each "
-     "column (an input channel). Red positive, blue negative; errors are over the whole layer.")
+fig.suptitle(
+    f"Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer {layer} (cf. Fig. 5)",
+    fontsize=12,
+)
+save(
+    fig,
+    "04_intra_vs_cross_fit.png",
+    "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a filter), the DSC along each "
+    "column (an input channel). Red positive, blue negative; errors are over the whole layer.",
+)
 
 # %%
 fig = Figure(figsize=(9, 4.2), layout="constrained")
@@ -212,17 +261,29 @@ for offset, column, label, style in [
     (0.1, 4, "DSC fit, at init", dict(color="tab:orange", alpha=0.35)),
     (0.3, 2, f"DSC fit, trained {EPOCHS} epochs", dict(color="tab:orange")),
 ]:
-    ax.bar(positions + offset, [100 * r[column] for r in rows], width=0.2, label=label, **style)
-ax.set_xticks(positions, labels=[f"{r[0]}\n{trained[r[0]].shape[0]}x{trained[r[0]].shape[1]}" for r in rows])
+    ax.bar(
+        positions + offset,
+        [100 * r[column] for r in rows],
+        width=0.2,
+        label=label,
+        **style,
+    )
+ax.set_xticks(
+    positions,
+    labels=[f"{r[0]}\n{trained[r[0]].shape[0]}x{trained[r[0]].shape[1]}" for r in rows],
+)
 ax.set_xlabel("convolution layer (N x M)")
 ax.set_ylabel("relative error of the rank-1 fit (%)")
 ax.set_ylim(0, 118)
 ax.set_yticks(range(0, 101, 20))
 ax.legend(loc="upper center", ncols=2, fontsize=9)
 ax.set_title("Lesson 4: how far each trained kernel is from each structure")
-save(fig, "04_fit_errors.png",
-     "Relative error ||F - F_fit|| / ||F|| of the best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
-     "Lower is better; training lowers both.")
+save(
+    fig,
+    "04_fit_errors.png",
+    r"Relative error $\lVert F - F_{\text{fit}} \rVert_F / \lVert F \rVert_F$ of the best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
+    "Lower is better; training lowers both.",
+)
 
 # %% [markdown]
 # ## What we saw
@@ -255,11 +316,10 @@ save(fig, "04_fit_errors.png",
 # </details>
 
 # %%
-from exercises import check
+from blueprint.course.exercises import check
 
 
-def dsc_kernel(w_dw, w_pw):
-    ...  # your answer
+def dsc_kernel(w_dw, w_pw): ...  # your answer
 
 
 check("4.1", dsc_kernel)
@@ -279,9 +339,9 @@ check("4.1", dsc_kernel)
 #
 # </details>
 
+
 # %%
-def cross_kernel_error(kernel):
-    ...  # your answer
+def cross_kernel_error(kernel): ...  # your answer
 
 
 check("4.2", cross_kernel_error)

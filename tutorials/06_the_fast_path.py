@@ -43,7 +43,7 @@ from numba import prange
 import accel
 import accel.nhwc
 import reference
-from lesson_kit import FAST, save
+from blueprint.course.kit import FAST, save
 
 rng = np.random.default_rng(0)
 THREADS = 1
@@ -293,7 +293,7 @@ for op in shapes:
 # </details>
 
 # %%
-from exercises import check
+from blueprint.course.exercises import check
 
 
 def depthwise_loops(x, w):
