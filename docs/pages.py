@@ -109,15 +109,15 @@ def verify_page(fast: bool) -> str:
             sys.exit(f"docs: blueprint verify failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
         report = json.loads(path.read_text())
     rows = "\n".join(
-        f"| {r['name']} | `{r['key']}` | `{r['statement'].replace('|', chr(92) + '|')}` | {', '.join(r['backends'])} | {r['cases']} | "
-        f"{r['max_error']:.1e} | {r['tolerance']:.0e} | {'ok' if r['passed'] else 'FAIL'} |"
+        f"| {r['name']} `{r['key']}` | `{r['statement'].replace('|', chr(92) + '|')}` ({', '.join(r['backends'])}) | "
+        f"{r['cases']} | {r['max_error']:.1e} | {r['tolerance']:.0e} | {'ok' if r['passed'] else 'FAIL'} |"
         for r in report["results"])  # fmt: skip
     return (f"# The equations, verified\n\nEach row is an equation of the paper (or an identity the code relies on), "
             f"checked on {report['cases']} fresh random cases by `blueprint verify --seed {report['seed']}` while "
             f"this book was built. The statements are in the code's words (see [the notation](notation.md)); the "
             f"error is the largest deviation between the two sides, relative to the larger side's largest entry."
-            f"\n\n| equation | key | statement | backends | cases | max error | tolerance | verdict |\n"
-            f"| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n{rows}\n")
+            f"\n\n| equation | statement (backends) | cases | max error | tolerance | verdict |\n"
+            f"| --- | --- | ---: | ---: | ---: | --- |\n{rows}\n")
 
 
 def lesson_page(run: Run, notebook_path: Path) -> nbformat.NotebookNode:

@@ -59,8 +59,9 @@ FACTS = """() => {
             Array.from(t.rows[0].cells).map(c => c.textContent.trim())]),
         column: (a => a.clientWidth - parseFloat(getComputedStyle(a).paddingLeft)
             - parseFloat(getComputedStyle(a).paddingRight))(document.querySelector("article") || document.body),
-        wide: Array.from(document.querySelectorAll("article pre, article table, div.cell_output"))
-            .filter(e => e.scrollWidth > e.clientWidth + 1)
+        wide: Array.from(document.querySelectorAll("article *"))
+            .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && (["PRE", "TABLE"].includes(e.tagName)
+                || ["auto", "scroll"].includes(getComputedStyle(e).overflowX)))
             .map(e => `${e.tagName} ${e.scrollWidth}>${e.clientWidth}: ${e.textContent.slice(0, 60)}`),
         shownFigures: Array.from(document.querySelectorAll(".cell_output img")).map(i => ({
             width: i.getBoundingClientRect().width, linked: !!(i.closest("a") && i.closest("a").href === i.src),
