@@ -236,11 +236,12 @@ def test_search_from_disk_shows_results_with_snippets(book_site, browser):
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto((book_site / "search.html").as_uri() + "?q=blueprint", wait_until="load")
     page.wait_for_selector("#search-results p.search-summary", timeout=30_000)  # the search has finished
+    # Every page found by its text (not an API object, which shows its description instead) gets its snippet.
     page.wait_for_function("""() => {
-        const items = document.querySelectorAll("#search-results ul li");
-        return items.length > 0 && document.querySelectorAll("#search-results ul li p.context").length === items.length;
-    }""", timeout=30_000)  # every result has its snippet
-    snippets = page.eval_on_selector_all("#search-results ul li p.context", "ps => ps.map(p => p.textContent)")
+        const pages = document.querySelectorAll("#search-results ul li.kind-text");
+        return pages.length > 0 && document.querySelectorAll("li.kind-text p.context").length === pages.length;
+    }""", timeout=30_000)
+    snippets = page.eval_on_selector_all("li.kind-text p.context", "ps => ps.map(p => p.textContent)")
     page.close()
     assert errors == [], "console errors (a CORS error per result means the snippets were fetched)"
     assert len(snippets) >= 3 and all("blueprint" in s.lower() for s in snippets)
