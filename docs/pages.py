@@ -36,13 +36,15 @@ def lesson_summaries(readme: str) -> dict[str, tuple[str, str]]:
     return {m["script"]: (m["title"], re.sub(r"\s+", " ", m["summary"])) for m in LESSON_ITEM.finditer(readme)}
 
 
-def lesson_header(name: str) -> tuple[str, str]:
-    """(study time, prerequisites) from the header of lesson ``name``."""
+def lesson_header(name: str) -> tuple[str, str, str]:
+    """(title, study time, prerequisites) from the header of lesson ``name``: the page's own title, so that the
+    front page and the navigation name a lesson alike."""
     text = (TUTORIALS / f"{name}.py").read_text()
+    title = re.search(r"^# # (.+)$", text, re.M)
     found = STUDY.search(re.sub(r"\n# ", " ", text))
-    if found is None:
-        sys.exit(f"docs: tutorials/{name}.py has no '*Study time: ... Prerequisites: ...*' line")
-    return found["time"], found["needs"].strip()
+    if title is None or found is None:
+        sys.exit(f"docs: tutorials/{name}.py needs a '# # Title' and a '*Study time: ... Prerequisites: ...*' line")
+    return title[1], found["time"], found["needs"].strip()
 
 
 def index_page(runs: list[Run]) -> str:
@@ -52,10 +54,10 @@ def index_page(runs: list[Run]) -> str:
     if missing:
         sys.exit(f"docs: tutorials/README.md has no entry for the lessons {missing}")
     items = []
-    for number, run in enumerate(runs, start=1):
-        title, summary = summaries[run.name]
-        time, needs = lesson_header(run.name)
-        items.append(f"{number}. **[{title}](lessons/{run.name}.ipynb)**{summary}\n   *{time}; needs {needs}*")
+    for run in runs:
+        title, time, needs = lesson_header(run.name)
+        summary = summaries[run.name][1]
+        items.append(f"- **[{title}](lessons/{run.name}.ipynb)**{summary}\n  *{time}; needs {needs}*")
     walk = "\n".join(items)
     toctree = "\n".join(f"```{{toctree}}\n:hidden:\n:caption: {caption}\n\n{entries}\n```\n" for caption, entries in [
         ("Start here", "\n".join(START)), ("Lessons", "\n".join(f"lessons/{run.name}" for run in runs)),

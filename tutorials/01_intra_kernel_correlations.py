@@ -122,7 +122,8 @@ ax_scores.set_xlabel("input channel m")
 ax_scores.set_ylabel("factor $w_{n,m}$ = <slice, B>")
 ax_scores.set_title("how much of B each slice holds", fontsize=9)
 fig.suptitle(
-    f"Lesson 1: one trained kernel of layer {layer} (N={n_filters}, M={m_slices}, K={k}) seen slice by slice",
+    f"Lesson 1: one trained kernel of layer {layer} (N={n_filters}, M={m_slices}, "
+    f"K={k}) seen slice by slice",
     fontsize=12,
 )
 uncentered = s[0] ** 2 / np.sum(
@@ -131,9 +132,12 @@ uncentered = s[0] ** 2 / np.sum(
 save(
     fig,
     "01_kernel_slices.png",
-    f"Red is positive, blue negative. Many slices repeat the blueprint on the right, scaled up, down or "
-    f"inverted (negative factor). The blueprint is the uncentered fit of Eq. (2), which keeps "
-    f"{100 * uncentered:.0f}% of the filter's squared norm; the centered PCA of Sec. 3.1 finds PC1 explaining "
+    "Red is positive, blue negative. Many slices repeat the blueprint on the right, "
+    "scaled up, down or "
+    "inverted (negative factor). The blueprint is the uncentered fit of Eq. (2), "
+    "which keeps "
+    f"{100 * uncentered:.0f}% of the filter's squared norm; the centered PCA of Sec. "
+    "3.1 finds PC1 explaining "
     f"{100 * explained[n]:.0f}% of its slice variance (section 5 reconciles the two).",
 )
 
@@ -161,7 +165,8 @@ save(
 
 # %%
 def pc1_share_by_hand(kernel):
-    """Per filter: sigma_1^2 / sum sigma_i^2 of its centered (M, K*K) slice matrix, and all the ratios."""
+    """Per filter: sigma_1^2 / sum sigma_i^2 of its centered (M, K*K) slice matrix, and
+    all the ratios."""
     samples = kernel.reshape(kernel.shape[0], kernel.shape[1], -1)  # N,M,KK
     centered = samples - samples.mean(axis=1, keepdims=True)  # N,M,KK
     sigma = np.linalg.svd(centered, compute_uv=False)  # N,min(M,KK)
@@ -225,8 +230,10 @@ fig.suptitle(
 save(
     fig,
     "01_pca_of_slices.png",
-    "Left: after training, PC1 carries far more of the slice variance than at initialization. "
-    "Right: one filter's slices lie close to a line, the PC1 axis: one pattern, many scales.",
+    "Left: after training, PC1 carries far more of the slice variance than at "
+    "initialization. "
+    "Right: one filter's slices lie close to a line, the PC1 axis: one pattern, many "
+    "scales.",
 )
 
 # %% [markdown]
@@ -281,8 +288,10 @@ fig.suptitle(
 save(
     fig,
     "01_pc1_histogram.png",
-    "Each filter's M slices (3x3) are PCA samples; 100% means they lie on a line through their mean slice "
-    "(Eq. 2 implies 100%, not the converse: section 5). Training moves every stage to the right.",
+    "Each filter's M slices (3x3) are PCA samples; 100% means they lie on a line "
+    "through their mean slice "
+    "(Eq. 2 implies 100%, not the converse: section 5). Training moves every stage to "
+    "the right.",
 )
 
 # %%
@@ -358,7 +367,8 @@ mean_part = (
     m_slices * np.sum(w.mean(axis=1) ** 2, axis=(1, 2)) / np.sum(w**2, axis=(1, 2, 3))
 )  # N
 print(
-    f"{layer}, mean over its {n_filters} filters: centered PC1 share {100 * centered_share.mean():.1f}%, "
+    f"{layer}, mean over its {n_filters} filters: centered PC1 share "
+    f"{100 * centered_share.mean():.1f}%, "
     f"uncentered (Eq. 2) share {100 * uncentered_share.mean():.1f}%, "
     f"mean slice {100 * mean_part.mean():.1f}% of the squared norm"
 )

@@ -94,14 +94,17 @@ for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.suptitle(
-    "Lesson 2: two filters built by Eq. (2), slice m = $w_{n,m}$ times the filter's blueprint",
+    "Lesson 2: two filters built by Eq. (2), slice m = $w_{n,m}$ times the filter's "
+    "blueprint",
     fontsize=12,
 )
 save(
     fig,
     "02_kernel_from_blueprints.png",
-    "Left column: the 3x3 blueprint of each filter (own color scale). Other columns: the filter's M=6 slices on one "
-    "shared scale (red positive, blue negative); a negative weight gives an inverted copy.",
+    "Left column: the 3x3 blueprint of each filter (own color scale). Other columns: "
+    "the filter's M=6 slices on one "
+    "shared scale (red positive, blue negative); a negative weight gives an inverted "
+    "copy.",
 )
 
 # %% [markdown]
@@ -191,7 +194,8 @@ print(layer)
 
 # %%
 def counts(m, n, k, size=32):
-    """(params, multiply-adds) of a regular conv and of BSConv-U, M -> N channels on a size x size input."""
+    """(params, multiply-adds) of a regular conv and of BSConv-U, M -> N channels on a
+    size x size input."""
     regular = (n * m * k * k, n * m * k * k * size * size)
     bsconv = (n * m + n * k * k, (n * m + n * k * k) * size * size)
     return regular, bsconv
@@ -232,8 +236,10 @@ strided = {
 }
 for name, cost in strided.items():
     print(
-        f"stride 2, M=N=128, 32x32 input, {name:8s}: {cost.params / strided['regular'].params:6.1%} of "
-        f"the parameters, {cost.flops / strided['regular'].flops:6.1%} of the multiply-adds"
+        f"stride 2, M=N=128, 32x32 input, {name:8s}: "
+        f"{cost.params / strided['regular'].params:6.1%} of "
+        f"the parameters, {cost.flops / strided['regular'].flops:6.1%} of the "
+        "multiply-adds"
     )
 assert np.isclose(
     strided["BSConv-U"].flops / strided["regular"].flops, 4 / K**2 + 1 / 128
@@ -259,14 +265,17 @@ ax.set_ylim(0, None)
 ax.set_xlabel("input channels M")
 ax.set_ylabel("BSConv-U cost / regular conv cost")
 ax.set_title(
-    "Lesson 2: BSConv-U's parameters (and stride-1 multiply-adds) per regular convolution"
+    "Lesson 2: BSConv-U's parameters (and stride-1 multiply-adds) per regular "
+    "convolution"
 )
 ax.legend()
 save(
     fig,
     "02_cost_ratio.png",
-    "The ratio of parameters, and of multiply-adds at stride 1 (at stride 2 BSConv-U's multiply-adds are "
-    "$4/K^2 + 1/M$, 45% at K=3, M=128). Dotted lines: the limit $1/K^2$ for very wide layers; a 3x3 BSConv-U "
+    "The ratio of parameters, and of multiply-adds at stride 1 (at stride 2 BSConv-U's "
+    "multiply-adds are "
+    "$4/K^2 + 1/M$, 45% at K=3, M=128). Dotted lines: the limit $1/K^2$ for very wide "
+    "layers; a 3x3 BSConv-U "
     "with M=128 has 12% of the regular convolution's parameters.",
 )
 
@@ -334,7 +343,8 @@ check("2.1", bsconv_u_kernel)
 # <details><summary>Solution 2.2</summary>
 #
 # ```python
-# stride2_ratio = 4 / 3**2 + 1 / 128  # pointwise on 32x32, depthwise and the regular conv on 16x16
+# # pointwise on 32x32, depthwise and the regular convolution on 16x16:
+# stride2_ratio = 4 / 3**2 + 1 / 128
 # ```
 #
 # </details>

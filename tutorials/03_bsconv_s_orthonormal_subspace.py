@@ -44,8 +44,8 @@ rng = np.random.default_rng(0)
 B_, M, N, H, W_, K = 2, 16, 24, 8, 8, 3
 p = 1 / 4
 M_SUB = math.ceil(p * M)  # M' = ceil(p M), the subspace size of Eq. (8)
-# The PyTorch layer takes M' = min(M, max(4, ceil(p M))): here the same M'. The NumPy reference takes
-# W^B as given, so its M' is W^B's number of rows.
+# The PyTorch layer takes M' = min(M, max(4, ceil(p M))): here the same M'.
+# The NumPy reference takes W^B as given, so its M' is W^B's number of rows.
 assert blueprint.subspace_channels(M, p) == M_SUB
 
 # %% [markdown]
@@ -235,7 +235,8 @@ lr = 0.05
 
 
 def descend(w, decay):
-    """Gradient descent on Eq. (9) with a constant or cosine-decayed step; returns the loss trace and the result."""
+    """Gradient descent on Eq. (9) with a constant or cosine-decayed step; returns the
+    loss trace and the result."""
     w = w.copy()
     trace = [ortho_loss_and_grad(w)[0]]
     for t in range(steps):
@@ -249,7 +250,8 @@ trace_const, _ = descend(w, decay=False)
 trace, w_opt = descend(w, decay=True)
 gram_before, gram_after = w @ w.T, w_opt @ w_opt.T
 print(
-    f"L_ortho after {steps} steps: {trace_const[-1]:.2e} (constant step), {trace[-1]:.2e} (cosine-decayed step)"
+    f"L_ortho after {steps} steps: {trace_const[-1]:.2e} (constant step), "
+    f"{trace[-1]:.2e} (cosine-decayed step)"
 )
 print(f"gradient norm at the end: {np.linalg.norm(ortho_loss_and_grad(w_opt)[1]):.3f}")
 assert trace[-1] < 1e-3 * trace[0] and trace[-1] < 0.1 * trace_const[-1]
@@ -286,14 +288,17 @@ fig.colorbar(
     image, ax=[ax_before, ax_after], label="inner product of two rows of $W^B$"
 )
 fig.suptitle(
-    f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M}) to an orthonormal basis",
+    f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M}) to "
+    "an orthonormal basis",
     fontsize=12,
 )
 save(
     fig,
     "03_orthonormal_descent.png",
-    "Gradient descent with the hand-derived gradient $2 (Q Q^T - I) Q / L$; the Gram matrices are from the decayed "
-    "run. It goes to the identity: unit rows (diagonal 1), perpendicular to each other (off-diagonal 0).",
+    "Gradient descent with the hand-derived gradient $2 (Q Q^T - I) Q / L$; the Gram "
+    "matrices are from the decayed "
+    "run. It goes to the identity: unit rows (diagonal 1), perpendicular to each other "
+    "(off-diagonal 0).",
 )
 
 # %% [markdown]
@@ -316,7 +321,8 @@ y_orth, _ = reference.bsconv_s_forward(
 )
 assert np.allclose(y_orth, y_s)
 print(
-    f"L_ortho of the refactorized W^B: {reference.orthonormal_loss(w_b_orth):.1e} (was {loss:.3f}); same output"
+    f"L_ortho of the refactorized W^B: {reference.orthonormal_loss(w_b_orth):.1e} (was "
+    f"{loss:.3f}); same output"
 )
 assert reference.orthonormal_loss(w_b_orth) < 1e-12
 
@@ -408,7 +414,7 @@ check("3.1", ortho_grad)
 # <details><summary>Solution 3.2</summary>
 #
 # ```python
-# m_sub_eq8 = math.ceil(16 / 6)  # 3; blueprint.subspace_channels(16, 1 / 6) gives 4, its floor
+# m_sub_eq8 = math.ceil(16 / 6)  # 3; blueprint.subspace_channels(16, 1 / 6) gives 4
 # ```
 #
 # </details>

@@ -100,7 +100,8 @@ print("DSC == regular convolution with F[n, m] = w[n, m] * B'[m]")
 
 # %%
 def rank1_rows(kernel):
-    """Best F[n, m] ~= w[n, m] * B[n] (one blueprint per filter): blueprints (N, K, K), weights (N, M), rel. error."""
+    """Best F[n, m] ~= w[n, m] * B[n] (one blueprint per filter): blueprints (N, K, K),
+    weights (N, M), rel. error."""
     n, m, kh, kw = kernel.shape
     u, s, vt = np.linalg.svd(
         kernel.reshape(n, m, kh * kw), full_matrices=False
@@ -112,7 +113,8 @@ def rank1_rows(kernel):
 
 
 def intra_kernel_fit(kernel):
-    """BSConv-U (Eq. 2): F[n, m] ~= w[n, m] B[n]. Returns the fitted kernel and its relative error."""
+    """BSConv-U (Eq. 2): F[n, m] ~= w[n, m] B[n]. Returns the fitted kernel and its
+    relative error."""
     blueprints, weights, err = rank1_rows(kernel)
     return reference.bsconv_u_kernel(
         weights[:, :, None, None], blueprints[:, None]
@@ -120,12 +122,14 @@ def intra_kernel_fit(kernel):
 
 
 def cross_kernel_fit(kernel):
-    """DSC (Sec. 4.1): F[n, m] ~= w[n, m] B'[m], the row fit of the transposed grid (M, N, K, K)."""
+    """DSC (Sec. 4.1): F[n, m] ~= w[n, m] B'[m], the row fit of the transposed grid (M,
+    N, K, K)."""
     blueprints, weights, err = rank1_rows(kernel.transpose(1, 0, 2, 3))  # M,K,K and M,N
     return reference.dsc_kernel(blueprints[:, None], weights.T[:, :, None, None]), err
 
 
-# A kernel with exact BSConv structure is fitted exactly by the intra-kernel fit, and the other way round.
+# A kernel with exact BSConv structure is fitted exactly by the intra-kernel fit,
+# and the other way round.
 F_bs = reference.bsconv_u_kernel(
     rng.standard_normal((N, M, 1, 1)), rng.standard_normal((N, 1, K, K))
 )
@@ -154,7 +158,8 @@ trained = conv_kernels(model)
 print(f"test accuracy {accuracy:.3f} after {EPOCHS} epochs\n")
 rows = []
 print(
-    f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | {'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC"
+    f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | "
+    f"{'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC"
 )
 for name, kernel in trained.items():
     n, m, k, _ = kernel.shape
@@ -165,7 +170,8 @@ for name, kernel in trained.items():
     )
     rows.append((name, intra, cross, intra0, cross0))
     print(
-        f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} | {100 * cross:7.1f}% "
+        f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} "
+        f"| {100 * cross:7.1f}% "
         f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%"
     )
     assert intra < intra0 and cross < cross0, (
@@ -217,11 +223,13 @@ block = np.ix_(filters, channels)
 panels = [
     ("trained kernel $F^{(n)}_m$", kernel[block]),
     (
-        f"BSConv-U fit: one blueprint per row\n(layer error {100 * intra_kernel_fit(kernel)[1]:.0f}%)",
+        "BSConv-U fit: one blueprint per row\n(layer error "
+        f"{100 * intra_kernel_fit(kernel)[1]:.0f}%)",
         intra_kernel_fit(kernel)[0][block],
     ),
     (
-        f"DSC fit: one blueprint per column\n(layer error {100 * cross_kernel_fit(kernel)[1]:.0f}%)",
+        "DSC fit: one blueprint per column\n(layer error "
+        f"{100 * cross_kernel_fit(kernel)[1]:.0f}%)",
         cross_kernel_fit(kernel)[0][block],
     ),
 ]
@@ -241,14 +249,17 @@ for ax, (title, grid) in zip(axes, panels):
     ax.set_ylabel("filter n")
 fig.colorbar(image, ax=axes, shrink=0.75, label="weight value")
 fig.suptitle(
-    f"Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer {layer} (cf. Fig. 5)",
+    "Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer "
+    f"{layer} (cf. Fig. 5)",
     fontsize=12,
 )
 save(
     fig,
     "04_intra_vs_cross_fit.png",
-    "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a filter), the DSC along each "
-    "column (an input channel). Red positive, blue negative; errors are over the whole layer.",
+    "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a "
+    "filter), the DSC along each "
+    "column (an input channel). Red positive, blue negative; errors are over the whole "
+    "layer.",
 )
 
 # %%
@@ -281,7 +292,8 @@ ax.set_title("Lesson 4: how far each trained kernel is from each structure")
 save(
     fig,
     "04_fit_errors.png",
-    r"Relative error $\lVert F - F_{\text{fit}} \rVert_F / \lVert F \rVert_F$ of the best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
+    r"Relative error $\lVert F - F_{\text{fit}} \rVert_F / \lVert F \rVert_F$ of the "
+    r"best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
     "Lower is better; training lowers both.",
 )
 
@@ -332,7 +344,8 @@ check("4.1", dsc_kernel)
 #
 # ```python
 # def cross_kernel_error(kernel):
-#     w_pw, w_dw, _ = reference.blueprint_factorize(kernel.transpose(1, 0, 2, 3))  # fit the columns
+#     columns = kernel.transpose(1, 0, 2, 3)  # M,N,K,K: fit the columns
+#     w_pw, w_dw, _ = reference.blueprint_factorize(columns)
 #     fit = reference.bsconv_u_kernel(w_pw, w_dw).transpose(1, 0, 2, 3)
 #     return np.linalg.norm(kernel - fit) / np.linalg.norm(kernel)
 # ```

@@ -60,7 +60,8 @@ rng = np.random.default_rng(0)
 
 # %%
 def numeric_gradient(loss, array, index, eps):
-    """Central difference of ``loss()`` with respect to ``array[index]`` (perturbed in place, then restored)."""
+    """Central difference of ``loss()`` with respect to ``array[index]`` (perturbed in
+    place, then restored)."""
     saved = array[index]
     array[index] = saved + eps
     up = loss()
@@ -71,7 +72,8 @@ def numeric_gradient(loss, array, index, eps):
 
 
 def check(name, loss, array, analytic, samples=6 if FAST else 20, eps=1e-5):
-    """Compare ``analytic`` with finite differences at sampled entries; returns the largest relative error."""
+    """Compare ``analytic`` with finite differences at sampled entries; returns the
+    largest relative error."""
     worst = 0.0
     for flat in rng.choice(array.size, size=min(samples, array.size), replace=False):
         index = np.unravel_index(flat, array.shape)
@@ -110,7 +112,8 @@ def check(name, loss, array, analytic, samples=6 if FAST else 20, eps=1e-5):
 
 # %%
 def window(i, j, out_hw, stride, dilation):
-    """The (rows, cols) slices of the padded input that kernel tap (i, j) reads for every output pixel."""
+    """The (rows, cols) slices of the padded input that kernel tap (i, j) reads for
+    every output pixel."""
     (ho, wo), (s, d) = out_hw, (stride, dilation)
     return slice(i * d, i * d + s * (ho - 1) + 1, s), slice(
         j * d, j * d + s * (wo - 1) + 1, s
@@ -118,7 +121,8 @@ def window(i, j, out_hw, stride, dilation):
 
 
 def conv_forward(x, w, b, stride, padding, dilation, depthwise=False):
-    """Eq. (1), tap by tap. Regular: w (N, M, K, K); depthwise (one group per channel): w (C, 1, K, K)."""
+    """Eq. (1), tap by tap. Regular: w (N, M, K, K); depthwise (one group per channel):
+    w (C, 1, K, K)."""
     k = w.shape[2]
     x_pad = np.pad(
         x, ((0, 0), (0, 0), (padding, padding), (padding, padding))
@@ -214,7 +218,8 @@ ortho_errors = [
 ]
 best = steps[int(np.argmin(ortho_errors))]
 print(
-    f"convolution: error {conv_errors[0]:.1e} even at eps = {steps[0]:.0e} (linear in each weight)"
+    f"convolution: error {conv_errors[0]:.1e} even at eps = {steps[0]:.0e} (linear in "
+    "each weight)"
 )
 print(f"Eq. (9): smallest error {min(ortho_errors):.1e} at eps = {best:.0e}")
 assert conv_errors[0] < 1e-10
@@ -264,8 +269,10 @@ ax.legend(fontsize=8)
 save(
     fig,
     "05_finite_difference_step.png",
-    "Error of (L(a+eps) - L(a-eps)) / 2 eps against the hand-derived gradient. The convolution is linear in each "
-    "weight, so only rounding remains; the nonlinear Eq. (9) adds truncation error for large steps.",
+    "Error of (L(a+eps) - L(a-eps)) / 2 eps against the hand-derived gradient. The "
+    "convolution is linear in each "
+    "weight, so only rounding remains; the nonlinear Eq. (9) adds truncation error for "
+    "large steps.",
 )
 
 # %% [markdown]
@@ -447,8 +454,10 @@ ax.legend()
 save(
     fig,
     "05_gradient_checks.png",
-    "Each bar: the largest relative difference between the hand-derived gradient and a central difference "
-    "(eps = 1e-5, float64) over sampled entries. All sit near the rounding limit, far below the tolerance.",
+    "Each bar: the largest relative difference between the hand-derived gradient and a "
+    "central difference "
+    "(eps = 1e-5, float64) over sampled entries. All sit near the rounding limit, far "
+    "below the tolerance.",
 )
 
 # %% [markdown]
@@ -501,7 +510,8 @@ check("5.1", pointwise_backward)
 #     conv = reference.conv2d_forward
 #     u_prime, c1 = conv(x, w_b)  # Eq. (12)
 #     v_prime, c2 = conv(u_prime, w_a)  # Eq. (13)
-#     _, c3 = conv(v_prime, w_dw, b, stride, padding, dilation, groups=len(w_dw))  # Eq. (14)
+#     groups = len(w_dw)  # depthwise: one group per channel
+#     _, c3 = conv(v_prime, w_dw, b, stride, padding, dilation, groups)  # Eq. (14)
 #     dv_prime, dw_dw, db = reference.conv2d_backward(g, c3)
 #     du_prime, dw_a, _ = reference.conv2d_backward(dv_prime, c2)
 #     dx, dw_b, _ = reference.conv2d_backward(du_prime, c1)

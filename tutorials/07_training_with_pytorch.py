@@ -79,7 +79,8 @@ costs = {
 }
 for label, cost in costs.items():
     print(
-        f"{label:17s} {cost.params:>7,} parameters  {cost.flops / 1e6:5.2f} M multiply-adds per image"
+        f"{label:17s} {cost.params:>7,} parameters  {cost.flops / 1e6:5.2f} M "
+        "multiply-adds per image"
     )
 print(create(names["BSConv-U"], num_classes=10).features[1])
 assert costs["BSConv-U"].params < costs["baseline"].params / 5
@@ -105,7 +106,8 @@ def train(label, folder, model_name, **overrides):
     )
     result = fit(config, log=lambda line: None)
     print(
-        f"{label:24s} best test accuracy {result.best_acc:.3f}, last {result.history[-1]['test_acc']:.3f}, "
+        f"{label:24s} best test accuracy {result.best_acc:.3f}, last "
+        f"{result.history[-1]['test_acc']:.3f}, "
         f"final L_ortho {result.history[-1]['ortho_loss']:.3f}"
     )
     return config, result
@@ -181,14 +183,17 @@ ax_ortho.set_ylabel("$L_{ortho}$, summed over the BSConv-S layers")
 ax_ortho.set_title("Eq. (9) during training")
 ax_ortho.legend(fontsize=8)
 fig.suptitle(
-    f"Lesson 7: a regular CNN and its BSConv twins trained on 8x8 digits ({EPOCHS} epochs, Sec. 5 protocol)",
+    f"Lesson 7: a regular CNN and its BSConv twins trained on 8x8 digits ({EPOCHS} "
+    "epochs, Sec. 5 protocol)",
     fontsize=12,
 )
 save(
     fig,
     "07_training_curves.png",
-    f"Left: final test accuracy {100 * accuracy['baseline']:.1f}% for the baseline, {100 * accuracy['BSConv-U']:.1f}% for "
-    f"BSConv-U with {costs['baseline'].params / costs['BSConv-U'].params:.1f}x fewer parameters. Right: with alpha = 0.01 "
+    f"Left: final test accuracy {100 * accuracy['baseline']:.1f}% for the baseline, "
+    f"{100 * accuracy['BSConv-U']:.1f}% for "
+    f"BSConv-U with {costs['baseline'].params / costs['BSConv-U'].params:.1f}x fewer "
+    "parameters. Right: with alpha = 0.01 "
     f"Eq. (9) is pulled down during training; without it (alpha = 0) it grows.",
 )
 
@@ -206,9 +211,11 @@ print(
 )
 best = {label: result.best_acc for label, (_, result) in trained.items()}
 print(
-    f"best accuracy of BSConv-S: {100 * best['BSConv-S (p=1/4)']:.1f}% with alpha = 0.01, "
+    f"best accuracy of BSConv-S: {100 * best['BSConv-S (p=1/4)']:.1f}% with alpha = "
+    "0.01, "
     f"{100 * best['BSConv-S, alpha=0']:.1f}% with alpha = 0 "
-    f"({round((best['BSConv-S (p=1/4)'] - best['BSConv-S, alpha=0']) * n_test):+d} images)"
+    f"({round((best['BSConv-S (p=1/4)'] - best['BSConv-S, alpha=0']) * n_test):+d} "
+    "images)"
 )
 
 # %% [markdown]
@@ -288,8 +295,10 @@ ax.set_title("Lesson 7: converting the trained baseline to BSConv-U")
 save(
     fig,
     "07_conversion.png",
-    f"blueprint.convert(init='svd') replaces each 3x3 kernel by its best rank-1 blueprint fit (Eq. 2). The "
-    f"BatchNorm statistics no longer match; re-estimating them and {FINE_TUNE_EPOCHS} epoch(s) of fine-tuning recover "
+    "blueprint.convert(init='svd') replaces each 3x3 kernel by its best rank-1 "
+    "blueprint fit (Eq. 2). The "
+    f"BatchNorm statistics no longer match; re-estimating them and {FINE_TUNE_EPOCHS} "
+    "epoch(s) of fine-tuning recover "
     f"most of the accuracy.",
 )
 
@@ -322,7 +331,8 @@ plot_kernel_slices(
 show(
     OUT / "07_kernel_slices.png",
     "Fig. 2 for the trained baseline: the slices of the filter with the largest "
-    "PC1 share in the deepest layer, beside its blueprint. Drawn by `blueprint.analysis.plot_kernel_slices`.",
+    "PC1 share in the deepest layer, beside its blueprint. Drawn by "
+    "`blueprint.analysis.plot_kernel_slices`.",
 )
 
 # %% [markdown]
@@ -339,7 +349,8 @@ mean_untrained = np.mean(
     np.concatenate([layer.explained for layer in untrained.layers])
 )
 print(
-    f"mean PC1 share: {100 * mean_untrained:.1f}% at a random initialization, {100 * mean_trained:.1f}% trained"
+    f"mean PC1 share: {100 * mean_untrained:.1f}% at a random initialization, "
+    f"{100 * mean_trained:.1f}% trained"
 )
 assert mean_trained > mean_untrained
 
@@ -396,7 +407,8 @@ for (name, w), color in zip(
         "o-",
         markersize=3,
         color=color,
-        label=f"{name} ({w.shape[0]}x{w.shape[1]}) trained: top quarter holds {100 * energy:.0f}%",
+        label=f"{name} ({w.shape[0]}x{w.shape[1]}) trained: top quarter holds "
+              f"{100 * energy:.0f}%",
     )
     ax.plot(
         index,
@@ -407,7 +419,8 @@ for (name, w), color in zip(
         label=f"{name} at init: {100 * energy0:.0f}%",
     )
     print(
-        f"{name}: share of ||W||^2 in the top quarter of singular values {100 * energy0:.0f}% at init, "
+        f"{name}: share of ||W||^2 in the top quarter of singular values "
+        f"{100 * energy0:.0f}% at init, "
         f"{100 * energy:.0f}% trained"
     )
     assert energy > energy0, (
@@ -421,7 +434,8 @@ ax.legend(fontsize=7)
 save(
     fig,
     "07_bsconv_u_weight_spectrum.png",
-    "Solid: after training; dashed: the same layers at a random initialization (seed 0). A faster fall-off means the rows "
+    "Solid: after training; dashed: the same layers at a random initialization (seed "
+    "0). A faster fall-off means the rows "
     "of $W$ are correlated, and a low-rank $W = W^A W^B$ (Eq. 8) loses less.",
 )
 
@@ -439,7 +453,8 @@ with torch.no_grad():
     with blueprint.use_backend("accel"):
         y_accel = bsconv_u_net(x)
 print(
-    f"max |torch - accel| on {tuple(x.shape)} digits: {(y_torch - y_accel).abs().max().item():.1e}"
+    f"max |torch - accel| on {tuple(x.shape)} digits: "
+    f"{(y_torch - y_accel).abs().max().item():.1e}"
 )
 assert torch.allclose(y_torch, y_accel, atol=1e-4)
 
@@ -468,7 +483,8 @@ assert torch.allclose(y_torch, y_accel, atol=1e-4)
 # <details><summary>Solution 7.1</summary>
 #
 # ```python
-# bsconv_s_params = 16 * 64 + 64 * 16 + 64 * 3**2  # W^B (M' x M), W^A (N x M'), blueprints; M' = 16
+# # W^B (M' x M), W^A (N x M') and the blueprints, with M' = 16:
+# bsconv_s_params = 16 * 64 + 64 * 16 + 64 * 3**2
 # ```
 #
 # </details>
