@@ -63,6 +63,8 @@ FACTS = """() => {
             .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && (["PRE", "TABLE"].includes(e.tagName)
                 || ["auto", "scroll"].includes(getComputedStyle(e).overflowX)))
             .map(e => `${e.tagName} ${e.scrollWidth}>${e.clientWidth}: ${e.textContent.slice(0, 60)}`),
+        nav: Array.from(document.querySelectorAll(".bd-sidebar-primary nav a.reference")).map(a => a.href),
+        next: (document.querySelector("a.right-next") || {}).href,
         shownFigures: Array.from(document.querySelectorAll(".cell_output img")).map(i => ({
             width: i.getBoundingClientRect().width, linked: !!(i.closest("a") && i.closest("a").href === i.src),
             alt: i.alt, caption: i.closest("figure") ? i.closest("figure").textContent.trim() : ""})),
@@ -245,3 +247,20 @@ def test_search_from_disk_shows_results_with_snippets(book_site, browser):
     page.close()
     assert errors == [], "console errors (a CORS error per result means the snippets were fetched)"
     assert len(snippets) >= 3 and all("blueprint" in s.lower() for s in snippets)
+
+
+def test_idea_page_code_runs():
+    """The code of the hand-written idea page (docs/book/idea.md) runs and its asserts hold."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "book" / "idea.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "docs/book/idea.md", "exec"), {})
+
+
+def test_front_page_starts_with_the_idea_and_links_the_paper_and_the_authors_code(server, browser):
+    facts = visit(browser, urljoin(server, "index.html"))
+    assert facts["nav"][0].endswith("/idea.html") and facts["next"].endswith("/idea.html")
+    assert "https://arxiv.org/abs/2003.13549" in facts["links"]
+    assert "https://github.com/zeiss-microscopy/BSConv" in facts["links"]
+    assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(FIGURES)  # study time, prerequisites

@@ -286,9 +286,9 @@ save(
 # unchanged. A ReLU between them would zero every negative $V'_{n,:,:}$, and with it every slice with a
 # negative factor $w_{n,m}$, an "inverted" copy of the blueprint (lesson 1 saw many). The paper therefore puts
 # neither an activation nor a normalization after BSConv-U's pointwise step: "it is essential to allow the
-# weights $w_{n,m}$ to be negative". (A BatchNorm there would be affine per channel at inference, so it would
-# keep Eq. (2)'s form up to a bias; but it is not what the derivation gives, and the paper's models have
-# none.) A ReLU between the steps gives a different function, which no kernel of the form of Eq. (2) computes:
+# weights $w_{n,m}$ to be negative". (A BatchNorm there is affine per channel at inference: it rescales
+# each row of $W$ and adds a constant per channel, which the depthwise step turns into a bias, exact away
+# from the zero-padded border. It is not part of the derivation, and the paper's BSConv-U has none.) A ReLU between the steps gives a different function, which no kernel of the form of Eq. (2) computes:
 
 # %%
 relu_between, _ = reference.conv2d_forward(

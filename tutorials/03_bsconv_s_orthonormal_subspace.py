@@ -365,9 +365,9 @@ print(weights)
 assert bsconv_s.pw1.out_channels == c and len(set(weights.values())) == 1
 
 # %% [markdown]
-# The two differ in what sits between the steps: MobileNetV2 applies BatchNorm and ReLU after the expansion,
-# while BSConv-S as derived has nothing between $W^A$ and the blueprints (lesson 2, section 4). The paper's
-# MobileNetV2/V3 BSConv-S models keep the blocks' normalizations and activations where the original has them.
+# The two differ in what sits between the steps: MobileNetV2 applies BatchNorm and ReLU after the expansion
+# (between $W^A$ and the blueprints), while BSConv-S as derived has nothing there (lesson 2, section 4), and
+# the projection $W^B$ is linear in both.
 
 # %% [markdown]
 # ## What we saw

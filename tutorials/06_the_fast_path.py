@@ -243,11 +243,13 @@ save(fig, "06_timing.png",
 #   so the forwards are close; they differ in the depthwise step, which accel runs channels-last (section 2).
 # - **The backward** is where they part. The NumPy reference does the depthwise backward as one strided
 #   multiply-add over whole arrays per tap and the pointwise backward as two matrix products; accel fuses
-#   the depthwise backward into one pass over $\partial y$. PyTorch's forward+backward of BSConv-U can come
-#   out *slower* than NumPy's here, although its forward is not: we have not profiled it, and the likely
-#   cause is that its CPU backward for a convolution with one channel per group (the depthwise step) is
-#   not tuned for that case on one thread, plus autograd's bookkeeping, which weighs more on small inputs
-#   (the fast mode's table is tiny). Treat such a row as a measurement of this machine, not a law.
+#   the depthwise backward into one pass over $\partial y$. On some runs PyTorch's forward+backward of
+#   BSConv-U comes out *slower* than NumPy's although its forward is not (as on the fast mode's tiny
+#   inputs, sometimes at full size on a busy machine). We have not profiled it; the likely causes are
+#   autograd's fixed cost per call, which weighs most on small inputs, and a CPU backward for a convolution
+#   with one channel per group (the depthwise step) that is not tuned for that case on one thread. Treat
+#   such a row as a measurement of this machine at this moment, not a law; the next cell says which
+#   backend won this time.
 # - **The three ops** cost what their multiply-adds say: BSConv-S ($p = 1/4$) does less pointwise work than
 #   BSConv-U, and the DSC's depthwise step runs on $M$ channels instead of $N$ (equal here).
 #

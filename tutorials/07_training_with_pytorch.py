@@ -11,7 +11,7 @@
 # %% [markdown]
 # # Lesson 7: Training BSConv networks with the PyTorch backend
 #
-# *Study time: about 60 minutes (the training runs take a few of them). Prerequisites: lessons 1-4;
+# *Study time: about 60 minutes, a few of them for training. Prerequisites: lessons 1-4;
 # PyTorch's `nn.Module`, an optimizer and a training loop; the paper's Sec. 5.*
 #
 # **What you will learn**
@@ -220,8 +220,8 @@ print(
 
 # %% [markdown]
 # On this data the orthonormal loss changes $W^B$ (right panel) much more than it changes the accuracy: a
-# difference of a few images between $\alpha = 0.01$ and $\alpha = 0$ is within what another seed would
-# give. The paper's gains from $\alpha$ are measured on CIFAR and ImageNet models over many epochs; a
+# difference of a few images between $\alpha = 0.01$ and $\alpha = 0$, from one run each, cannot be told
+# apart from the spread between seeds, which this lesson does not measure. The paper's gains from $\alpha$ are measured on CIFAR and ImageNet models over many epochs; a
 # 10-class 8x8 task that every variant nearly solves cannot show them.
 #
 # ## 3. Converting a trained network instead of training from scratch
