@@ -475,13 +475,13 @@ save(
 # Write each answer in the cell below its question and run the cell: `check` says whether it is right,
 # and if not, why. The solutions are folded away under each question.
 #
-# **5.1** Write `pointwise_backward(g, x, w)`: $(\partial X, \partial W)$ of a $1 \times 1$ convolution
+# **5.1** Write `pointwise_grads(g, x, w)`: $(\partial X, \partial W)$ of a $1 \times 1$ convolution
 # $Y = W X$ per pixel, `x` (B, M, H, W), `w` (N, M, 1, 1), `g` (B, N, H, W).
 #
 # <details><summary>Solution 5.1</summary>
 #
 # ```python
-# def pointwise_backward(g, x, w):
+# def pointwise_grads(g, x, w):
 #     dx = np.einsum("nm,bnhw->bmhw", w[:, :, 0, 0], g)
 #     dw = np.einsum("bnhw,bmhw->nm", g, x)[:, :, None, None]
 #     return dx, dw
@@ -493,20 +493,21 @@ save(
 from blueprint.course.exercises import check
 
 
-def pointwise_backward(g, x, w): ...  # your answer
+def pointwise_grads(g, x, w):
+    ...  # your answer
 
 
-check("5.1", pointwise_backward)
+check("5.1", pointwise_grads)
 
 # %% [markdown]
-# **5.2** Write the BSConv-S backward, `bsconv_s_backward(g, x, w_b, w_a, w_dw, b, stride, padding,
+# **5.2** Write the BSConv-S backward, `bsconv_s_grads(g, x, w_b, w_a, w_dw, b, stride, padding,
 # dilation)`, returning `(dx, dw_b, dw_a, dw_dw, db)` (`db` is None when `b` is None). You may use
 # `reference.conv2d_forward` and `reference.conv2d_backward` for the single steps.
 #
 # <details><summary>Solution 5.2</summary>
 #
 # ```python
-# def bsconv_s_backward(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
+# def bsconv_s_grads(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
 #     conv = reference.conv2d_forward
 #     u_prime, c1 = conv(x, w_b)  # Eq. (12)
 #     v_prime, c2 = conv(u_prime, w_a)  # Eq. (13)
@@ -522,12 +523,11 @@ check("5.1", pointwise_backward)
 
 
 # %%
-def bsconv_s_backward(
-    g, x, w_b, w_a, w_dw, b, stride, padding, dilation
-): ...  # your answer
+def bsconv_s_grads(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
+    ...  # your answer
 
 
-check("5.2", bsconv_s_backward)
+check("5.2", bsconv_s_grads)
 
 # %% [markdown]
 # **5.3** In float64, which step `best_step` minimizes the error of a central difference for a smooth,

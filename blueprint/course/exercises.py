@@ -432,17 +432,17 @@ def _extra_params(extra):
 
 @exercise(
     "5.1",
-    "pointwise_backward",
+    "pointwise_grads",
     "dX = W^T G and dW = sum over batch and pixels of G X^T, as the reference",
 )
-def _pointwise_backward(pointwise_backward):
+def _pointwise_grads(pointwise_grads):
     rng = np.random.default_rng(5)
     for b, m, n, h in [(2, 3, 4, 5), (3, 5, 2, 4)]:
         x, w = rng.standard_normal((b, m, h, h)), rng.standard_normal((n, m, 1, 1))
         y, cache = reference.conv2d_forward(x, w)
         g = rng.standard_normal(y.shape)
         dx, dw, _ = reference.conv2d_backward(g, cache)
-        got_dx, got_dw = pointwise_backward(g, x, w)
+        got_dx, got_dw = pointwise_grads(g, x, w)
         reason = arrays_differ(got_dx, dx, "dX") or arrays_differ(got_dw, dw, "dW")
         if reason:
             return reason
@@ -451,15 +451,15 @@ def _pointwise_backward(pointwise_backward):
 
 @exercise(
     "5.2",
-    "bsconv_s_backward",
+    "bsconv_s_grads",
     "dX, dW^B, dW^A, dB and the bias gradient equal reference.bsconv_s_backward",
 )
-def _bsconv_s_backward(bsconv_s_backward):
+def _bsconv_s_grads(bsconv_s_grads):
     for case in cases("bsconv_s"):
         y, cache = reference.bsconv_s_forward(*case.operands, **case.geometry)
         g = case.values().standard_normal(y.shape)
         want = reference.bsconv_s_backward(g, cache)
-        got = bsconv_s_backward(g, *case.operands, **case.geometry)
+        got = bsconv_s_grads(g, *case.operands, **case.geometry)
         if len(got) != len(want):
             return f"return {len(want)} gradients (dx, dw_b, dw_a, dw_dw, db), you returned {len(got)}"
         for name, mine, theirs in zip(("dx", "dw_b", "dw_a", "dw_dw", "db"), got, want):
