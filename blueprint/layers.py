@@ -100,7 +100,12 @@ class BSConvU(nn.Sequential):
 
 
 def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> int:
-    """M' = min(M, max(min_mid_channels, ceil(p * M))), the subspace size of Eq. (8)."""
+    """M' = min(M, max(min_mid_channels, ceil(p * M))): Eq. (8)'s ceil(p M), kept between min_mid_channels and M.
+
+    Eq. (8) itself is M' = ceil(p M); the floor of ``min_mid_channels`` (4, as in the authors' code) departs from
+    it where ceil(p M) < 4, e.g. p = 1/6 and M = 16 give 4, not 3, so that narrow layers keep a subspace of
+    a few channels. ``min_mid_channels=1`` gives Eq. (8) for every M.
+    """
     if not isinstance(p, numbers.Real) or isinstance(p, bool):
         raise TypeError(f"p: expected a number, the subspace ratio in (0, 1], got {p!r}")
     if not 0.0 < p <= 1.0:
@@ -112,7 +117,8 @@ def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> 
 class BSConvS(nn.Sequential):
     """Subspace BSConv, Eq. (12)-(14): pointwise W^B to M' channels, pointwise W^A to N, depthwise blueprints.
 
-    ``W = W^A W^B`` (Eq. 8) with M' = min(M, max(min_mid_channels, ceil(p M))). ``pw1`` holds W^B and is
+    ``W = W^A W^B`` (Eq. 8) with M' = ``subspace_channels(M, p, min_mid_channels)``, which is Eq. (8)'s
+    ceil(p M) except where that is below ``min_mid_channels`` (or above M). ``pw1`` holds W^B and is
     the weight regularized by the orthonormal loss, Eq. (9) (see ``orthonormal_weights``).
     Children: ``pw1`` (M', M, 1, 1), [``bn1``], ``pw2`` (N, M', 1, 1), [``bn2``], ``dw`` (N, 1, K, K).
     """

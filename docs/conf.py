@@ -35,6 +35,7 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
+html_js_files = ["book.js"]  # search snippets from file://
 html_title = "blueprint: Blueprint Separable Convolutions"
 html_theme_options = {
     "show_toc_level": 2,

@@ -1,7 +1,7 @@
 """The lessons as notebooks: each jupytext script in ``tutorials/`` read as cells and executed in a Jupyter kernel.
 
 A lesson runs exactly as a student's notebook would (one kernel, cells in order), in the folder ``<out>``, with
-``tutorials/`` on the path for ``lesson_kit``, its figures written to ``<out>/figures`` and, in fast mode,
+this checkout's packages on the path (``blueprint.course`` holds what the lessons share), its figures written to ``<out>/figures`` and, in fast mode,
 ``BLUEPRINT_TUTORIAL_FAST=1``. Each executed notebook is written to ``<out>/notebooks`` as soon as it is done, and
 the seconds it took to ``<out>/notebooks/runs.json``.
 """
@@ -40,8 +40,9 @@ def lesson_scripts() -> list[Path]:
 
 
 def kernel_environment(fast: bool) -> dict[str, str]:
-    """The environment a lesson's kernel runs in: ``lesson_kit`` importable, figures to ``./figures``, no display."""
-    path = os.pathsep.join(filter(None, [str(TUTORIALS), str(ROOT), os.environ.get("PYTHONPATH")]))
+    """The environment a lesson's kernel runs in: this checkout's packages importable, figures to ``./figures``,
+    no display (what a student's notebook has with blueprint installed)."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return {
         **os.environ,
         "PYTHONPATH": path,
@@ -69,8 +70,9 @@ def execute(script: Path, out: Path, fast: bool, cell_timeout: int = 900) -> Run
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out.mkdir(parents=True, exist_ok=True)
     # coalesce_streams: what a cell prints is one block, however the kernel happened to flush it.
+    # --log-level=ERROR: the kernel's start-up warnings (e.g. about its local TCP transport) are not the lesson's.
     client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", coalesce_streams=True,
-                            resources={"metadata": {"path": str(out)}})  # fmt: skip
+                            extra_arguments=["--log-level=ERROR"], resources={"metadata": {"path": str(out)}})  # fmt: skip
     start, cpu_start = time.perf_counter(), children_cpu_seconds()
     client.execute(env=kernel_environment(fast))  # starts the kernel, runs every cell, shuts the kernel down
     seconds, cpu_seconds = time.perf_counter() - start, children_cpu_seconds() - cpu_start

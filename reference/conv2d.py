@@ -6,9 +6,10 @@ Shapes (PyTorch's conventions): x (B, M, H, W), w (N, M/G, KH, KW), b (N,), y (B
 
 The convolution is the cross-correlation used by every deep-learning framework:
 
-    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]
+    y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]
 
-with g = n // N_g the group of output channel n. ``reference.naive`` spells this out in loops; here,
+with g = n // N_g the group of output channel n, bi the sample of the batch and b the bias (the argument
+``b``; the book's notation page calls it beta). ``reference.naive`` spells this out in loops; here,
 for each sample and group, one matrix product of the group's weights (N_g, M_g KH KW) with the im2col
 matrix of its input (M_g KH KW, H_out W_out).
 """
@@ -97,8 +98,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 def conv2d_backward(dy, cache):
     """Gradients of ``conv2d_forward``. Returns ``(dx, dw, db)``; db is None when there was no bias.
 
-    With Y_b = W_mat @ cols_b per sample and group (the forward's matrix form):
-    dW_mat = sum_b dY_b @ cols_b^T, dcols_b = W_mat^T @ dY_b, and dx = col2im(dcols), the adjoint of
+    With Y_bi = W_mat @ cols_bi per sample bi and group (the forward's matrix form):
+    dW_mat = sum_bi dY_bi @ cols_bi^T, dcols_bi = W_mat^T @ dY_bi, and dx = col2im(dcols), the adjoint of
     the im2col gather; db sums dy over batch and space.
     """
     checks.check_cache("conv2d", cache, 4)

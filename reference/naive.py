@@ -17,15 +17,15 @@ from reference.conv2d import ConvShapes, pad_spatial
 
 
 def _terms(geo: ConvShapes, n_out: int, m_g: int):
-    """Every term of a convolution sum: ``(b, n, p, q, m, i, j, row, col)`` with row = p S + i D, col = q S + j D.
+    """Every term of a convolution sum: ``(bi, n, p, q, m, i, j, row, col)`` with row = p S + i D, col = q S + j D.
 
     Output pixel (p, q) of channel n reads the padded input at (row, col) through tap (i, j) of input
     channel m (m counts within the group of n, 0 <= m < m_g).
     """
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.w_shape[2:]
     ranges = (geo.x_shape[0], n_out, *geo.out_hw, m_g, kh, kw)
-    for b, n, p, q, m, i, j in itertools.product(*map(range, ranges)):
-        yield b, n, p, q, m, i, j, p * sh + i * dh, q * sw + j * dw
+    for bi, n, p, q, m, i, j in itertools.product(*map(range, ranges)):
+        yield bi, n, p, q, m, i, j, p * sh + i * dh, q * sw + j * dw
 
 
 def _start(x, w_shape, b, stride, padding, dilation, groups, out_hw, n_out):
@@ -51,7 +51,7 @@ def _unpad(dx_pad, geo):
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """Eq. (1): y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]."""
+    """Eq. (1): y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, g M_g + m, p S + i D, q S + j D] w[n, m, i, j]."""
     (stride, padding, dilation, out_hw), groups = checks.check_conv2d(x, w, b, stride, padding, dilation, groups)
     x_pad, geo, y = _start(x, w.shape, b, stride, padding, dilation, groups, out_hw, w.shape[0])
     n_g, m_g = w.shape[0] // groups, w.shape[1]
@@ -61,7 +61,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_backward(dy, cache):
-    """Every product x_pad[..] w[n, m, i, j] of the forward sends dy[b, n, p, q] back to both factors.
+    """Every product x_pad[..] w[n, m, i, j] of the forward sends dy[bi, n, p, q] back to both factors.
 
     Returns ``(dx, dw, db)``.
     """
@@ -79,7 +79,7 @@ def conv2d_backward(dy, cache):
 def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
     """Eq. (4), term by term: V_n = sum_m U_m * (w_{n,m} B^(n)).
 
-    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, m, p S + i D, q S + j D] w_{n,m} B^(n)[i, j]; Eq. (5)
+    y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, m, p S + i D, q S + j D] w_{n,m} B^(n)[i, j]; Eq. (5)
     groups the same sum as (sum_m U_m w_{n,m}) * B^(n). w_pw is W (N, M, 1, 1), w_dw the blueprints
     (N, 1, K, K). Returns ``(y, cache)``.
     """
@@ -92,7 +92,7 @@ def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
 
 
 def bsconv_u_backward(dy, cache):
-    """Each term x w_{n,m} B^(n)[i, j] of Eq. (4) sends dy[b, n, p, q] times the other two factors to each factor.
+    """Each term x w_{n,m} B^(n)[i, j] of Eq. (4) sends dy[bi, n, p, q] times the other two factors to each factor.
 
     Returns ``(dx, dw_pw, dw_dw, db)``.
     """
@@ -110,7 +110,7 @@ def bsconv_u_backward(dy, cache):
 def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
     """Eq. (10)-(11), term by term: V_n = (sum_m U_m sum_{m'} w^A_{n,m'} w^B_{m',m}) * B^(n).
 
-    y[b, n, p, q] = b[n] + sum_{m, m', i, j} x_pad[b, m, p S + i D, q S + j D] w^A_{n,m'} w^B_{m',m} B^(n)[i, j].
+    y[bi, n, p, q] = b[n] + sum_{m, m', i, j} x_pad[bi, m, p S + i D, q S + j D] w^A_{n,m'} w^B_{m',m} B^(n)[i, j].
     w_b is W^B (M', M, 1, 1), w_a is W^A (N, M', 1, 1), w_dw the blueprints (N, 1, K, K). Returns ``(y, cache)``.
     """
     stride, padding, dilation, out_hw = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
@@ -144,7 +144,7 @@ def bsconv_s_backward(dy, cache):
 def dsc_forward(x, w_dw, w_pw, b=None, stride=1, padding=0, dilation=1):
     """Sec. 4.1, term by term: V_n = sum_m U_m * (w_{n,m} B'_m), one 3-D blueprint B' shared by every filter.
 
-    y[b, n, p, q] = b[n] + sum_{m, i, j} x_pad[b, m, p S + i D, q S + j D] w_{n,m} B'_m[i, j]. w_dw is B'
+    y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, m, p S + i D, q S + j D] w_{n,m} B'_m[i, j]. w_dw is B'
     (M, 1, K, K), w_pw is W (N, M, 1, 1). Returns ``(y, cache)``.
     """
     stride, padding, dilation, out_hw = checks.check_dsc(x, w_dw, w_pw, b, stride, padding, dilation)

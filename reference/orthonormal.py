@@ -6,10 +6,12 @@ dL = (1 / L) tr(E^T (dW W^T + W dW^T)) = (2 / L) tr(W^T E dW), i.e.
 
     dL/dW = 2 E W / L.
 
-At L = 0 (W W^T = I exactly: the rows of W are orthonormal) the norm is not differentiable; every
-vector of norm <= ||d(E)/dW|| is a subgradient, and we return 0, the minimum-norm one (which is also
-what PyTorch returns for the gradient of a norm at zero). 0 is also the right answer for
-optimization: W is then a minimum of L.
+At L = 0 (W W^T = I exactly: the rows of W are orthonormal) L is not differentiable: along any
+direction D it grows like |t| ||D W^T + W D^T||_F for t > 0 and t < 0 alike, a kink. L is not convex,
+so there are no subgradients in the convex sense; its set of generalized (Clarke) gradients there is
+{(G + G^T) W : ||G||_F <= 1}, which is not a ball but contains 0. We return 0 (which is also what
+PyTorch returns for the gradient of a norm at zero), the right answer for optimization: W is then a
+minimum of L.
 """
 from __future__ import annotations
 

@@ -1,14 +1,19 @@
 """The book, opened in a real browser: Debian's headless Chromium, driven by Playwright, over a local HTTP server.
 
-Every page of the site built from the fast-mode lessons (``book_site``) is loaded with every request off this
-machine refused, and must show no console error, load every image, render every formula with MathJax and leave
-no raw TeX in its text; every link inside the site must resolve (the fragment too); each API page must document
-its objects; each lesson page must show its lesson's figures and offer its executed notebook for download. One
+Every page of the site built from the fast-mode lessons (``book_site``) is loaded at 1280 px with every request
+off this machine refused, and must show no console error, load every image, render every formula with MathJax
+and leave no raw TeX (nor ``$`` or ASCII ``x^2`` math outside code) in its text; no code cell or output may be
+wider than its column, and every figure fills the column or links to its full image; every link inside the
+site must resolve (the fragment too); each API page must document its objects; each lesson page must show its
+lesson's figures with their captions and offer its executed notebook for download, and that notebook runs
+alone in an empty folder. The search page, opened from disk (``file://``), shows results with snippets. One
 page's screenshot is kept.
 """
 import functools
 import importlib.util
 import json
+import os
+import re
 import struct
 import threading
 import urllib.request
@@ -25,11 +30,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--no-first-run"]  # fmt: skip
 API_AREAS = ["reference", "accel", "layers", "convert", "models", "training", "analysis"]
-PAGES = ["index.html", "idea.html", "verify.html", "performance.html", "design.html",
-         *(f"lessons/{name}.html" for name in FIGURES), *(f"api/{area}.html" for area in API_AREAS)]
+PAGES = ["index.html", "idea.html", "notation.html", "backward.html", "verify.html", "performance.html",
+         "design.html", *(f"lessons/{name}.html" for name in FIGURES), *(f"api/{area}.html" for area in API_AREAS)]
 # Kept after the run (git ignores docs/_build/), to look at: /tmp/pytest-of-* is shared and pruned.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "_build" / "test-screenshots" / "lesson02.png"
-RAW_TEX = ["$$", "\\(", "\\[", "\\begin{"]
+RAW_TEX = ["$", "\\(", "\\[", "\\begin{"]
+# Math left as ASCII in prose: a letter, digit or bracket followed by ^ (K^2, W^B, (n)^T).
+ASCII_POWER = re.compile(r"[\w)\]}]\^[\w({]")
+# Pages whose prose is the docstrings, written for a terminal (ASCII math): checked for raw TeX, not for ^.
+DOCSTRING_PAGES = ("api/",)
 RAW_RST = [".. py:", ".. automodule::", ":module:"]  # autodoc output that was not parsed as reStructuredText
 FACTS = """() => {
     const prose = document.body.cloneNode(true);
@@ -46,6 +55,19 @@ FACTS = """() => {
         downloads: Array.from(document.querySelectorAll("a.download")).map(a => a.href),
         documented: document.querySelectorAll("dl.py").length,
         preformatted: Array.from(document.querySelectorAll("pre")).map(p => p.textContent).join("\\n"),
+        tables: Array.from(document.querySelectorAll("article table")).map(t => [t.rows.length,
+            Array.from(t.rows[0].cells).map(c => c.textContent.trim())]),
+        column: (a => a.clientWidth - parseFloat(getComputedStyle(a).paddingLeft)
+            - parseFloat(getComputedStyle(a).paddingRight))(document.querySelector("article") || document.body),
+        wide: Array.from(document.querySelectorAll("article *"))
+            .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && (["PRE", "TABLE"].includes(e.tagName)
+                || ["auto", "scroll"].includes(getComputedStyle(e).overflowX)))
+            .map(e => `${e.tagName} ${e.scrollWidth}>${e.clientWidth}: ${e.textContent.slice(0, 60)}`),
+        nav: Array.from(document.querySelectorAll(".bd-sidebar-primary nav a.reference")).map(a => a.href),
+        next: (document.querySelector("a.right-next") || {}).href,
+        shownFigures: Array.from(document.querySelectorAll(".cell_output img")).map(i => ({
+            width: i.getBoundingClientRect().width, linked: !!(i.closest("a") && i.closest("a").href === i.src),
+            alt: i.alt, caption: i.closest("figure") ? i.closest("figure").textContent.trim() : ""})),
     };
 }"""
 
@@ -75,7 +97,7 @@ def browser(server, tmp_path_factory):
     offsite = []
 
     def only_local(route):
-        if route.request.url.startswith(server):
+        if route.request.url.startswith((server, "file://")):
             route.continue_()
         else:
             offsite.append(route.request.url)
@@ -136,6 +158,8 @@ def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, 
     assert facts["unrendered"] == [] and facts["mathErrors"] == 0, f"{page}: formulas MathJax did not render"
     assert [tex for tex in RAW_TEX if tex in facts["text"]] == [], f"{page}: raw TeX left in the text"
     assert [rst for rst in RAW_RST if rst in facts["text"]] == [], f"{page}: raw reStructuredText left in the text"
+    if not page.startswith(DOCSTRING_PAGES):
+        assert ASCII_POWER.findall(facts["text"]) == [], f"{page}: ASCII math (x^2) left in the text"
     if page.startswith("lessons/"):
         assert facts["math"] > 0
     if page.startswith("api/"):
@@ -145,10 +169,22 @@ def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, 
         print(f"screenshot: {screenshot}")
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_page_fits_1280_pixels_with_no_sideways_scrolling_and_full_width_figures(page, server, browser):
+    facts = visit(browser, urljoin(server, page))
+    assert facts["wide"] == [], f"{page}: code, outputs or tables wider than the column"
+    for figure in facts["shownFigures"]:
+        assert figure["width"] >= 0.9 * facts["column"] or figure["linked"], f"{page}: a small figure, no link"
+        assert figure["linked"], f"{page}: a figure that a click does not enlarge"
+
+
 def test_verify_page_shows_the_table_or_says_there_is_none(server, browser):
     facts = visit(browser, urljoin(server, "verify.html"))
     if importlib.util.find_spec("blueprint.commands.verify") is not None:  # the condition docs/pages.py uses
-        assert "blueprint verify: seed" in facts["preformatted"]
+        from blueprint.verification import EQUATIONS
+
+        (rows, header), *_ = facts["tables"]
+        assert header[-3:] == ["max error", "tolerance", "verdict"] and rows == len(EQUATIONS) + 1
     else:
         assert "This version of blueprint has no" in facts["text"]
 
@@ -174,3 +210,57 @@ def test_lesson_page_shows_its_figures_and_offers_its_notebook(name, server, bro
     shown = [output for cell in notebook["cells"] for output in cell.get("outputs", [])
              if "image/png" in output.get("data", {})]  # fmt: skip
     assert len(shown) == len(FIGURES[name])
+    figures = facts["shownFigures"]
+    assert all(figure["alt"] and figure["caption"] for figure in figures), f"{name}: a figure without caption"
+
+
+def test_downloaded_notebook_runs_alone_in_an_empty_folder(server, browser, tmp_path):
+    """Lesson 2's notebook, as its page offers it, executed with only the packages (blueprint) on the path."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    name = "02_regular_to_bsconv_u"
+    (download,) = visit(browser, urljoin(server, f"lessons/{name}.html"))["downloads"]
+    notebook = nbformat.reads(fetch(download).decode(), as_version=4)
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "MPLBACKEND": "Agg",
+           "BLUEPRINT_TUTORIAL_FAST": "1"}  # fmt: skip
+    env.pop("BLUEPRINT_TUTORIAL_OUT", None)
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(
+        env=env)  # raises CellExecutionError if a cell fails
+    assert sorted(p.name for p in (folder / "figures").iterdir()) == sorted(FIGURES[name])
+
+
+def test_search_from_disk_shows_results_with_snippets(book_site, browser):
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto((book_site / "search.html").as_uri() + "?q=blueprint", wait_until="load")
+    page.wait_for_selector("#search-results p.search-summary", timeout=30_000)  # the search has finished
+    # Every page found by its text (not an API object, which shows its description instead) gets its snippet.
+    page.wait_for_function("""() => {
+        const pages = document.querySelectorAll("#search-results ul li.kind-text");
+        return pages.length > 0 && document.querySelectorAll("li.kind-text p.context").length === pages.length;
+    }""", timeout=30_000)
+    snippets = page.eval_on_selector_all("li.kind-text p.context", "ps => ps.map(p => p.textContent)")
+    page.close()
+    assert errors == [], "console errors (a CORS error per result means the snippets were fetched)"
+    assert len(snippets) >= 3 and all("blueprint" in s.lower() for s in snippets)
+
+
+def test_idea_page_code_runs():
+    """The code of the hand-written idea page (docs/book/idea.md) runs and its asserts hold."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "book" / "idea.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "docs/book/idea.md", "exec"), {})
+
+
+def test_front_page_starts_with_the_idea_and_links_the_paper_and_the_authors_code(server, browser):
+    facts = visit(browser, urljoin(server, "index.html"))
+    assert facts["nav"][0].endswith("/idea.html") and facts["next"].endswith("/idea.html")
+    assert "https://arxiv.org/abs/2003.13549" in facts["links"]
+    assert "https://github.com/zeiss-microscopy/BSConv" in facts["links"]
+    assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(FIGURES)  # study time, prerequisites

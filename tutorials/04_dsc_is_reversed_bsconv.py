@@ -11,7 +11,8 @@
 # %% [markdown]
 # # Lesson 4: A depthwise separable convolution is a reversed BSConv (Sec. 4.1, Fig. 5)
 #
-# *Run time: about 65 s on a shared 2-core CPU, 29 s of it on the processor (measured by `./run.sh docs`, full mode).*
+# *Study time: about 45 minutes. Prerequisites: lessons 1 and 2; the SVD and the Eckart-Young theorem
+# (best rank-1 approximation); the paper's Sec. 4.1 and Fig. 5.*
 #
 # **What you will learn**
 #
@@ -29,7 +30,17 @@ import torch
 from matplotlib.figure import Figure
 
 import reference
-from lesson_kit import FAST, DigitsCNN, conv_kernels, digits, save, train
+from blueprint.course.kit import (
+    FAST,
+    DigitsCNN,
+    conv_kernels,
+    digits,
+    one_thread,
+    save,
+    train,
+)
+
+one_thread()
 
 rng = np.random.default_rng(0)
 torch.manual_seed(0)
@@ -54,13 +65,17 @@ M, N, K = 5, 7, 3
 x = rng.standard_normal((2, M, 10, 10))  # B,M,H,W
 w_dw = rng.standard_normal((M, 1, K, K))  # B'_m: one K x K blueprint per input channel
 w_pw = rng.standard_normal((N, M, 1, 1))  # W
-y_dsc, _ = reference.dsc_forward(x, w_dw, w_pw, padding=1)  # depthwise with B', then pointwise with W
+y_dsc, _ = reference.dsc_forward(
+    x, w_dw, w_pw, padding=1
+)  # depthwise with B', then pointwise with W
 F_dsc = reference.dsc_kernel(w_dw, w_pw)  # N,M,K,K
 y_full, _ = reference.conv2d_forward(x, F_dsc, padding=1)
 assert np.allclose(y_dsc, y_full)
 for n in range(N):
     for m in range(M):
-        assert np.allclose(F_dsc[n, m], w_pw[n, m, 0, 0] * w_dw[m, 0])  # column m repeats B'_m
+        assert np.allclose(
+            F_dsc[n, m], w_pw[n, m, 0, 0] * w_dw[m, 0]
+        )  # column m repeats B'_m
 print("DSC == regular convolution with F[n, m] = w[n, m] * B'[m]")
 
 # %% [markdown]
@@ -82,11 +97,15 @@ print("DSC == regular convolution with F[n, m] = w[n, m] * B'[m]")
 # blueprint $B'_m$ is the top right singular vector of $T_m$ and the weights $w_{:,m} = \sigma_1 u_1$ of that SVD.
 # **The same computation on the transposed grid**: that is Fig. 5 in one line of code.
 
+
 # %%
 def rank1_rows(kernel):
-    """Best F[n, m] ~= w[n, m] * B[n] (one blueprint per filter): blueprints (N, K, K), weights (N, M), rel. error."""
+    """Best F[n, m] ~= w[n, m] * B[n] (one blueprint per filter): blueprints (N, K, K),
+    weights (N, M), rel. error."""
     n, m, kh, kw = kernel.shape
-    u, s, vt = np.linalg.svd(kernel.reshape(n, m, kh * kw), full_matrices=False)  # per filter: S_n = U S V^T
+    u, s, vt = np.linalg.svd(
+        kernel.reshape(n, m, kh * kw), full_matrices=False
+    )  # per filter: S_n = U S V^T
     blueprints = vt[:, 0].reshape(n, kh, kw)  # N,K,K
     weights = u[:, :, 0] * s[:, :1]  # N,M
     fit = np.einsum("nm,nij->nmij", weights, blueprints)  # N,M,K,K
@@ -94,24 +113,33 @@ def rank1_rows(kernel):
 
 
 def intra_kernel_fit(kernel):
-    """BSConv-U (Eq. 2): F[n, m] ~= w[n, m] B[n]. Returns the fitted kernel and its relative error."""
+    """BSConv-U (Eq. 2): F[n, m] ~= w[n, m] B[n]. Returns the fitted kernel and its
+    relative error."""
     blueprints, weights, err = rank1_rows(kernel)
-    return reference.bsconv_u_kernel(weights[:, :, None, None], blueprints[:, None]), err
+    return reference.bsconv_u_kernel(
+        weights[:, :, None, None], blueprints[:, None]
+    ), err
 
 
 def cross_kernel_fit(kernel):
-    """DSC (Sec. 4.1): F[n, m] ~= w[n, m] B'[m], the row fit of the transposed grid (M, N, K, K)."""
+    """DSC (Sec. 4.1): F[n, m] ~= w[n, m] B'[m], the row fit of the transposed grid (M,
+    N, K, K)."""
     blueprints, weights, err = rank1_rows(kernel.transpose(1, 0, 2, 3))  # M,K,K and M,N
     return reference.dsc_kernel(blueprints[:, None], weights.T[:, :, None, None]), err
 
 
-# A kernel with exact BSConv structure is fitted exactly by the intra-kernel fit, and the other way round.
-F_bs = reference.bsconv_u_kernel(rng.standard_normal((N, M, 1, 1)), rng.standard_normal((N, 1, K, K)))
+# A kernel with exact BSConv structure is fitted exactly by the intra-kernel fit,
+# and the other way round.
+F_bs = reference.bsconv_u_kernel(
+    rng.standard_normal((N, M, 1, 1)), rng.standard_normal((N, 1, K, K))
+)
 assert intra_kernel_fit(F_bs)[1] < 1e-12 and cross_kernel_fit(F_bs)[1] > 0.1
 assert cross_kernel_fit(F_dsc)[1] < 1e-12 and intra_kernel_fit(F_dsc)[1] > 0.1
 # Our intra-kernel fit is reference.blueprint_factorize.
 w_pw_fit, w_dw_fit, rel_err = reference.blueprint_factorize(F_dsc)
-assert np.allclose(reference.bsconv_u_kernel(w_pw_fit, w_dw_fit), intra_kernel_fit(F_dsc)[0])
+assert np.allclose(
+    reference.bsconv_u_kernel(w_pw_fit, w_dw_fit), intra_kernel_fit(F_dsc)[0]
+)
 print("each fit is exact on its own structure and not on the other")
 
 # %% [markdown]
@@ -129,17 +157,37 @@ accuracy = train(model, data, epochs=EPOCHS)[-1]
 trained = conv_kernels(model)
 print(f"test accuracy {accuracy:.3f} after {EPOCHS} epochs\n")
 rows = []
-print(f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | {'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC")
+print(
+    f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | "
+    f"{'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC"
+)
 for name, kernel in trained.items():
     n, m, k, _ = kernel.shape
     intra, cross = intra_kernel_fit(kernel)[1], cross_kernel_fit(kernel)[1]
-    intra0, cross0 = intra_kernel_fit(initial[name])[1], cross_kernel_fit(initial[name])[1]
+    intra0, cross0 = (
+        intra_kernel_fit(initial[name])[1],
+        cross_kernel_fit(initial[name])[1],
+    )
     rows.append((name, intra, cross, intra0, cross0))
-    print(f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} | {100 * cross:7.1f}% "
-          f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%")
-    assert intra < intra0 and cross < cross0, "training should make both structures fit better than at init"
+    print(
+        f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} "
+        f"| {100 * cross:7.1f}% "
+        f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%"
+    )
+    assert intra < intra0 and cross < cross0, (
+        "training should make both structures fit better than at init"
+    )
+    assert (n * k * k + n * m) - (m * k * k + n * m) == (
+        n - m
+    ) * k * k  # the budgets differ by (N - M) K^2
 
 # %% [markdown]
+# Read the table with its parameter columns: the two fits do not have the same budget. Both keep the
+# $N M$ weights; BSConv-U adds $N K^2$ blueprint entries, the DSC $M K^2$. Where $N > M$ (the first layer
+# of each stage doubles or keeps the width) the BSConv-U fit has more numbers to fit with, e.g. 2,624
+# against 2,336 for a $64 \times 32$ layer, so part of its lower error is its larger budget; where
+# $N = M$ the budgets are equal and the comparison is fair.
+#
 # The relative errors are large for both: a single blueprint per row or per column is a strong constraint,
 # and a kernel of a network trained without it is far from exactly structured. Two things stand out. At
 # initialization, when the weights are independent random numbers, both fits are equally poor: neither
@@ -165,17 +213,25 @@ def tiles(grid):
     image = np.full((g * (k + 1) - 1, g * (k + 1) - 1), np.nan)
     for i in range(g):
         for j in range(g):
-            image[i * (k + 1) : i * (k + 1) + k, j * (k + 1) : j * (k + 1) + k] = grid[i, j]
+            image[i * (k + 1) : i * (k + 1) + k, j * (k + 1) : j * (k + 1) + k] = grid[
+                i, j
+            ]
     return image
 
 
 block = np.ix_(filters, channels)
 panels = [
     ("trained kernel $F^{(n)}_m$", kernel[block]),
-    (f"BSConv-U fit: one blueprint per row\n(layer error {100 * intra_kernel_fit(kernel)[1]:.0f}%)",
-     intra_kernel_fit(kernel)[0][block]),
-    (f"DSC fit: one blueprint per column\n(layer error {100 * cross_kernel_fit(kernel)[1]:.0f}%)",
-     cross_kernel_fit(kernel)[0][block]),
+    (
+        "BSConv-U fit: one blueprint per row\n(layer error "
+        f"{100 * intra_kernel_fit(kernel)[1]:.0f}%)",
+        intra_kernel_fit(kernel)[0][block],
+    ),
+    (
+        "DSC fit: one blueprint per column\n(layer error "
+        f"{100 * cross_kernel_fit(kernel)[1]:.0f}%)",
+        cross_kernel_fit(kernel)[0][block],
+    ),
 ]
 fig = Figure(figsize=(12, 4.3), layout="constrained")
 axes = fig.subplots(1, 3)
@@ -183,16 +239,28 @@ bound = np.abs(kernel[block]).max()
 for ax, (title, grid) in zip(axes, panels):
     image = ax.imshow(tiles(grid), cmap="RdBu_r", vmin=-bound, vmax=bound)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks(np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], fontsize=7)
-    ax.set_yticks(np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters], fontsize=7)
+    ax.set_xticks(
+        np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], fontsize=7
+    )
+    ax.set_yticks(
+        np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters], fontsize=7
+    )
     ax.set_xlabel("input channel m")
     ax.set_ylabel("filter n")
 fig.colorbar(image, ax=axes, shrink=0.75, label="weight value")
-fig.suptitle(f"Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer {layer} (cf. Fig. 5)",
-             fontsize=12)
-save(fig, "04_intra_vs_cross_fit.png",
-     "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a filter), the DSC along each "
-     "column (an input channel). Red positive, blue negative; errors are over the whole layer.")
+fig.suptitle(
+    "Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer "
+    f"{layer} (cf. Fig. 5)",
+    fontsize=12,
+)
+save(
+    fig,
+    "04_intra_vs_cross_fit.png",
+    "An 8x8 block of 3x3 slices. BSConv-U repeats one pattern along each row (a "
+    "filter), the DSC along each "
+    "column (an input channel). Red positive, blue negative; errors are over the whole "
+    "layer.",
+)
 
 # %%
 fig = Figure(figsize=(9, 4.2), layout="constrained")
@@ -204,17 +272,30 @@ for offset, column, label, style in [
     (0.1, 4, "DSC fit, at init", dict(color="tab:orange", alpha=0.35)),
     (0.3, 2, f"DSC fit, trained {EPOCHS} epochs", dict(color="tab:orange")),
 ]:
-    ax.bar(positions + offset, [100 * r[column] for r in rows], width=0.2, label=label, **style)
-ax.set_xticks(positions, labels=[f"{r[0]}\n{trained[r[0]].shape[0]}x{trained[r[0]].shape[1]}" for r in rows])
+    ax.bar(
+        positions + offset,
+        [100 * r[column] for r in rows],
+        width=0.2,
+        label=label,
+        **style,
+    )
+ax.set_xticks(
+    positions,
+    labels=[f"{r[0]}\n{trained[r[0]].shape[0]}x{trained[r[0]].shape[1]}" for r in rows],
+)
 ax.set_xlabel("convolution layer (N x M)")
 ax.set_ylabel("relative error of the rank-1 fit (%)")
 ax.set_ylim(0, 118)
 ax.set_yticks(range(0, 101, 20))
 ax.legend(loc="upper center", ncols=2, fontsize=9)
 ax.set_title("Lesson 4: how far each trained kernel is from each structure")
-save(fig, "04_fit_errors.png",
-     "Relative error ||F - F_fit|| / ||F|| of the best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
-     "Lower is better; training lowers both.")
+save(
+    fig,
+    "04_fit_errors.png",
+    r"Relative error $\lVert F - F_{\text{fit}} \rVert_F / \lVert F \rVert_F$ of the "
+    r"best BSConv-U (intra-kernel) and DSC (cross-kernel) kernel. "
+    "Lower is better; training lowers both.",
+)
 
 # %% [markdown]
 # ## What we saw
@@ -223,6 +304,75 @@ save(fig, "04_fit_errors.png",
 #   that repeats a 2-D blueprint within each filter; the two differ only in the order of depthwise and
 #   pointwise steps (Sec. 4.1).
 # - Fitting either structure is the same rank-1 SVD on the rows or on the columns of the slice grid.
+# - The fits have different budgets ($N K^2$ against $M K^2$ blueprint entries), equal only where $N = M$;
+#   on this small network neither structure fits much better, so the data here cannot decide between them.
 # - This is why the BSConv-U version of MobileNetV1 swaps the order of each DSC's steps (Sec. 4.1), and why the
 #   entry flow benefits most: the first depthwise step of a DSC sees one feature map per kernel, while
 #   BSConv's pointwise step first mixes all of them. Lesson 7 trains both kinds of layer.
+#
+# ## Exercises
+#
+# Write each answer in the cell below its question and run the cell: `check` says whether it is right,
+# and if not, why. The solutions are folded away under each question.
+#
+# **4.1** Write `dsc_kernel(w_dw, w_pw)`: the full kernel (N, M, K, K) of a DSC from its depthwise weights
+# `w_dw` (M, 1, K, K) and pointwise weights `w_pw` (N, M, 1, 1).
+#
+# <details><summary>Solution 4.1</summary>
+#
+# ```python
+# def dsc_kernel(w_dw, w_pw):
+#     return w_pw * w_dw[:, 0][None]  # (N,M,1,1) * (1,M,K,K): F[n, m] = w[n, m] B'[m]
+# ```
+#
+# </details>
+
+# %%
+from blueprint.course.exercises import check
+
+
+def dsc_kernel(w_dw, w_pw):
+    ...  # your answer
+
+
+check("4.1", dsc_kernel)
+
+# %% [markdown]
+# **4.2** Write `cross_kernel_error(kernel)`: the relative error $\lVert F - F_{\text{DSC}} \rVert_F /
+# \lVert F \rVert_F$ of the best DSC kernel for a kernel (N, M, K, K), using `reference.blueprint_factorize`.
+#
+# <details><summary>Solution 4.2</summary>
+#
+# ```python
+# def cross_kernel_error(kernel):
+#     columns = kernel.transpose(1, 0, 2, 3)  # M,N,K,K: fit the columns
+#     w_pw, w_dw, _ = reference.blueprint_factorize(columns)
+#     fit = reference.bsconv_u_kernel(w_pw, w_dw).transpose(1, 0, 2, 3)
+#     return np.linalg.norm(kernel - fit) / np.linalg.norm(kernel)
+# ```
+#
+# </details>
+
+
+# %%
+def cross_kernel_error(kernel):
+    ...  # your answer
+
+
+check("4.2", cross_kernel_error)
+
+# %% [markdown]
+# **4.3** For a $3 \times 3$ layer with $N = 64$ filters over $M = 32$ input channels, how many more
+# parameters `extra_params` has the BSConv-U fit than the DSC fit?
+#
+# <details><summary>Solution 4.3</summary>
+#
+# ```python
+# extra_params = (64 - 32) * 3**2  # N K^2 + N M - (M K^2 + N M)
+# ```
+#
+# </details>
+
+# %%
+extra_params = None  # your answer
+check("4.3", extra_params)

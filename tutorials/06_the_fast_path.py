@@ -11,7 +11,8 @@
 # %% [markdown]
 # # Lesson 6: The fast path, Numba kernels against NumPy and PyTorch
 #
-# *Run time: about 25 s on a shared 2-core CPU, 15 s of it on the processor (measured by `./run.sh docs`, full mode).*
+# *Study time: about 40 minutes. Prerequisites: lessons 2 and 5; what a compiled loop and a cache are;
+# no Numba experience needed.*
 #
 # **What you will learn**
 #
@@ -42,13 +43,13 @@ from numba import prange
 import accel
 import accel.nhwc
 import reference
-from lesson_kit import FAST, save
+from blueprint.course.kit import FAST, save
 
 rng = np.random.default_rng(0)
 THREADS = 1
 numba.set_num_threads(THREADS)
 torch.set_num_threads(THREADS)
-threadpoolctl.threadpool_limits(THREADS)  # the BLAS behind NumPy's matrix products
+blas_threads = threadpoolctl.threadpool_limits(THREADS)  # the BLAS behind NumPy's matrix products
 
 # %% [markdown]
 # ## 1. A Numba kernel, the way `accel` writes them
@@ -115,10 +116,11 @@ print(f"depthwise 3x3 on {x.shape}: plain Python {plain_ms:.0f} ms, compiled {co
 # costs nothing: the pointwise step before it is a BLAS matrix product that can write its output in that layout
 # directly. Its backward reads $\partial y$ once and produces $\partial x$, $\partial B$ and $\partial\beta$ in one
 # pass, each task summing into its own slice of a partial-sum buffer that is added up afterwards (no two
-# threads write one element). Here is the module's own description:
+# threads write one element). Here is the first paragraph of the module's own description
+# (`help(accel.nhwc)` shows all of it):
 
 # %%
-print(inspect.getdoc(accel.nhwc))
+print(inspect.getdoc(accel.nhwc).split("\n\n")[0])
 
 # %% [markdown]
 # ## 3. A live timing table: NumPy reference, Numba accel, PyTorch
@@ -232,6 +234,36 @@ save(fig, "06_timing.png",
      "backends compute the same outputs and gradients (checked).")
 
 # %% [markdown]
+# **Reading the table.** The numbers are live, from one thread on whatever machine ran this page (the book
+# is built on a shared 2-core CPU, so they are noisy; the best of several calls is the least disturbed one).
+# What to look for, and why:
+#
+# - **The forward** is dominated by the pointwise step, a matrix product ($M / K^2 \approx 14$ times the
+#   depthwise step's multiply-adds at $M = 128$). All three backends hand it to an optimized matrix product,
+#   so the forwards are close; they differ in the depthwise step, which accel runs channels-last (section 2).
+# - **The backward** is where they part. The NumPy reference does the depthwise backward as one strided
+#   multiply-add over whole arrays per tap and the pointwise backward as two matrix products; accel fuses
+#   the depthwise backward into one pass over $\partial y$. On some runs PyTorch's forward+backward of
+#   BSConv-U comes out *slower* than NumPy's although its forward is not (as on the fast mode's tiny
+#   inputs, sometimes at full size on a busy machine). We have not profiled it; the likely causes are
+#   autograd's fixed cost per call, which weighs most on small inputs, and a CPU backward for a convolution
+#   with one channel per group (the depthwise step) that is not tuned for that case on one thread. Treat
+#   such a row as a measurement of this machine at this moment, not a law; the next cell says which
+#   backend won this time.
+# - **The three ops** cost what their multiply-adds say: BSConv-S ($p = 1/4$) does less pointwise work than
+#   BSConv-U, and the DSC's depthwise step runs on $M$ channels instead of $N$ (equal here).
+#
+# The next cell prints, from this run's table, which backend was fastest for each op and whether PyTorch's
+# BSConv-U backward was slower than NumPy's, so that the text above can be checked against the numbers.
+
+# %%
+for op in shapes:
+    row = {name: (fwd_ms, total_ms) for o, name, fwd_ms, total_ms in results if o == op}
+    fastest = min(row, key=lambda name: row[name][1])
+    print(f"{op:9s} fastest forward+backward: {fastest}; PyTorch {row['PyTorch'][1]:.2f} ms "
+          f"vs NumPy {row['NumPy reference'][1]:.2f} ms")
+
+# %% [markdown]
 # ## What we saw
 #
 # - A Numba kernel is the loop version of the formula, compiled; the same function runs uncompiled for
@@ -239,3 +271,67 @@ save(fig, "06_timing.png",
 # - The NumPy reference is written for reading (im2col and matrix products), accel for speed (channels-last,
 #   fused passes); PyTorch is the yardstick. For the training in lesson 7, `blueprint.use_backend("accel")`
 #   runs the BSConv layers on the accel kernels, without changing what they compute.
+#
+# ## Exercises
+#
+# Write each answer in the cell below its question and run the cell: `check` says whether it is right,
+# and if not, why. The solutions are folded away under each question.
+#
+# **6.1** Write `depthwise_loops(x, w)`: the depthwise convolution of `x` (B, C, H, W) with `w` (C, 1, K, K),
+# stride 1 and no padding, as plain loops over the output (the formula of section 1).
+#
+# <details><summary>Solution 6.1</summary>
+#
+# ```python
+# def depthwise_loops(x, w):
+#     nb, nc, h, wd = x.shape
+#     k = w.shape[2]
+#     y = np.zeros((nb, nc, h - k + 1, wd - k + 1))
+#     for b, c, p, q in np.ndindex(*y.shape):
+#         y[b, c, p, q] = np.sum(x[b, c, p : p + k, q : q + k] * w[c, 0])
+#     return y
+# ```
+#
+# </details>
+
+# %%
+from blueprint.course.exercises import check
+
+
+def depthwise_loops(x, w):
+    ...  # your answer
+
+
+check("6.1", depthwise_loops)
+
+# %% [markdown]
+# **6.2** A 3x3 depthwise step in float32 reads each input value once (the other taps come from cache) and
+# writes each output once. How many floating-point operations `flop_per_byte` does it do per byte moved?
+#
+# <details><summary>Solution 6.2</summary>
+#
+# ```python
+# flop_per_byte = 2 * 9 / (4 + 4)  # 9 multiply-adds per output, 4 bytes in, 4 bytes out
+# ```
+#
+# </details>
+
+# %%
+flop_per_byte = None  # your answer
+check("6.2", flop_per_byte)
+
+# %% [markdown]
+# **6.3** In BSConv-U's forward at $M = N = 128$, $K = 3$, stride 1, how many times the depthwise step's
+# multiply-adds does the pointwise step do (`pointwise_share`)?
+#
+# <details><summary>Solution 6.3</summary>
+#
+# ```python
+# pointwise_share = 128 / 3**2  # N M against N K^2 per pixel
+# ```
+#
+# </details>
+
+# %%
+pointwise_share = None  # your answer
+check("6.3", pointwise_share)

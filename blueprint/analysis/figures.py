@@ -38,7 +38,8 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.legend(title=f"stages by {result.stage_by}", fontsize="small")
     fig.text(
         0.01, -0.01,
-        "Each filter's M depth slices (K x K) are PCA samples; 100% means one blueprint explains them all (Eq. 2).",
+        "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means they lie on a line through "
+        "their mean slice. Eq. (2) implies 100%, not the converse.",
         fontsize="small", ha="left", va="top",
     )  # fmt: skip
     save_figure(fig, path, dpi=120, bbox_inches="tight")

@@ -1,10 +1,14 @@
 """What every lesson shares: where figures go, the fast mode, the digits data and a small regular CNN.
 
-- ``OUT``: the folder figures are saved to, ``$BLUEPRINT_TUTORIAL_OUT`` or ``tutorials/figures/``.
+It is part of the installed package, so that a lesson's notebook downloaded from the book runs in any
+folder with only blueprint installed.
+
+- ``OUT``: the folder figures are saved to, ``$BLUEPRINT_TUTORIAL_OUT`` or ``figures/`` in the working folder.
 - ``FAST``: ``$BLUEPRINT_TUTORIAL_FAST=1`` shrinks training and timing so that the test suite can run every
   lesson in seconds; the lessons' claims are still checked, with looser bounds where training is shorter.
-- ``save(fig, name, caption)``: adds a caption line under the figure and writes ``OUT/name`` as PNG;
-  ``shown(path)``: a saved PNG that a notebook shows inline as a cell's last expression.
+- ``one_thread()``: torch on one thread, which the lessons call first (their networks are tiny).
+- ``save(fig, name, caption)``: writes ``OUT/name`` as PNG and shows it with its caption;
+  ``show(path, caption)``: shows a saved PNG in a notebook, the caption as Markdown below it.
 - ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split and standardized.
 - ``DigitsCNN`` and ``train``: a plain regular CNN and a plain training loop, written out with torch only.
 """
@@ -19,12 +23,14 @@ import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
 
-OUT = Path(os.environ.get("BLUEPRINT_TUTORIAL_OUT") or Path(__file__).resolve().parent / "figures")
+OUT = Path(os.environ.get("BLUEPRINT_TUTORIAL_OUT") or "figures")
 FAST = os.environ.get("BLUEPRINT_TUTORIAL_FAST", "0") not in ("", "0")
 
-# The lessons' networks are tiny: one thread is as fast as several, and on a shared machine it avoids the
-# oversubscription that can make a many-threaded run 100x slower.
-torch.set_num_threads(1)
+
+def one_thread() -> None:
+    """torch on one thread: the lessons' networks are tiny, one thread is as fast as several, and on a shared
+    machine it avoids the oversubscription that can make a many-threaded run 100x slower."""
+    torch.set_num_threads(1)
 
 
 @dataclass(frozen=True)
@@ -37,23 +43,33 @@ class Shown:
         return self.path.read_bytes()
 
 
-def shown(path: Path) -> Shown:
-    """Print where the figure at ``path`` was saved and return it, so that a notebook cell ending in it shows it."""
-    print(f"saved {path}")
-    return Shown(path)
+def show(path: Path, caption: str) -> None:
+    """Show the PNG at ``path`` and then ``caption`` (Markdown, math in ``$``) in a notebook; print it in a script.
+
+    The caption is text beside the image, not pixels in it: the book turns it into the figure's caption and
+    alt text.
+    """
+    from IPython import get_ipython
+
+    if get_ipython() is None:
+        print(f"{path}: {caption}")
+        return
+    from IPython.display import Markdown, display
+
+    display(Shown(path))
+    display(Markdown(f"**Figure.** {caption}"))
 
 
-def save(fig: Figure, name: str, caption: str) -> Shown:
-    """Write ``fig`` to ``OUT/name`` (PNG) with ``caption`` as a line of text below it; returns it as ``shown``.
+def save(fig: Figure, name: str, caption: str) -> None:
+    """Write ``fig`` to ``OUT/name`` (PNG) and ``show`` it with ``caption``.
 
     The lessons draw on ``matplotlib.figure.Figure`` without pyplot, so nothing else would show the figure in a
-    notebook; showing the saved file shows exactly the PNG a script writes, caption included.
+    notebook; showing the saved file shows exactly the PNG a script writes.
     """
-    fig.text(0.0, -0.02, caption, ha="left", va="top", fontsize=9, wrap=True)
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
     fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
-    return shown(path)
+    show(path, caption)
 
 
 @dataclass
