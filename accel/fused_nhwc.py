@@ -106,6 +106,15 @@ def pack_pointwise(w, bias=None, in_channels=None, stride=1):
                           in_channels, n)  # fmt: skip
 
 
+def _output(out, shape, dtype):
+    """``out`` if it is a C-contiguous array of ``shape`` and ``dtype`` (a buffer the caller reuses), else a new one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == dtype and out.flags.c_contiguous):
+        raise ValueError(f"out: expected a C-contiguous {shape} {np.dtype(dtype)} array, got {getattr(out, 'shape', out)}")
+    return out
+
+
 def _check_input(x, layer, res, shape_out):
     if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[3] != layer.in_channels:
         raise ValueError(f"x: expected a (B, H, W, {layer.in_channels}) array, got {getattr(x, 'shape', type(x))}")
@@ -122,24 +131,28 @@ def _activation(act):
     return ACTIVATIONS[act]
 
 
-def _output_size(shape, layer: FusedBSConvU):
-    """(Ho, Wo) of the depthwise step on an input of ``shape`` (B, H, W, C); the checks' error if the kernel does
-    not fit (the arithmetic alone on the hot path, the full check only when it fails)."""
+def output_shape(shape, layer) -> tuple:
+    """The output shape of ``bsconv_u`` or ``pointwise`` with ``layer`` on an input of ``shape`` (B, H, W, C); the
+    checks' error if the kernel does not fit (the arithmetic alone on the hot path, the full check when it fails)."""
+    if len(shape) != 4:
+        return ()
+    if isinstance(layer, FusedPointwise):
+        (sh, sw) = layer.stride
+        return (shape[0], -(-shape[1] // sh), -(-shape[2] // sw), padded(layer.out_channels))
     g, k = layer.geometry, layer.taps.shape[:2]
     out = [checks.output_size(shape[1 + a], k[a], g.stride[a], g.padding[a], g.dilation[a]) for a in (0, 1)]
-    spans = [g.dilation[a] * (k[a] - 1) + 1 <= shape[1 + a] + 2 * g.padding[a] for a in (0, 1)]
-    if not all(spans):
+    if not all(g.dilation[a] * (k[a] - 1) + 1 <= shape[1 + a] + 2 * g.padding[a] for a in (0, 1)):
         checks.spatial_geometry(shape[1:3], k, g.stride, g.padding, g.dilation, "w_dw")  # raises, naming w_dw
-    return tuple(out)
+    return (shape[0], *out, padded(layer.out_channels))
 
 
-def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None):
+def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None):
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
-    residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N))."""
-    shape = np.shape(x)
-    shape_out = (shape[0], *_output_size(shape, layer), padded(layer.out_channels)) if len(shape) == 4 else ()
+    residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
+    ``out`` if given (an array of that shape and x's dtype that does not overlap x or res)."""
+    shape_out = output_shape(np.shape(x), layer)
     x, res = _check_input(x, layer, res, shape_out)
-    y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
+    y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
     threads = numba.get_num_threads()
     bands = 1 if x.shape[0] >= 2 * threads else min(shape_out[1], -(-2 * threads // x.shape[0]))
     bsconv_u_kernel(x, layer.w, layer.pw_bias, layer.taps, layer.bias, res, _activation(mid_act), _activation(act),
@@ -147,11 +160,11 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None):
     return y
 
 
-def pointwise(x, layer: FusedPointwise, res=None, act=None):
-    """act(W x + bias + res) at stride S: x (B, H, W, M') -> (B, ceil(H / S), ceil(W / S), padded(N))."""
-    (sh, sw), shape = layer.stride, np.shape(x)
-    shape_out = (shape[0], -(-shape[1] // sh), -(-shape[2] // sw), padded(layer.out_channels)) if len(shape) == 4 else ()
+def pointwise(x, layer: FusedPointwise, res=None, act=None, out=None):
+    """act(W x + bias + res) at stride S: x (B, H, W, M') -> (B, ceil(H / S), ceil(W / S), padded(N)), written into
+    ``out`` if given (as ``bsconv_u``)."""
+    shape_out = output_shape(np.shape(x), layer)
     x, res = _check_input(x, layer, res, shape_out)
-    y = np.empty(shape_out, dtype=x.dtype)  # B,Ho,Wo,Np
+    y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
     pointwise_kernel(x, layer.w, layer.bias, res, _activation(act), layer.stride, y)
     return y

@@ -28,6 +28,7 @@ the model computes: outputs equal eager PyTorch's to float32 rounding (``tests/t
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,23 @@ class Activation:
 
 def _fused():
     return accel_threads.accel().fused_nhwc
+
+
+class BufferPool:
+    """Output arrays for the fused steps, reused from call to call: a fresh multi-MiB array per layer costs
+    page faults (measured here: about a tenth of a ResNet-110 forward). ``empty`` hands out an array of the
+    pool that nothing else references any more (no activation, view or tensor made from it), else a new one."""
+
+    def __init__(self):
+        self.arrays: dict[tuple, list] = {}
+
+    def empty(self, shape: tuple, dtype) -> np.ndarray:
+        arrays = self.arrays.setdefault((shape, np.dtype(dtype)), [])
+        for i in range(len(arrays)):
+            if sys.getrefcount(arrays[i]) == 2:  # the list's reference and getrefcount's argument: free
+                return arrays[i]
+        arrays.append(np.empty(shape, dtype=dtype))
+        return arrays[-1]
 
 
 def _np(t):
@@ -133,6 +151,7 @@ class Fused:
     act: str | None = None
     mid_act: str | None = None
     packs: dict = field(default_factory=dict)
+    pool: BufferPool | None = None  # the engine's, for the outputs
 
     def run(self, a: Activation, res: Activation | None = None) -> Activation:
         x = a.as_nhwc()
@@ -142,10 +161,11 @@ class Fused:
             pack = fused.pack_bsconv_u if self.kind == "bsconv_u" else fused.pack_pointwise
             layer = self.packs[x.shape[3]] = pack(**self.weights, in_channels=x.shape[3])
         r = None if res is None else res.padded_nhwc()
+        out = None if self.pool is None else self.pool.empty(fused.output_shape(x.shape, layer), x.dtype)
         if self.kind == "bsconv_u":
-            y = fused.bsconv_u(x, layer, r, self.act, self.mid_act)
+            y = fused.bsconv_u(x, layer, r, self.act, self.mid_act, out=out)
         else:
-            y = fused.pointwise(x, layer, r, self.act)
+            y = fused.pointwise(x, layer, r, self.act, out=out)
         return Activation(nhwc=y, channels=layer.out_channels)
 
 
@@ -327,6 +347,17 @@ def plan(module: nn.Module):
     return TorchStep(module)
 
 
+def _fused_steps(step):
+    """Every ``Fused`` step of a plan."""
+    if isinstance(step, Fused):
+        yield step
+    for child in (getattr(step, "steps", None) or []):
+        yield from _fused_steps(child)
+    for name in ("body", "shortcut", "pre", "projection"):
+        if getattr(step, name, None) is not None:
+            yield from _fused_steps(getattr(step, name))
+
+
 def steps_summary(step, depth: int = 0) -> list[str]:
     """One line per step of a plan (for ``InferenceEngine.summary``)."""
     pad = "  " * depth
@@ -359,6 +390,9 @@ class InferenceEngine:
             raise ValueError("model: expected a model in eval mode (model.eval(), or blueprint.fuse(model))")
         self.model = model
         self.plan = plan(model)
+        self.pool = BufferPool()
+        for step in _fused_steps(self.plan):
+            step.pool = self.pool
 
     def summary(self) -> str:
         """The plan, one step a line: what runs fused and what on PyTorch."""

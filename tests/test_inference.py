@@ -105,3 +105,16 @@ def test_bad_models_and_inputs_are_named():
         engine(torch.zeros(3, 32, 32))
     with pytest.raises(ValueError, match="x: expected a float32 or float64 CPU tensor"):
         engine(torch.zeros(1, 3, 32, 32, dtype=torch.int64))
+
+
+def test_reused_buffers_never_change_an_output_that_is_still_held():
+    model = with_random_batchnorm_statistics(create("cifar_resnet20_bsconvu"))
+    engine = InferenceEngine(blueprint.fuse(model))
+    x1, x2 = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        first = engine(x1)
+        kept = first.clone()
+        second, again = engine(x2), engine(x1)
+        assert torch.equal(first, kept), "a later call wrote into an earlier result"
+        assert torch.equal(again, first) and relative_error(second, model(x2)) < 1e-4
+    assert sum(len(a) for a in engine.pool.arrays.values()) < 2 * len(engine.summary().splitlines())
