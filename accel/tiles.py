@@ -1374,15 +1374,23 @@ def _pointwise_kernel(x, w, bias, res, act, stride, y):
 pointwise_kernel = jit(_pointwise_kernel, vectorize=True)
 
 
-def _pack_columns(b, w):
-    """w[nb, k, n] = b[k, 16 nb + n], zero where 16 nb + n >= J: b (K, J) any strides -> w (NB, K, 16)."""
-    n_cols = b.shape[1]
-    for k in prange(b.shape[0]):
-        for nb in range(w.shape[0]):
-            dst = w[nb, k]
+def _pack_columns(b, w, by_column):
+    """w[nb, k, n] = b[k, 16 nb + n], zero where 16 nb + n >= J: b (K, J) any strides -> w (NB, K, 16). A task per
+    tile of columns; ``by_column``: each column of b read down its K values (b column-major, a transposed view),
+    else each row's 16 values of the tile at a time."""
+    n_rows, n_cols = b.shape
+    for nb in prange(w.shape[0]):
+        dst = w[nb]  # K,16
+        if by_column:
             for n in range(TILE):
                 col = nb * TILE + n
-                dst[n] = b[k, col] if col < n_cols else 0.0
+                for k in range(n_rows):
+                    dst[k, n] = b[k, col] if col < n_cols else 0.0
+        else:
+            for k in range(n_rows):
+                for n in range(TILE):
+                    col = nb * TILE + n
+                    dst[k, n] = b[k, col] if col < n_cols else 0.0
 
 
 pack_columns = jit(_pack_columns, vectorize=True)
