@@ -10,8 +10,7 @@ process that had imported torch: 16-32 ms for BSConv-U forward + backward on 16 
 B is packed into tiles of 16 columns (``accel.tiles.pack_columns``, in parallel, any strides), A is read
 where it lies, row-major or column-major (a transposed view: the tile's four pixels of one input channel are
 then adjacent), and copied only if it is neither. The parallel tasks (``accel.tiles.matmul_kernel``) are
-blocks of column tiles, so that each task streams its own part of packed B while A stays in its cache, and
-also blocks of rows where there are too few column tiles to keep every thread busy (``task_blocks``).
+blocks of rows of A (``rows_per_task``), each writing whole rows of the result.
 """
 from __future__ import annotations
 
@@ -29,14 +28,10 @@ def packed_columns(b):
     return w
 
 
-def task_blocks(n_rows, n_tiles, threads):
-    """(rows, column tiles) per task: about four tasks a thread, column tiles split first."""
-    wanted = 4 * threads
-    tiles = max(1, -(-n_tiles // wanted))
-    column_tasks = -(-n_tiles // tiles)
-    row_tasks = max(1, -(-wanted // column_tasks))
-    rows = -(-n_rows // row_tasks)
-    return max(TILE_PIXELS, -(-rows // TILE_PIXELS) * TILE_PIXELS), tiles
+def rows_per_task(n_rows, threads):
+    """About four tasks a thread, each a whole number of 4-row tiles."""
+    rows = -(-n_rows // (4 * threads))
+    return max(TILE_PIXELS, -(-rows // TILE_PIXELS) * TILE_PIXELS)
 
 
 def matmul(a, b):
@@ -46,6 +41,6 @@ def matmul(a, b):
         a = np.ascontiguousarray(a)
     w = packed_columns(b)
     out = np.empty((a.shape[0], w.shape[0] * TILE), dtype=a.dtype)  # I,16 NB
-    rows, tiles = task_blocks(a.shape[0], w.shape[0], numba.get_num_threads())
-    matmul_kernel(a, w, np.zeros(out.shape[1], dtype=a.dtype), out, rows, tiles)
+    rows = rows_per_task(a.shape[0], numba.get_num_threads())
+    matmul_kernel(a, w, np.zeros(out.shape[1], dtype=a.dtype), out, rows)
     return out if out.shape[1] == b.shape[1] else np.ascontiguousarray(out[:, : b.shape[1]])

@@ -48,10 +48,11 @@ def test_gemm_matmul_equals_a_times_b_for_any_strides(i, k, j, dtype, transposed
     assert_close(out, a.astype(np.float64) @ b.astype(np.float64), dtype, "matmul")
 
 
-@pytest.mark.parametrize("n_rows,n_tiles,threads", [(1, 1, 2), (4096, 1, 2), (16, 256, 2), (130, 9, 1), (7, 3, 8)])
-def test_task_blocks_cover_every_row_and_tile(n_rows, n_tiles, threads):
-    rows, tile_count = gemm.task_blocks(n_rows, n_tiles, threads)
-    assert rows % tiles.TILE_PIXELS == 0 and rows >= 1 and 1 <= tile_count <= n_tiles
+@pytest.mark.parametrize("n_rows,threads", [(1, 2), (4096, 2), (16, 2), (130, 1), (7, 8)])
+def test_rows_per_task_are_whole_tiles_and_cover_the_rows(n_rows, threads):
+    rows = gemm.rows_per_task(n_rows, threads)
+    assert rows % tiles.TILE_PIXELS == 0 and rows >= tiles.TILE_PIXELS
+    assert -(-n_rows // rows) <= max(1, 4 * threads)
 
 
 def unfused(x, w_pw, w_dw, pw_bias, bias, stride, padding, dilation, res, act, mid_act):
