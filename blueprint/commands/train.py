@@ -35,6 +35,11 @@ OVERRIDES = {
     "milestones": (_milestones, "epochs at which a 'step' schedule multiplies the lr by --lr-decay, e.g. 100,150,180"),
     "lr_decay": (float, "factor of a 'step' schedule"),
     "alpha": (float, "weight of the orthonormal loss, Eq. (9)"),
+    "init_from": (str, "a checkpoint of --model's baseline (e.g. digits_cnn for digits_cnn_bsconvu): the run starts from "
+                  "it converted by SVD, BatchNorm recalibrated"),
+    "distill_from": (str, "a checkpoint of a teacher (often the --init-from file): distill from its logits"),
+    "distill_temperature": (float, "temperature T of the distillation loss (default: 4)"),
+    "distill_weight": (float, "weight a of the distillation loss: (1 - a) CE + a T^2 KL (default: 0.9)"),
     "shift": (int, "CIFAR/digits: random shifts of up to this many pixels"),
     "resize": (int, "image folders: short side before cropping"),
     "crop": (int, "image folders: crop size"),

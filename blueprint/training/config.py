@@ -39,6 +39,7 @@ SCHEDULES = ("step", "linear")
 # what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
 FIXED_ON_RESUME = (
     "dataset", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay", "batch_size", "seed",
+    "init_from", "distill_from", "distill_temperature", "distill_weight",
 )  # fmt: skip
 
 
@@ -60,6 +61,11 @@ class TrainConfig:
     milestones: list[int] = field(default_factory=lambda: [100, 150, 180])
     lr_decay: float = 0.1
     alpha: float = 0.01  # weight of the orthonormal loss, Eq. (9)
+    # from a trained network (blueprint.training.warm_start, blueprint.training.distillation)
+    init_from: str | None = None  # a checkpoint of the model's baseline, converted by SVD (a BSConv variant)
+    distill_from: str | None = None  # a checkpoint of the teacher whose logits the loss distills
+    distill_temperature: float = 4.0  # T of the distillation loss
+    distill_weight: float = 0.9  # a: (1 - a) cross-entropy + a T^2 KL
     # augmentation
     flip: bool = True
     shift: int = 4  # in-memory data: random shifts of up to this many pixels (zero padding)
@@ -109,6 +115,10 @@ class TrainConfig:
         for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
+        if not (math.isfinite(self.distill_temperature) and self.distill_temperature > 0):
+            raise ValueError(f"distill_temperature: expected a finite value > 0, got {self.distill_temperature!r}")
+        if not 0 <= self.distill_weight <= 1:
+            raise ValueError(f"distill_weight: expected a weight in [0, 1], got {self.distill_weight!r}")
         if self.scale_min > 1:
             raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
         if self.color_jitter >= 1:

@@ -37,7 +37,7 @@ from blueprint.paths import writable_folder
 from blueprint.profiling import profile
 from blueprint.progress import progress
 from blueprint.regularization import OrthonormalLoss
-from blueprint.training import devices, distributed
+from blueprint.training import devices, distributed, from_trained
 from blueprint.training.checkpoint import atomic_save, load_checkpoint, load_weights, reseed, rng_state, set_rng_state
 from blueprint.training.config import TrainConfig, save_config
 from blueprint.training.data import make_loader
@@ -103,12 +103,13 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
 
 
 def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
-                device: torch.device, epoch: int, show_progress: bool = True) -> dict:  # fmt: skip
+                device: torch.device, epoch: int, show_progress: bool = True, distill=None) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
     ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
     loss of the plain model's W^B (left out of the loss when the model has none). With ``show_progress`` a
-    ``blueprint.progress`` bar counts the steps, with the running loss and accuracy.
+    ``blueprint.progress`` bar counts the steps, with the running loss and accuracy. ``distill`` (a
+    ``distillation.Distillation``) mixes the cross-entropy with the teacher's on the same batch.
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
@@ -132,9 +133,10 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
         with devices.autocast(device, config.amp):
             logits = net(x)  # B,classes
             ce = F.cross_entropy(logits.float(), y)
+            fitted = ce if distill is None else distill.loss(ce, logits, x)
         with torch.set_grad_enabled(config.alpha > 0):
             ortho = penalty()  # Eq. (9), in float32 outside autocast
-        loss = ce + config.alpha * ortho if penalty else ce
+        loss = fitted + config.alpha * ortho if penalty else fitted
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -154,20 +156,25 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
     return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
 
 
-def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
-        log: Callable[[str], None] = print) -> RunResult:  # fmt: skip
+def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False, log: Callable[[str], None] = print,
+        init_from=None, teacher=None) -> RunResult:  # fmt: skip
     """Train ``config.model`` on ``config.dataset`` as ``config`` says; see the module docstring.
+
+    ``init_from``: a baseline checkpoint path or trained module to convert into ``config.model`` (a new run);
+    ``teacher``: a checkpoint path or module to distill from (``from_trained``). None: ``config.init_from`` and
+    ``config.distill_from``; a path given here is written into the run's configuration.
 
     ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
     refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
     """
+    config = from_trained.recorded(config, init_from, teacher)
     ctx = distributed.setup(config.device, cuda_ok=config.backend != "accel")
     threads = torch.get_num_threads()
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
         with use_backend(config.backend), devices.kernel_settings(ctx.device, config.deterministic):
-            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None))
+            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), init_from, teacher)
         # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
@@ -232,7 +239,8 @@ def _epoch_line(row: dict, epochs: int) -> str:
             f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s")  # fmt: skip
 
 
-def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log) -> RunResult:
+def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log, init_from=None,
+         teacher=None) -> RunResult:  # fmt: skip
     out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
     ckpt = load_checkpoint(last_path, "resume") if resume else None
@@ -250,11 +258,14 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         size = "x".join(map(str, loader.input_size))
         raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} "
                          f"({err})") from None  # fmt: skip
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(ctx.device, memory_format=memory_format)
+    begin = from_trained.start(config, model, loader, memory_format, ckpt is not None, out, init_from, teacher)
+    model = begin.model
     if config.sync_bn:
         if ctx.device.type != "cuda":
             raise ValueError(f"sync_bn: SyncBatchNorm synchronizes over GPUs, got `device={ctx.device}`")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # the same state_dict keys as BatchNorm
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
     optimizer = devices.sgd(model.parameters(), ctx.device, config.lr, config.momentum, config.weight_decay)
     scheduler = make_scheduler(optimizer, config)
@@ -277,12 +288,14 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.main:
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
-    log(_header(config, cost, loader, ctx) + (f"; resuming after epoch {start}" if ckpt else ""))
+        begin.save(out)
+    log(_header(config, cost, loader, ctx) + (f"; {begin.told}" if begin.told else "")
+        + (f"; resuming after epoch {start}" if ckpt else ""))  # fmt: skip
     plotted = time.perf_counter()
     for epoch in range(start, config.epochs):
         began = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main)
+        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main, begin.distill)
         train_seconds = time.perf_counter() - began
         scheduler.step()
         sync_buffers(model)
