@@ -10,6 +10,7 @@ _HOMES = {
     "blueprint.regularization": ("orthonormal_loss", "orthonormal_penalty", "mark_orthonormal", "regularized_weights"),
     "blueprint.conversion": ("convert", "ConversionReport"),
     "blueprint.fusion": ("fuse", "FusionReport"),
+    "blueprint.recalibration": ("recalibrate_bn",),
     "blueprint.profiling": ("profile", "ModelProfile", "LayerProfile"),
     "blueprint.backend": ("use_backend", "set_backend", "get_backend"),
 }

@@ -36,5 +36,5 @@ def run(args) -> int:
     print("\n".join(converted.told))
     print(converted.report)
     atomic_save(converted.checkpoint, args.output)
-    print(f"wrote {args.output}: a {converted.checkpoint['model_name']} checkpoint")
+    print(f"wrote {args.output}: a {converted.target} checkpoint")
     return 0

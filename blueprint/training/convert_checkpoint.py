@@ -44,8 +44,10 @@ def target_name(baseline: str, to: str, p: float | None) -> str:
 
 @dataclass
 class Converted:
-    """The converted model (eval mode), the checkpoint to write, the report, and what was measured."""
+    """The target's zoo name, the converted model (eval mode), the checkpoint to write, the report, and what was
+    measured."""
 
+    target: str
     model: nn.Module
     checkpoint: dict
     report: str
@@ -89,4 +91,4 @@ def convert_checkpoint(path: str, to: str, p: float | None = None, data_dir: str
     checkpoint = dict(model=model.state_dict(), model_name=target, num_classes=identity["num_classes"],
                       input_size=ckpt.get("input_size"), epoch=0, config=dataclasses.asdict(config) if config else None,
                       converted_from=identity)  # fmt: skip
-    return Converted(model.eval(), checkpoint, model.conversion_report.table(), told)
+    return Converted(target, model.eval(), checkpoint, model.conversion_report.table(), told)
