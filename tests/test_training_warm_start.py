@@ -1,6 +1,9 @@
 """``blueprint train --init-from --distill-from`` and ``blueprint convert`` on digits: what the run records, exact
 resume, the teacher's batches, and bad inputs answered in one line (``blueprint.training.from_trained``)."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -29,7 +32,7 @@ def distilled(out, baseline, epochs, *extra):
 
 
 def test_a_distilled_run_from_a_baseline_says_so_and_records_both(tmp_path, baseline, capsys):
-    assert distilled(tmp_path / "run", baseline, 1) == 0
+    assert distilled(tmp_path / "run", baseline, 1, "--amp") == 0  # bfloat16 autocast on the CPU, teacher included
     header = capsys.readouterr().out.splitlines()[0]
     assert f"initialized from {baseline} (digits_cnn, epoch 1" in header and "by SVD conversion" in header
     assert f"distilling from {baseline}" in header and "T 4, weight 0.9" in header
@@ -56,6 +59,16 @@ def test_resume_of_a_distilled_run_equals_an_uninterrupted_one(tmp_path, baselin
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert a["history"][-1]["train_loss"] == b["history"][-1]["train_loss"]
+
+
+def test_torchrun_two_processes_start_from_the_baseline_and_distill(tmp_path, baseline):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "blueprint.cli",
+           "train", "--dataset", "digits", "--model", "digits_cnn_bsconvs_p1d4", "--epochs", "1", "--init-from",
+           str(baseline), "--distill-from", str(baseline), "--output-dir", str(tmp_path / "run")]  # fmt: skip
+    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 process(es)" in proc.stdout and "initialized from" in proc.stdout and "distilling from" in proc.stdout
+    assert load_checkpoint(str(tmp_path / "run" / "last.pt"))["model_name"] == "digits_cnn_bsconvs_p1d4"
 
 
 def test_the_teacher_sees_the_students_augmented_batches(tmp_path, baseline):
