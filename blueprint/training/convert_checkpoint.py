@@ -37,7 +37,7 @@ def target_name(baseline: str, to: str, p: float | None) -> str:
         raise ValueError("p: to=bsconv_s needs the subspace ratio, such as 0.25")
     name = baseline + (ToBSConvU() if to == "bsconv_u" else ToBSConvS(p)).suffix
     if name not in list_models():
-        variants = [n for n in list_models(f"{baseline}_bsconv*")]
+        variants = list_models(f"{baseline}_bsconv*")
         raise ValueError(f"to: the zoo has no {name}; {baseline}'s variants are {', '.join(variants) or 'none'}")
     return name
 
