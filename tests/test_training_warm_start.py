@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from blueprint.cli import main
+from blueprint.layers import BSConvU
 from blueprint.models import create
 from blueprint.training import load_checkpoint, recipe
 from blueprint.training.loop import fit
@@ -79,9 +80,10 @@ def test_the_teacher_sees_the_students_augmented_batches(tmp_path, baseline):
     seen = []
     teacher.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].clone()))
     config = recipe("digits", model="digits_cnn_bsconvu", epochs=1, output_dir=str(tmp_path / "run"))
-    fit(config, teacher=teacher, log=lambda _: None)
+    fit(config, init_from=teacher, teacher=teacher, log=lambda _: None)  # modules, as a Python user has them
     batches = [x for x, _ in make_loader(config, "cpu").train_batches(0)]
     assert len(seen) == 1 + len(batches)  # the class-count check, then one call per training step
+    assert not any(isinstance(m, BSConvU) for m in teacher.modules())  # converted a copy, not the teacher
     assert all(torch.equal(s, x) for s, x in zip(seen[1:], batches))
     assert not teacher.training
 

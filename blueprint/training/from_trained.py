@@ -13,6 +13,7 @@ run refuses a teacher file whose SHA-256 is not the one recorded: it would not c
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import json
@@ -44,9 +45,11 @@ def _module_identity(module: nn.Module, argument: str) -> dict:
 
 
 def _trained(source, argument: str) -> tuple[nn.Module, dict]:
+    """The module and identity of a checkpoint path, or of a module (a copy: conversion changes it in place)."""
     if isinstance(source, (str, os.PathLike)):
         return load_trained(os.fspath(source), argument)
-    return source, _module_identity(source, argument)
+    identity = _module_identity(source, argument)
+    return copy.deepcopy(source), identity
 
 
 @dataclass
