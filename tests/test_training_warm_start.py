@@ -108,7 +108,7 @@ def test_bad_inputs_are_one_line_each(tmp_path, baseline, capsys):
                variant)  # fmt: skip
     assert train(tmp_path / "c", "--model", "digits_cnn_bsconvs_p1d4", "--init-from", str(variant)) == 2
     line = one_line_error(capsys)
-    assert "--init-from:" in line and "holds a digits_cnn_bsconvu checkpoint; expected one of digits_cnn" in line
+    assert "--init-from:" in line and "holds a digits_cnn_bsconvu checkpoint; expected a checkpoint of digits_cnn" in line
 
     three = tmp_path / "three_classes.pt"
     torch.save(dict(model=create("digits_cnn", num_classes=3).state_dict(), model_name="digits_cnn", num_classes=3),
@@ -119,6 +119,17 @@ def test_bad_inputs_are_one_line_each(tmp_path, baseline, capsys):
     assert train(tmp_path / "e", "--model", "digits_cnn", "--init-from", str(baseline)) == 2
     assert "--model: digits_cnn is a baseline; expected a BSConv-U or BSConv-S variant" in one_line_error(capsys)
     assert not any((tmp_path / run).exists() for run in "bcde")  # refused before anything was written
+
+
+def test_a_resumed_run_refuses_a_teacher_file_that_changed(tmp_path, baseline, capsys):
+    teacher = tmp_path / "teacher.pt"
+    teacher.write_bytes(baseline.read_bytes())
+    assert train(tmp_path / "run", "--model", "digits_cnn_bsconvu", "--epochs", "1", "--distill-from", str(teacher)) == 0
+    torch.save(dict(model=create("digits_cnn").state_dict(), model_name="digits_cnn", num_classes=10), teacher)
+    capsys.readouterr()
+    assert train(tmp_path / "run", "--resume", "--epochs", "2") == 2
+    line = one_line_error(capsys)
+    assert line.startswith("blueprint train: error: --distill-from: ") and "is not the teacher the run began with" in line
 
 
 def test_convert_writes_a_checkpoint_of_the_zoo_variant_that_evaluate_reads(tmp_path, baseline, capsys):

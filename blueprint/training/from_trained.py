@@ -80,8 +80,8 @@ def _initialized(config, loader, init_from, device, memory_format):
     base_name = baseline_of(config.model)
     baseline, identity = _trained(init_from, "init_from")
     if isinstance(init_from, (str, os.PathLike)) and identity["model_name"] != base_name:
-        raise ValueError(f"init_from: {init_from} holds a {identity['model_name']} checkpoint; expected one of "
-                         f"{base_name}, the baseline of {config.model}")  # fmt: skip
+        raise ValueError(f"init_from: {init_from} holds a {identity['model_name']} checkpoint; expected a "
+                         f"checkpoint of {base_name}, the baseline of {config.model}")  # fmt: skip
     if identity.get("num_classes", loader.num_classes) != loader.num_classes:
         raise ValueError(f"init_from: {init_from} classifies {identity['num_classes']} classes; expected "
                          f"{loader.num_classes}, those of {config.dataset}")  # fmt: skip

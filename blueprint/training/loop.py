@@ -162,7 +162,8 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False, log:
 
     ``init_from``: a baseline checkpoint path or trained module to convert into ``config.model`` (a new run);
     ``teacher``: a checkpoint path or module to distill from (``from_trained``). None: ``config.init_from`` and
-    ``config.distill_from``; a path given here is written into the run's configuration.
+    ``config.distill_from``; a path given here is written into the run's configuration (a resumed run finds its
+    teacher there; one given as a module must be given again).
 
     ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
     refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
