@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     document["overrides"].pop("data_dir")
     document["dataset"] = "digits drawn as CIFAR-10 (32x32x3)"
     document["command"] = "python -m blueprint.studies.cifar_shaped " + " ".join(argv if argv is not None else sys.argv[1:])
-    write(document, args.json, args.figure, "32x32 digits: cifar_resnet20_bsconvu from a trained cifar_resnet20")
+    write(document, args.json, args.figure, "32x32 digits: cifar_resnet20_bsconvu from a trained cifar_resnet20",
+          window=None)  # fmt: skip
     print(table(document["summary"], args.epochs))
     print(f"wrote {args.json} and {args.figure} ({document['seconds']:.0f} s)")
     return 0

@@ -106,12 +106,14 @@ def table(summary: list[dict], epochs: int) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], baseline_acc: float, path: str, title: str) -> None:
-    """Test accuracy against the epoch: per model a panel, per path the median over seeds and the min-max band."""
+def plot(rows: list[dict], baseline_acc: float, path: str, title: str, window: float | None = 25.0) -> None:
+    """Test accuracy against the epoch: per model a panel, per path the median over seeds and the min-max band;
+    the accuracy axis spans ``window`` points below the baseline (None: all of 0-100%)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     models = list(dict.fromkeys(r["model"] for r in rows))
-    fig = Figure(figsize=(5.2 * len(models), 4))
+    fig = Figure(figsize=(max(7.0, 5.5 * len(models)), 4.2))
     for ax, model in zip(fig.subplots(1, len(models), squeeze=False)[0], models):
         for i, name in enumerate(PATHS):
             curves = torch.tensor([r["test_acc"] for r in rows if r["model"] == model and r["path"] == name]) * 100
@@ -122,10 +124,12 @@ def plot(rows: list[dict], baseline_acc: float, path: str, title: str) -> None:
             ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=f"C{i}", alpha=0.2)
         ax.axhline(100 * baseline_acc, color="k", ls="--", lw=1, label=f"baseline {baseline_acc:.1%}")
         ax.axhline(100 * (baseline_acc - MARGINS[0]), color="k", ls=":", lw=1, label="baseline - 0.5")
-        ax.set(xlabel="epoch (0: the start)", ylabel="test accuracy (%)", title=model, ylim=(max(0.0, 100 * baseline_acc - 25), 100.5))
+        ax.set(xlabel="epoch (0: the start)", ylabel="test accuracy (%)", title=model,
+               ylim=(max(0.0, 100 * baseline_acc - window) if window else 0.0, 100.5))  # fmt: skip
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -156,10 +160,11 @@ def study(dataset: str, baseline: str, variants, seeds: int, epochs: int, baseli
                 summary=summarize(rows, baseline_acc), rows=rows)  # fmt: skip
 
 
-def write(document: dict, json_path: str, figure_path: str, title: str) -> None:
+def write(document: dict, json_path: str, figure_path: str, title: str, window: float | None = 25.0) -> None:
+    """The document as JSON and its curves (``plot``) as PNG."""
     with open(json_path, "w") as f:
         f.write(json.dumps(document, indent=1) + "\n")
-    plot(document["rows"], document["baseline_acc"], figure_path, title)
+    plot(document["rows"], document["baseline_acc"], figure_path, title, window)
 
 
 def main(argv=None) -> int:
