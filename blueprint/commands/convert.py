@@ -14,8 +14,9 @@ def register(subparsers) -> None:
         help="convert a trained baseline checkpoint into its BSConv-U/BSConv-S zoo variant (SVD init)",
         description="Converts the baseline of a `blueprint train` checkpoint into its zoo variant (--to bsconv_u, "
         "or bsconv_s with --p) by SVD from the trained weights, recalibrates BatchNorm on the run's training data "
-        "(when the checkpoint names it) and writes a checkpoint of the variant, which `blueprint evaluate`, "
-        "`export` and `train --init-from`-free fine-tuning read as the zoo model of its name.",
+        "(when the checkpoint names it) and writes a checkpoint of the variant, which `blueprint evaluate` and "
+        "`blueprint export` read as the zoo model of its name. To train it with the recipe instead, use "
+        "`blueprint train --model VARIANT --init-from CHECKPOINT`.",
     )
     p.add_argument("checkpoint", help="a last.pt or best.pt of a zoo baseline (e.g. digits_cnn, cifar_resnet20)")
     p.add_argument("--to", required=True, choices=("bsconv_u", "bsconv_s"), help="the variant")

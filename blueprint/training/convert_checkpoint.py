@@ -1,4 +1,4 @@
-"""``convert_checkpoint(path, to)``: a trained baseline's checkpoint as one of its BSConv variant of the zoo.
+"""``convert_checkpoint(path, to)``: a trained baseline's checkpoint as a checkpoint of its BSConv variant in the zoo.
 
 What ``blueprint convert`` runs, for users who fine-tune in their own loop. The target is the zoo name the
 baseline and the variant's transform make (``digits_cnn`` + ``to="bsconv_u"`` -> ``digits_cnn_bsconvu``,
@@ -8,7 +8,8 @@ it), BatchNorm is recalibrated on its training batches and the test accuracy mea
 
 The file written is a checkpoint of the target (``model``, ``model_name``, ``num_classes``, ``input_size``,
 ``config``: the baseline's run with ``model`` and ``init_from`` changed, ``epoch`` 0), which ``blueprint
-evaluate``, ``export`` and ``train --resume``-less fine-tuning read as the zoo model of its name.
+evaluate`` and ``blueprint export`` read as the zoo model of its name, and which a loop of one's own loads with
+``create(name).load_state_dict(checkpoint["model"])``.
 """
 from __future__ import annotations
 
