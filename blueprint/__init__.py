@@ -11,6 +11,7 @@ _HOMES = {
     "blueprint.conversion": ("convert", "ConversionReport"),
     "blueprint.fusion": ("fuse", "FusionReport"),
     "blueprint.inference": ("InferenceEngine",),
+    "blueprint.recalibration": ("recalibrate_bn",),
     "blueprint.profiling": ("profile", "ModelProfile", "LayerProfile"),
     "blueprint.backend": ("use_backend", "set_backend", "get_backend"),
 }

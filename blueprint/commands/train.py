@@ -23,7 +23,7 @@ def _milestones(text: str) -> list[int]:
 
 
 # a field's annotation (a string: the config module has postponed annotations) -> the flag's type
-TYPES = {"str": str, "int": int, "float": float, "int | None": int, "list[int]": _milestones}
+TYPES = {"str": str, "str | None": str, "int": int, "float": float, "int | None": int, "list[int]": _milestones}
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> list[str]:

@@ -43,6 +43,7 @@ SCHEDULES = ("step", "linear")
 # what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
 FIXED_ON_RESUME = (
     "dataset", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay", "batch_size", "seed",
+    "init_from", "distill_from", "distill_temperature", "distill_weight",
 )  # fmt: skip
 
 
@@ -78,6 +79,13 @@ class TrainConfig:
                                    "--lr-decay, e.g. 100,150,180")  # fmt: skip
     lr_decay: float = option(0.1, "factor of a 'step' schedule")
     alpha: float = option(0.01, "weight of the orthonormal loss, Eq. (9)")
+    # from a trained network (blueprint.training.warm_start, blueprint.training.distillation)
+    init_from: str | None = option(None, "a checkpoint of --model's baseline (e.g. digits_cnn for digits_cnn_bsconvu): "
+                                   "the run starts from it converted by SVD, BatchNorm recalibrated")  # fmt: skip
+    distill_from: str | None = option(None, "a checkpoint of a teacher (often the --init-from file): distill from its "
+                                      "logits")  # fmt: skip
+    distill_temperature: float = option(4.0, "temperature T of the distillation loss")
+    distill_weight: float = option(0.9, "weight a of the distillation loss: (1 - a) CE + a T^2 KL")
     # augmentation
     flip: bool = option(True, "random horizontal flips")
     shift: int = option(4, "CIFAR/digits: random shifts of up to this many pixels (zero padding)")
@@ -132,6 +140,10 @@ class TrainConfig:
         if self.momentum >= 1:
             raise ValueError(f"momentum: expected a value in [0, 1) (SGD diverges at 1 and above), got {self.momentum}")
         check_seed(self.seed)
+        if not (math.isfinite(self.distill_temperature) and self.distill_temperature > 0):
+            raise ValueError(f"distill_temperature: expected a finite value > 0, got {self.distill_temperature!r}")
+        if not 0 <= self.distill_weight <= 1:
+            raise ValueError(f"distill_weight: expected a weight in [0, 1], got {self.distill_weight!r}")
         if self.scale_min > 1:
             raise ValueError(f"scale_min: expected a share of the image area <= 1, got {self.scale_min}")
         if self.color_jitter >= 1:

@@ -38,7 +38,7 @@ from blueprint.paths import writable_folder
 from blueprint.profiling import profile
 from blueprint.progress import progress
 from blueprint.regularization import OrthonormalLoss
-from blueprint.training import devices, distributed
+from blueprint.training import devices, distributed, from_trained
 from blueprint.training.checkpoint import (
     Preprocessing,
     atomic_save,
@@ -100,12 +100,13 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
 
 
 def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
-                device: torch.device, epoch: int, show_progress: bool = True) -> dict:  # fmt: skip
+                device: torch.device, epoch: int, show_progress: bool = True, distill=None) -> dict:  # fmt: skip
     """One pass over this process's share of the training set; returns means over all processes.
 
     ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
     loss of the plain model's W^B (left out of the loss when the model has none). With ``show_progress`` a
-    ``blueprint.progress`` bar counts the steps, with the running loss and accuracy.
+    ``blueprint.progress`` bar counts the steps, with the running loss and accuracy. ``distill`` (a
+    ``distillation.Distillation``) mixes the cross-entropy with the teacher's on the same batch.
     """
     net.train()
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # cross-entropy sum, orthonormal-loss sum, correct
@@ -129,9 +130,10 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
         with devices.autocast(device, config.amp):
             logits = net(x)  # B,classes
             ce = F.cross_entropy(logits.float(), y)
+            fitted = ce if distill is None else distill.loss(ce, logits, x)
         with torch.set_grad_enabled(config.alpha > 0):
             ortho = penalty()  # Eq. (9), in float32 outside autocast
-        loss = ce + config.alpha * ortho if penalty else ce
+        loss = fitted + config.alpha * ortho if penalty else fitted
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -151,10 +153,15 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
     return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
 
 
-def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
-        log: Callable[[str], None] = print, model: nn.Module | None = None) -> RunResult:  # fmt: skip
+def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False, log: Callable[[str], None] = print,
+        model: nn.Module | None = None, init_from=None, teacher=None) -> RunResult:  # fmt: skip
     """Train ``config.model`` (or ``model``, a module of your own) on ``config.dataset`` as ``config`` says; see
     the module docstring.
+
+    ``init_from``: a baseline checkpoint path or trained module to convert into ``config.model`` (a new run);
+    ``teacher``: a checkpoint path or module to distill from (``from_trained``). None: ``config.init_from`` and
+    ``config.distill_from``; a path given here is written into the run's configuration (a resumed run finds its
+    teacher there; one given as a module must be given again).
 
     ``resume``: continue from ``OUTPUT_DIR/last.pt``. Without it, an output folder that already holds a run is
     refused unless ``overwrite``. Under ``torchrun`` every process calls ``fit``; only rank 0 writes and logs.
@@ -166,13 +173,15 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False,
             raise TypeError(f"model: expected an nn.Module or None, got {type(model).__name__}")
         config = dataclasses.replace(config, model=f"{type(model).__module__}:{type(model).__qualname__}")
     config = dataclasses.replace(config, data_dir=os.path.abspath(config.data_dir))  # evaluate from anywhere
+    config = from_trained.recorded(config, init_from, teacher)
     ctx = distributed.setup(config.device, cuda_ok=config.backend != "accel")
     threads = torch.get_num_threads()
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
         with use_backend(config.backend), devices.kernel_settings(ctx.device, config.deterministic):
-            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), model)
+            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), model, init_from,
+                          teacher)  # fmt: skip
         # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
@@ -251,7 +260,7 @@ def _resumed(ckpt: dict, config: TrainConfig, last_path: str) -> str:
 
 
 def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log,
-         own_model: nn.Module | None = None) -> RunResult:  # fmt: skip
+         own_model: nn.Module | None = None, init_from=None, teacher=None) -> RunResult:  # fmt: skip
     out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
     ckpt = load_checkpoint(last_path, "resume") if resume else None
@@ -270,11 +279,14 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         size = "x".join(map(str, loader.input_size))
         raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} "
                          f"({err})") from None  # fmt: skip
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(ctx.device, memory_format=memory_format)
+    begin = from_trained.start(config, model, loader, memory_format, ckpt is not None, out, init_from, teacher)
+    model = begin.model
     if config.sync_bn:
         if ctx.device.type != "cuda":
             raise ValueError(f"sync_bn: SyncBatchNorm synchronizes over GPUs, got `device={ctx.device}`")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # the same state_dict keys as BatchNorm
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
     optimizer = devices.sgd(model.parameters(), ctx.device, config.lr, config.momentum, config.weight_decay)
     scaler = devices.grad_scaler(ctx.device, config.amp)
@@ -296,7 +308,8 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.main:
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, "config.json"))
-    log(_header(config, cost, loader, ctx) + resumed)
+        begin.save(out)
+    log(_header(config, cost, loader, ctx) + (f"; {begin.told}" if begin.told else "") + resumed)
     for line in _warnings(config, loader, ctx.device):
         log(line)
     preprocessing = Preprocessing(tuple(loader.input_size), loader.mean, loader.std, loader.classes, loader.resize)
@@ -305,7 +318,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         began = time.perf_counter()
         lr = config_learning_rate(config, epoch)
         set_learning_rate(optimizer, lr)
-        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main)
+        train = train_epoch(net, penalty, loader, optimizer, scaler, config, ctx.device, epoch, ctx.main, begin.distill)
         train_seconds = time.perf_counter() - began
         sync_buffers(model)
         test_loss, test_acc = evaluate(model, loader, ctx.device, config.amp)
