@@ -22,6 +22,10 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
         ("digits_cnn", "baseline", 1), ("digits_cnn_bsconvs_p1d4", "bsconv", 1)]
     assert all(list(r["runtimes"]) == runtimes.split(",") and r["macs"] > 0 for r in rows)
     assert all(t["ms"] > 0 and t["images_per_s"] == pytest.approx(1e3 / t["ms"]) for t in rows[0]["runtimes"].values())
+    for r in rows:  # batch 1: 2 FLOPs per multiply-add of one image, over each runtime's median
+        assert r["flops"] == 2 * r["macs"] and r["matmul_peak_gflops"] > 0 and r["copy_gbps"] > 0
+        assert all(t["gflops"] == pytest.approx(r["flops"] / t["ms"] / 1e6) for t in r["runtimes"].values())
+    assert "matrix-multiply peak" in out and "accel GF/s" in out
     assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # runs split by pairs come together again: two files, two pairs, one table
     path = str(tmp_path / "l.json")
@@ -48,3 +52,10 @@ def test_from_json_refuses_a_file_that_is_not_a_latency_run_in_one_line(tmp_path
     assert cli.main(["bench", "latency", "--from-json", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"blueprint bench: error: --from-json: '{path}' holds no rows written by the latency benchmark") and err.count("\n") == 1
+
+
+def test_fewest_bytes_of_a_forward_read_the_weights_once_and_each_image_in_and_out():
+    from blueprint.benchmarks.latency import fewest_bytes
+
+    # 1,000 weights; 32 images of 3x8x8 in and 10 classes out; float32
+    assert fewest_bytes(params=1000, input_elements=192, output_elements=10, batch=32) == 4 * (1000 + 32 * 202)

@@ -40,7 +40,6 @@ import os
 from dataclasses import dataclass, field
 
 import numba
-import numpy as np
 import threadpoolctl
 import torch
 
