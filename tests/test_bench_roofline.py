@@ -26,10 +26,10 @@ def layers_report(peak=100.0, bandwidth=10.0) -> dict:
 def latency_rows(peak=150.0, bandwidth=8.0) -> list[dict]:
     """One model at batch 32 on two runtimes, as ``latency.write_json`` writes its rows."""
     return [{"model": "cifar_resnet20", "role": "baseline", "params": 270_000, "macs": 41e6, "batch": 32,
-             "flops": 2 * 41e6 * 32, "bytes": 4.0 * (270_000 + 32 * (3072 + 10)), "pair": 0, "threads": 2,
+             "bytes": 4.0 * (270_000 + 32 * (3072 + 10)), "pair": 0, "threads": 2,
              "matmul_peak_gflops": peak, "copy_gbps": bandwidth,
-             "runtimes": {"eager": {"ms": 40.0, "spread": 0.0, "images_per_s": 800.0, "gflops": 65.6},
-                          "accel": {"ms": 20.0, "spread": 0.0, "images_per_s": 1600.0, "gflops": 131.2}}}]
+             "runtimes": {"eager": {"ms": 40.0, "spread": 0.0, "images_per_s": 800.0},
+                          "accel": {"ms": 20.0, "spread": 0.0, "images_per_s": 1600.0}}}]
 
 
 def test_an_op_lies_at_its_flops_over_bytes_and_its_gflops():
@@ -46,7 +46,7 @@ def test_a_model_lies_at_its_flops_over_input_weights_and_output_bytes():
     assert [(p.group, p.kind, p.label) for p in points] == [("eager", "batch 32", "resnet20"),
                                                             ("accel", "batch 32", "resnet20")]
     assert [p.intensity for p in points] == pytest.approx([intensity] * 2)
-    assert [p.gflops for p in points] == [65.6, 131.2]
+    assert [p.gflops for p in points] == pytest.approx([65.6, 131.2])  # 2.624 GFLOP in 40 and 20 ms
 
 
 def test_the_roof_is_the_bandwidth_slope_up_to_the_ridge_then_the_peak():

@@ -17,11 +17,12 @@ pool). Both models of a pair are timed together: after warm-up calls, ``repeats`
 of every (model, runtime), in an order that rotates from round to round (``blueprint.benchmarks.timing``),
 so that the machine's drift hits both models and all runtimes alike; the figure is the median over the
 rounds and the spread is the interquartile range over the median. Parameters and multiply-adds per image
-come from ``blueprint.profile`` of the model as built. Each runtime's GFLOP/s is 2 x multiply-adds per image x
-batch over its median time, printed beside the machine's float32 GEMM peak and copy bandwidth
+come from ``blueprint.profile`` of the model as built. Each runtime's GFLOP/s (``gflops``) is 2 x multiply-adds
+per image x batch over its median time, printed beside the machine's float32 GEMM peak and copy bandwidth
 (``blueprint.benchmarks.machine``, measured once per run at its thread count and stored in every row). A row
-also stores its FLOPs and the fewest bytes a forward of the batch moves, input + weights + output once in
-float32 (``fewest_bytes``), for the roofline (``blueprint.benchmarks.roofline``).
+also stores the fewest bytes a forward of the batch moves, input + weights + output once in float32
+(``fewest_bytes``), for the roofline (``blueprint.benchmarks.roofline``). Rows written before these fields
+existed are still read and printed, with no limits line.
 """
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ from blueprint.progress import progress
 from blueprint.tables import format_table
 
 BATCHES = (1, 32)
-# what read_json requires of every row
-ROW_FIELDS = ("pair", "role", "model", "batch", "macs", "flops", "bytes", "runtimes", "matmul_peak_gflops", "copy_gbps")
+# what read_json requires of every row (the roofline also needs "bytes" and the machine's limits)
+ROW_FIELDS = ("pair", "role", "model", "batch", "macs", "runtimes")
 ROLES = ("baseline", "bsconv")
 
 
@@ -82,6 +83,11 @@ def fewest_bytes(params: int, input_elements: int, output_elements: int, batch: 
     return 4.0 * (params + batch * (input_elements + output_elements))
 
 
+def gflops(row: dict, runtime: str) -> float:
+    """The GFLOP/s of ``runtime`` on ``row``: 2 FLOPs per multiply-add, per image, x batch, over its median ms."""
+    return rate(2.0 * row["macs"] * row["batch"], row["runtimes"][runtime]["ms"])
+
+
 def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: int, on_round=None) -> list[dict]:
     """One row per model of ``pair`` and batch size: its cost and each runtime's median ms, spread, images/s.
     Both models on every runtime go into one alternation, so the BSConv-over-baseline ratio compares two
@@ -103,14 +109,11 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
                                 for role in models for runtime, call in calls[role].items()}, repeats, warmup,
                                on_round)
             for role, (name, size, cost, outputs) in models.items():
-                flops = 2.0 * cost.flops * batch
                 row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
-                       "flops": flops, "bytes": fewest_bytes(cost.params, math.prod(size), outputs, batch),
-                       "runtimes": {}}
+                       "bytes": fewest_bytes(cost.params, math.prod(size), outputs, batch), "runtimes": {}}
                 for runtime in calls[role]:
                     median, spread = median_spread(ms[role, runtime])
-                    row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median,
-                                                "gflops": rate(flops, median)}
+                    row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
                 rows.append(row)
     return rows
 
@@ -160,7 +163,7 @@ def format_report(rows: list[dict]) -> str:
     body = [
         (r["model"], str(r["batch"]), f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}",
          *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()),
-         *(f"{t['gflops']:.1f}" for t in r["runtimes"].values()))
+         *(f"{gflops(r, runtime):.1f}" for runtime in r["runtimes"]))
         for r in rows
     ]
     ratio_header = ("baseline -> BSConv", "batch", "baseline/BSConv MACs", *(f"{r} speed-up" for r in chosen))
@@ -170,8 +173,10 @@ def format_report(rows: list[dict]) -> str:
         for s in speedups(rows)
     ]
     threads = rows[0]["threads"]
-    limits = (f"measured float32 matrix-multiply peak: {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory-copy "
-              f"bandwidth: {rows[0]['copy_gbps']:.1f} GB/s; GF/s = 2 x multiply-adds x batch / median time")
+    limits = "GF/s = 2 x multiply-adds x batch / median time; " + (
+        f"measured float32 matrix-multiply peak: {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory-copy bandwidth: "
+        f"{rows[0]['copy_gbps']:.1f} GB/s" if "matmul_peak_gflops" in rows[0] else "the machine's limits not measured "
+        "in these runs")
     return (f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
             f"range\n{limits}\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
             f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")

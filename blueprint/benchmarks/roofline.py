@@ -31,9 +31,11 @@ def op_points(rows: list[dict]) -> list[Point]:
 
 
 def model_points(rows: list[dict]) -> list[Point]:
-    """One point per (model, batch, runtime) of ``bench latency`` rows."""
-    return [Point("models", runtime, f"batch {r['batch']}", r["model"].replace("cifar_", ""), r["flops"] / r["bytes"],
-                  t["gflops"]) for r in rows for runtime, t in r["runtimes"].items()]
+    """One point per (model, batch, runtime) of ``bench latency`` rows (FLOPs: 2 per multiply-add)."""
+    from blueprint.benchmarks.latency import gflops
+
+    return [Point("models", runtime, f"batch {r['batch']}", r["model"].replace("cifar_", ""),
+                  2.0 * r["macs"] * r["batch"] / r["bytes"], gflops(r, runtime)) for r in rows for runtime in r["runtimes"]]
 
 
 def read(paths) -> tuple[list[Point], float, float]:
@@ -59,6 +61,10 @@ def read(paths) -> tuple[list[Point], float, float]:
             raise ValueError(f"paths: {path!r} holds no report of bench layers with FLOPs and bytes ({err})") from None
     if runs:
         rows = latency.read_json(runs)
+        old = next((r for r in rows if not {"bytes", "matmul_peak_gflops", "copy_gbps"} <= set(r)), None)
+        if old is not None:
+            raise ValueError(f"paths: the latency rows of {old['model']} hold no bytes and machine limits; expected "
+                             "rows of a run of this version")
         points += model_points(rows)
         found += [(r["matmul_peak_gflops"], r["copy_gbps"]) for r in rows]
     if not points:

@@ -90,7 +90,7 @@ def add(modes) -> None:
     p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
     p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
     p.add_argument("--quick", action="store_true",
-                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")
+                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round, an 8 MiB copy for the bandwidth")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
