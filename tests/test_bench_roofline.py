@@ -43,8 +43,8 @@ def test_a_model_lies_at_its_flops_over_input_weights_and_output_bytes():
     (row,) = latency_rows()
     points = roofline.model_points([row])
     intensity = 2 * 41e6 * 32 / (4.0 * (270_000 + 32 * 3082))
-    assert [(p.group, p.kind, p.label) for p in points] == [("eager", "batch 32", "resnet20"),
-                                                            ("accel", "batch 32", "resnet20")]
+    assert [(p.group, p.kind, p.label) for p in points] == [("eager", "batch 32", "cifar_resnet20"),
+                                                            ("accel", "batch 32", "cifar_resnet20")]
     assert [p.intensity for p in points] == pytest.approx([intensity] * 2)
     assert [p.gflops for p in points] == pytest.approx([65.6, 131.2])  # 2.624 GFLOP in 40 and 20 ms
 

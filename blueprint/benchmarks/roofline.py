@@ -34,7 +34,7 @@ def model_points(rows: list[dict]) -> list[Point]:
     """One point per (model, batch, runtime) of ``bench latency`` rows (FLOPs: 2 per multiply-add)."""
     from blueprint.benchmarks.latency import gflops
 
-    return [Point("models", runtime, f"batch {r['batch']}", r["model"].replace("cifar_", ""),
+    return [Point("models", runtime, f"batch {r['batch']}", r["model"],
                   2.0 * r["macs"] * r["batch"] / r["bytes"], gflops(r, runtime)) for r in rows for runtime in r["runtimes"]]
 
 
@@ -79,20 +79,21 @@ def roof(intensity: float, peak_gflops: float, copy_gbps: float) -> float:
 
 def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -> None:
     """A log-log PNG, one panel per kind of point present (ops, models): colour = backend or runtime, marker = op
-    and pass or batch size, both roofs drawn and labelled, the models' names written beside their points."""
+    and pass or batch size, both roofs drawn and labelled; each model numbered above its points (a model's runtimes
+    share its intensity), the numbers named in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = [p for p in ("ops", "models") if any(q.panel == p for q in points)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(9.5 * len(panels), 6.5), squeeze=False)
-    xs = [p.intensity for p in points]
-    lo, hi = min(xs + [peak_gflops / copy_gbps]) / 2, max(xs + [peak_gflops / copy_gbps]) * 2
+    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 7), squeeze=False)
     ridge = peak_gflops / copy_gbps
     markers = "os^vDP*Xph<>"
     for ax, panel in zip(axes[0], panels):
         here = [p for p in points if p.panel == panel]
+        xs = [p.intensity for p in here] + [ridge]
+        lo, hi = min(xs) / 2, max(xs) * 2
         groups, kinds = list(dict.fromkeys(p.group for p in here)), list(dict.fromkeys(p.kind for p in here))
         ax.plot([lo, ridge, hi], [roof(lo, peak_gflops, copy_gbps), peak_gflops, peak_gflops], color="black", lw=1.5)
         ax.annotate(f"GEMM peak {peak_gflops:.0f} GFLOP/s", (hi, peak_gflops), xytext=(-4, 4),
@@ -102,17 +103,21 @@ def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -
         for p in here:
             ax.scatter(p.intensity, p.gflops, s=40, color=f"C{groups.index(p.group) % 10}",
                        marker=markers[kinds.index(p.kind) % len(markers)], alpha=0.8, zorder=3)
-        if panel == "models":
-            for label, x in dict.fromkeys((p.label, p.intensity) for p in here):
-                top = max(p.gflops for p in here if (p.label, p.intensity) == (label, x))
-                ax.annotate(label, (x, top), xytext=(3, 4), textcoords="offset points", fontsize=10, rotation=30)
+        numbers = list(dict.fromkeys(p.label for p in here)) if panel == "models" else []
+        for label, x in dict.fromkeys((p.label, p.intensity) for p in here if p.label in numbers):
+            top = max(p.gflops for p in here if (p.label, p.intensity) == (label, x))
+            ax.annotate(str(1 + numbers.index(label)), (x, top), xytext=(0, 5), textcoords="offset points",
+                        fontsize=10, ha="center")
         for i, g in enumerate(groups):
             ax.scatter([], [], color=f"C{i % 10}", marker="o", label=g)
         for i, k in enumerate(kinds):
             ax.scatter([], [], color="grey", marker=markers[i % len(markers)], label=k)
+        for i, label in enumerate(numbers):
+            ax.plot([], [], " ", label=f"{1 + i}: {label}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
+        ax.set_ylim(top=2 * peak_gflops)
         ax.set_xlabel("arithmetic intensity (FLOP per byte, fewest bytes moved)", fontsize=11)
         ax.set_ylabel("achieved GFLOP/s", fontsize=11)
         ax.set_title("bench layers: ops" if panel == "ops" else "bench latency: models", fontsize=12)

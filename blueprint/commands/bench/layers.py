@@ -41,7 +41,8 @@ def add(modes) -> None:
                    help="comma-separated, default %(default)s; "
                    + "; ".join(f"{name}: {text}" for name, text in TIMED_BACKEND_HELP.items()))
     p.add_argument("--ops", default=",".join(TIMED_OPS), help="comma-separated, default %(default)s")
-    p.add_argument("--quick", action="store_true", help="two small shapes and an 8 MiB copy for the bandwidth (a smoke run) instead of the five")
+    p.add_argument("--quick", action="store_true",
+                   help="two small shapes and an 8 MiB copy for the bandwidth (a smoke run) instead of the five")
     p.add_argument("--threads", type=int, default=None, help="threads for PyTorch, Numba and BLAS (default: PyTorch's)")
     p.add_argument("--repeats", type=int, default=10, help="alternated rounds per measurement (the median is reported)")
     p.add_argument("--no-compile", action="store_true", help="skip accel's cold/warm-cache compile-time probe")
