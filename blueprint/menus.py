@@ -7,7 +7,7 @@ Three lists of "backends" mean three things, so each has its own name:
 - ``VERIFY_BACKENDS``: the implementations that ``blueprint verify`` holds to the NumPy reference
   (``blueprint.verification``): its naive loops, accel, the PyTorch layers on each layer backend;
 - ``TIMED_BACKENDS``: the implementations that ``blueprint bench layers`` times on ``TIMED_OPS``
-  (``blueprint.benchmarks.ops``).
+  (``blueprint.benchmarks.ops``), each with its help in ``TIMED_BACKEND_HELP``.
 
 The benchmarks' menus: ``LATENCY_RUNTIMES`` and ``LATENCY_PAIRS`` of ``blueprint bench latency``, and
 ``TRAINING_PAIRS`` of ``blueprint bench training``, each pair a (baseline, BSConv variant) of zoo names.
@@ -16,7 +16,15 @@ from __future__ import annotations
 
 LAYER_BACKENDS = ("torch", "accel")
 VERIFY_BACKENDS = ("reference", "naive", "accel", "torch", "torch-accel")
-TIMED_BACKENDS = ("reference", "accel", "torch")
+# What each backend of `blueprint bench layers` calls (its --backends help).
+TIMED_BACKEND_HELP = {
+    "reference": "the vectorized NumPy reference (NumPy's BLAS)",
+    "accel": "accel as blueprint's accel backend runs it: its products on PyTorch's BLAS, PyTorch's threads",
+    "accel-direct": "accel as a user calls it: `import accel`, no matmul argument (accel.gemm's own tiles on "
+    "Numba's threads)",
+    "torch": "PyTorch's convolutions",
+}
+TIMED_BACKENDS = tuple(TIMED_BACKEND_HELP)
 # The layers and step that `blueprint bench layers` times: the depthwise step of Eq. (7) alone besides the three.
 TIMED_OPS = ("bsconv_u", "bsconv_s", "dsc", "depthwise")
 

@@ -1,6 +1,8 @@
 """``blueprint bench backends`` runs and prints the accel/torch table (a smoke test, not a benchmark)."""
 import re
 
+import pytest
+
 from blueprint import cli
 
 
@@ -11,13 +13,24 @@ def test_backends_bench_prints_a_ratio_and_spread_per_model_and_the_geometric_me
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("1 ") and "threads:" not in line]
     assert len(rows) == 1
-    threads, model, batch, torch_ms, accel_ms, ratio, spread = rows[0]
+    threads, model, batch, torch_ms, accel_ms, ratio, spread, torch_gflops, accel_gflops = rows[0]
     assert (threads, model, batch) == ("1", "cifar_mobilenetv1_w1d2_bsconvu", "2")
     assert float(torch_ms) > 0 and float(accel_ms) > 0
     assert abs(float(ratio.rstrip("x")) - float(torch_ms) / float(accel_ms)) < 0.01
     low, high = map(float, spread.split("-"))
     assert 0 < low <= high
-    assert re.search(r"^1 threads: geometric mean \d+\.\d\dx, minimum \d+\.\d\dx$", out, re.M)
+    assert float(torch_gflops) > 0 and float(accel_gflops) > 0
+    assert re.search(r"^1 threads: geometric mean \d+\.\d\dx, minimum \d+\.\d\dx; measured float32 "
+                     r"matrix-multiply peak \d+\.\d GFLOP/s$", out, re.M)
+
+
+def test_a_training_steps_flops_are_three_forwards_of_the_batch():
+    from blueprint.benchmarks.backends import step_flops
+    from blueprint.benchmarks.machine import rate
+
+    flops = step_flops(multiply_adds=1_000_000, batch=64)
+    assert flops == 3 * 2 * 1_000_000 * 64
+    assert rate(flops, 100.0) == pytest.approx(3.84)  # GFLOP/s of a 100 ms step
 
 
 def test_backends_bench_refuses_bad_arguments_in_one_line(capsys):

@@ -12,19 +12,25 @@ def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys
     assert cli.main(["bench", "layers", "--quick", "--repeats", "1", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "matrix-multiply peak" in printed and "geometric mean" in printed
+    assert "accel-direct x torch" in printed and "accel-direct GF/s" in printed
     report = json.loads(out.read_text())
-    assert report["backends"] == ["reference", "accel", "torch"]
+    backends = ["reference", "accel", "accel-direct", "torch"]
+    assert report["backends"] == backends
     assert report["matmul_peak_gflops"] > 0 and report["copy_gbps"] > 0
     assert "memory-copy bandwidth" in printed and "GB/s" in printed
     assert len(report["rows"]) == 4 * 2 * 2  # ops x quick shapes x (fwd, fwd+bwd)
     for row in report["rows"]:
         for key in ("ms", "gflops", *(("gbps",) if row["op"] == "depthwise" else ())):
-            assert set(row[key]) == {"reference", "accel", "torch"}
+            assert set(row[key]) == set(backends)
             assert all(v > 0 and math.isfinite(v) for v in row[key].values())
         assert ("gbps" in row) == (row["op"] == "depthwise")
         assert all(v >= 0 for v in row["spread"].values())
         assert row["vs_torch"]["torch"] == 1.0
+        assert all(g == pytest.approx(row["flops"] / row["ms"][b] / 1e6) for b, g in row["gflops"].items())
+        assert row["bytes"] > 0
     assert report["allocator"]
+    assert {f"accel-direct {op} {p}" for op in ("bsconv_u", "bsconv_s", "dsc", "depthwise")
+            for p in ("fwd", "fwd+bwd")} <= set(report["summary"])
     for summary in report["summary"].values():
         assert 0 < summary["min"] <= summary["geomean"]
     for m in report["memory"]:
@@ -51,9 +57,32 @@ def test_bench_reference_against_torch_only(capsys):
     assert "reference x torch" in printed and "accel" not in printed
 
 
+def test_accel_direct_calls_accel_as_a_user_does_with_its_own_matmul(monkeypatch):
+    """accel-direct passes no ``matmul``, so accel's default product (``accel.gemm.matmul``) runs; the accel
+    backend's runner passes PyTorch's."""
+    import accel
+    import accel.gemm
+    from blueprint.backend import torch_matmul
+    from blueprint.benchmarks.ops import QUICK_SHAPES, runner
+
+    seen = []
+    real = accel.bsconv_u_forward
+
+    def spy(*args, **kwargs):
+        y, cache = real(*args, **kwargs)
+        seen.append(("matmul" in kwargs, cache.matmul))
+        return y, cache
+
+    monkeypatch.setattr(accel, "bsconv_u_forward", spy)
+    for backend in ("accel-direct", "accel"):
+        for call in runner(backend, "bsconv_u", QUICK_SHAPES[0]):
+            call()
+    assert seen == [(False, accel.gemm.matmul)] * 2 + [(True, torch_matmul)] * 2
+
+
 def test_bench_refuses_unknown_backends(capsys):
     assert cli.main(["bench", "layers", "--backends", "reference,cuda"]) == 2
-    assert "--backends: expected a comma-separated subset of reference,accel,torch, got 'reference,cuda'" in (
+    assert "--backends: expected a comma-separated subset of reference,accel,accel-direct,torch, got 'reference,cuda'" in (
         capsys.readouterr().err
     )
 

@@ -1,7 +1,8 @@
-"""The benchmarks' shared timing (alternated rounds, median and spread) and the byte count of the depthwise step."""
+"""The benchmarks' shared timing (alternated rounds, median and spread), the fewest bytes of an op and the rates."""
 import pytest
 
-from blueprint.benchmarks.ops import Shape, depthwise_bytes
+from blueprint.benchmarks.machine import rate
+from blueprint.benchmarks.ops import Shape, fewest_bytes
 from blueprint.benchmarks.timing import alternated_ms, median_spread
 
 
@@ -22,8 +23,16 @@ def test_median_spread_is_the_median_and_the_interquartile_range_over_it():
     assert median_spread([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, pytest.approx((4.0 - 2.0) / 3.0))
 
 
-def test_depthwise_bytes_count_each_array_once():
-    s = Shape(batch=2, m=3, n=5, size=8, k=3, stride=2)  # x (2, 5, 8, 8), y and dy (2, 5, 4, 4), float32
-    x, y = 4 * 2 * 5 * 64, 4 * 2 * 5 * 16
-    assert depthwise_bytes(s, with_backward=False) == x + y
-    assert depthwise_bytes(s, with_backward=True) == x + y + y + 2 * x  # + dy read, x read, dx written
+def test_fewest_bytes_count_each_array_once():
+    s = Shape(batch=2, m=3, n=5, size=8, k=3, stride=2)  # depthwise x (2, 5, 8, 8), y and dy (2, 5, 4, 4), float32
+    x, y, w = 4 * 2 * 5 * 64, 4 * 2 * 5 * 16, 4 * (5 * 9 + 5)  # weights: (5, 1, 3, 3) and the bias
+    assert fewest_bytes("depthwise", s, with_backward=False) == x + y + w
+    # + dy read, x and the weights read again, dx and the weights' gradients written
+    assert fewest_bytes("depthwise", s, with_backward=True) == x + y + w + y + 2 * x + 2 * w
+    x, w = 4 * 2 * 3 * 64, 4 * (5 * 3 + 5 * 9 + 5)  # BSConv-U: x has M = 3 channels; W (5, 3, 1, 1), W_dw, bias
+    assert fewest_bytes("bsconv_u", s, with_backward=False) == x + y + w
+
+
+def test_rate_is_amount_per_millisecond_in_billions_per_second():
+    assert rate(3e9, 1000.0) == pytest.approx(3.0)  # 3 GFLOP in one second
+    assert rate(2e6, 0.5) == pytest.approx(4.0)

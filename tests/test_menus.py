@@ -22,6 +22,8 @@ def option(path: tuple[str, ...], flag: str) -> argparse.Action:
 
 def test_the_parsers_offer_the_menus():
     assert option(("bench", "layers"), "--backends").default.split(",") == list(menus.TIMED_BACKENDS)
+    assert all(f"{name}: {text}" in option(("bench", "layers"), "--backends").help
+               for name, text in menus.TIMED_BACKEND_HELP.items())
     assert option(("bench", "layers"), "--ops").default.split(",") == list(menus.TIMED_OPS)
     assert tuple(option(("bench", "training"), "--backend").choices) == menus.LAYER_BACKENDS
     assert pairs(option(("bench", "training"), "--pairs").default) == list(menus.TRAINING_PAIRS)

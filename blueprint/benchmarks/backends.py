@@ -9,7 +9,10 @@ in one process puts both sides under the same machine state (other work, clock, 
 between processes. The figure per model is ``median torch step / median accel step`` (above 1: accel
 is faster); the spread is the range of the per-round ratios (torch step over the accel step of the same
 round). Every thread count runs the whole table with ``torch.set_num_threads`` (which the accel backend
-follows). The geometric mean over the models is the issue's target figure.
+follows). The geometric mean over the models is the issue's target figure. Each side's GFLOP/s is a step's
+FLOPs, 3 x the forward's (a backward costs about twice its forward; 2 x the multiply-adds per image of
+``blueprint.profile``) x batch, over its median step time, beside the float32 GEMM peak measured at each thread
+count (``blueprint.benchmarks.machine``, stored in the rows).
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ import statistics
 
 import torch
 
+import blueprint
 from blueprint.backend import use_backend
+from blueprint.benchmarks.machine import matmul_peak_gflops, rate
 from blueprint.benchmarks.timing import alternated_ms
 from blueprint.benchmarks.training import train_step
 from blueprint.models import create
@@ -36,9 +41,15 @@ MODELS = (
 )
 
 
+def step_flops(multiply_adds: int, batch: int) -> float:
+    """FLOPs of a training step on ``batch`` images: forward (2 per multiply-add) plus a backward of twice that."""
+    return 3.0 * 2.0 * multiply_adds * batch
+
+
 def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
-    """Median step time of each side and the accel-over-torch ratio with its spread, for one model."""
+    """Median step time and GFLOP/s of each side and the accel-over-torch ratio with its spread, for one model."""
     model = create(name, num_classes=10).train()
+    flops = step_flops(blueprint.profile(model, input_size(name)).flops, batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch_size, *input_size(name))  # B,C,H,W
     y = torch.randint(0, 10, (batch_size,))
@@ -52,18 +63,21 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     ms = {side: statistics.median(t) for side, t in times.items()}
     paired = [t / a for t, a in zip(times["torch"], times["accel"])]  # the two steps of one round
     return dict(model=name, batch=batch_size, ms=ms, ratio=ms["torch"] / ms["accel"],
-                spread=(min(paired), max(paired)))
+                spread=(min(paired), max(paired)), flops=flops,
+                gflops={side: rate(flops, t) for side, t in ms.items()})
 
 
 def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None) -> list[dict]:
-    """``compare`` for every model at every thread count (rows carry ``threads``); ``on_row(row)`` as each is done."""
+    """``compare`` for every model at every thread count (rows carry ``threads`` and the GEMM peak measured at
+    it); ``on_row(row)`` as each is done."""
     rows = []
     before = torch.get_num_threads()
     try:
         for n in threads:
             torch.set_num_threads(n)
+            peak = matmul_peak_gflops()
             for name, batch in models:
-                row = dict(threads=n, **compare(name, batch, rounds, warmup))
+                row = dict(threads=n, matmul_peak_gflops=peak, **compare(name, batch, rounds, warmup))
                 rows.append(row)
                 if on_row:
                     on_row(row)
@@ -78,15 +92,19 @@ def geomean(values) -> float:
 
 
 def format_rows(rows: list[dict]) -> str:
-    """The table, then one line per thread count: the geometric mean and the minimum of the ratios."""
+    """The table, then one line per thread count: the geometric mean and the minimum of the ratios, and the
+    GEMM peak that the GF/s columns compare with."""
     table = format_table(
-        ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread"],
+        ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread", "torch GF/s", "accel GF/s"],
         [[str(r["threads"]), r["model"], str(r["batch"]), f"{r['ms']['torch']:.1f}", f"{r['ms']['accel']:.1f}",
-          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}"] for r in rows],
-        align="<<>>>>>",
+          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}", f"{r['gflops']['torch']:.1f}",
+          f"{r['gflops']['accel']:.1f}"] for r in rows],
+        align="<<>>>>>>>",
     )
     lines = [table, ""]
     for n in dict.fromkeys(r["threads"] for r in rows):
-        ratios = [r["ratio"] for r in rows if r["threads"] == n]
-        lines.append(f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x")
+        here = [r for r in rows if r["threads"] == n]
+        ratios = [r["ratio"] for r in here]
+        lines.append(f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x; measured "
+                     f"float32 matrix-multiply peak {here[0]['matmul_peak_gflops']:.1f} GFLOP/s")
     return "\n".join(lines)

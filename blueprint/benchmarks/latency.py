@@ -17,12 +17,18 @@ pool). Both models of a pair are timed together: after warm-up calls, ``repeats`
 of every (model, runtime), in an order that rotates from round to round (``blueprint.benchmarks.timing``),
 so that the machine's drift hits both models and all runtimes alike; the figure is the median over the
 rounds and the spread is the interquartile range over the median. Parameters and multiply-adds per image
-come from ``blueprint.profile`` of the model as built.
+come from ``blueprint.profile`` of the model as built. Each runtime's GFLOP/s (``gflops``) is 2 x multiply-adds
+per image x batch over its median time, printed beside the machine's float32 GEMM peak and copy bandwidth
+(``blueprint.benchmarks.machine``, measured once per run at its thread count and stored in every row). A row
+also stores the fewest bytes a forward of the batch moves, input + weights + output once in float32
+(``fewest_bytes``), for the roofline (``blueprint.benchmarks.roofline``). Rows written before these fields
+existed are still read and printed, with no limits line.
 """
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import tempfile
 
@@ -32,6 +38,7 @@ import torch
 
 import blueprint
 from blueprint import deployment
+from blueprint.benchmarks.machine import copy_bandwidth_gbps, matmul_peak_gflops, rate
 from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.inference import InferenceEngine
 from blueprint.menus import LATENCY_PAIRS, LATENCY_RUNTIMES
@@ -40,6 +47,8 @@ from blueprint.progress import progress
 from blueprint.tables import format_table
 
 BATCHES = (1, 32)
+# what read_json requires of every row (the roofline also needs "bytes" and the machine's limits)
+ROW_FIELDS = ("pair", "role", "model", "batch", "macs", "runtimes")
 ROLES = ("baseline", "bsconv")
 
 
@@ -68,6 +77,17 @@ def check_agreement(calls: dict, x: torch.Tensor) -> None:
             raise RuntimeError(f"latency: runtime {name} disagrees with eager PyTorch")
 
 
+def fewest_bytes(params: int, input_elements: int, output_elements: int, batch: int) -> float:
+    """The fewest bytes a float32 forward of ``batch`` images moves: the weights read once, each image's input
+    read and output written once (the activations in between kept in cache, as a fused runtime can)."""
+    return 4.0 * (params + batch * (input_elements + output_elements))
+
+
+def gflops(row: dict, runtime: str) -> float:
+    """The GFLOP/s of ``runtime`` on ``row``: 2 FLOPs per multiply-add, per image, x batch, over its median ms."""
+    return rate(2.0 * row["macs"] * row["batch"], row["runtimes"][runtime]["ms"])
+
+
 def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: int, on_round=None) -> list[dict]:
     """One row per model of ``pair`` and batch size: its cost and each runtime's median ms, spread, images/s.
     Both models on every runtime go into one alternation, so the BSConv-over-baseline ratio compares two
@@ -78,19 +98,19 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
             size = input_size(name)
             torch.manual_seed(0)
             model = create(name).eval()
-            models[role] = (name, size, blueprint.profile(model, size))
+            models[role] = (name, size, blueprint.profile(model, size), model(torch.zeros(1, *size)).numel())
             os.makedirs(os.path.join(folder, role))
             calls[role] = runtimes(model, size, chosen, os.path.join(folder, role))
             check_agreement(calls[role], torch.randn(2, *size))
         rows = []
         for batch in batches:
-            inputs = {role: torch.randn(batch, *size) for role, (_, size, _) in models.items()}  # B,C,H,W
+            inputs = {role: torch.randn(batch, *size) for role, (_, size, _, _) in models.items()}  # B,C,H,W
             ms = alternated_ms({(role, runtime): functools.partial(call, inputs[role])
                                 for role in models for runtime, call in calls[role].items()}, repeats, warmup,
                                on_round)
-            for role, (name, _, cost) in models.items():
+            for role, (name, size, cost, outputs) in models.items():
                 row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
-                       "runtimes": {}}
+                       "bytes": fewest_bytes(cost.params, math.prod(size), outputs, batch), "runtimes": {}}
                 for runtime in calls[role]:
                     median, spread = median_spread(ms[role, runtime])
                     row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
@@ -99,19 +119,21 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
 
 
 def run(pairs=LATENCY_PAIRS, chosen=LATENCY_RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
-        on_row=None) -> list[dict]:
-    """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count). Each row gets
-    ``pair`` (its index) and ``role`` (baseline or bsconv); ``on_row(row)`` sees each as it is done."""
+        on_row=None, copy_mib: int = 256) -> list[dict]:
+    """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count), after measuring
+    the GEMM peak and the bandwidth of a ``copy_mib`` MiB copy. Each row gets ``pair`` (its index), ``role``
+    (baseline or bsconv), ``threads`` and those two limits; ``on_row(row)`` sees each as it is done."""
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     rows, at = [], []  # at: the pair being measured
     bar = progress(len(pairs) * len(batches) * (warmup + repeats), "bench latency", status=lambda: " ".join(at))
     with threadpoolctl.threadpool_limits(threads), bar:
+        limits = {"matmul_peak_gflops": matmul_peak_gflops(), "copy_gbps": copy_bandwidth_gbps(copy_mib)}
         for index, pair in enumerate(pairs):
             at[:] = [":".join(pair)]
             for row in measure_pair(pair, chosen, batches, repeats, warmup, on_round=lambda: bar.update(1)):
-                row.update(pair=index, threads=threads)
+                row.update(pair=index, threads=threads, **limits)
                 rows.append(row)
                 if on_row:
                     on_row(row)
@@ -133,12 +155,15 @@ def speedups(rows: list[dict]) -> list[dict]:
 
 
 def format_report(rows: list[dict]) -> str:
-    """The latency table (median ms, spread, images/s per runtime) and the BSConv-over-baseline speed table."""
+    """The latency table (median ms, spread, images/s and GFLOP/s per runtime) and the BSConv-over-baseline
+    speed table, under the machine's limits (those of the first row: runs read together may differ)."""
     chosen = list(rows[0]["runtimes"])
-    header = ("model", "batch", "params", "MMACs/image", *(f"{r} ms (images/s)" for r in chosen))
+    header = ("model", "batch", "params", "MMACs/image", *(f"{r} ms (images/s)" for r in chosen),
+              *(f"{r} GF/s" for r in chosen))
     body = [
         (r["model"], str(r["batch"]), f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}",
-         *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()))
+         *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()),
+         *(f"{gflops(r, runtime):.1f}" for runtime in r["runtimes"]))
         for r in rows
     ]
     ratio_header = ("baseline -> BSConv", "batch", "baseline/BSConv MACs", *(f"{r} speed-up" for r in chosen))
@@ -148,8 +173,12 @@ def format_report(rows: list[dict]) -> str:
         for s in speedups(rows)
     ]
     threads = rows[0]["threads"]
+    limits = "GF/s = 2 x multiply-adds x batch / median time; " + (
+        f"measured float32 matrix-multiply peak: {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory-copy bandwidth: "
+        f"{rows[0]['copy_gbps']:.1f} GB/s" if "matmul_peak_gflops" in rows[0] else "the machine's limits not measured "
+        "in these runs")
     return (f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
-            f"range\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
+            f"range\n{limits}\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
             f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")
 
 
@@ -200,7 +229,7 @@ def read_json(paths) -> list[dict]:
         try:
             with open(path) as f:
                 here = json.load(f)["rows"]
-            if not all({"pair", "role", "model", "batch", "macs", "runtimes"} <= set(r) for r in here):
+            if not all(set(ROW_FIELDS) <= set(r) for r in here):
                 raise KeyError("a row's fields")
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"paths: {path!r} holds no rows written by the latency benchmark ({err})") from None

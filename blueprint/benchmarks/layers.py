@@ -1,11 +1,13 @@
-"""``blueprint bench layers``: the reference, accel and PyTorch side by side on MobileNet-shaped layers.
+"""``blueprint bench layers``: the reference, accel (as the accel backend runs it and as a user calls it,
+``accel-direct``) and PyTorch side by side on MobileNet-shaped layers.
 
 For each op (BSConv-U, BSConv-S, DSC, and the depthwise step of Eq. (7) alone), shape and backend it
 times the forward and forward + backward in float32 with the same thread count for PyTorch, Numba and
 BLAS, the backends alternated call by call (``blueprint.benchmarks.timing``), and reports the median
 milliseconds over ``repeats`` rounds with their spread, the speed relative to PyTorch (``torch ms /
 backend ms``, above 1 is faster than PyTorch) and the achieved GFLOP/s next to the machine's measured
-float32 matrix-multiply peak. The depthwise step does about K^2 multiply-adds per value it reads, so
+float32 matrix-multiply peak (``blueprint.benchmarks.machine``). Each row stores its FLOPs and the fewest
+bytes the op can move (``ops.fewest_bytes``), for the roofline (``blueprint.benchmarks.roofline``). The depthwise step does about K^2 multiply-adds per value it reads, so
 its bound is memory, not arithmetic: its rows also give GB/s (the fewest bytes the step can move, over
 its time) next to the measured bandwidth of a large array copy. Freed memory stays in the process while it runs (``blueprint.benchmarks.allocator``),
 so that page faults do not swamp the timings. Optionally also accel's first-call compile time (cold and warm cache) and the
@@ -14,8 +16,12 @@ peak memory of the naive full-kernel BSConv-U against the factorized one.
 The vectorized reference against PyTorch alone is ``--backends reference,torch``. The reference's rows are
 timed after all the others: its products run on NumPy's OpenBLAS, whose threads busy-wait for a while after
 each call and would slow whatever runs next on the same cores (accel and PyTorch share one thread team).
+``accel-direct`` makes no NumPy BLAS call on these ops (its products run on ``accel.gemm``). In one process
+Numba has one threading layer: with ``accel`` also timed, the one the accel backend chooses (OpenMP, on
+PyTorch's team, ``blueprint.accel_threads``); with ``--backends accel-direct,torch``, Numba's own default, as
+in a user's process. The header names it.
 
-The header names the BLAS that NumPy (hence accel's pointwise steps) runs on: library, kernel
+The header names the BLAS that NumPy (hence the reference's products) runs on: library, kernel
 ('architecture', from ``threadpoolctl``) and threads. For a fair comparison that kernel must be the
 one the CPU supports best. Some machines set ``OPENBLAS_CORETYPE`` (e.g. ``Haswell``) and
 ``OPENBLAS_L2_SIZE`` in the environment, a workaround for old OpenBLAS builds, which makes the current
@@ -31,19 +37,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import dataclass, field
 
 import numba
-import numpy as np
 import threadpoolctl
 import torch
 
 from blueprint import accel_threads
 from blueprint.benchmarks.allocator import keep_freed_memory
 from blueprint.benchmarks.compile_time import compile_times
+from blueprint.benchmarks.machine import copy_bandwidth_gbps, matmul_peak_gflops, rate
 from blueprint.benchmarks.memory import bsconv_u_peak_memory
-from blueprint.benchmarks.ops import SHAPES, Shape, depthwise_bytes, forward_flops, runner
+from blueprint.benchmarks.ops import SHAPES, Shape, fewest_bytes, forward_flops, runner
 from blueprint.benchmarks.timing import alternated_ms, median_spread
 from blueprint.menus import TIMED_BACKENDS, TIMED_OPS
 from blueprint.progress import progress
@@ -119,53 +124,27 @@ class Report:
         }
 
 
-def best_ms(fn, repeats: int) -> float:
-    """The fastest of ``repeats`` calls after one warm-up call (which also compiles), in milliseconds."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
-
-
-def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
-    """The best float32 GEMM rate of PyTorch's BLAS (which runs the products of both the torch and the accel
-    backend) on size x size matrices, measured three times."""
-    a = torch.from_numpy(np.random.default_rng(0).standard_normal((size, size), dtype=np.float32))
-    flops = 2.0 * size**3
-    return max(flops / best_ms(lambda: a @ a, repeats) / 1e6 for _ in range(3))
-
-
-def copy_bandwidth_gbps(mib: int = 256, repeats: int = 10) -> float:
-    """The best rate of copying a float32 array of ``mib`` MiB into another (bytes read plus bytes written,
-    GB/s), with NumPy and with PyTorch's threaded copy, each measured twice; both arrays touched first."""
-    src = np.ones(mib << 18, dtype=np.float32)
-    dst = np.zeros_like(src)
-    src_t, dst_t = torch.from_numpy(src), torch.from_numpy(dst)
-    moved = 2.0 * src.nbytes
-    return max(moved / best_ms(fn, repeats) / 1e6 for fn in (lambda: np.copyto(dst, src), lambda: dst_t.copy_(src_t)) * 2)
-
-
 def _row(op: str, s: Shape, p: str, times: dict) -> dict:
-    """The report's row of one (op, shape, pass): median ms and spread per backend, ratios, GFLOP/s, GB/s."""
+    """The report's row of one (op, shape, pass): its FLOPs and fewest bytes (``ops.fewest_bytes``), median ms
+    and spread per backend, ratios, GFLOP/s and, for the depthwise step, GB/s."""
     ms, spread = {}, {}
     for b, t in times.items():
         ms[b], spread[b] = median_spread(t)
     flops = FLOP_FACTOR[p] * forward_flops(op, s)
+    moved = fewest_bytes(op, s, with_backward=p == "fwd+bwd")
     row = {
         "op": op,
         "shape": s.label(),
         "pass": p,
+        "flops": flops,
+        "bytes": moved,
         "ms": ms,
         "spread": spread,
         "vs_torch": {b: ms["torch"] / ms[b] for b in ms if "torch" in ms},
-        "gflops": {b: flops / ms[b] / 1e6 for b in ms},
+        "gflops": {b: rate(flops, ms[b]) for b in ms},
     }
     if op == "depthwise":
-        moved = depthwise_bytes(s, with_backward=p == "fwd+bwd")
-        row["gbps"] = {b: moved / ms[b] / 1e6 for b in ms}
+        row["gbps"] = {b: rate(moved, ms[b]) for b in ms}
     return row
 
 
@@ -206,7 +185,7 @@ def run(
         bar.close()
         for (op, s, p), times in samples.items():
             report.rows.append(_row(op, s, p, {b: times[b] for b in backends}))
-        if "accel" in backends:
+        if {"accel", "accel-direct"} & set(backends):
             report.numba_layer = numba.threading_layer()
         if with_memory and "accel" in backends:
             report.memory = [{"shape": s.label(), **bsconv_u_peak_memory(s)} for s in shapes]

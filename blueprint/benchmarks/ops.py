@@ -3,14 +3,17 @@ depthwise step of Eq. (7) alone (BSConv-U's: a K x K depthwise convolution on th
 pointwise step produced), whose speed is bound by memory traffic rather than arithmetic.
 
 A ``Shape`` is (B, M, N, H, K, stride), with 'same' padding K // 2. ``runner`` gives, for one op of
-``blueprint.menus.TIMED_OPS`` on one of its ``TIMED_BACKENDS`` (``reference``, ``accel`` or ``torch``), the two closures that are timed: the forward
-alone and forward + backward (the backward with a fixed upstream gradient dy). accel runs as the accel
+``blueprint.menus.TIMED_OPS`` on one of its ``TIMED_BACKENDS``, the two closures that are timed: the forward
+alone and forward + backward (the backward with a fixed upstream gradient dy). ``accel`` runs as the accel
 backend of ``blueprint`` runs it: its pointwise products on PyTorch's BLAS (``blueprint.backend.torch_matmul``)
-and its kernels on PyTorch's OpenMP threads (``blueprint.accel_threads``).
+and its kernels on PyTorch's OpenMP threads (``blueprint.accel_threads``). ``accel-direct`` calls
+``accel`` as a user does: ``import accel`` and its functions without a ``matmul`` argument, so that the
+pointwise products run on accel's own ``accel.gemm.matmul`` (Numba's threads) and nothing else is set up.
 """
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,11 +90,15 @@ def forward_flops(op: str, s: Shape) -> float:
     return 2.0 * s.batch * (pointwise_in * hw + pointwise_out * out + depthwise * out * s.k * s.k)
 
 
-def depthwise_bytes(s: Shape, with_backward: bool) -> float:
-    """The fewest bytes the float32 depthwise step can move: x read and y written once (forward); the
-    backward also reads dy and x and writes dx once (the weights are too small to count)."""
-    x, y = 4.0 * s.batch * s.n * s.size**2, 4.0 * s.batch * s.n * s.out_size**2
-    return x + y + (y + 2 * x if with_backward else 0.0)
+def fewest_bytes(op: str, s: Shape, with_backward: bool) -> float:
+    """The fewest bytes the float32 op can move, each array once: x and the weights read and y written
+    (forward); the backward also reads dy, x and the weights again and writes dx and the weights' gradients.
+    The depthwise step's weights are a few KiB beside its activations; its bound is memory traffic."""
+    x = s.batch * in_channels(op, s) * s.size**2
+    y = s.batch * s.n * s.out_size**2
+    w = sum(math.prod(shape) for shape in weight_shapes(op, s))
+    forward = x + w + y
+    return 4.0 * (forward + (y + 2 * x + 2 * w if with_backward else 0))
 
 
 def inputs(op: str, s: Shape, seed: int = 0):
@@ -134,8 +141,8 @@ def runner(backend: str, op: str, s: Shape):
         return forward, forward_backward
     if backend == "accel":
         module, extra = accel_threads.accel(), {"matmul": torch_matmul}
-    else:
-        module, extra = importlib.import_module(backend), {}
+    else:  # reference or accel-direct: the package itself, its defaults
+        module, extra = importlib.import_module(backend.removesuffix("-direct")), {}
     if op == "depthwise":  # conv2d with one group per channel; it takes no matmul
         fwd, bwd, extra = module.conv2d_forward, module.conv2d_backward, {"groups": s.n}
     else:

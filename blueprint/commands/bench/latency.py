@@ -44,7 +44,8 @@ def run(args) -> int:
             bench.write_json(rows, args.json)
 
     try:
-        bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep)
+        bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep,
+                  copy_mib=8 if args.quick else 256)
     finally:  # what was measured before an interruption or a failure is still reported
         if rows:
             _report(rows, args.png)
@@ -81,7 +82,7 @@ def add(modes) -> None:
         description="Inference latency (eval mode, float32) of baselines against their BSConv variants at batch 1 "
         "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel backend, "
         "the same thread count for each, both models of a pair and all runtimes alternated round by round; median "
-        "ms, spread, images/s, "
+        "ms, spread, images/s, GFLOP/s beside the measured GEMM peak and copy bandwidth, "
         "parameters and multiply-adds, and the speed-up of each BSConv model over its baseline. "
         f"Benchmark with `{BENCH_ENV} blueprint bench latency --threads 2 --png latency.png`.",
     )
@@ -89,7 +90,7 @@ def add(modes) -> None:
     p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
     p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
     p.add_argument("--quick", action="store_true",
-                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round")
+                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round, an 8 MiB copy for the bandwidth")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
