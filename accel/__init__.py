@@ -22,6 +22,7 @@ products and the fused inference layers (BSConv-U as one pass, its pointwise out
 The analysis helpers of ``reference`` (``*_kernel``, ``pc1_explained_variance``,
 ``blueprint_factorize``) are not performance paths and are not repeated here.
 """
+
 from accel import fused_nhwc
 from accel.conv2d import conv2d_backward, conv2d_forward
 from accel.orthonormal import orthonormal_loss, orthonormal_loss_backward

@@ -8,6 +8,7 @@ Backward, from the forward's matrix form Y_g = W_g @ cols_g (per sample, per gro
 dW_g = sum_b dY_g cols_g^T, dcols_g = W_g^T dY_g, dx = col2im(dcols) (the adjoint of the gather),
 db = the sum of dy over batch and space.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

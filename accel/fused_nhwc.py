@@ -14,6 +14,7 @@ at the model's entry and exit instead of per layer.
 ``pack_bsconv_u`` / ``pack_pointwise`` check and pack the weights once (``reference.checks``' rules), and
 each call checks the activation it is given against them.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -86,8 +87,15 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
     dtype, cp = w_pw.dtype, padded(n)
     taps = np.zeros((w_dw.shape[2], w_dw.shape[3], cp), dtype=dtype)  # KH,KW,Np
     taps[:, :, :n] = w_dw[:, 0].transpose(1, 2, 0)
-    return FusedBSConvU(_packed_pointwise(w_pw, in_channels, dtype), _vector(pw_bias, cp, dtype), taps,
-                        _vector(bias, cp, dtype), geometry, in_channels, n)  # fmt: skip
+    return FusedBSConvU(
+        _packed_pointwise(w_pw, in_channels, dtype),
+        _vector(pw_bias, cp, dtype),
+        taps,
+        _vector(bias, cp, dtype),
+        geometry,
+        in_channels,
+        n,
+    )
 
 
 def pack_pointwise(w, bias=None, in_channels=None, stride=1):
@@ -102,8 +110,9 @@ def pack_pointwise(w, bias=None, in_channels=None, stride=1):
     if bias is not None and np.shape(bias) != (n,):
         raise ValueError(f"bias: expected shape ({n},), got {np.shape(bias)}")
     stride = checks.int_pair("stride", stride, 1)
-    return FusedPointwise(_packed_pointwise(w, in_channels, w.dtype), _vector(bias, padded(n), w.dtype), stride,
-                          in_channels, n)  # fmt: skip
+    return FusedPointwise(
+        _packed_pointwise(w, in_channels, w.dtype), _vector(bias, padded(n), w.dtype), stride, in_channels, n
+    )
 
 
 def _output(out, shape, dtype):
@@ -111,7 +120,9 @@ def _output(out, shape, dtype):
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == dtype and out.flags.c_contiguous):
-        raise ValueError(f"out: expected a C-contiguous {shape} {np.dtype(dtype)} array, got {getattr(out, 'shape', out)}")
+        raise ValueError(
+            f"out: expected a C-contiguous {shape} {np.dtype(dtype)} array, got {getattr(out, 'shape', out)}"
+        )
     return out
 
 
@@ -155,8 +166,19 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
     threads = numba.get_num_threads()
     bands = 1 if x.shape[0] >= 2 * threads else min(shape_out[1], -(-2 * threads // x.shape[0]))
-    bsconv_u_kernel(x, layer.w, layer.pw_bias, layer.taps, layer.bias, res, _activation(mid_act), _activation(act),
-                    layer.geometry, max(bands, 1), y)  # fmt: skip
+    bsconv_u_kernel(
+        x,
+        layer.w,
+        layer.pw_bias,
+        layer.taps,
+        layer.bias,
+        res,
+        _activation(mid_act),
+        _activation(act),
+        layer.geometry,
+        max(bands, 1),
+        y,
+    )
     return y
 
 

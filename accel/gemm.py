@@ -12,6 +12,7 @@ where it lies, row-major or column-major (a transposed view: the tile's four pix
 then adjacent), and copied only if it is neither. The parallel tasks (``accel.tiles.matmul_kernel``) are
 blocks of rows of A (``rows_per_task``), each writing whole rows of the result.
 """
+
 from __future__ import annotations
 
 import numba

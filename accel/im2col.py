@@ -9,6 +9,7 @@ which is how the gradient of x is formed from ``W_g^T @ dy``. Both kernels run i
 Every kernel they call is defined in this file (Numba's on-disk cache checks only the compiled
 function's own file, so a callee in another file could go stale).
 """
+
 from __future__ import annotations
 
 import numpy as np

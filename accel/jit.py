@@ -29,6 +29,7 @@ cache holds the vectorized code (``tests/test_accel_jit.py`` checks both, in fre
 kernels also leave out ``reassoc``: with it the loop vectorizer takes the reduction over the input channels
 instead and the tile gets slower.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -9,6 +9,7 @@
   kernels (``accel.nhwc``) where it comes NCHW (DSC, a depthwise ``conv2d``). Viewing both
   layouts as 3-D, (B, C, H W) and (B, H W, C), the change swaps the last two axes.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -28,6 +28,7 @@ NCHW dx[b]), and accumulates dw per output column q in its own buffer, summed ov
 into its partial sums ``dw_part[b]``, ``db_part[b]``; the caller sums those over the batch. No two
 tasks write the same element.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ Both are matrix products, W W^T and E W, so BLAS runs them (a loop over the M'^2
 first version of this file, ran them serially at a few GFLOP/s); ``matmul`` chooses the product as in
 ``accel.separable``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -39,6 +39,7 @@ tap by tap (``tap_backward``: the scatter into dx and the tap's sum for dw in on
 Every kernel this module's kernels call is defined in this file, so Numba's on-disk cache (which checks
 only the source file of the function it compiled) never runs a stale callee.
 """
+
 from __future__ import annotations
 
 import functools
@@ -102,9 +103,9 @@ def masks_3x3(geometry, x_hw, group, dtype):
     """(4, group H W): the row masks of i = 0, 2 and the column masks of j = 0, 2, over ``group`` planes."""
     rows, cols = _inside(geometry, x_hw)
     h, w = x_hw
-    four = np.stack([
-        np.repeat(rows[0], w), np.repeat(rows[2], w), np.tile(cols[0], h), np.tile(cols[2], h)
-    ]).astype(dtype)  # 4,H*W
+    four = np.stack([np.repeat(rows[0], w), np.repeat(rows[2], w), np.tile(cols[0], h), np.tile(cols[2], h)]).astype(
+        dtype
+    )  # 4,H*W
     return np.ascontiguousarray(np.tile(four, (1, group)))
 
 
@@ -156,7 +157,15 @@ def _forward_3x3(out, src, w, masks, edge_masks, row_shift, col_shift):
     (top, bottom, left, right), (a00, a01, a02, a10, a11, a12, a20, a21, a22) = four, nine
     o = out[lo:hi]
     w00, w01, w02, w10, w11, w12, w20, w21, w22 = (
-        w[0, 0], w[0, 1], w[0, 2], w[1, 0], w[1, 1], w[1, 2], w[2, 0], w[2, 1], w[2, 2]
+        w[0, 0],
+        w[0, 1],
+        w[0, 2],
+        w[1, 0],
+        w[1, 1],
+        w[1, 2],
+        w[2, 0],
+        w[2, 1],
+        w[2, 2],
     )
     for t in range(o.shape[0]):
         column0 = top[t] * w00 * a00[t] + w10 * a10[t] + bottom[t] * w20 * a20[t]
@@ -206,13 +215,16 @@ def _weight_grad_3x3(g, src, masks, edge_masks, row_shift, col_shift, d_taps):
     for i in range(3):
         for j in range(3):
             shift = (i - 1) * row_shift + (j - 1) * col_shift
-            d_taps[i, j] += sums[i][j] + tap_backward(scratch, g, src, zero, edge_masks[i, j, 0], shift, (0, reach), True)
+            d_taps[i, j] += sums[i][j] + tap_backward(
+                scratch, g, src, zero, edge_masks[i, j, 0], shift, (0, reach), True
+            )
             end_mask = edge_masks[i, j, 1]
             d_taps[i, j] += tap_backward(scratch, g_end, src_end, zero, end_mask, shift + reach, (0, reach), True)
     return True
 
 
 weight_grad_3x3 = jit(_weight_grad_3x3, parallel=False)
+
 
 def _gather(a, c, b0, b1, channel_major):
     """The planes (b0..b1-1, c) of ``a`` as one run: a view where they lie together (channel-major a,
@@ -384,8 +396,19 @@ def depthwise_forward(x, w, bias, route: Route, x_channel_major=False, y_channel
     taps, masks, fused_masks = _operands(x.shape[2:], w, route, x.dtype)
     y = np.empty((nc, nb, ho, wo) if y_channel_major else (nb, nc, ho, wo), dtype=x.dtype)  # C,B,Ho,Wo or B,C,Ho,Wo
     bias = np.zeros(nc, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
-    forward_kernel(x, taps, bias, masks, fused_masks, y, route.geometry, x_channel_major, y_channel_major,
-                   route.group, route.stacked)  # fmt: skip
+    forward_kernel(
+        x,
+        taps,
+        bias,
+        masks,
+        fused_masks,
+        y,
+        route.geometry,
+        x_channel_major,
+        y_channel_major,
+        route.group,
+        route.stacked,
+    )
     return y
 
 
@@ -401,6 +424,19 @@ def depthwise_backward(dy, x, w, route: Route, dy_channel_major=False, x_channel
     dx = np.empty_like(x)  # like x
     dw_part = np.empty((n_groups, nc, *w.shape[2:]), dtype=x.dtype)  # groups,C,KH,KW
     db_part = np.empty((n_groups, nc), dtype=x.dtype)  # groups,C
-    backward_kernel(dy, x, taps, masks, fused_masks, dx, dw_part, db_part, route.geometry, dy_channel_major,
-                    x_channel_major, route.group, route.stacked)  # fmt: skip
+    backward_kernel(
+        dy,
+        x,
+        taps,
+        masks,
+        fused_masks,
+        dx,
+        dw_part,
+        db_part,
+        route.geometry,
+        dy_channel_major,
+        x_channel_major,
+        route.group,
+        route.stacked,
+    )
     return dx, dw_part.sum(axis=0)[:, None], db_part.sum(axis=0)

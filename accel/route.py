@@ -11,6 +11,7 @@ Two kernel families compute the same equation on different memory layouts:
 
 The thresholds, in one place, each with the measurement that chose it (2 cores, float32, MobileNet shapes):
 """
+
 from __future__ import annotations
 
 import functools

@@ -21,6 +21,7 @@ Each forward keeps the intermediate its backward needs (the folded x and V' for 
 BSConv-S, U for DSC), so the backward recomputes nothing; no full (N, M, K, K) kernel and no im2col
 matrix is ever formed.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -133,9 +134,7 @@ def bsconv_u_backward(dy, cache):
     checks.check_cache("bsconv_u", cache, weights=2, kind=SeparableCache)
     dy = _grad(dy, cache)
     (v,), (w_pw, w_dw) = cache.intermediates, cache.weights
-    dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(
-        dy, v, cache.x, w_pw, w_dw, cache.route, cache.matmul
-    )
+    dx_mat, dw_pw, dw_dw, db = _depthwise_then_pointwise_backward(dy, v, cache.x, w_pw, w_dw, cache.route, cache.matmul)
     return unfold(dx_mat, cache.x_shape), dw_pw, dw_dw, db if cache.has_bias else None
 
 

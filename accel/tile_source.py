@@ -20,6 +20,7 @@ plain Python in the file it is compiled from, so Numba's ``cache=True`` keys it 
   negative-index test on each access kept it scalar), and the taps are read inside the pixel loop (loaded
   before it, they reach the loop body as scalars from outside its block, which SLP does not combine).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -72,7 +73,9 @@ def _depthwise_pixels(pixels: int, q: str, indent: int) -> list[str]:
             lines.append(f"{pad}t = taps[{i}, {j}, c0 : c0 + {c}]")
             for p in range(pixels):
                 col = f"({q} + {p}) * sw" if p else f"{q} * sw"
-                lines.append(f"{pad}x = r{i}[{col} + {j} * dw, c0 : c0 + {c}]" if j else f"{pad}x = r{i}[{col}, c0 : c0 + {c}]")
+                lines.append(
+                    f"{pad}x = r{i}[{col} + {j} * dw, c0 : c0 + {c}]" if j else f"{pad}x = r{i}[{col}, c0 : c0 + {c}]"
+                )
                 lines += [f"{pad}a{p}_{n} += t[{n}] * x[{n}]" for n in range(c)]
     for p in range(pixels):
         lines.append(f"{pad}o = out[{q} + {p}, c0 : c0 + {c}]" if p else f"{pad}o = out[{q}, c0 : c0 + {c}]")
@@ -85,10 +88,10 @@ def depthwise_3x3() -> list[str]:
     c, px = CHANNELS, DEPTHWISE_PIXELS
     lines = [
         "def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):",
-        "    \"\"\"out[q, c] = bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row: ring",
+        '    """out[q, c] = bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row: ring',
         "    (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, C),",
         f"    out (Wo, C), C a multiple of {c}. {px} output pixels at a time sum their nine products in registers, each",
-        "    tap read once for them; the last Wo mod 4 pixels one at a time.\"\"\"",
+        '    tap read once for them; the last Wo mod 4 pixels one at a time."""',
         "    r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]",
         f"    full = out.shape[0] - out.shape[0] % {px}",
         f"    for c0 in range(0, out.shape[1], {c}):",
@@ -103,7 +106,7 @@ def depthwise_3x3() -> list[str]:
 
 def generated_block() -> str:
     """The text between (and including) the marker lines of ``accel/tiles.py``."""
-    return "\n".join([BEGIN, *pointwise_tiles(), "", "", *depthwise_3x3(), END])
+    return "\n".join([BEGIN, *pointwise_tiles(), "", "", *depthwise_3x3(), "", "", END])
 
 
 def tiles_path() -> pathlib.Path:

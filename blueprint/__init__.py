@@ -3,6 +3,7 @@
 The names below load their module (and PyTorch) on first use, so that ``import blueprint`` and the command
 line's ``--help`` stay fast (PEP 562's module ``__getattr__``).
 """
+
 from blueprint.lazy import lazy_exports
 
 _HOMES = {

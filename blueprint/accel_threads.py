@@ -21,6 +21,7 @@ accel backend first runs a layer (``accel()``), or around each accel call (``sco
   call and restored after it (``scope``), so that ``torch.set_num_threads`` and ``torchrun``'s one thread per
   process hold for accel's kernels too.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -20,6 +20,7 @@ weight layouts and always use accel. Each Function converts tensors to NumPy wit
 once (no double backward). Modifying the input or a weight in place between the forward and the
 backward raises autograd's usual error, as on the torch backend.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,7 +89,12 @@ class _Separable(torch.autograd.Function):
         *weights, b, stride, padding, dilation = args
         with accel_threads.scope():
             y, cache = _accel_op(f"{op}_forward")(
-                _np(x), *map(_np, weights), _np(b), stride=stride, padding=padding, dilation=dilation,
+                _np(x),
+                *map(_np, weights),
+                _np(b),
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
                 matmul=torch_matmul,
             )
         ctx.op, ctx.cache = op, cache

@@ -15,6 +15,7 @@ Every failure is one line on stderr, ``blueprint CMD: error: ...``, and no trace
   optional package missing, told with its install line): exit 1;
 - Ctrl-C or SIGTERM: exit 130 or 143, with what was kept and how to resume where the library says so.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -21,6 +21,7 @@ Each replaced layer's relative error ||W - W_hat||_F / ||W||_F is written to ``m
 ``ConversionReport``) and logged at INFO level to the ``blueprint.convert`` logger. A model with nothing to
 convert is left as it is, with a ``UserWarning`` saying what its convolutions are instead.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -297,9 +298,16 @@ def convert(
                 error,
             )
         )
-        log.info("%s: %s %d->%d %s -> %s%s", name or "<model>", type(conv).__name__, m, n,
-                 "x".join(map(str, kernel)), to,
-                 "" if error is None else f", rel. error {error:.3e}")  # fmt: skip
+        log.info(
+            "%s: %s %d->%d %s -> %s%s",
+            name or "<model>",
+            type(conv).__name__,
+            m,
+            n,
+            "x".join(map(str, kernel)),
+            to,
+            "" if error is None else f", rel. error {error:.3e}",
+        )
         return layer
 
     if _convertible(model, sizes, reverse_dsc):
@@ -328,8 +336,11 @@ def _why_none(model: nn.Module, kernel_sizes, excluded) -> str:
         "inside BSConv/DSC layers": sum(id(m) in inside for _, m in convs),
         "grouped or depthwise": sum(id(m) not in inside and m.groups != 1 for _, m in convs),
         f"of kernel sizes other than {sorted(kernel_sizes)}": sum(
-            id(m) not in inside and m.groups == 1 and tuple(m.kernel_size) not in kernel_sizes for _, m in convs),
+            id(m) not in inside and m.groups == 1 and tuple(m.kernel_size) not in kernel_sizes for _, m in convs
+        ),
         "subclasses of nn.Conv2d": sum(id(m) not in inside and type(m) is not nn.Conv2d for _, m in convs),
-        "excluded": sum(id(m) not in inside and _convertible(m, kernel_sizes, False) and excluded(n, m) for n, m in convs),
-    }  # fmt: skip
+        "excluded": sum(
+            id(m) not in inside and _convertible(m, kernel_sizes, False) and excluded(n, m) for n, m in convs
+        ),
+    }
     return f"its {len(convs)} nn.Conv2d are " + ", ".join(f"{k} ({v})" for k, v in reasons.items() if v)

@@ -7,6 +7,7 @@ so one file serves batch 1 and batch 32 alike. Under ONNX export the BSConv laye
 (``blueprint.backend.fusable``), so a fused or unfused model exports as the convolutions it is made of. onnx,
 onnxscript (the exporter's) and onnxruntime are the ``export`` extra of pyproject.toml.
 """
+
 from __future__ import annotations
 
 import json

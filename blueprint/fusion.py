@@ -19,6 +19,7 @@ Two rewrites, each exact in eval mode (BatchNorm then uses its running statistic
 Which module feeds which is read from a ``torch.fx`` trace of the model (on the torch backend), so folding
 follows the data flow of any model's ``forward``, not the order its children were registered in.
 """
+
 from __future__ import annotations
 
 import copy
@@ -148,9 +149,11 @@ def _fold_batchnorms(model: nn.Module, report: FusionReport) -> None:
     def single_conv(node) -> bool:
         """A call of an nn.Conv2d used nowhere else in the graph."""
         return (
-            isinstance(node, fx.Node) and node.op == "call_module" and type(modules[node.target]) is nn.Conv2d
+            isinstance(node, fx.Node)
+            and node.op == "call_module"
+            and type(modules[node.target]) is nn.Conv2d
             and calls[node.target] == 1
-        )  # fmt: skip
+        )
 
     for node in list(graph.nodes):
         if node.op != "call_module" or not isinstance(modules[node.target], nn.BatchNorm2d):
@@ -204,8 +207,9 @@ def _merge_subspaces(model: nn.Module, report: FusionReport) -> nn.Module:
         if not merge_is_cheaper(m, m_sub, n):
             report.steps.append(FusionStep(name, "kept two", costs))
             continue
-        merged = BSConvU(m, n, dw.kernel_size, dw.stride, dw.padding, dw.dilation, dw.bias is not None,
-                         dw.padding_mode).to(device=dw.weight.device, dtype=dw.weight.dtype)  # fmt: skip
+        merged = BSConvU(
+            m, n, dw.kernel_size, dw.stride, dw.padding, dw.dilation, dw.bias is not None, dw.padding_mode
+        ).to(device=dw.weight.device, dtype=dw.weight.dtype)
         merged.pw, merged.dw = merged_pointwise(pw1, pw2), dw
         report.steps.append(FusionStep(name, "merged", costs))
         if not name:

@@ -26,6 +26,7 @@ Numba's threads, as many as ``torch.get_num_threads()`` (``blueprint.accel_threa
 the model computes: outputs equal eager PyTorch's to float32 rounding (``tests/test_inference.py``).
 ``blueprint bench latency`` times it as the ``accel`` runtime.
 """
+
 from __future__ import annotations
 
 import sys
@@ -132,13 +133,19 @@ class Affine:
 
     def run(self, a: Activation, res=None) -> Activation:
         if a.nhwc is None:
-            return Elementwise(self.act).run(Activation(nchw=self.module(a.nchw))) if self.act else Activation(
-                nchw=self.module(a.nchw))  # fmt: skip
+            return (
+                Elementwise(self.act).run(Activation(nchw=self.module(a.nchw)))
+                if self.act
+                else Activation(nchw=self.module(a.nchw))
+            )
         s, t = (v.detach().numpy().astype(a.nhwc.dtype) for v in batchnorm_affine(self.module))
         width = a.nhwc.shape[3]
         y = a.nhwc * np.pad(s, (0, width - s.shape[0])) + np.pad(t, (0, width - t.shape[0]))  # padded channels: 0
-        return Elementwise(self.act).run(Activation(nhwc=y, channels=a.channels)) if self.act else Activation(
-            nhwc=y, channels=a.channels)  # fmt: skip
+        return (
+            Elementwise(self.act).run(Activation(nhwc=y, channels=a.channels))
+            if self.act
+            else Activation(nhwc=y, channels=a.channels)
+        )
 
 
 @dataclass
@@ -211,8 +218,14 @@ def _is_depthwise(conv) -> bool:
 
 
 def _is_pointwise(conv) -> bool:
-    return (type(conv) is nn.Conv2d and conv.kernel_size == (1, 1) and conv.groups == 1 and conv.padding in ((0, 0), "valid")
-            and conv.dilation == (1, 1) and conv.padding_mode == "zeros")  # fmt: skip
+    return (
+        type(conv) is nn.Conv2d
+        and conv.kernel_size == (1, 1)
+        and conv.groups == 1
+        and conv.padding in ((0, 0), "valid")
+        and conv.dilation == (1, 1)
+        and conv.padding_mode == "zeros"
+    )
 
 
 def _pointwise_weights(conv: nn.Conv2d) -> dict:
@@ -260,8 +273,12 @@ def _conv_block(block: ConvBlock):
 
 def _plain_bsconv_u(layer: BSConvU) -> bool:
     names = [n for n, _ in layer.named_children()]
-    return (names == ["pw", "dw"] and _is_pointwise(layer.pw) and _is_depthwise(layer.dw)
-            and layer.dw.padding_mode == "zeros")  # fmt: skip
+    return (
+        names == ["pw", "dw"]
+        and _is_pointwise(layer.pw)
+        and _is_depthwise(layer.dw)
+        and layer.dw.padding_mode == "zeros"
+    )
 
 
 def _merged(steps: list) -> list:
@@ -271,8 +288,13 @@ def _merged(steps: list) -> list:
     for step in steps:
         last = out[-1] if out else None
         if isinstance(step, Depthwise) and _expansion(last):
-            weights = {"w_pw": last.weights["w"], "pw_bias": last.weights["bias"], "w_dw": _np(step.conv.weight),
-                       "bias": _np(step.conv.bias), **conv_geometry(step.conv)}  # fmt: skip
+            weights = {
+                "w_pw": last.weights["w"],
+                "pw_bias": last.weights["bias"],
+                "w_dw": _np(step.conv.weight),
+                "bias": _np(step.conv.bias),
+                **conv_geometry(step.conv),
+            }
             out[-1] = Fused("bsconv_u", weights, step.act, mid_act=last.act)
         elif isinstance(step, Elementwise) and isinstance(last, (Fused, Affine)) and last.act is None:
             last.act = step.act
@@ -325,7 +347,9 @@ def plan(module: nn.Module):
     if type(module) in ACTIVATIONS:
         return Elementwise(ACTIVATIONS[type(module)])
     if isinstance(module, BSConvU):
-        return Fused("bsconv_u", _bsconv_u_weights(module.pw, module.dw)) if _plain_bsconv_u(module) else TorchStep(module)
+        return (
+            Fused("bsconv_u", _bsconv_u_weights(module.pw, module.dw)) if _plain_bsconv_u(module) else TorchStep(module)
+        )
     if type(module) is nn.Conv2d and _is_pointwise(module):
         return Fused("pointwise", _pointwise_weights(module))
     if isinstance(module, ConvBlock) and _own_forward(module, ConvBlock):
@@ -351,7 +375,7 @@ def _fused_steps(step):
     """Every ``Fused`` step of a plan."""
     if isinstance(step, Fused):
         yield step
-    for child in (getattr(step, "steps", None) or []):
+    for child in getattr(step, "steps", None) or []:
         yield from _fused_steps(child)
     for name in ("body", "shortcut", "pre", "projection"):
         if getattr(step, name, None) is not None:

@@ -4,6 +4,7 @@ The modules are ``nn.Sequential`` subclasses whose child names (``pw``, ``pw1``,
 ``bn1``, ``bn2``, ``dw``) match the paper's public reference implementation, so its state_dicts
 load unchanged.
 """
+
 from __future__ import annotations
 
 import math

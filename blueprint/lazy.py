@@ -1,5 +1,6 @@
 """Names a package exports but loads on first use (PEP 562's module ``__getattr__``), so that importing the
 package, and the command line's ``--help``, import no PyTorch."""
+
 from __future__ import annotations
 
 import importlib

@@ -12,6 +12,7 @@ Three lists of "backends" mean three things, so each has its own name:
 The benchmarks' menus: ``LATENCY_RUNTIMES`` and ``LATENCY_PAIRS`` of ``blueprint bench latency``, and
 ``TRAINING_PAIRS`` of ``blueprint bench training``, each pair a (baseline, BSConv variant) of zoo names.
 """
+
 from __future__ import annotations
 
 LAYER_BACKENDS = ("torch", "accel")

@@ -1,4 +1,5 @@
 """The one message for a name that is not known (a model, a dataset, a mode): the closest known names first."""
+
 from __future__ import annotations
 
 import difflib

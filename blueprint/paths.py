@@ -4,6 +4,7 @@
 Each answers before any work is done or with the cause, in one line, instead of an ``OSError`` traceback or
 the advice of ``torch.load`` (which is meant for the author of a program, not for its user).
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ intensities scaled to [0, 1]. A checkpoint's model is then given ``(x - mean) / 
 and std it recorded; an ONNX file written by ``blueprint export`` with the normalization inside takes x itself.
 So the two give the same probabilities (to float rounding).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,12 +36,18 @@ def load_images(paths: list[str], input_size: tuple[int, int, int], resize: int 
     it (``folder_data.decode``, the short side resized to ``resize``, None: H, then the central H x H)."""
     channels, height, width = input_size
     if channels not in (1, 3) or height != width:
-        raise ValueError(f"input_size: predict reads images into 1 or 3 channels of a square, the model takes "
-                         f"{channels}x{height}x{width}")  # fmt: skip
+        raise ValueError(
+            f"input_size: predict reads images into 1 or 3 channels of a square, the model takes "
+            f"{channels}x{height}x{width}"
+        )
     out = []
     for path in paths:
-        img, box = decode(path, lambda w, h: center_or_random_box(w, h, max(resize or height, height), height, None),
-                          height, argument="images")  # fmt: skip
+        img, box = decode(
+            path,
+            lambda w, h: center_or_random_box(w, h, max(resize or height, height), height, None),
+            height,
+            argument="images",
+        )
         img = img.resize((height, height), Image.BILINEAR, box=box)
         pixels = np.asarray(img.convert("L") if channels == 1 else img, dtype=np.float32) / 255.0  # H,W(,3)
         out.append(torch.from_numpy(pixels).reshape(height, height, channels).permute(2, 0, 1))  # C,H,W
@@ -56,8 +63,10 @@ def open_predictor(source: str, argument: str = "source") -> Predictor:
     opened = open_checkpoint(source, argument=argument)
     pre = opened.preprocessing
     if pre is None or pre.mean is None:
-        raise ValueError(f"{argument}: {source} records no input normalization; expected a checkpoint of "
-                         f"`blueprint train` (written since it stores mean and std) or its ONNX file")  # fmt: skip
+        raise ValueError(
+            f"{argument}: {source} records no input normalization; expected a checkpoint of "
+            f"`blueprint train` (written since it stores mean and std) or its ONNX file"
+        )
     from blueprint.deployment import with_normalization
 
     model = with_normalization(opened.obj, pre.mean, pre.std)
@@ -72,11 +81,14 @@ def _onnx_predictor(path: str, argument: str) -> Predictor:
     session = onnx_session(path, torch.get_num_threads())
     meta = onnx_metadata(session)
     if not meta.get("normalized_inside") or "input_size" not in meta:
-        raise ValueError(f"{argument}: {path} does not take images as they are (no normalization inside, or no "
-                         f"input size recorded); expected a file of `blueprint export CHECKPOINT`")  # fmt: skip
+        raise ValueError(
+            f"{argument}: {path} does not take images as they are (no normalization inside, or no "
+            f"input size recorded); expected a file of `blueprint export CHECKPOINT`"
+        )
     classes = meta.get("class_names")
-    return Predictor(lambda x: run_onnx(session, x), tuple(meta["input_size"]), classes and tuple(classes),
-                     meta.get("resize"))  # fmt: skip
+    return Predictor(
+        lambda x: run_onnx(session, x), tuple(meta["input_size"]), classes and tuple(classes), meta.get("resize")
+    )
 
 
 def top_k(predictor: Predictor, paths: list[str], k: int) -> list[list[tuple[str, float]]]:
@@ -84,8 +96,12 @@ def top_k(predictor: Predictor, paths: list[str], k: int) -> list[list[tuple[str
     if k < 1:
         raise ValueError(f"top: expected an int >= 1, got {k}")
     with torch.no_grad():
-        probs = predictor.run(load_images(paths, predictor.input_size, predictor.resize)).float().softmax(1)  # B,classes
+        probs = (
+            predictor.run(load_images(paths, predictor.input_size, predictor.resize)).float().softmax(1)
+        )  # B,classes
     names = predictor.classes or tuple(str(i) for i in range(probs.shape[1]))
     best = probs.topk(min(k, probs.shape[1]), dim=1)
-    return [[(names[i], p) for p, i in zip(row_p.tolist(), row_i.tolist())]
-            for row_p, row_i in zip(best.values, best.indices)]  # fmt: skip
+    return [
+        [(names[i], p) for p, i in zip(row_p.tolist(), row_i.tolist())]
+        for row_p, row_i in zip(best.values, best.indices)
+    ]

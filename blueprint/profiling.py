@@ -19,6 +19,7 @@ the given input (a batch dimension B in ``input_size`` multiplies every count by
 Parameters: a layer row counts the layer's own parameters; ``ModelProfile.params`` is the number of distinct
 parameters of the whole model (a module called twice counts once there, but its FLOPs count per call).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,23 @@ _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 _ACTIVATIONS = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
-    nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.Softplus,
-)  # fmt: skip
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Hardtanh,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softplus,
+)
 
 
 @dataclass
@@ -63,7 +78,13 @@ class ModelProfile:
         """A fixed-width text table: one row per layer call, then the totals."""
         header = ("layer", "kind", "output shape", "params", "MFLOPs")
         rows = [
-            (layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}", f"{layer.flops / 1e6:.3f}")
+            (
+                layer.name,
+                layer.kind,
+                "x".join(map(str, layer.output_shape)),
+                f"{layer.params:,}",
+                f"{layer.flops / 1e6:.3f}",
+            )
             for layer in self.layers
         ]
         total = ("total", "", "", f"{self.params:,}", f"{self.flops / 1e6:.3f}")
@@ -128,8 +149,10 @@ def profile(model: nn.Module, input_size, include_norm_act: bool = False) -> Mod
     device = first.device if first is not None else torch.device("cpu")
     need, free = math.prod(size) * dtype.itemsize, available_bytes(device)
     if free is not None and need > free:
-        raise ValueError(f"input_size: {size} in {dtype} takes {need / 2**30:,.2f} GiB, more than the "
-                         f"{free / 2**30:,.2f} GiB free on {device}; expected a smaller input")  # fmt: skip
+        raise ValueError(
+            f"input_size: {size} in {dtype} takes {need / 2**30:,.2f} GiB, more than the "
+            f"{free / 2**30:,.2f} GiB free on {device}; expected a smaller input"
+        )
     result = ModelProfile(params=sum(p.numel() for p in model.parameters()))
 
     def hook(name):

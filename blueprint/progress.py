@@ -7,6 +7,7 @@ at the end (or use it as a context manager). ``status`` is a function giving the
 running loss, say); it is called only when a line is drawn, so a value it reads from a device costs one
 synchronization per drawing, not one per step.
 """
+
 from __future__ import annotations
 
 import sys
@@ -63,9 +64,21 @@ def progress(
     stream = sys.stderr if stream is None else stream
     terminal = hasattr(stream, "isatty") and stream.isatty()
     if terminal:
-        return _Bar(total=total, desc=desc, status=status, disable=not enabled, file=stream, leave=False,
-                    dynamic_ncols=True)  # fmt: skip
+        return _Bar(
+            total=total, desc=desc, status=status, disable=not enabled, file=stream, leave=False, dynamic_ncols=True
+        )
     every = LINE_INTERVAL_S if interval is None else interval
-    return _Bar(total=total, desc=desc, status=status, disable=not enabled, file=_Lines(stream), leave=False,
-                delay=every, mininterval=every, maxinterval=max(every, 1e-9), miniters=1, ncols=100,
-                ascii=True)  # fmt: skip
+    return _Bar(
+        total=total,
+        desc=desc,
+        status=status,
+        disable=not enabled,
+        file=_Lines(stream),
+        leave=False,
+        delay=every,
+        mininterval=every,
+        maxinterval=max(every, 1e-9),
+        miniters=1,
+        ncols=100,
+        ascii=True,
+    )

@@ -14,6 +14,7 @@ running_mean = mean, running_var = var, gamma = a sqrt(var + eps) and beta = b +
 function is the same and in training mode the batch statistics, close to (mean, var), give nearly the same.
 The pass-through BatchNorms that ``blueprint.training.warm_start`` puts inside BSConv-S are recalibrated so.
 """
+
 from __future__ import annotations
 
 from typing import Iterable

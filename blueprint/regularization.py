@@ -9,6 +9,7 @@ part in one of two ways:
 
 A weight of shape (M', M, 1, 1) (or (M', M)) is read as the M' x M matrix W^B whose rows should be orthonormal.
 """
+
 from __future__ import annotations
 
 import torch

@@ -15,6 +15,7 @@ class names). Loading a whole pickled module runs ``torch.load`` with ``weights_
 code from the file: use it on files you trust. evaluate, export, profile, analyze and predict all open their
 model here.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ from blueprint.training.checkpoint import (
     checkpoint_of,
     is_checkpoint,
     load_weights,
-    read_checkpoint,  # fmt: skip
+    read_checkpoint,
 )
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "net")
@@ -63,7 +64,7 @@ def extract_state_dict(obj, origin: str = "checkpoint") -> dict[str, torch.Tenso
         obj = inner
     prefix = "module."
     if all(k.startswith(prefix) for k in obj):
-        obj = {k[len(prefix):]: v for k, v in obj.items()}
+        obj = {k[len(prefix) :]: v for k, v in obj.items()}
     return dict(obj)
 
 
@@ -74,8 +75,10 @@ def _load_file(path: str, argument: str):
         try:
             return torch.load(path, map_location="cpu", weights_only=False)
         except (AttributeError, ImportError) as err:  # the pickle names a class this process cannot import
-            raise ValueError(f"{argument}: {path} holds a pickled module whose class cannot be found here ({err}); "
-                             f"import it first, or save its state_dict and pass --model") from None  # fmt: skip
+            raise ValueError(
+                f"{argument}: {path} holds a pickled module whose class cannot be found here ({err}); "
+                f"import it first, or save its state_dict and pass --model"
+            ) from None
         except Exception as err:
             raise ValueError(
                 f"{argument}: cannot read {path}: it {describe(path, err)}; expected a state_dict, a checkpoint or a "
@@ -100,8 +103,7 @@ class Source:
         return self.checkpoint.preprocessing if self.checkpoint else None
 
 
-def open_source(source, model: str | None = None, num_classes: int | None = None,
-                argument: str = "source") -> Source:  # fmt: skip
+def open_source(source, model: str | None = None, num_classes: int | None = None, argument: str = "source") -> Source:
     """``source`` as a ``Source`` (see the module docstring); errors name ``argument``."""
     if isinstance(source, nn.Module):
         return Source(source)

@@ -4,6 +4,7 @@
 others right-aligned unless ``align`` says otherwise, and draws a rule under the header. Rows given as
 ``footer`` (totals) follow a second rule. Cells are strings: each caller formats its own numbers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -6,6 +6,7 @@ The backends, each held to the NumPy reference on the same drawn cases, forward 
 <y, dy>) and ``torch-accel`` (the same layers under ``blueprint.use_backend("accel")``, which must fuse
 them). accel is imported where its entries first run.
 """
+
 from __future__ import annotations
 
 import torch
@@ -78,8 +79,10 @@ def eq9_accel(case):
     (w_b,) = case.operands
     accel = _accel()
     loss, want = accel.orthonormal_loss(w_b), reference.orthonormal_loss(w_b)
-    return max(abs(loss - want) / max(1.0, want),
-               deviation(accel.orthonormal_loss_backward(w_b), reference.orthonormal_loss_backward(w_b)))
+    return max(
+        abs(loss - want) / max(1.0, want),
+        deviation(accel.orthonormal_loss_backward(w_b), reference.orthonormal_loss_backward(w_b)),
+    )
 
 
 def eq9_torch(case):
@@ -88,7 +91,9 @@ def eq9_torch(case):
     loss = regularization.orthonormal_penalty(w)
     loss.backward()
     want = reference.orthonormal_loss(w_b)
-    return max(abs(loss.item() - want) / max(1.0, want), deviation(_numpy(w.grad), reference.orthonormal_loss_backward(w_b)))
+    return max(
+        abs(loss.item() - want) / max(1.0, want), deviation(_numpy(w.grad), reference.orthonormal_loss_backward(w_b))
+    )
 
 
 EQUATIONS = (
@@ -96,8 +101,20 @@ EQUATIONS = (
     *(agreement(op, "accel", _accel_results, "accel") for op in OPS),
     *(agreement(op, "torch", layer_results(False), "the PyTorch layer") for op in OPS),
     *(agreement(op, "torch-accel", layer_results(True), "the PyTorch layer on the accel backend") for op in OPS[1:]),
-    Equation("eq9-accel", "Eq. (9)", "accel: L and dL/dW^B equal the reference's", ("reference", "accel"),
-             draw_w_b, eq9_accel),
-    Equation("eq9-torch", "Eq. (9)", "orthonormal_penalty and its autograd gradient equal the reference's",
-             ("reference", "torch"), draw_w_b, eq9_torch),
+    Equation(
+        "eq9-accel",
+        "Eq. (9)",
+        "accel: L and dL/dW^B equal the reference's",
+        ("reference", "accel"),
+        draw_w_b,
+        eq9_accel,
+    ),
+    Equation(
+        "eq9-torch",
+        "Eq. (9)",
+        "orthonormal_penalty and its autograd gradient equal the reference's",
+        ("reference", "torch"),
+        draw_w_b,
+        eq9_torch,
+    ),
 )

@@ -7,6 +7,7 @@ Writes into ``--out``: ``figures/`` (what the lessons save), ``notebooks/`` (the
 (the site: open ``html/index.html``; it needs no network, and its search shows snippets from
 ``file://`` too, from ``html/_static/search-texts.js``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,22 @@ def build_site(src: Path, html: Path) -> None:
 
     print(f"docs: building the site into {html} ...", flush=True)
     shutil.rmtree(html, ignore_errors=True)  # no page or download left over from an earlier build
-    status = build_main(["-b", "html", "-E", "-W", "--keep-going", "-q", "-c", str(DOCS),
-                         "-d", str(src.parent / "doctrees"), str(src), str(html)])  # fmt: skip
+    status = build_main(
+        [
+            "-b",
+            "html",
+            "-E",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-c",
+            str(DOCS),
+            "-d",
+            str(src.parent / "doctrees"),
+            str(src),
+            str(html),
+        ]
+    )
     if status != 0:
         sys.exit(f"docs: sphinx failed (exit {status}); its warnings are above")
     figure_captions.write(html)
@@ -61,12 +76,18 @@ def build_site(src: Path, html: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="docs/build.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DOCS / "_build", help="output folder (default docs/_build)")
-    parser.add_argument("--fast", action="store_true",
-                        help="run the lessons in fast mode (BLUEPRINT_TUTORIAL_FAST=1) and blueprint verify on 2 cases")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="run the lessons in fast mode (BLUEPRINT_TUTORIAL_FAST=1) and blueprint verify on 2 cases",
+    )
     parser.add_argument("--no-execute", action="store_true", help="reuse the lessons executed by an earlier build")
     parser.add_argument("--no-site", action="store_true", help="execute the lessons only")
-    parser.add_argument("--serve", action="store_true",
-                        help="then serve the site on http://127.0.0.1:8000/ until Ctrl-C (file:// works too)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the site on http://127.0.0.1:8000/ until Ctrl-C (file:// works too)",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     runs = lessons.load_runs(out) if args.no_execute else lessons.execute_all(out, args.fast)

@@ -4,6 +4,7 @@
 turns them into HTML. Nothing here reaches the network: MathJax is copied from the ``sphinx-mathjax-offline``
 package into ``_static/mathjax``, and the theme ships its own fonts and scripts.
 """
+
 project = "blueprint"
 author = "blueprint contributors"
 copyright = "the blueprint contributors; BSConv by Haase & Amthor, CVPR 2020"

@@ -5,6 +5,7 @@ MyST-NB renders the two as an ``<img>`` and a ``<p>`` in one cell output. ``writ
 the built site so that the pair becomes ``<figure><a href=image><img alt=caption></a><figcaption>``: a click
 enlarges the image, a screen reader reads the caption, and the caption is text, not pixels.
 """
+
 from __future__ import annotations
 
 import html as markup
@@ -13,7 +14,8 @@ from pathlib import Path
 
 # MyST-NB's rendering of an image output, optionally followed by the caption paragraph the lesson printed.
 OUTPUT_IMAGE = re.compile(
-    r'<img alt="[^"]*" src="(?P<src>[^"]+)" />\s*(?:<p><strong>Figure\.</strong>\s*(?P<caption>.*?)</p>)?', re.S)
+    r'<img alt="[^"]*" src="(?P<src>[^"]+)" />\s*(?:<p><strong>Figure\.</strong>\s*(?P<caption>.*?)</p>)?', re.S
+)
 TAG = re.compile(r"<[^>]+>")
 DOLLAR_MATH = re.compile(r"\$([^$]+)\$")  # a caption's inline math, which MyST-NB leaves as it was printed
 

@@ -5,6 +5,7 @@ this checkout's packages on the path (``blueprint.course`` holds what the lesson
 ``BLUEPRINT_TUTORIAL_FAST=1``. Each executed notebook is written to ``<out>/notebooks`` as soon as it is done, and
 the seconds it took to ``<out>/notebooks/runs.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,14 @@ def execute(script: Path, out: Path, fast: bool, cell_timeout: int = 900) -> Run
     out.mkdir(parents=True, exist_ok=True)
     # coalesce_streams: what a cell prints is one block, however the kernel happened to flush it.
     # --log-level=ERROR: the kernel's start-up warnings (e.g. about its local TCP transport) are not the lesson's.
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", coalesce_streams=True,
-                            extra_arguments=["--log-level=ERROR"], resources={"metadata": {"path": str(out)}})  # fmt: skip
+    client = NotebookClient(
+        notebook,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        coalesce_streams=True,
+        extra_arguments=["--log-level=ERROR"],
+        resources={"metadata": {"path": str(out)}},
+    )
     start, cpu_start = time.perf_counter(), children_cpu_seconds()
     client.execute(env=kernel_environment(fast))  # starts the kernel, runs every cell, shuts the kernel down
     seconds, cpu_seconds = time.perf_counter() - start, children_cpu_seconds() - cpu_start

@@ -4,6 +4,7 @@ The index is built from the lesson list of ``tutorials/README.md`` and the verif
 own JSON, so the book cannot drift from them. The hand-written pages (the idea, the notation, the backward
 passes) live in ``docs/book/``; ``START`` and ``BACKGROUND`` say where each appears in the navigation.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,9 +61,15 @@ def index_page(runs: list[Run]) -> str:
         summary = summaries[run.name][1]
         items.append(f"- **[{title}](lessons/{run.name}.ipynb)**{summary}\n  *{time}; needs {needs}*")
     walk = "\n".join(items)
-    toctree = "\n".join(f"```{{toctree}}\n:hidden:\n:caption: {caption}\n\n{entries}\n```\n" for caption, entries in [
-        ("Start here", "\n".join(START)), ("Lessons", "\n".join(f"lessons/{run.name}" for run in runs)),
-        ("Background", "\n".join(BACKGROUND)), ("API", "\n".join(API_PAGES))])  # fmt: skip
+    toctree = "\n".join(
+        f"```{{toctree}}\n:hidden:\n:caption: {caption}\n\n{entries}\n```\n"
+        for caption, entries in [
+            ("Start here", "\n".join(START)),
+            ("Lessons", "\n".join(f"lessons/{run.name}" for run in runs)),
+            ("Background", "\n".join(BACKGROUND)),
+            ("API", "\n".join(API_PAGES)),
+        ]
+    )
     return f"""# Blueprint Separable Convolutions, step by step
 
 Seven lessons take you from a trained convolution kernel to a trained BSConv network, following Haase & Amthor,
@@ -100,35 +107,51 @@ def has_verify() -> bool:
 def verify_page(fast: bool) -> str:
     """``blueprint verify``'s results, run now (2 cases per entry when ``fast``), as a table; a note where there is none."""
     if not has_verify():
-        return ("# The equations, verified\n\n```{note}\nThis version of blueprint has no `blueprint verify` "
-                "command yet; once it has, this page shows the table it prints.\n```\n")
+        return (
+            "# The equations, verified\n\n```{note}\nThis version of blueprint has no `blueprint verify` "
+            "command yet; once it has, this page shows the table it prints.\n```\n"
+        )
     print(f"docs: running blueprint verify{' --cases 2' if fast else ''} ...", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "verify.json"
-        command = [sys.executable, "-m", "blueprint.cli", "verify", "--json", str(path),
-                   *(["--cases", "2"] if fast else [])]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "blueprint.cli",
+            "verify",
+            "--json",
+            str(path),
+            *(["--cases", "2"] if fast else []),
+        ]
         run = subprocess.run(command, capture_output=True, text=True)
         if run.returncode != 0:
-            sys.exit(f"docs: blueprint verify failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
+            sys.exit(
+                f"docs: blueprint verify failed (exit {run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
+            )
         report = json.loads(path.read_text())
     rows = "\n".join(
         f"| {r['name']} `{r['key']}` | `{r['statement'].replace('|', chr(92) + '|')}` ({', '.join(r['backends'])}) | "
         f"{r['cases']} | {r['max_error']:.1e} | {r['tolerance']:.0e} | {'ok' if r['passed'] else 'FAIL'} |"
-        for r in report["results"])  # fmt: skip
-    return (f"# The equations, verified\n\nEach row is an equation of the paper (or an identity the code relies on), "
-            f"checked on {report['cases']} fresh random cases by `blueprint verify --seed {report['seed']}` while "
-            f"this book was built. The statements are in the code's words (see [the notation](notation.md)); the "
-            f"error is the largest deviation between the two sides, relative to the larger side's largest entry."
-            f"\n\n| equation | statement (backends) | cases | max error | tolerance | verdict |\n"
-            f"| --- | --- | ---: | ---: | ---: | --- |\n{rows}\n")
+        for r in report["results"]
+    )
+    return (
+        f"# The equations, verified\n\nEach row is an equation of the paper (or an identity the code relies on), "
+        f"checked on {report['cases']} fresh random cases by `blueprint verify --seed {report['seed']}` while "
+        f"this book was built. The statements are in the code's words (see [the notation](notation.md)); the "
+        f"error is the largest deviation between the two sides, relative to the larger side's largest entry."
+        f"\n\n| equation | statement (backends) | cases | max error | tolerance | verdict |\n"
+        f"| --- | --- | ---: | ---: | ---: | --- |\n{rows}\n"
+    )
 
 
 def lesson_page(run: Run, notebook_path: Path) -> nbformat.NotebookNode:
     """The executed notebook with a line under its title: the notebook to download, and how long it ran here."""
     notebook = nbformat.read(notebook_path, as_version=4)
     mode = " in fast mode (`BLUEPRINT_TUTORIAL_FAST=1`)" if run.fast else ""
-    line = (f"**Run it yourself:** download {{download}}`{run.name}.ipynb <../notebooks/{run.name}.ipynb>` and open "
-            f"it in any folder, with blueprint installed, or run `python tutorials/{run.name}.py`. "
-            f"This page was executed{mode} in {run.seconds:.0f} s.")
+    line = (
+        f"**Run it yourself:** download {{download}}`{run.name}.ipynb <../notebooks/{run.name}.ipynb>` and open "
+        f"it in any folder, with blueprint installed, or run `python tutorials/{run.name}.py`. "
+        f"This page was executed{mode} in {run.seconds:.0f} s."
+    )
     notebook.cells.insert(1, nbformat.v4.new_markdown_cell(line))
     return notebook

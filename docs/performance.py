@@ -4,6 +4,7 @@ Each line ``<!-- measured: NAME -->`` of the template becomes the table that the
 those measurements (``format_report`` of ``blueprint.benchmarks.layers`` or ``.latency``, as ``--from-json``
 does), so the figures on the page are the ones in the JSON files and no copy of them can drift.
 """
+
 from __future__ import annotations
 
 import re

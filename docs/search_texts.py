@@ -5,6 +5,7 @@ for ``file://`` URLs (the book is meant to be opened from disk). ``write(html)``
 text in ``_static/search-texts.js`` (``window.BOOK_SEARCH_TEXTS = {page: text}``), which a ``<script>`` tag
 may load from disk; ``_static/book.js`` answers the search page's fetches from it when the page is a file.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,11 @@ def main_text(page: Path) -> str:
 
 def write(html: Path) -> Path:
     """Write ``html/_static/search-texts.js`` from every page of the built site; return its path."""
-    texts = {str(page.relative_to(html).with_suffix("")): main_text(page) for page in sorted(html.rglob("*.html"))
-             if page.name not in ("search.html", "genindex.html") and "_static" not in page.parts}  # fmt: skip
+    texts = {
+        str(page.relative_to(html).with_suffix("")): main_text(page)
+        for page in sorted(html.rglob("*.html"))
+        if page.name not in ("search.html", "genindex.html") and "_static" not in page.parts
+    }
     path = html / "_static" / "search-texts.js"
     path.write_text(f"window.BOOK_SEARCH_TEXTS = {json.dumps(texts)};\n", encoding="utf-8")
     return path

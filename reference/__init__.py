@@ -3,6 +3,7 @@
 Vectorized ops (what users call) are exported here; ``reference.naive`` holds the same functions as
 plain loops. Arrays are NCHW; weights use PyTorch's layout (see each function's docstring).
 """
+
 from reference.analysis import blueprint_factorize, pc1_explained_variance
 from reference.conv2d import conv2d_backward, conv2d_forward
 from reference.kernels import bsconv_s_kernel, bsconv_u_kernel, dsc_kernel

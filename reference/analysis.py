@@ -2,6 +2,7 @@
 
 A filter F^(n) of shape (M, K, K) is split into M samples of K*K values (its depth slices).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ test suite passes one that draws through hypothesis, so that a failing case shri
 Shapes are small (the naive loops run on them): batch 1-2, channels 1-4, kernel 1-3 per axis, stride
 1-3, padding 0-2, dilation 1-2 per axis, groups 1-3 (conv2d), float64 or float32, with or without bias.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

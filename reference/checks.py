@@ -4,6 +4,7 @@ Each check raises where the input enters, as ``TypeError`` (wrong kind of object
 ``ValueError`` (wrong shape or value), with a message that names the argument, what it was and
 what was expected. The kernels behind these checks may then assume well-formed input.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -207,8 +208,9 @@ def check_cache(op: str, cache, size: int | None = None, weights: int | None = N
         fits = isinstance(held, tuple) and len(held) == weights
     if not fits:
         got = type(cache).__name__ + (f" of {len(cache)} entries" if isinstance(cache, tuple) else "")
-        raise TypeError(f"cache: expected the cache that {op}_forward returned ({kind.__name__} of {size} entries), "
-                        f"got {got}")  # fmt: skip
+        raise TypeError(
+            f"cache: expected the cache that {op}_forward returned ({kind.__name__} of {size} entries), got {got}"
+        )
     return cache
 
 

@@ -13,6 +13,7 @@ with g = n // N_g the group of output channel n, bi the sample of the batch and 
 for each sample and group, one matrix product of the group's weights (N_g, M_g KH KW) with the im2col
 matrix of its input (M_g KH KW, H_out W_out).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -9,6 +9,7 @@ put into one of them (a test does that) is what the entry measures.
 ``EQUATIONS`` holds the entries that need NumPy alone; ``agreement`` makes the cross-backend ones
 (``blueprint.verification`` adds accel and the PyTorch layers).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,8 +28,12 @@ DIFFERENCE_TOLERANCE = 1e-6
 STEP = 1e-6
 
 LABELS = {"conv2d": "Eq. (1)", "dsc": "Sec. 4.1", "bsconv_u": "Eq. (6)-(7)", "bsconv_s": "Eq. (12)-(14)"}
-GRADIENTS = {"conv2d": "dx, dW, db", "dsc": "dx, dB', dW, db", "bsconv_u": "dx, dW, dB, db",
-             "bsconv_s": "dx, dW^B, dW^A, dB, db"}
+GRADIENTS = {
+    "conv2d": "dx, dW, db",
+    "dsc": "dx, dB', dW, db",
+    "bsconv_u": "dx, dW, dB, db",
+    "bsconv_s": "dx, dW^B, dW^A, dB, db",
+}
 
 
 def by_dtype(case: Case) -> float:
@@ -159,8 +164,9 @@ def backward_differences(op: str, samples: int = 6):
                 error = max(error, deviation(grad, array))  # both None (no bias), else a gradient is missing
                 continue
             entries = values.choice(array.size, size=min(samples, array.size), replace=False)
-            numeric = central_differences(lambda: float(np.sum(forward(*arrays, **case.geometry)[0] * dy)), array,
-                                          entries)
+            numeric = central_differences(
+                lambda: float(np.sum(forward(*arrays, **case.geometry)[0] * dy)), array, entries
+            )
             error = max(error, deviation(grad.reshape(-1)[entries], numeric))
         return error
 
@@ -201,8 +207,10 @@ def _naive(op, case, dy):
 def pc1_is_one(case):
     """Blueprint-structured slices, F_m = w_m B, minus their mean are rank 1: PC1 explains everything."""
     f = reference.bsconv_u_kernel(*case.operands)
-    return max(deviation(reference.pc1_explained_variance(f), np.ones(f.shape[0], f.dtype)),
-               deviation(naive.pc1_explained_variance(f), np.ones(f.shape[0], f.dtype)))
+    return max(
+        deviation(reference.pc1_explained_variance(f), np.ones(f.shape[0], f.dtype)),
+        deviation(naive.pc1_explained_variance(f), np.ones(f.shape[0], f.dtype)),
+    )
 
 
 def rank1_is_exact(case):
@@ -210,7 +218,9 @@ def rank1_is_exact(case):
     error = 0.0
     for module in (reference, naive):
         w_pw, w_dw, rel_err = module.blueprint_factorize(f)
-        error = max(error, deviation(rel_err, np.zeros_like(rel_err)), deviation(reference.bsconv_u_kernel(w_pw, w_dw), f))
+        error = max(
+            error, deviation(rel_err, np.zeros_like(rel_err)), deviation(reference.bsconv_u_kernel(w_pw, w_dw), f)
+        )
     return error
 
 
@@ -226,28 +236,82 @@ OPS = ("conv2d", "dsc", "bsconv_u", "bsconv_s")
 NUMPY = ("reference", "naive")
 
 EQUATIONS = (
-    Equation("eq3", "Eq. (3)", "U * F^(n) = sum_m U_m * F_m^(n): a (grouped) convolution is a sum of 2-D ones",
-             NUMPY, _operands("conv2d"), eq3),
-    Equation("eq2-7", "Eq. (2), (4)-(7)",
-             "U * F with F_m^(n) = w_{n,m} B^(n) = (pointwise W, then depthwise B^(n)) = the sum of Eq. (4)",
-             NUMPY, _operands("bsconv_u"), eq2_to_7),
-    Equation("eq8-14", "Eq. (8), (10)-(14)",
-             "(pointwise W^B, W^A, then depthwise B^(n)) = BSConv-U with W = W^A W^B = U * F = the sum of Eq. (10)-(11)",
-             NUMPY, _operands("bsconv_s"), eq8_to_14),
-    Equation("sec4.1", "Sec. 4.1",
-             "U * F with F_m^(n) = w_{n,m} B'_m = (depthwise B', then pointwise W) = the sum, term by term",
-             NUMPY, _operands("dsc"), sec4_1),
-    Equation("eq9", "Eq. (9)", "L = ||W^B W^B^T - I||_F and dL/dW^B = 2 (W W^T - I) W / L (0 at L = 0) equal the loops",
-             NUMPY, draw_w_b, eq9),
-    Equation("eq9-fd", "Eq. (9)", "dL/dW^B = central differences of L",
-             ("reference",), lambda rng: draw_w_b(rng, (np.float64,), orthonormal_rows=False), eq9_differences,
-             by_difference),
+    Equation(
+        "eq3",
+        "Eq. (3)",
+        "U * F^(n) = sum_m U_m * F_m^(n): a (grouped) convolution is a sum of 2-D ones",
+        NUMPY,
+        _operands("conv2d"),
+        eq3,
+    ),
+    Equation(
+        "eq2-7",
+        "Eq. (2), (4)-(7)",
+        "U * F with F_m^(n) = w_{n,m} B^(n) = (pointwise W, then depthwise B^(n)) = the sum of Eq. (4)",
+        NUMPY,
+        _operands("bsconv_u"),
+        eq2_to_7,
+    ),
+    Equation(
+        "eq8-14",
+        "Eq. (8), (10)-(14)",
+        "(pointwise W^B, W^A, then depthwise B^(n)) = BSConv-U with W = W^A W^B = U * F = the sum of Eq. (10)-(11)",
+        NUMPY,
+        _operands("bsconv_s"),
+        eq8_to_14,
+    ),
+    Equation(
+        "sec4.1",
+        "Sec. 4.1",
+        "U * F with F_m^(n) = w_{n,m} B'_m = (depthwise B', then pointwise W) = the sum, term by term",
+        NUMPY,
+        _operands("dsc"),
+        sec4_1,
+    ),
+    Equation(
+        "eq9",
+        "Eq. (9)",
+        "L = ||W^B W^B^T - I||_F and dL/dW^B = 2 (W W^T - I) W / L (0 at L = 0) equal the loops",
+        NUMPY,
+        draw_w_b,
+        eq9,
+    ),
+    Equation(
+        "eq9-fd",
+        "Eq. (9)",
+        "dL/dW^B = central differences of L",
+        ("reference",),
+        lambda rng: draw_w_b(rng, (np.float64,), orthonormal_rows=False),
+        eq9_differences,
+        by_difference,
+    ),
     *(agreement(op, "naive", _naive, "the naive loops") for op in OPS),
-    *(Equation(f"{op}-fd", LABELS[op], f"backward: {GRADIENTS[op]} = central differences of <y, dy>",
-               ("reference",), _float64_operands(op), backward_differences(op), by_difference) for op in OPS),
-    Equation("pc1", "Sec. 3.1, Fig. 3", "PC1 explains all the variance (= 1) of blueprint-structured kernels",
-             NUMPY, draw_blueprint_kernel, pc1_is_one),
-    Equation("rank1", "Sec. 3.1, Eq. (2)",
-             "blueprint_factorize of F = w B is exact: rank-1 error 0, and w B rebuilds F",
-             NUMPY, draw_blueprint_kernel, rank1_is_exact),
+    *(
+        Equation(
+            f"{op}-fd",
+            LABELS[op],
+            f"backward: {GRADIENTS[op]} = central differences of <y, dy>",
+            ("reference",),
+            _float64_operands(op),
+            backward_differences(op),
+            by_difference,
+        )
+        for op in OPS
+    ),
+    Equation(
+        "pc1",
+        "Sec. 3.1, Fig. 3",
+        "PC1 explains all the variance (= 1) of blueprint-structured kernels",
+        NUMPY,
+        draw_blueprint_kernel,
+        pc1_is_one,
+    ),
+    Equation(
+        "rank1",
+        "Sec. 3.1, Eq. (2)",
+        "blueprint_factorize of F = w B is exact: rank-1 error 0, and w B rebuilds F",
+        NUMPY,
+        draw_blueprint_kernel,
+        rank1_is_exact,
+    ),
 )

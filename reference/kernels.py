@@ -4,6 +4,7 @@ Each function returns the kernel ``F`` of a regular convolution that computes th
 factorized op, so that ``conv2d_forward(x, bsconv_u_kernel(w_pw, w_dw))`` equals
 ``bsconv_u_forward(x, w_pw, w_dw)`` (and likewise for BSConv-S and DSC).
 """
+
 from __future__ import annotations
 
 import numpy as np

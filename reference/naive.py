@@ -6,6 +6,7 @@ of Eq. (10)-(11), DSC that of Sec. 4.1, each written out term by term over the f
 of its factors (the product rule, derived by hand). The tests hold the vectorized ops in ``reference``
 (and ``accel``) to these on tiny shapes. Same signatures and return values as the vectorized versions.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -13,6 +13,7 @@ so there are no subgradients in the convex sense; its set of generalized (Clarke
 PyTorch returns for the gradient of a norm at zero), the right answer for optimization: W is then a
 minimum of L.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ Backward passes are the chain rule through the steps in reverse order: each step
 gradient of its output into the gradients of its input and its weights. ``reference.naive`` states the
 same ops independently, as loops of Eq. (4), (10)-(11) and Sec. 4.1 over the full sums.
 """
+
 from __future__ import annotations
 
 from reference import checks

@@ -1,4 +1,5 @@
 """Eval-mode models whose BatchNorms are not the identity, for tests of what folds them (fuse, export)."""
+
 import torch
 import torch.nn as nn
 

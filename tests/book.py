@@ -7,6 +7,7 @@ goes into the run's shared temporary folder under a file lock: the first worker 
 wait for it and find the build done (``build_once``). ``book_scheduler`` (``tests/conftest.py`` gives it to xdist)
 also sends every test of ``BOOK_FILES`` to one worker, first, so that no second worker sits waiting for the build.
 """
+
 import os
 import subprocess
 import sys
@@ -28,7 +29,10 @@ FIGURES = {
     "05_backprop_by_hand": ["05_finite_difference_step.png", "05_gradient_checks.png"],
     "06_the_fast_path": ["06_timing.png"],
     "07_training_with_pytorch": [
-        "07_training_curves.png", "07_conversion.png", "07_pc1_histogram.png", "07_kernel_slices.png",
+        "07_training_curves.png",
+        "07_conversion.png",
+        "07_pc1_histogram.png",
+        "07_kernel_slices.png",
         "07_bsconv_u_weight_spectrum.png",
     ],
 }

@@ -10,6 +10,7 @@ core) the controller chooses the seed and hands it to every worker, and adds up 
 Also the ``register_test_model`` fixture for tests that register models, and the session fixtures of the
 lessons' book (``tests/book.py``), shared by the tutorial and docs tests.
 """
+
 import os
 import random
 from dataclasses import dataclass

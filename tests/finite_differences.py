@@ -1,4 +1,5 @@
 """Central finite differences, the independent check of every hand-derived gradient."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,4 +13,6 @@ def check_gradient(loss, array, analytic, rng, samples=12, rtol=1e-6, atol=1e-7)
     ``loss`` is a zero-argument function reading ``array``, which is perturbed in place and restored.
     """
     picks = rng.choice(array.size, size=min(samples, array.size), replace=False)
-    np.testing.assert_allclose(analytic.reshape(-1)[picks], central_differences(loss, array, picks), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(
+        analytic.reshape(-1)[picks], central_differences(loss, array, picks), rtol=rtol, atol=atol
+    )

@@ -3,6 +3,7 @@
 Shapes are tiny (the naive loops are the specification) and cover: kernel 1-5,
 stride 1-3, padding 0-2, dilation 1-2, groups dividing M and N, odd and non-square sizes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """How many graphs ``torch.compile`` makes of a model: a counting dynamo backend that runs each graph as traced."""
+
 import torch
 
 

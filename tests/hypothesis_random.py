@@ -1,4 +1,5 @@
 """A stand-in for ``numpy.random.Generator`` that draws through hypothesis, so that failing cases shrink."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The torch bridge: accel ops as autograd Functions, and the layers running on them under use_backend."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -132,7 +133,9 @@ def test_accel_ops_run_on_as_many_threads_as_torch(monkeypatch):
     module = accel_threads.accel()
     for name in ("bsconv_u_forward", "bsconv_u_backward"):
         op = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _op=op, **k: (seen.append(numba.get_num_threads()), _op(*a, **k))[1])
+        monkeypatch.setattr(
+            module, name, lambda *a, _op=op, **k: (seen.append(numba.get_num_threads()), _op(*a, **k))[1]
+        )
     threads = torch.get_num_threads()
     x, w_pw, w_dw = _tensors((2, 3, 6, 5), (4, 3, 1, 1), (4, 1, 3, 3))
     try:
@@ -146,8 +149,10 @@ def test_accel_ops_run_on_as_many_threads_as_torch(monkeypatch):
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("layer", [BSConvU(4, 6, 3, padding=1), BSConvS(4, 6, 3, padding=1, p=0.5, min_mid_channels=2),
-                                   DSConv(4, 6, 3, padding=1)])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer",
+    [BSConvU(4, 6, 3, padding=1), BSConvS(4, 6, 3, padding=1, p=0.5, min_mid_channels=2), DSConv(4, 6, 3, padding=1)],
+)
 def test_an_unbatched_input_runs_on_accel_as_a_batch_of_one_as_on_torch(layer):
     x = torch.randn(4, 5, 5, dtype=torch.float64, requires_grad=True)  # M,H,W
     layer = layer.double()

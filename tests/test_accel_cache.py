@@ -1,6 +1,7 @@
 """Numba's on-disk cache keys a kernel's machine code on its own source file only, so a kernel that
 called a compiled kernel of another file would keep stale code after that file changed. Every accel
 kernel may call compiled kernels of its own module only."""
+
 from __future__ import annotations
 
 import importlib

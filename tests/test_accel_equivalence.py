@@ -4,6 +4,7 @@ float64 to 1e-10 and float32 to 1e-4, relative to the largest entry of the refer
 shapes cover kernel 1-5, stride 1-3, padding 0-2, dilation 1-2, groups dividing M and N (conv2d;
 groups = M = N exercises accel's depthwise route), odd and non-square sizes.
 """
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -109,12 +110,25 @@ def test_grouped_plane_route_equals_reference(op, batch, geometry_name, monkeypa
     monkeypatch.setattr(routes, "MIN_GROUP", 2)
     monkeypatch.setattr(routes, "FUSED_GROUP", (2 * 12 * 12, 2))
     routes.plan.cache_clear()
-    geometry, _ = checks.check_conv2d(np.zeros((1, 1, 12, 12)), np.zeros((1, 1, *kernel)), None, 1, padding, dilation, 1)
+    geometry, _ = checks.check_conv2d(
+        np.zeros((1, 1, 12, 12)), np.zeros((1, 1, *kernel)), None, 1, padding, dilation, 1
+    )
     route = routes.plan(batch, (12, 12), kernel, geometry)
     assert route == routes.Route(True, min(batch, 2), batch > 1, kernel == (3, 3), geometry)
     depthwise_conv = op == "conv2d"
-    case = ConvCase(batch, 3, 3 if depthwise_conv else 4, 12, 12, kernel=kernel, stride=(1, 1), padding=padding,
-                    dilation=dilation, groups=3 if depthwise_conv else 1, m_sub=2)
+    case = ConvCase(
+        batch,
+        3,
+        3 if depthwise_conv else 4,
+        12,
+        12,
+        kernel=kernel,
+        stride=(1, 1),
+        padding=padding,
+        dilation=dilation,
+        groups=3 if depthwise_conv else 1,
+        m_sub=2,
+    )
     check_op(op, case, 0, np.float64, True)
     routes.plan.cache_clear()
 
@@ -136,7 +150,9 @@ PLANAR_GEOMETRIES = {  # kernel, padding, dilation on stride 1 with Ho, Wo = H, 
 
 
 @pytest.mark.parametrize("geometry_name", PLANAR_GEOMETRIES)
-@pytest.mark.parametrize("group, stacked, fused", [(1, False, False), (2, True, False), (1, False, True), (2, True, True)])
+@pytest.mark.parametrize(
+    "group, stacked, fused", [(1, False, False), (2, True, False), (1, False, True), (2, True, True)]
+)
 def test_eq7_each_planar_route_equals_reference(geometry_name, group, stacked, fused):
     """Every route ``accel.route.plan`` can give the planar kernels (plane by plane or stacked, tap by tap or
     the nine 3 x 3 taps in one loop), forced on the same inputs: same results as the reference."""

@@ -3,6 +3,7 @@ from Numba's on-disk cache, and the process's Numba setting is what it was befor
 
 Each case runs in a fresh interpreter with its own cache folder, since compiled code and Numba's
 configuration are per process."""
+
 import json
 import os
 import subprocess

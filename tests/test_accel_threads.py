@@ -2,6 +2,7 @@
 
 Each case runs in a fresh interpreter, since what it checks (the environment, the loaded modules, Numba's
 threading layer) is per process."""
+
 import json
 import os
 import subprocess
@@ -37,9 +38,7 @@ def test_import_blueprint_leaves_the_environment_alone_and_loads_no_numba():
 
 
 def test_import_accel_leaves_the_environment_and_numbas_threading_layer_alone():
-    out = run(
-        "import json, numba; before = state()\nimport accel, accel.jit\nprint(json.dumps([before, state()]))"
-    )
+    out = run("import json, numba; before = state()\nimport accel, accel.jit\nprint(json.dumps([before, state()]))")
     before, after = out
     assert after["environ"] == before["environ"]
     assert after["layer"] == before["layer"] and after["layer"][1] is False  # no choice made, nothing started
@@ -99,7 +98,9 @@ print(json.dumps([inside, numba.get_num_threads() == numba.config.NUMBA_NUM_THRE
 
 def test_starting_the_accel_backend_keeps_torchs_thread_count():
     """Starting Numba's OpenMP layer may reset the OpenMP thread count that PyTorch reads; the set-up restores it."""
-    script = "torch.set_num_threads(1)\n" + BACKEND_RUN.replace("import json, torch, blueprint\n", "") + (
-        "assert torch.get_num_threads() == 1, torch.get_num_threads()\n"
+    script = (
+        "torch.set_num_threads(1)\n"
+        + BACKEND_RUN.replace("import json, torch, blueprint\n", "")
+        + ("assert torch.get_num_threads() == 1, torch.get_num_threads()\n")
     )
     run("import json, torch, blueprint\n" + script)

@@ -8,6 +8,7 @@
   float32 to 1e-4; the padded channels stay zero.
 - ``accel.fused_nhwc.pointwise``: a strided 1 x 1 convolution with the same epilogue.
 """
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -36,9 +37,13 @@ def test_tiles_file_holds_the_generated_tile():
 
 
 @given(
-    i=st.integers(1, 23), k=st.integers(1, 40), j=st.integers(1, 40), dtype=st.sampled_from([np.float32, np.float64]),
-    transposed=st.booleans(), seed=st.integers(0, 2**16),
-)  # fmt: skip
+    i=st.integers(1, 23),
+    k=st.integers(1, 40),
+    j=st.integers(1, 40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_gemm_matmul_equals_a_times_b_for_any_strides(i, k, j, dtype, transposed, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((i, k)).astype(dtype)
@@ -58,10 +63,19 @@ def test_rows_per_task_are_whole_tiles_and_cover_the_rows(n_rows, threads):
 def unfused(x, w_pw, w_dw, pw_bias, bias, stride, padding, dilation, res, act, mid_act):
     """The reference chain in float64, NCHW inside, channels-last out: act(dw(mid_act(W x + b_pw)) + b + res)."""
     xn = x.transpose(0, 3, 1, 2).astype(np.float64)  # B,M,H,W
-    v, _ = reference.conv2d_forward(xn, w_pw.astype(np.float64), None if pw_bias is None else pw_bias.astype(np.float64))
+    v, _ = reference.conv2d_forward(
+        xn, w_pw.astype(np.float64), None if pw_bias is None else pw_bias.astype(np.float64)
+    )
     v = activate(v, mid_act)
-    y, _ = reference.conv2d_forward(v, w_dw.astype(np.float64), None if bias is None else bias.astype(np.float64),
-                                    stride=stride, padding=padding, dilation=dilation, groups=w_dw.shape[0])  # fmt: skip
+    y, _ = reference.conv2d_forward(
+        v,
+        w_dw.astype(np.float64),
+        None if bias is None else bias.astype(np.float64),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=w_dw.shape[0],
+    )
     y = y.transpose(0, 2, 3, 1)  # B,Ho,Wo,N
     return activate(y if res is None else y + res, act)
 
@@ -73,12 +87,28 @@ def bsconv_cases(draw):
     padding = draw(st.integers(0, dilation * (k - 1)))
     span = dilation * (k - 1) + 1
     size = lambda: max(1, span - 2 * padding) + draw(st.integers(0, 6))  # noqa: E731
-    return dict(batch=draw(st.integers(1, 3)), m=draw(st.integers(1, 20)), n=draw(st.integers(1, 35)), h=size(),
-                w=size(), k=k, stride=stride, padding=padding, dilation=dilation)  # fmt: skip
+    return dict(
+        batch=draw(st.integers(1, 3)),
+        m=draw(st.integers(1, 20)),
+        n=draw(st.integers(1, 35)),
+        h=size(),
+        w=size(),
+        k=k,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+    )
 
 
-@given(case=bsconv_cases(), dtype=st.sampled_from([np.float32, np.float64]), act=st.sampled_from(ACTS),
-       mid_act=st.sampled_from(ACTS), with_res=st.booleans(), with_biases=st.booleans(), seed=st.integers(0, 2**16))  # fmt: skip
+@given(
+    case=bsconv_cases(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    act=st.sampled_from(ACTS),
+    mid_act=st.sampled_from(ACTS),
+    with_res=st.booleans(),
+    with_biases=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
     c = case
@@ -101,15 +131,25 @@ def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act,
     assert not y[..., c["n"] :].any(), "the padded channels stay zero"
 
 
-@given(batch=st.integers(1, 3), m=st.integers(1, 20), n=st.integers(1, 35), h=st.integers(1, 9), w=st.integers(1, 9),
-       stride=st.integers(1, 3), act=st.sampled_from(ACTS), with_res=st.booleans(),
-       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))  # fmt: skip
+@given(
+    batch=st.integers(1, 3),
+    m=st.integers(1, 20),
+    n=st.integers(1, 35),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    stride=st.integers(1, 3),
+    act=st.sampled_from(ACTS),
+    with_res=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
 def test_fused_pointwise_equals_a_strided_1x1_convolution(batch, m, n, h, w, stride, act, with_res, dtype, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, h, w, m)).astype(dtype)
     weight, bias = rng.standard_normal((n, m, 1, 1)).astype(dtype), rng.standard_normal(n).astype(dtype)
-    y_ref, _ = reference.conv2d_forward(x.transpose(0, 3, 1, 2).astype(np.float64), weight.astype(np.float64),
-                                        bias.astype(np.float64), stride=stride)  # fmt: skip
+    y_ref, _ = reference.conv2d_forward(
+        x.transpose(0, 3, 1, 2).astype(np.float64), weight.astype(np.float64), bias.astype(np.float64), stride=stride
+    )
     y_ref = y_ref.transpose(0, 2, 3, 1)
     res = None
     if with_res:  # a residual as the engine keeps one: zero in the padded channels

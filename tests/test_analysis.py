@@ -1,4 +1,5 @@
 """Sec. 3.1's analysis: PC1 explained variance per filter, stages, figures, and ``blueprint analyze``."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,14 +15,19 @@ TINY = "test_analysis_tiny"
 def _net(num_classes=10):
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),  # 0: 16x16
-        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),  # 2: 16x16
-        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),  # 4: 8x8
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),  # 0: 16x16
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),  # 2: 16x16
+        nn.Conv2d(8, 16, 3, stride=2, padding=1),
+        nn.ReLU(),  # 4: 8x8
         nn.Conv2d(16, 16, 1),  # 6: pointwise, not analyzed
         nn.Conv2d(16, 16, 3, padding=1, groups=16),  # 7: depthwise, not analyzed
         nn.Conv2d(16, 32, 3, stride=2, padding=1),  # 8: 4x4
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes),
-    )  # fmt: skip
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, num_classes),
+    )
 
 
 @pytest.fixture
@@ -63,7 +69,12 @@ class _WithUnusedConv(nn.Module):
 
 def test_stages_by_resolution_skip_pointwise_depthwise_and_unused_convs():
     result = analyze_kernels(_WithUnusedConv(), input_size=(3, 16, 16))
-    assert [(layer.name, layer.stage) for layer in result.layers] == [("net.0", 1), ("net.2", 1), ("net.4", 2), ("net.8", 3)]
+    assert [(layer.name, layer.stage) for layer in result.layers] == [
+        ("net.0", 1),
+        ("net.2", 1),
+        ("net.4", 2),
+        ("net.8", 3),
+    ]
     assert result.stage_labels == {1: "stage 1 (16x16)", 2: "stage 2 (8x8)", 3: "stage 3 (4x4)"}
     for layer in result.layers:
         np.testing.assert_allclose(layer.explained, reference.pc1_explained_variance(layer.weight))

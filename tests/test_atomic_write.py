@@ -1,5 +1,6 @@
 """Items 1, 3 and 4 of "A practitioner's week": a full disk costs no file and says so in one line; an interrupted
 first epoch does not advise a resume that cannot work."""
+
 from __future__ import annotations
 
 import errno
@@ -34,8 +35,20 @@ def one_error_line(capsys) -> str:
 
 
 def digits(out, epochs, *extra) -> int:
-    return main(["train", "--model", "digits_cnn", "--dataset", "digits", "--epochs", str(epochs),
-                 "--output-dir", str(out), *extra])  # fmt: skip
+    return main(
+        [
+            "train",
+            "--model",
+            "digits_cnn",
+            "--dataset",
+            "digits",
+            "--epochs",
+            str(epochs),
+            "--output-dir",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_errno_is_found_along_the_exception_chain():

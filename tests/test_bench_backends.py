@@ -1,4 +1,5 @@
 """``blueprint bench backends`` runs and prints the accel/torch table (a smoke test, not a benchmark)."""
+
 import re
 
 import pytest
@@ -7,8 +8,20 @@ from blueprint import cli
 
 
 def test_backends_bench_prints_a_ratio_and_spread_per_model_and_the_geometric_mean(capsys):
-    argv = ["bench", "backends", "--models", "cifar_mobilenetv1_w1d2_bsconvu", "--threads", "1", "--rounds", "2",
-            "--warmup", "0", "--batch-scale", "32"]
+    argv = [
+        "bench",
+        "backends",
+        "--models",
+        "cifar_mobilenetv1_w1d2_bsconvu",
+        "--threads",
+        "1",
+        "--rounds",
+        "2",
+        "--warmup",
+        "0",
+        "--batch-scale",
+        "32",
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("1 ") and "threads:" not in line]
@@ -20,8 +33,12 @@ def test_backends_bench_prints_a_ratio_and_spread_per_model_and_the_geometric_me
     low, high = map(float, spread.split("-"))
     assert 0 < low <= high
     assert float(torch_gflops) > 0 and float(accel_gflops) > 0
-    assert re.search(r"^1 threads: geometric mean \d+\.\d\dx, minimum \d+\.\d\dx; measured float32 "
-                     r"matrix-multiply peak \d+\.\d GFLOP/s$", out, re.M)
+    assert re.search(
+        r"^1 threads: geometric mean \d+\.\d\dx, minimum \d+\.\d\dx; measured float32 "
+        r"matrix-multiply peak \d+\.\d GFLOP/s$",
+        out,
+        re.M,
+    )
 
 
 def test_a_training_steps_flops_are_three_forwards_of_the_batch():

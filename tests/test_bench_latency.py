@@ -1,4 +1,5 @@
 """``blueprint bench latency --quick``: the smoke run of the inference benchmark, its table, JSON and PNG."""
+
 import json
 
 import pytest
@@ -12,14 +13,27 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     """torch.compile is left out here (its inductor build takes most of a minute on 2 cores); test_export
     checks that compiled inference equals eager."""
     runtimes = "eager,fused,onnxruntime,accel"
-    argv = ["bench", "latency", "--quick", "--runtimes", runtimes, "--threads", "1",
-            "--json", str(tmp_path / "l.json"), "--png", str(tmp_path / "l.png")]
+    argv = [
+        "bench",
+        "latency",
+        "--quick",
+        "--runtimes",
+        runtimes,
+        "--threads",
+        "1",
+        "--json",
+        str(tmp_path / "l.json"),
+        "--png",
+        str(tmp_path / "l.png"),
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "digits_cnn_bsconvs_p1d4" in out and "onnxruntime speed-up" in out
     rows = json.loads((tmp_path / "l.json").read_text())["rows"]
     assert [(r["model"], r["role"], r["batch"]) for r in rows] == [
-        ("digits_cnn", "baseline", 1), ("digits_cnn_bsconvs_p1d4", "bsconv", 1)]
+        ("digits_cnn", "baseline", 1),
+        ("digits_cnn_bsconvs_p1d4", "bsconv", 1),
+    ]
     assert all(list(r["runtimes"]) == runtimes.split(",") and r["macs"] > 0 for r in rows)
     assert all(t["ms"] > 0 and t["images_per_s"] == pytest.approx(1e3 / t["ms"]) for t in rows[0]["runtimes"].values())
     assert all(r["matmul_peak_gflops"] > 0 and r["copy_gbps"] > 0 and r["bytes"] > 0 for r in rows)
@@ -31,12 +45,15 @@ def test_latency_quick_mode_times_every_runtime_and_writes_table_json_and_png(tm
     assert capsys.readouterr().out.count("digits_cnn -> digits_cnn_bsconvs_p1d4") == 2
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--runtimes", "eager,tvm"], "--runtimes: expected a comma-separated subset of"),
-    (["--batches", "1,x"], "--batches: expected comma-separated ints >= 1, got '1,x'"),
-    (["--pairs", "digits_cnn:nosuch"], "--pairs: unknown name 'nosuch'"),
-    (["--repeats", "0"], "--repeats: expected an int >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--runtimes", "eager,tvm"], "--runtimes: expected a comma-separated subset of"),
+        (["--batches", "1,x"], "--batches: expected comma-separated ints >= 1, got '1,x'"),
+        (["--pairs", "digits_cnn:nosuch"], "--pairs: unknown name 'nosuch'"),
+        (["--repeats", "0"], "--repeats: expected an int >= 1, got 0"),
+    ],
+)
 def test_latency_bad_arguments_are_one_line_before_anything_runs(capsys, argv, message):
     assert cli.main(["bench", "latency", "--quick", *argv]) == 2
     err = capsys.readouterr().err
@@ -49,7 +66,10 @@ def test_from_json_refuses_a_file_that_is_not_a_latency_run_in_one_line(tmp_path
     path.write_text(content)
     assert cli.main(["bench", "latency", "--from-json", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"blueprint bench: error: --from-json: '{path}' holds no rows written by the latency benchmark") and err.count("\n") == 1
+    assert (
+        err.startswith(f"blueprint bench: error: --from-json: '{path}' holds no rows written by the latency benchmark")
+        and err.count("\n") == 1
+    )
 
 
 def test_fewest_bytes_of_a_forward_read_the_weights_once_and_each_image_in_and_out():
@@ -67,8 +87,16 @@ def test_gflops_are_two_flops_per_multiply_add_of_the_batch_over_the_median():
 
 
 def test_rows_written_before_the_limits_existed_are_still_printed(tmp_path, capsys):
-    row = {"pair": 0, "role": "baseline", "model": "digits_cnn", "batch": 1, "params": 10, "macs": 1e6, "threads": 2,
-           "runtimes": {"eager": {"ms": 1.0, "spread": 0.0, "images_per_s": 1e3}}}
+    row = {
+        "pair": 0,
+        "role": "baseline",
+        "model": "digits_cnn",
+        "batch": 1,
+        "params": 10,
+        "macs": 1e6,
+        "threads": 2,
+        "runtimes": {"eager": {"ms": 1.0, "spread": 0.0, "images_per_s": 1e3}},
+    }
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"rows": [row]}))
     assert cli.main(["bench", "latency", "--from-json", str(path)]) == 0

@@ -1,4 +1,5 @@
 """``blueprint bench layers --quick`` runs and reports well-formed, positive figures (a smoke test, not a benchmark)."""
+
 import json
 import math
 
@@ -29,8 +30,9 @@ def test_bench_quick_reports_positive_timings_ratios_and_gflops(tmp_path, capsys
         assert all(g == pytest.approx(row["flops"] / row["ms"][b] / 1e6) for b, g in row["gflops"].items())
         assert row["bytes"] > 0
     assert report["allocator"]
-    assert {f"accel-direct {op} {p}" for op in ("bsconv_u", "bsconv_s", "dsc", "depthwise")
-            for p in ("fwd", "fwd+bwd")} <= set(report["summary"])
+    assert {
+        f"accel-direct {op} {p}" for op in ("bsconv_u", "bsconv_s", "dsc", "depthwise") for p in ("fwd", "fwd+bwd")
+    } <= set(report["summary"])
     for summary in report["summary"].values():
         assert 0 < summary["min"] <= summary["geomean"]
     for m in report["memory"]:
@@ -52,7 +54,9 @@ def test_the_factorized_bsconv_u_needs_less_memory_than_its_full_kernel():
 
 def test_bench_reference_against_torch_only(capsys):
     """The vectorized reference against PyTorch, nothing else."""
-    assert cli.main(["bench", "layers", "--quick", "--repeats", "1", "--backends", "reference,torch", "--ops", "dsc"]) == 0
+    assert (
+        cli.main(["bench", "layers", "--quick", "--repeats", "1", "--backends", "reference,torch", "--ops", "dsc"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "reference x torch" in printed and "accel" not in printed
 
@@ -82,8 +86,9 @@ def test_accel_direct_calls_accel_as_a_user_does_with_its_own_matmul(monkeypatch
 
 def test_bench_refuses_unknown_backends(capsys):
     assert cli.main(["bench", "layers", "--backends", "reference,cuda"]) == 2
-    assert "--backends: expected a comma-separated subset of reference,accel,accel-direct,torch, got 'reference,cuda'" in (
-        capsys.readouterr().err
+    assert (
+        "--backends: expected a comma-separated subset of reference,accel,accel-direct,torch, got 'reference,cuda'"
+        in (capsys.readouterr().err)
     )
 
 

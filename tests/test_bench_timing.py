@@ -1,4 +1,5 @@
 """The benchmarks' shared timing (alternated rounds, median and spread), the fewest bytes of an op and the rates."""
+
 import pytest
 
 from blueprint.benchmarks.machine import rate

@@ -1,4 +1,5 @@
 """``blueprint bench training`` runs and reports positive figures (a smoke test, not a benchmark)."""
+
 import re
 
 import pytest
@@ -8,8 +9,20 @@ from blueprint import cli
 
 @pytest.mark.parametrize("backend", ["torch", "accel"])
 def test_training_bench_reports_each_model_of_a_pair_with_positive_rates(backend, capsys):
-    argv = ["bench", "training", "--pairs", "digits_cnn:digits_cnn_bsconvu", "--batch-size", "8", "--steps", "1",
-            "--warmup", "0", "--backend", backend]
+    argv = [
+        "bench",
+        "training",
+        "--pairs",
+        "digits_cnn:digits_cnn_bsconvu",
+        "--batch-size",
+        "8",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--backend",
+        backend,
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert f"backend {backend}" in out
@@ -26,7 +39,10 @@ def test_training_bench_reports_each_model_of_a_pair_with_positive_rates(backend
     "argv, message",
     [
         (["--pairs", "digits_cnn"], "--pairs: expected comma-separated BASELINE:BSCONV items, got 'digits_cnn'"),
-        (["--pairs", "digits_cnn:digits_cnn_bsconv"], "--pairs: unknown name 'digits_cnn_bsconv'; closest: digits_cnn_bsconvu"),
+        (
+            ["--pairs", "digits_cnn:digits_cnn_bsconv"],
+            "--pairs: unknown name 'digits_cnn_bsconv'; closest: digits_cnn_bsconvu",
+        ),
         (["--steps", "0"], "--steps: expected an int >= 1, got 0"),
     ],
 )

@@ -1,6 +1,7 @@
 """A checkpoint's layout belongs to ``blueprint.training.checkpoint``: the commands, the predictor and the training
 loop neither ``torch.load`` a file nor read a checkpoint key; ``blueprint.sources`` loads other files (state_dicts,
 pickled modules) but reads a checkpoint only through ``checkpoint``."""
+
 from __future__ import annotations
 
 import ast
@@ -12,8 +13,12 @@ import torch
 from blueprint.training.checkpoint import Preprocessing, make_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1] / "blueprint"
-READERS = [*sorted((ROOT / "commands").glob("*.py")), ROOT / "sources.py", ROOT / "prediction.py",
-           ROOT / "training" / "loop.py"]  # fmt: skip
+READERS = [
+    *sorted((ROOT / "commands").glob("*.py")),
+    ROOT / "sources.py",
+    ROOT / "prediction.py",
+    ROOT / "training" / "loop.py",
+]
 
 
 def checkpoint_keys() -> set[str]:

@@ -1,4 +1,5 @@
 """The command line: fast --help, one line per failure, library words in the library and flags on the command line."""
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,16 @@ def exits(argv, code: int = 2) -> None:
 
 
 def test_help_and_argument_errors_import_neither_torch_nor_numba():
-    argvs = [["--help"], *([c, "--help"] for c in COMMANDS), ["bench", "layers", "--help"],
-             ["bench", "training", "--help"], ["train", "--milestones", "10,abc"], ["train", "--epochs", "x"],
-             ["train", "--dataset", "digits"], ["nosuch"]]  # fmt: skip
+    argvs = [
+        ["--help"],
+        *([c, "--help"] for c in COMMANDS),
+        ["bench", "layers", "--help"],
+        ["bench", "training", "--help"],
+        ["train", "--milestones", "10,abc"],
+        ["train", "--epochs", "x"],
+        ["train", "--dataset", "digits"],
+        ["nosuch"],
+    ]
     code = f"""
 import contextlib, io, sys
 from blueprint.cli import main
@@ -73,8 +81,11 @@ def test_library_errors_name_fields_and_the_command_line_names_flags(tmp_path, c
     for argv, start in (
         (["--lr", "-1"], "--lr: expected a finite value >= 0, got -1"),
         (["--batch-size", "0"], "--batch-size: expected a positive int"),
-        (["--backend", "accel", "--device", "cuda"], "--backend: accel runs on the CPU, got --device cuda; use --backend torch"),
-    ):  # fmt: skip
+        (
+            ["--backend", "accel", "--device", "cuda"],
+            "--backend: accel runs on the CPU, got --device cuda; use --backend torch",
+        ),
+    ):
         argv = ["train", "--model", "cifar_tiny_cnn", "--output-dir", str(tmp_path), *argv]
         assert main(argv) == 2
         assert one_line(capsys).startswith(f"blueprint train: error: {start}")
@@ -83,7 +94,10 @@ def test_library_errors_name_fields_and_the_command_line_names_flags(tmp_path, c
 def test_in_flags_maps_the_leading_name_and_quoted_arguments_of_the_command():
     flags = {"output_dir": "--output-dir", "resume": "--resume", "device": "--device"}
     text = "output_dir: x holds a run; pass `resume=True`, `device='cpu'` or another `output_dir`; `alpha` stays"
-    assert in_flags(text, flags) == "--output-dir: x holds a run; pass --resume, --device cpu or another --output-dir; `alpha` stays"
+    assert (
+        in_flags(text, flags)
+        == "--output-dir: x holds a run; pass --resume, --device cpu or another --output-dir; `alpha` stays"
+    )
     assert in_flags("source: no file", flags) == "source: no file"
     train = next(a for a in build_parser()._actions if a.dest == "command").choices["train"]
     assert train.get_default("flags")["weight_decay"] == "--weight-decay"
@@ -121,7 +135,10 @@ def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "content, said",
     [
-        (b"# blueprint\n\nBlueprint Separable Convolutions\n", "is a text file (it begins '# blueprint'), not a torch.save file"),
+        (
+            b"# blueprint\n\nBlueprint Separable Convolutions\n",
+            "is a text file (it begins '# blueprint'), not a torch.save file",
+        ),
         (bytes(range(7, 250)) * 4, "is not a torch.save file (972 bytes beginning 07 08 09 0a)"),
         (b"", "is an empty file (0 bytes)"),
     ],
@@ -131,8 +148,10 @@ def test_a_file_that_is_not_a_checkpoint_is_named_as_what_it_is(tmp_path, capsys
     path.write_bytes(content)
     assert main(["evaluate", str(path)]) == 2
     line = one_line(capsys)
-    assert line == (f"blueprint evaluate: error: MODEL: cannot read {path}: it {said}; expected a last.pt or "
-                    f"best.pt written by `blueprint train`")  # fmt: skip
+    assert line == (
+        f"blueprint evaluate: error: MODEL: cannot read {path}: it {said}; expected a last.pt or "
+        f"best.pt written by `blueprint train`"
+    )
     assert main(["analyze", str(path), "--output-dir", str(tmp_path / "a")]) == 2
     line = one_line(capsys)
     assert f"MODEL: cannot read {path}: it {said}" in line and "weights_only" not in line
@@ -159,15 +178,35 @@ def test_profile_refuses_an_input_that_cannot_fit_before_allocating(capsys, monk
         profiling.profile(model, (3, 32, 33))
     monkeypatch.setattr(profiling, "available_bytes", lambda device: 2**30)  # also where 112 GiB are free
     assert main(["profile", "cifar_tiny_cnn", "--input-size", "3", "100000", "100000"]) == 2
-    assert one_line(capsys).startswith("blueprint profile: error: --input-size: (1, 3, 100000, 100000) in torch.float32")
+    assert one_line(capsys).startswith(
+        "blueprint profile: error: --input-size: (1, 3, 100000, 100000) in torch.float32"
+    )
 
 
 def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkpoint_names(tmp_path, capsys):
     assert main(["analyze", "cifar_tiny_cnn", "--output-dir", str(tmp_path / "a")]) == 0
     assert "a freshly initialized zoo model, its weights random (not trained)" in capsys.readouterr().out
     data = write_cifar10(tmp_path / "data")
-    assert main(["train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_tiny_cnn",
-                 "--epochs", "1", "--batch-size", "16", "--output-dir", str(tmp_path / "run")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                str(data),
+                "--model",
+                "cifar_tiny_cnn",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--output-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["analyze", str(tmp_path / "run" / "last.pt"), "--output-dir", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
@@ -175,20 +214,38 @@ def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkp
 
 
 def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
-    with pytest.raises(ValueError, match=r"^model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"):
+    with pytest.raises(
+        ValueError, match=r"^model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"
+    ):
         create("cifar_resnet20_bsconv")
     assert main(["analyze", "cifar_resnet20_bsconv"]) == 2
     assert "closest: cifar_resnet20_bsconvu" in one_line(capsys)
     assert main(["train", "--model", "cifar_resnet20_bsconv"]) == 2
-    assert one_line(capsys).startswith("blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: "
-                                       "cifar_resnet20_bsconvu")  # fmt: skip
+    assert one_line(capsys).startswith(
+        "blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"
+    )
 
 
 def test_version_and_print_config_answer_without_running_anything(tmp_path, capsys):
     exits(["--version"], 0)
     assert capsys.readouterr().out.startswith("blueprint 0.")
-    assert main(["train", "--dataset", "folder", "--model", "cifar_tiny_cnn", "--epochs", "3", "--print-config",
-                 "--output-dir", str(tmp_path / "run")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "folder",
+                "--model",
+                "cifar_tiny_cnn",
+                "--epochs",
+                "3",
+                "--print-config",
+                "--output-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     config = json.loads(capsys.readouterr().out)
     assert (config["dataset"], config["epochs"], config["schedule"]) == ("folder", 3, "linear")
     assert not (tmp_path / "run").exists()
@@ -209,7 +266,7 @@ class MyOwnNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3)
-torch.save(MyOwnNet(), {str(tmp_path / 'whole.pt')!r})
+torch.save(MyOwnNet(), {str(tmp_path / "whole.pt")!r})
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     assert main(["profile", str(tmp_path / "whole.pt")]) == 2

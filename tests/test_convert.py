@@ -1,4 +1,5 @@
 """``blueprint.convert``: which layers it replaces, the geometry it keeps, and the SVD initialization (Eq. 2, 8)."""
+
 import numpy as np
 import pytest
 import torch
@@ -119,10 +120,12 @@ def test_a_single_conv_is_converted_and_returned_and_bsconv_layers_are_not_conve
 def test_a_model_with_nothing_to_convert_is_left_alone_with_a_warning_giving_the_reason():
     cases = [
         (nn.Sequential(nn.Linear(3, 4)), "the model has no nn.Conv2d"),
-        (nn.Sequential(nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, groups=4)),
-         r"its 2 nn.Conv2d are grouped or depthwise \(1\), of kernel sizes other than \[\(3, 3\), \(5, 5\)\] \(1\)"),
+        (
+            nn.Sequential(nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 3, groups=4)),
+            r"its 2 nn.Conv2d are grouped or depthwise \(1\), of kernel sizes other than \[\(3, 3\), \(5, 5\)\] \(1\)",
+        ),
         (nn.Sequential(nn.Conv2d(4, 4, 3)), r"excluded \(1\)"),
-    ]  # fmt: skip
+    ]
     for model, reason in cases:
         exclude = "0" if reason.startswith("excluded") else None
         with pytest.warns(UserWarning, match=f"^convert: nothing to convert to bsconv_u: .*{reason}"):
@@ -171,13 +174,18 @@ def test_sec4_1_reverse_dsc_swaps_each_dsc_for_bsconv_u_of_the_same_geometry_poi
     assert [type(m) for m in convert(model)] == [DSConv, nn.Sequential, BSConvU]  # without the flag: kept
     convert(model, reverse_dsc=True)
     first, second = model[0], model[1][0]
-    assert type(first) is BSConvU and type(second) is BSConvU and [n for n, _ in second.named_children()] == [
-        "pw", "bn", "dw"]  # fmt: skip
+    assert (
+        type(first) is BSConvU
+        and type(second) is BSConvU
+        and [n for n, _ in second.named_children()] == ["pw", "bn", "dw"]
+    )
     assert (first.dw.stride, first.dw.padding, first.dw.weight.dtype) == ((2, 2), (1, 1), torch.float64)
     assert first.dw.bias is not None and second.dw.bias is None and first.pw.bias is None
     assert sum(p.numel() for p in first.parameters()) == 4 * 6 + 6 * 9 + 6
     layers = model.conversion_report.layers
-    report = [(layer.name, layer.kernel_size, layer.in_channels, layer.out_channels, layer.params_after) for layer in layers]
+    report = [
+        (layer.name, layer.kernel_size, layer.in_channels, layer.out_channels, layer.params_after) for layer in layers
+    ]
     assert report == [("0", (3, 3), 4, 6, 84), ("1.0", (5, 5), 6, 8, 6 * 8 + 2 * 8 + 8 * 25)]
     assert model(torch.randn(1, 4, 8, 8, dtype=torch.float64)).shape == (1, 8, 4, 4)
     assert isinstance(convert(DSConv(3, 4, 3), reverse_dsc=True), BSConvU)  # a DSC on its own is returned

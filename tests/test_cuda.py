@@ -1,6 +1,7 @@
 """On a GPU: training with --amp --channels-last, a checkpoint saved there and resumed on the CPU, the throughput
 benchmark, one compiled graph, deterministic and SyncBatchNorm runs, DDP over NCCL. Skipped, with the reason in
 the summary, where PyTorch sees no CUDA device; ``scripts/gpu_check.sh`` runs them on a machine that has one."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,22 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def train(data, out, *extra):
-    argv = ["train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_tiny_cnn_bsconvs_p1d2",
-            "--epochs", "1", "--batch-size", "16", "--output-dir", str(out), *extra]  # fmt: skip
+    argv = [
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data),
+        "--model",
+        "cifar_tiny_cnn_bsconvs_p1d2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
     assert cli.main(argv) == 0
 
 
@@ -33,7 +48,9 @@ def test_amp_channels_last_steps_on_the_gpu_then_resumed_on_the_cpu(tmp_path, ca
     float16 = devices.amp_dtype(torch.device("cuda")) == torch.float16
     assert bool(gpu["scaler"]) == float16  # bfloat16 needs no scaler
     assert isinstance(gpu["rng"][0]["cuda"], torch.Tensor)
-    assert cli.main(["train", "--resume", "--output-dir", str(tmp_path / "run"), "--epochs", "2", "--device", "cpu"]) == 0
+    assert (
+        cli.main(["train", "--resume", "--output-dir", str(tmp_path / "run"), "--epochs", "2", "--device", "cpu"]) == 0
+    )
     cpu = load_checkpoint(str(tmp_path / "run" / "last.pt"))
     assert cpu["epoch"] == 2 and not cpu["optimizer"]["param_groups"][0]["fused"]
     capsys.readouterr()
@@ -42,8 +59,22 @@ def test_amp_channels_last_steps_on_the_gpu_then_resumed_on_the_cpu(tmp_path, ca
 
 
 def test_throughput_bench_on_the_gpu(capsys):
-    argv = ["bench", "training", "--device", "cuda", "--amp", "--channels-last", "--pairs", "digits_cnn:digits_cnn_bsconvu",
-            "--batch-size", "32", "--steps", "2", "--warmup", "1"]  # fmt: skip
+    argv = [
+        "bench",
+        "training",
+        "--device",
+        "cuda",
+        "--amp",
+        "--channels-last",
+        "--pairs",
+        "digits_cnn:digits_cnn_bsconvu",
+        "--batch-size",
+        "32",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+    ]
     assert cli.main(argv) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("digits_cnn")]
     assert len(rows) == 2 and all(float(r[4].replace(",", "")) > 0 for r in rows)
@@ -79,9 +110,30 @@ def test_sync_bn_on_one_gpu_trains_and_saves_plain_batchnorm_keys(tmp_path, caps
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_torchrun_on_two_gpus_without_device_uses_each_local_gpu(tmp_path):
     data = write_cifar10(tmp_path / "data", n_train=64, n_test=32)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "blueprint.cli",
-           "train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_resnet20_bsconvu", "--epochs", "1",
-           "--batch-size", "16", "--sync-bn", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "blueprint.cli",
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data),
+        "--model",
+        "cifar_resnet20_bsconvu",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--sync-bn",
+        "--output-dir",
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es) on cuda:0" in proc.stdout

@@ -9,6 +9,7 @@ lesson's figures with their captions and offer its executed notebook for downloa
 alone in an empty folder. The search page, opened from disk (``file://``), shows results with snippets. One
 page's screenshot is kept.
 """
+
 import functools
 import importlib.util
 import json
@@ -27,11 +28,25 @@ from book import FIGURES
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium without its background services: nothing but the pages reaches the network.
-FLAGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run"]  # fmt: skip
+FLAGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 API_AREAS = ["reference", "accel", "layers", "convert", "models", "training", "analysis"]
-PAGES = ["index.html", "idea.html", "notation.html", "backward.html", "verify.html", "performance.html",
-         "design.html", *(f"lessons/{name}.html" for name in FIGURES), *(f"api/{area}.html" for area in API_AREAS)]
+PAGES = [
+    "index.html",
+    "idea.html",
+    "notation.html",
+    "backward.html",
+    "verify.html",
+    "performance.html",
+    "design.html",
+    *(f"lessons/{name}.html" for name in FIGURES),
+    *(f"api/{area}.html" for area in API_AREAS),
+]
 # Kept after the run (git ignores docs/_build/), to look at: /tmp/pytest-of-* is shared and pruned.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "_build" / "test-screenshots" / "lesson02.png"
 RAW_TEX = ["$", "\\(", "\\[", "\\begin{"]
@@ -105,8 +120,13 @@ def browser(server, tmp_path_factory):
 
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            chromium_sandbox=False, args=FLAGS, viewport={"width": 1280, "height": 900})  # fmt: skip
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            chromium_sandbox=False,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
         context.route("**/*", only_local)
         context.offsite, context.visited = offsite, {}
         yield context
@@ -207,8 +227,12 @@ def test_lesson_page_shows_its_figures_and_offers_its_notebook(name, server, bro
     (download,) = facts["downloads"]
     assert download.endswith(f"/{name}.ipynb")
     notebook = json.loads(fetch(download))
-    shown = [output for cell in notebook["cells"] for output in cell.get("outputs", [])
-             if "image/png" in output.get("data", {})]  # fmt: skip
+    shown = [
+        output
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
     assert len(shown) == len(FIGURES[name])
     figures = facts["shownFigures"]
     assert all(figure["alt"] and figure["caption"] for figure in figures), f"{name}: a figure without caption"
@@ -224,11 +248,16 @@ def test_downloaded_notebook_runs_alone_in_an_empty_folder(server, browser, tmp_
     notebook = nbformat.reads(fetch(download).decode(), as_version=4)
     folder = tmp_path / "empty"
     folder.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "MPLBACKEND": "Agg",
-           "BLUEPRINT_TUTORIAL_FAST": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "MPLBACKEND": "Agg",
+        "BLUEPRINT_TUTORIAL_FAST": "1",
+    }
     env.pop("BLUEPRINT_TUTORIAL_OUT", None)
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(
-        env=env)  # raises CellExecutionError if a cell fails
+        env=env
+    )  # raises CellExecutionError if a cell fails
     assert sorted(p.name for p in (folder / "figures").iterdir()) == sorted(FIGURES[name])
 
 
@@ -239,10 +268,13 @@ def test_search_from_disk_shows_results_with_snippets(book_site, browser):
     page.goto((book_site / "search.html").as_uri() + "?q=blueprint", wait_until="load")
     page.wait_for_selector("#search-results p.search-summary", timeout=30_000)  # the search has finished
     # Every page found by its text (not an API object, which shows its description instead) gets its snippet.
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const pages = document.querySelectorAll("#search-results ul li.kind-text");
         return pages.length > 0 && document.querySelectorAll("li.kind-text p.context").length === pages.length;
-    }""", timeout=30_000)
+    }""",
+        timeout=30_000,
+    )
     snippets = page.eval_on_selector_all("li.kind-text p.context", "ps => ps.map(p => p.textContent)")
     page.close()
     assert errors == [], "console errors (a CORS error per result means the snippets were fetched)"
@@ -263,4 +295,6 @@ def test_front_page_starts_with_the_idea_and_links_the_paper_and_the_authors_cod
     assert facts["nav"][0].endswith("/idea.html") and facts["next"].endswith("/idea.html")
     assert "https://arxiv.org/abs/2003.13549" in facts["links"]
     assert "https://github.com/zeiss-microscopy/BSConv" in facts["links"]
-    assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(FIGURES)  # study time, prerequisites
+    assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(
+        FIGURES
+    )  # study time, prerequisites

@@ -4,6 +4,7 @@ The entries draw their cases through hypothesis (``HypothesisRandom``), so a fai
 small one. Each entry runs as many examples as its cost allows; together they are most of the suite's
 10,000 and more property cases (the count is printed at the end of a run).
 """
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,10 +14,33 @@ from tests.hypothesis_random import HypothesisRandom
 
 EXAMPLES = {  # examples per entry, by the cost of one case
     1400: ("eq9", "eq9-fd", "pc1", "rank1", "eq9-accel", "eq9-torch"),
-    60: ("conv2d-accel", "dsc-accel", "bsconv_u-accel", "bsconv_s-accel", "conv2d-torch", "dsc-torch",
-          "bsconv_u-torch", "bsconv_s-torch", "dsc-torch-accel", "bsconv_u-torch-accel", "bsconv_s-torch-accel"),
-    30: ("eq3", "eq2-7", "eq8-14", "sec4.1", "conv2d-naive", "dsc-naive", "bsconv_u-naive", "bsconv_s-naive",
-         "conv2d-fd", "dsc-fd", "bsconv_u-fd", "bsconv_s-fd"),
+    60: (
+        "conv2d-accel",
+        "dsc-accel",
+        "bsconv_u-accel",
+        "bsconv_s-accel",
+        "conv2d-torch",
+        "dsc-torch",
+        "bsconv_u-torch",
+        "bsconv_s-torch",
+        "dsc-torch-accel",
+        "bsconv_u-torch-accel",
+        "bsconv_s-torch-accel",
+    ),
+    30: (
+        "eq3",
+        "eq2-7",
+        "eq8-14",
+        "sec4.1",
+        "conv2d-naive",
+        "dsc-naive",
+        "bsconv_u-naive",
+        "bsconv_s-naive",
+        "conv2d-fd",
+        "dsc-fd",
+        "bsconv_u-fd",
+        "bsconv_s-fd",
+    ),
 }
 BY_KEY = {e.key: e for e in EQUATIONS}
 

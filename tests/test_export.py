@@ -1,4 +1,5 @@
 """Deployment: BSConv models export to ONNX (run in onnxruntime) and run under ``torch.compile``."""
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -16,11 +17,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::F
 def _model():
     torch.manual_seed(0)
     return nn.Sequential(
-        BSConvU(3, 8, 3, padding=1, with_bn=True), nn.BatchNorm2d(8), nn.ReLU(),
-        BSConvS(8, 16, 3, stride=2, padding=1, p=0.5, with_bn=True), nn.BatchNorm2d(16), nn.ReLU(),
-        BSConvU(16, 16, 5, padding=2, padding_mode="reflect", bias=False), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
-    )  # fmt: skip
+        BSConvU(3, 8, 3, padding=1, with_bn=True),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        BSConvS(8, 16, 3, stride=2, padding=1, p=0.5, with_bn=True),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        BSConvU(16, 16, 5, padding=2, padding_mode="reflect", bias=False),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4),
+    )
 
 
 def _trained_statistics(model):
@@ -66,23 +74,34 @@ def test_export_cli_writes_a_fused_checkpoint_that_onnxruntime_runs_equal_to_the
     """A `blueprint train`-style checkpoint (model_name, num_classes, input_size, weights) through --fuse."""
     model = randomized_batchnorms(create("digits_cnn_bsconvs_p1d4", num_classes=10))
     checkpoint, path = tmp_path / "best.pt", tmp_path / "digits.onnx"
-    torch.save({"model": model.state_dict(), "model_name": "digits_cnn_bsconvs_p1d4", "num_classes": 10,
-                "input_size": (1, 8, 8)}, checkpoint)  # fmt: skip
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "model_name": "digits_cnn_bsconvs_p1d4",
+            "num_classes": 10,
+            "input_size": (1, 8, 8),
+        },
+        checkpoint,
+    )
     assert cli.main(["export", str(checkpoint), "--onnx", str(path), "--fuse"]) == 0
     out = capsys.readouterr().out
     assert "merged" in out and "kept two" in out and "agrees with PyTorch" in out
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
-        np.testing.assert_allclose(deployment.run_onnx(deployment.onnx_session(str(path), 1), x), model(x),
-                                   rtol=1e-4, atol=1e-4)  # fmt: skip
+        np.testing.assert_allclose(
+            deployment.run_onnx(deployment.onnx_session(str(path), 1), x), model(x), rtol=1e-4, atol=1e-4
+        )
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["nosuch_net"], "MODEL: unknown name 'nosuch_net'"),
-    (["digits_cnm"], "MODEL: unknown name 'digits_cnm'; closest: digits_cnn"),
-    (["runs/missing.pt"], "MODEL: no such checkpoint file: 'runs/missing.pt'"),
-    (["digits_cnn", "--num-classes", "0"], "--num-classes: expected an int >= 1, got 0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["nosuch_net"], "MODEL: unknown name 'nosuch_net'"),
+        (["digits_cnm"], "MODEL: unknown name 'digits_cnm'; closest: digits_cnn"),
+        (["runs/missing.pt"], "MODEL: no such checkpoint file: 'runs/missing.pt'"),
+        (["digits_cnn", "--num-classes", "0"], "--num-classes: expected an int >= 1, got 0"),
+    ],
+)
 def test_export_cli_errors_are_one_line(tmp_path, capsys, argv, message):
     assert cli.main(["export", *argv, "--onnx", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
@@ -139,5 +158,7 @@ def test_a_missing_onnx_package_is_one_line_with_the_install_command_and_exit_1(
     monkeypatch.setattr(builtins, "__import__", without_onnxscript)
     assert cli.main(["export", "digits_cnn", "--onnx", str(tmp_path / "x.onnx")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["blueprint export: error: ONNX export needs the onnxscript package, which is not installed: "
-                   "pip install 'blueprint-bsconv[export]'"]  # fmt: skip
+    assert err == [
+        "blueprint export: error: ONNX export needs the onnxscript package, which is not installed: "
+        "pip install 'blueprint-bsconv[export]'"
+    ]

@@ -1,4 +1,5 @@
 """``blueprint.fuse``: BatchNorm folding and the BSConv-S merge compute the unfused model's function exactly."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -12,14 +13,24 @@ from tests.batchnorms import randomized_batchnorms
 # PyTorch runs float64 depthwise convolutions one channel at a time, which makes the ImageNet DSC families slow.
 slow = pytest.mark.slow
 ZOO = [
-    ("cifar_resnet20", 32), ("cifar_resnet20_bsconvu", 32), ("cifar_resnet20_bsconvs_p1d4", 32),
-    ("cifar_preresnet20", 32), ("cifar_preresnet20_bsconvu", 32), ("cifar_wrn16_4_bsconvu", 32),
-    ("cifar_mobilenetv1_w1d4", 32), ("cifar_mobilenetv1_w1d4_bsconvu", 32),
-    ("cifar_mobilenetv2_w1d4_bsconvs_p1d6", 32), ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", 32),
-    ("vgg16_bn_bsconvu", 32), ("densenet121_bsconvu", 32), ("digits_cnn_bsconvu", 8),
-    pytest.param("xception", 32, marks=slow), pytest.param("xception_bsconvu", 32, marks=slow),
-    pytest.param("efficientnet_b0_bsconvs_p1d6", 32, marks=slow), pytest.param("mnasnet_bsconvs_p1d6", 32, marks=slow),
-]  # fmt: skip
+    ("cifar_resnet20", 32),
+    ("cifar_resnet20_bsconvu", 32),
+    ("cifar_resnet20_bsconvs_p1d4", 32),
+    ("cifar_preresnet20", 32),
+    ("cifar_preresnet20_bsconvu", 32),
+    ("cifar_wrn16_4_bsconvu", 32),
+    ("cifar_mobilenetv1_w1d4", 32),
+    ("cifar_mobilenetv1_w1d4_bsconvu", 32),
+    ("cifar_mobilenetv2_w1d4_bsconvs_p1d6", 32),
+    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", 32),
+    ("vgg16_bn_bsconvu", 32),
+    ("densenet121_bsconvu", 32),
+    ("digits_cnn_bsconvu", 8),
+    pytest.param("xception", 32, marks=slow),
+    pytest.param("xception_bsconvu", 32, marks=slow),
+    pytest.param("efficientnet_b0_bsconvs_p1d6", 32, marks=slow),
+    pytest.param("mnasnet_bsconvs_p1d6", 32, marks=slow),
+]
 
 
 def assert_fuse_exact(model: nn.Module, x: torch.Tensor) -> nn.Module:
@@ -32,7 +43,6 @@ def assert_fuse_exact(model: nn.Module, x: torch.Tensor) -> nn.Module:
 
 def batchnorms(model):
     return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-
 
 
 @pytest.mark.parametrize("name,size", ZOO)
@@ -60,8 +70,9 @@ def test_fuse_folds_the_batchnorm_between_the_steps_into_the_first_step_and_its_
 
 def test_fuse_folds_a_batchnorm_before_an_unpadded_convolution_and_keeps_one_before_a_padded_one():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 6, 1, groups=2), nn.ReLU(),
-                          nn.BatchNorm2d(6), nn.Conv2d(6, 6, 3, padding=1))  # fmt: skip
+    model = nn.Sequential(
+        nn.BatchNorm2d(4), nn.Conv2d(4, 6, 1, groups=2), nn.ReLU(), nn.BatchNorm2d(6), nn.Conv2d(6, 6, 3, padding=1)
+    )
     fused = assert_fuse_exact(model, torch.randn(2, 4, 5, 5))
     assert [s.action for s in fused.fusion_report.steps] == ["folded", "kept"]
     assert isinstance(fused[0], nn.Identity) and isinstance(fused[3], nn.BatchNorm2d)  # positions stay valid
@@ -86,10 +97,19 @@ def test_bsconv_s_merge_rule_picks_the_cheaper_form_M_N_vs_M_sub_M_plus_N(m, m_s
 
 def test_fuse_equals_unfused_converted_model():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                        nn.Conv2d(16, 32, 3, stride=2, padding=1, padding_mode="reflect"), nn.BatchNorm2d(32),
-                        nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))  # fmt: skip
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1, padding_mode="reflect"),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
     blueprint.convert(net, to="bsconv_s", p=0.75, with_bn=True, exclude="0")
     blueprint.convert(net, to="bsconv_u")
     fused = assert_fuse_exact(net, torch.randn(2, 3, 9, 9))
@@ -98,8 +118,13 @@ def test_fuse_equals_unfused_converted_model():
 
 def test_fuse_leaves_the_model_alone_and_runs_on_the_accel_backend_unchanged():
     torch.manual_seed(0)
-    model = randomized_batchnorms(nn.Sequential(blueprint.BSConvU(3, 8, 3, padding=1, with_bn=True),
-                                                nn.BatchNorm2d(8), blueprint.BSConvU(8, 8, 3, padding=1)))  # fmt: skip
+    model = randomized_batchnorms(
+        nn.Sequential(
+            blueprint.BSConvU(3, 8, 3, padding=1, with_bn=True),
+            nn.BatchNorm2d(8),
+            blueprint.BSConvU(8, 8, 3, padding=1),
+        )
+    )
     fused = blueprint.fuse(model)
     assert batchnorms(model) == 2 and not hasattr(model, "fusion_report")
     x = torch.randn(2, 3, 6, 6)

@@ -1,4 +1,5 @@
 """scripts/gpu_check.sh, the check a machine with a GPU runs: its steps, and a smoke run of them on the CPU."""
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,27 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.sh"
 
 
 def run(*args, env=None):
-    proc = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHON": sys.executable, **(env or {})})  # fmt: skip
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHON": sys.executable, **(env or {})},
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
 def test_dry_run_lists_install_cuda_tests_throughput_with_compile_and_a_resumed_run():
     code, out, _ = run("--dry-run")
     assert code == 0
-    for part in ("pip install --quiet --no-deps", "pytest -q -ra tests/test_cuda.py", "bench training --device cuda "
-                 "--amp --channels-last --compile", "--resume --epochs 2", "evaluate", "bench loader"):  # fmt: skip
+    for part in (
+        "pip install --quiet --no-deps",
+        "pytest -q -ra tests/test_cuda.py",
+        "bench training --device cuda --amp --channels-last --compile",
+        "--resume --epochs 2",
+        "evaluate",
+        "bench loader",
+    ):
         assert part in out, part
 
 

@@ -5,6 +5,7 @@ folding changes the weights), the engine's logits equal eager PyTorch's to 1e-4 
 in float64); what it recognizes runs fused, the rest falls back to PyTorch, and a module it does not know
 is run as it is.
 """
+
 import pytest
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
 """The PyTorch layers equal the NumPy reference, forward and backward, with the same weights (float64)."""
+
 import math
 
 import numpy as np
@@ -53,8 +54,16 @@ def test_eq6_7_bsconv_u_layer_equals_reference_forward_and_backward(case, seed):
     layer = BSConvU(case.m, case.n, case.kernel, bias=True, **_geo(case)).double()
     x = case.x(rng)
     w_pw, w_dw, b = case.weights(rng, (case.n, case.m, 1, 1), (case.n, 1, *case.kernel), (case.n,))
-    _agrees_with_reference(layer, (layer.pw.weight, layer.dw.weight, layer.dw.bias), (w_pw, w_dw, b),
-                           reference.bsconv_u_forward, reference.bsconv_u_backward, x, case, rng)  # fmt: skip
+    _agrees_with_reference(
+        layer,
+        (layer.pw.weight, layer.dw.weight, layer.dw.bias),
+        (w_pw, w_dw, b),
+        reference.bsconv_u_forward,
+        reference.bsconv_u_backward,
+        x,
+        case,
+        rng,
+    )
 
 
 @given(conv_cases(grouped=False, max_kernel=3), seeds)
@@ -67,9 +76,16 @@ def test_eq12_14_bsconv_s_layer_equals_reference_forward_and_backward(case, seed
     w_b, w_a, w_dw, b = case.weights(
         rng, (case.m_sub, case.m, 1, 1), (case.n, case.m_sub, 1, 1), (case.n, 1, *case.kernel), (case.n,)
     )
-    _agrees_with_reference(layer, (layer.pw1.weight, layer.pw2.weight, layer.dw.weight, layer.dw.bias),
-                           (w_b, w_a, w_dw, b), reference.bsconv_s_forward, reference.bsconv_s_backward, x, case,
-                           rng)  # fmt: skip
+    _agrees_with_reference(
+        layer,
+        (layer.pw1.weight, layer.pw2.weight, layer.dw.weight, layer.dw.bias),
+        (w_b, w_a, w_dw, b),
+        reference.bsconv_s_forward,
+        reference.bsconv_s_backward,
+        x,
+        case,
+        rng,
+    )
 
 
 @given(conv_cases(grouped=False, max_kernel=3), seeds)
@@ -78,8 +94,16 @@ def test_sec4_1_dsconv_layer_equals_reference_forward_and_backward(case, seed):
     layer = DSConv(case.m, case.n, case.kernel, bias=True, **_geo(case)).double()
     x = case.x(rng)
     w_dw, w_pw, b = case.weights(rng, (case.m, 1, *case.kernel), (case.n, case.m, 1, 1), (case.n,))
-    _agrees_with_reference(layer, (layer.dw.weight, layer.pw.weight, layer.pw.bias), (w_dw, w_pw, b),
-                           reference.dsc_forward, reference.dsc_backward, x, case, rng)  # fmt: skip
+    _agrees_with_reference(
+        layer,
+        (layer.dw.weight, layer.pw.weight, layer.pw.bias),
+        (w_dw, w_pw, b),
+        reference.dsc_forward,
+        reference.dsc_backward,
+        x,
+        case,
+        rng,
+    )
 
 
 def test_state_dict_keys_match_the_public_reference_implementation():

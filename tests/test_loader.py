@@ -1,4 +1,5 @@
 """The ImageFolder pipeline's fast paths against their plain versions, persistent workers, and the loader benchmark."""
+
 from __future__ import annotations
 
 import math
@@ -72,7 +73,7 @@ def test_one_loader_with_persistent_workers_serves_every_epoch_like_no_workers(t
     for epoch in (0, 1):
         for (a, _), (b, _) in zip(inline.train_batches(epoch), pooled.train_batches(epoch), strict=True):
             assert torch.equal(a, b)
-    (loader, _), = pooled.loaders.values()
+    ((loader, _),) = pooled.loaders.values()
     assert loader.persistent_workers and loader._iterator is not None  # the worker pool outlived epoch 0
 
 
@@ -90,14 +91,23 @@ def test_default_workers_share_the_cores_of_a_node(monkeypatch):
 def test_loader_bench_prints_a_positive_rate_per_worker_for_each_recipe(capsys):
     assert cli.main(["bench", "loader", "--quick"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if re.match(r"(imagenet|finegrained) ", line)]
-    assert [(r[0], r[1]) for r in rows] == [("imagenet", "train"), ("imagenet", "val"), ("finegrained", "train"),
-                                            ("finegrained", "val")]  # fmt: skip
+    assert [(r[0], r[1]) for r in rows] == [
+        ("imagenet", "train"),
+        ("imagenet", "val"),
+        ("finegrained", "train"),
+        ("finegrained", "val"),
+    ]
     assert all(float(r[3].replace(",", "")) > 0 and int(r[4]) >= 1 for r in rows)
 
 
-@pytest.mark.parametrize("argv, message", [(["--recipes", "cifar"], "--recipes: expected a comma-separated subset"),
-                                           (["--size", "500"], "--size: expected WIDTHxHEIGHT such as 500x375"),
-                                           (["--data-dir", "/nonexistent"], "--data-dir: no folder /nonexistent/train")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--recipes", "cifar"], "--recipes: expected a comma-separated subset"),
+        (["--size", "500"], "--size: expected WIDTHxHEIGHT such as 500x375"),
+        (["--data-dir", "/nonexistent"], "--data-dir: no folder /nonexistent/train"),
+    ],
+)
 def test_loader_bench_refuses_bad_arguments_in_one_line(argv, message, capsys):
     assert cli.main(["bench", "loader", *argv]) == 2
     err = capsys.readouterr().err

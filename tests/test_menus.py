@@ -1,5 +1,6 @@
 """Each menu of ``blueprint.menus`` is what the command line offers and what the library runs, and naming it
 loads no torch: a name added to a menu reaches the parser and the code, and no copy can drift."""
+
 import argparse
 import inspect
 import subprocess
@@ -22,8 +23,10 @@ def option(path: tuple[str, ...], flag: str) -> argparse.Action:
 
 def test_the_parsers_offer_the_menus():
     assert option(("bench", "layers"), "--backends").default.split(",") == list(menus.TIMED_BACKENDS)
-    assert all(f"{name}: {text}" in option(("bench", "layers"), "--backends").help
-               for name, text in menus.TIMED_BACKEND_HELP.items())
+    assert all(
+        f"{name}: {text}" in option(("bench", "layers"), "--backends").help
+        for name, text in menus.TIMED_BACKEND_HELP.items()
+    )
     assert option(("bench", "layers"), "--ops").default.split(",") == list(menus.TIMED_OPS)
     assert tuple(option(("bench", "training"), "--backend").choices) == menus.LAYER_BACKENDS
     assert pairs(option(("bench", "training"), "--pairs").default) == list(menus.TRAINING_PAIRS)
@@ -46,7 +49,9 @@ def test_the_library_runs_the_menus():
 def test_every_zoo_name_of_the_pairs_exists():
     from blueprint.models import list_models
 
-    named = {name for pair in (*menus.LATENCY_PAIRS, *menus.LATENCY_QUICK_PAIRS, *menus.TRAINING_PAIRS) for name in pair}
+    named = {
+        name for pair in (*menus.LATENCY_PAIRS, *menus.LATENCY_QUICK_PAIRS, *menus.TRAINING_PAIRS) for name in pair
+    }
     assert named <= set(list_models())
 
 

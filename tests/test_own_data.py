@@ -1,5 +1,6 @@
 """Items 5 and 6 and "your own data" of "A practitioner's week": ``--dataset folder``, nested class folders, empty
 classes, 16-bit and palette images, ``evaluate`` from ``val/`` alone, an absolute ``data_dir`` in the config."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,30 @@ from tests.training_data import write_image_folder
 
 
 def folder_run(data, out, *extra) -> int:
-    return main(["train", "--dataset", "folder", "--data-dir", str(data), "--model", "cifar_tiny_cnn", "--epochs", "1",
-                 "--batch-size", "4", "--resize", "8", "--crop", "8", "--workers", "0", "--output-dir", str(out),
-                 *extra])  # fmt: skip
+    return main(
+        [
+            "train",
+            "--dataset",
+            "folder",
+            "--data-dir",
+            str(data),
+            "--model",
+            "cifar_tiny_cnn",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--resize",
+            "8",
+            "--crop",
+            "8",
+            "--workers",
+            "0",
+            "--output-dir",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_images_in_nested_class_folders_are_all_read(tmp_path):

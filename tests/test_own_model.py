@@ -1,5 +1,6 @@
-""""Your own model" of "A practitioner's week": ``train --model package.module:factory`` and ``fit(config, model=)``,
+""" "Your own model" of "A practitioner's week": ``train --model package.module:factory`` and ``fit(config, model=)``,
 their checkpoints loadable by every command."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,7 +11,7 @@ from blueprint.cli import main
 from blueprint.training import fit, recipe
 from blueprint.training.checkpoint import read_checkpoint
 
-MODULE = '''
+MODULE = """
 import torch.nn as nn
 
 
@@ -26,7 +27,7 @@ class Net(nn.Module):
 
 def make(num_classes):
     return Net(num_classes)
-'''
+"""
 
 
 @pytest.fixture
@@ -48,8 +49,22 @@ def every_command_loads(checkpoint, tmp_path, capsys):
 
 def test_train_takes_a_factory_and_every_command_loads_its_checkpoint(mynet, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--model", "mynet_for_tests:make", "--dataset", "digits", "--epochs", "1",
-                 "--output-dir", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "mynet_for_tests:make",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "1",
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert read_checkpoint(str(out / "last.pt")).model_name == "mynet_for_tests:make"
     every_command_loads(str(out / "last.pt"), tmp_path, capsys)
 

@@ -1,5 +1,6 @@
 """Items 7 and 8 of "A practitioner's week": the preprocessing travels with the model (checkpoint, ONNX, predict),
 and ``profile`` takes a checkpoint's input size."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """``blueprint.profile``: parameters and multiply-adds per layer under the documented convention."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -11,9 +12,13 @@ TINY = "test_profiling_tiny"
 
 def _tiny(num_classes=10):
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes),
-    )  # fmt: skip
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, num_classes),
+    )
 
 
 @pytest.fixture

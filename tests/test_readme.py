@@ -1,4 +1,5 @@
 """The README's Python examples run as written (executed documentation: they cannot rot)."""
+
 import re
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Sec. 3.1's PCA statistic and the rank-1 blueprint factorization."""
+
 import numpy as np
 import pytest
 from hypothesis import given

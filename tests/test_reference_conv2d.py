@@ -1,4 +1,5 @@
 """conv2d: the vectorized reference against the loop specification, Eq. (3), and PyTorch."""
+
 import numpy as np
 import torch
 from hypothesis import given

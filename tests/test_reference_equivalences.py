@@ -1,4 +1,5 @@
 """The paper's equivalences, numerically: a factorized op equals a regular convolution with its full kernel."""
+
 import numpy as np
 from hypothesis import given
 
@@ -92,4 +93,3 @@ def test_full_kernels_vectorized_equal_naive(case, seed):
     ]
     for got, want in pairs:
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
-

@@ -1,4 +1,5 @@
 """Bad input is refused at the boundary with an error naming the argument, the value and the expectation."""
+
 import numpy as np
 import pytest
 
@@ -155,8 +156,9 @@ def test_kernel_builders_check_their_weights(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS, ids=IDS)
-@pytest.mark.parametrize("op, other", [("conv2d", "bsconv_s"), ("dsc", "bsconv_s"), ("bsconv_u", "bsconv_s"),
-                                       ("bsconv_s", "dsc")])  # fmt: skip
+@pytest.mark.parametrize(
+    "op, other", [("conv2d", "bsconv_s"), ("dsc", "bsconv_s"), ("bsconv_u", "bsconv_s"), ("bsconv_s", "dsc")]
+)
 def test_a_backward_given_a_wrong_cache_names_the_cache_and_its_forward(backend, op, other):
     calls = forward_calls(backend)
     y, _ = calls[op]()

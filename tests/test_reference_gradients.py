@@ -1,4 +1,5 @@
 """Every hand-derived backward of the reference equals central finite differences and the loop version."""
+
 import numpy as np
 import pytest
 from hypothesis import given

@@ -1,4 +1,5 @@
 """The zoo's registry: names made from (config, transform), registering your own, input sizes and errors."""
+
 from dataclasses import dataclass
 
 import pytest
@@ -48,8 +49,9 @@ class TwoConvConfig:
         return f"cifar_twoconv_w{self.width}"
 
     def build(self, num_classes: int) -> nn.Module:
-        features = nn.Sequential(ConvBlock(3, self.width, 3), ConvBlock(self.width, self.width, 3),
-                                 nn.AdaptiveAvgPool2d(1))  # fmt: skip
+        features = nn.Sequential(
+            ConvBlock(3, self.width, 3), ConvBlock(self.width, self.width, 3), nn.AdaptiveAvgPool2d(1)
+        )
         classifier = Classifier(self.width, num_classes)
         reference_init(features, classifier)
         return nn.Sequential(features, classifier, nn.Flatten(1))

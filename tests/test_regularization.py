@@ -1,4 +1,5 @@
 """The orthonormal loss of Eq. (9) on models: value and gradient equal the reference, summed over opted-in layers."""
+
 import numpy as np
 import pytest
 import torch

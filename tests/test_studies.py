@@ -1,4 +1,5 @@
 """The warm-start studies' bookkeeping (``blueprint.studies``): epochs to the baseline, the summary, the data at 32x32."""
+
 import torch
 
 from blueprint.studies.cifar_shaped import write_digits_as_cifar10
@@ -15,8 +16,13 @@ def test_epochs_to_reach_counts_the_start_as_epoch_0_and_says_none_when_never():
 
 def test_summary_takes_median_and_range_over_the_seeds_that_reached_the_baseline():
     def row(seed, curve):
-        return dict(model="m", path="init", seed=seed, test_acc=curve,
-                    epochs_to_baseline={f"{m:g}": epochs_to_reach(curve, 0.99 - m) for m in MARGINS})  # fmt: skip
+        return dict(
+            model="m",
+            path="init",
+            seed=seed,
+            test_acc=curve,
+            epochs_to_baseline={f"{m:g}": epochs_to_reach(curve, 0.99 - m) for m in MARGINS},
+        )
 
     rows = [row(0, [0.5, 0.986, 0.99]), row(1, [0.5, 0.9, 0.97]), row(2, [0.5, 0.96, 0.987])]
     (s,) = summarize(rows, baseline_acc=0.99)

@@ -5,6 +5,7 @@ The tests run in a scratch project with this suite's ``conftest.py`` and ``book.
 known example counts under ``-n 2 --dist each`` (each worker runs both, so both workers surely count), each
 example recording what it drew; and stand-ins for the book's test files beside others under ``-n 2``.
 """
+
 import os
 import re
 import shutil
@@ -78,7 +79,11 @@ def run_pytest(project: Path, drawn: Path, *args) -> str:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_XDIST")}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(project), "tests", *args],
-        cwd=project, capture_output=True, text=True, timeout=300, env=dict(env, DRAWN=str(drawn)),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(env, DRAWN=str(drawn)),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout

@@ -1,4 +1,5 @@
 """``blueprint.tables.format_table``: the one table layout of every report."""
+
 import pytest
 
 from blueprint.tables import format_table

@@ -1,4 +1,5 @@
 """Training: the data pipeline's pieces against naive versions, and a run that resumes exactly."""
+
 from __future__ import annotations
 
 import csv
@@ -92,9 +93,28 @@ def run_cli(*argv):
 
 
 def tiny_cifar_run(data_dir, out, epochs, *extra):
-    run_cli("train", "--dataset", "cifar10", "--data-dir", str(data_dir), "--model", "cifar_tiny_cnn_bsconvs_p1d2",
-            "--epochs", str(epochs), "--batch-size", "16", "--milestones", "2", "--lr", "0.05", "--threads", "1",
-            "--output-dir", str(out), *extra)  # fmt: skip
+    run_cli(
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "cifar_tiny_cnn_bsconvs_p1d2",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "16",
+        "--milestones",
+        "2",
+        "--lr",
+        "0.05",
+        "--threads",
+        "1",
+        "--output-dir",
+        str(out),
+        *extra,
+    )
 
 
 def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path):
@@ -108,8 +128,10 @@ def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path):
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
-    assert all(torch.equal(a["optimizer"]["state"][k]["momentum_buffer"], b["optimizer"]["state"][k]["momentum_buffer"])
-               for k in a["optimizer"]["state"])  # fmt: skip
+    assert all(
+        torch.equal(a["optimizer"]["state"][k]["momentum_buffer"], b["optimizer"]["state"][k]["momentum_buffer"])
+        for k in a["optimizer"]["state"]
+    )
     with open(tmp_path / "resumed" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == COLUMNS and [int(r["epoch"]) for r in rows] == [1, 2, 3]
@@ -133,25 +155,47 @@ def test_evaluate_reproduces_the_last_test_accuracy(tmp_path, capsys):
 
 def test_image_folder_augmentation_is_deterministic_and_cropped(tmp_path):
     root = write_image_folder(tmp_path)
-    config = TrainConfig(dataset="dogs", data_dir=str(root), resize=8, crop=6, gamma=0.3, color_jitter=0.2,
-                         workers=0, batch_size=3)  # fmt: skip
+    config = TrainConfig(
+        dataset="dogs", data_dir=str(root), resize=8, crop=6, gamma=0.3, color_jitter=0.2, workers=0, batch_size=3
+    )
     loader = FolderLoader(config, "cpu", batch_size=3)
     assert (loader.num_classes, loader.num_train, loader.num_test, loader.input_size) == (2, 8, 4, (3, 6, 6))
     first = [x for x, _ in loader.train_batches(epoch=0)]
     again = [x for x, _ in loader.train_batches(epoch=0)]
     assert [x.shape[0] for x in first] == [3, 3, 2] and first[0].shape[1:] == (3, 6, 6)
     assert all(torch.equal(a, b) for a, b in zip(first, again))
-    inception = FolderLoader(TrainConfig(dataset="imagenet", data_dir=str(root), resize=8, crop=6, scale_min=0.3,
-                                         workers=0), "cpu", batch_size=8)  # fmt: skip
+    inception = FolderLoader(
+        TrainConfig(dataset="imagenet", data_dir=str(root), resize=8, crop=6, scale_min=0.3, workers=0),
+        "cpu",
+        batch_size=8,
+    )
     x, y = next(inception.train_batches(epoch=1))
     assert x.shape == (8, 3, 6, 6) and sorted(y.tolist()) == [0] * 4 + [1] * 4
 
 
 def test_image_folder_run_trains_and_writes_metrics(tmp_path):
     root = write_image_folder(tmp_path / "data")
-    run_cli("train", "--dataset", "flowers", "--data-dir", str(root), "--model", "cifar_tiny_cnn", "--epochs", "1",
-            "--batch-size", "4", "--resize", "8", "--crop", "8", "--workers", "0",
-            "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    run_cli(
+        "train",
+        "--dataset",
+        "flowers",
+        "--data-dir",
+        str(root),
+        "--model",
+        "cifar_tiny_cnn",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--resize",
+        "8",
+        "--crop",
+        "8",
+        "--workers",
+        "0",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 2
 
 
@@ -180,8 +224,9 @@ def test_download_fetches_checks_and_extracts_the_archive(tmp_path, monkeypatch)
     monkeypatch.setattr(cifar, "URL", archive.parent.as_uri() + "/")
     monkeypatch.setitem(cifar.LAYOUTS, "cifar10", (*cifar.LAYOUTS["cifar10"][:-1], md5))
     cifar.download("cifar10", str(tmp_path / "data"))
-    assert torch.equal(cifar.load_cifar("cifar10", str(tmp_path / "data")).y_train,
-                       cifar.load_cifar("cifar10", str(source)).y_train)  # fmt: skip
+    assert torch.equal(
+        cifar.load_cifar("cifar10", str(tmp_path / "data")).y_train, cifar.load_cifar("cifar10", str(source)).y_train
+    )
     monkeypatch.setitem(cifar.LAYOUTS, "cifar10", (*cifar.LAYOUTS["cifar10"][:-1], "0" * 32))
     with pytest.raises(ValueError, match="has MD5"):
         cifar.download("cifar10", str(tmp_path / "elsewhere"))
@@ -200,9 +245,25 @@ def test_accel_backend_trains_like_the_torch_backend(tmp_path):
     data = write_cifar10(tmp_path / "data")
     runs = {}
     for backend in ("torch", "accel"):
-        run_cli("train", "--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_tiny_cnn_bsconvu",
-                "--epochs", "1", "--batch-size", "16", "--threads", "1", "--backend", backend,
-                "--output-dir", str(tmp_path / backend))  # fmt: skip
+        run_cli(
+            "train",
+            "--dataset",
+            "cifar10",
+            "--data-dir",
+            str(data),
+            "--model",
+            "cifar_tiny_cnn_bsconvu",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--threads",
+            "1",
+            "--backend",
+            backend,
+            "--output-dir",
+            str(tmp_path / backend),
+        )
         runs[backend] = load_checkpoint(str(tmp_path / backend / "last.pt"))
     assert runs["accel"]["config"]["backend"] == "accel"
     for key, value in runs["torch"]["model"].items():

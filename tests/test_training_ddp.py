@@ -1,4 +1,5 @@
 """DistributedDataParallel under torchrun: two gloo processes on the CPU train one model, rank 0 writes."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,18 @@ from tests.training_data import write_cifar10
 
 
 def torchrun(*args) -> str:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "blueprint.cli", "train", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "blueprint.cli",
+        "train",
+        *args,
+    ]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout

@@ -1,4 +1,5 @@
 """`blueprint demo` (the README's main job) in its quick mode: both models train, the table and plots appear."""
+
 from blueprint.cli import main
 
 

@@ -1,6 +1,7 @@
 """What a GPU run depends on, exercised on the CPU: the device chosen and made current, mixed precision with and
 without a gradient scaler, generator states of the device in use, resumes on other hardware or process counts,
 non-finite losses decided by all processes, deterministic kernels, and one dynamo graph per compiled model."""
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,9 @@ class FakeCuda:
         monkeypatch.setattr(torch.cuda, "set_device", lambda index: setattr(self, "current", index))
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (8, 0) if bf16 else (7, 0))
         monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: torch.tensor([device.index], dtype=torch.uint8))
-        monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: self.states.update({device.index: state}))
+        monkeypatch.setattr(
+            torch.cuda, "set_rng_state", lambda state, device: self.states.update({device.index: state})
+        )
 
         def every_device(*args):
             raise AssertionError("the states of every GPU were asked for, not the one in use")
@@ -74,9 +77,11 @@ def test_cuda_asked_for_without_a_gpu_is_one_line_in_train_and_evaluate(tmp_path
     trained["config"]["backend"] = "accel"  # as if trained with --backend accel: evaluate runs torch's kernels
     torch.save(trained, tmp_path / "accel.pt")
     capsys.readouterr()
-    for argv in (["evaluate", str(tmp_path / "run" / "last.pt"), "--device", "cuda"],
-                 ["evaluate", str(tmp_path / "accel.pt"), "--device", "cuda:0"],
-                 [*tiny_run(data, tmp_path / "other"), "--device", "cuda"]):  # fmt: skip
+    for argv in (
+        ["evaluate", str(tmp_path / "run" / "last.pt"), "--device", "cuda"],
+        ["evaluate", str(tmp_path / "accel.pt"), "--device", "cuda:0"],
+        [*tiny_run(data, tmp_path / "other"), "--device", "cuda"],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "PyTorch sees no CUDA device (use --device cpu)" in err[0], err
@@ -96,8 +101,24 @@ def test_bfloat16_needs_no_scaler_float16_does(monkeypatch):
 
 
 def tiny_run(data_dir, out, *extra):
-    return ["train", "--dataset", "cifar10", "--data-dir", str(data_dir), "--model", "cifar_tiny_cnn_bsconvs_p1d2",
-            "--epochs", "1", "--batch-size", "16", "--threads", "1", "--output-dir", str(out), *extra]  # fmt: skip
+    return [
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "cifar_tiny_cnn_bsconvs_p1d2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
 
 
 def test_resume_with_float16_amp_newly_on_starts_the_scaler_afresh(tmp_path, monkeypatch):
@@ -130,8 +151,15 @@ def restored_draws(states: list, rank: int, world: int, seed: int = 0) -> torch.
     model = nn.Linear(2, 2)
     optimizer = devices.sgd(model.parameters(), torch.device("cpu"), 0.1, 0.9, 0.0)
     scaler = torch.amp.GradScaler("cpu", enabled=True)  # a float16 run resumed from a run that had none
-    ckpt = dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler={}, rng=states, epoch=3,
-                best_acc=0.5, history=[])  # fmt: skip
+    ckpt = dict(
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        scaler={},
+        rng=states,
+        epoch=3,
+        best_acc=0.5,
+        history=[],
+    )
     ctx = distributed.Context(rank, world, torch.device("cpu"))
     assert checkpoint.restore(ckpt, "test", model, optimizer, scaler, ctx.rank, ctx.world, ctx.device, seed)[0] == 3
     return torch.rand(4)
@@ -144,7 +172,9 @@ def test_resume_on_another_number_of_processes_reseeds_each_from_seed_epoch_and_
     assert torch.equal(restored_draws(states, 0, 1), expected)  # the same number of processes: continued exactly
     draws = [restored_draws(states, rank, 2) for rank in (0, 1)]
     assert not torch.equal(draws[0], draws[1])  # distinct dropout masks on the two processes
-    assert torch.equal(draws[1], restored_draws(states, 1, 2)) and not torch.equal(draws[1], restored_draws(states, 1, 2, 1))
+    assert torch.equal(draws[1], restored_draws(states, 1, 2)) and not torch.equal(
+        draws[1], restored_draws(states, 1, 2, 1)
+    )
 
 
 def test_a_gpu_runs_optimizer_state_keeps_this_devices_kernels():
@@ -210,5 +240,7 @@ def test_a_compiled_bsconv_model_is_one_graph_also_under_the_accel_backend():
 def test_compile_with_the_accel_backend_is_refused_in_one_line(capsys):
     with pytest.raises(ValueError, match="^compile: torch.compile cannot trace accel's Numba kernels"):
         TrainConfig(model="digits_cnn", backend="accel", compile=True).validate()
-    assert main(["bench", "training", "--pairs", "digits_cnn:digits_cnn_bsconvu", "--compile", "--backend", "accel"]) == 2
+    assert (
+        main(["bench", "training", "--pairs", "digits_cnn:digits_cnn_bsconvu", "--compile", "--backend", "accel"]) == 2
+    )
     assert capsys.readouterr().err.count("\n") == 1

@@ -1,4 +1,5 @@
 """Bad input and faults: one clear line naming the cause, exit code 2, no traceback, no half-written file."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,24 @@ def fails(capsys, *argv, code: int = 2) -> str:
 
 
 def cifar_args(data_dir, out, *extra):
-    return ("train", "--dataset", "cifar10", "--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1",
-            "--batch-size", "16", "--threads", "1", "--output-dir", str(out), *extra)  # fmt: skip
+    return (
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "cifar_tiny_cnn",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--output-dir",
+        str(out),
+        *extra,
+    )
 
 
 def test_missing_cifar_folder_names_the_expected_files(tmp_path, capsys):
@@ -56,29 +73,75 @@ def test_download_without_internet_is_a_clean_error(tmp_path, capsys, monkeypatc
 
 def test_image_folder_without_class_folders(tmp_path, capsys):
     (tmp_path / "data" / "train").mkdir(parents=True)
-    line = fails(capsys, "train", "--dataset", "dogs", "--data-dir", str(tmp_path / "data"),
-                 "--model", "cifar_tiny_cnn", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    line = fails(
+        capsys,
+        "train",
+        "--dataset",
+        "dogs",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--model",
+        "cifar_tiny_cnn",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert "holds no images in class folders" in line
 
 
 def test_unreadable_image_is_named_also_from_a_worker_process(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
     (data / "train" / "dog" / "2.png").write_bytes(b"not an image")
-    line = fails(capsys, "train", "--dataset", "flowers", "--data-dir", str(data), "--model", "cifar_tiny_cnn",
-                 "--resize", "8", "--crop", "8", "--workers", "1", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    line = fails(
+        capsys,
+        "train",
+        "--dataset",
+        "flowers",
+        "--data-dir",
+        str(data),
+        "--model",
+        "cifar_tiny_cnn",
+        "--resize",
+        "8",
+        "--crop",
+        "8",
+        "--workers",
+        "1",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert line.startswith("blueprint train: error: --data-dir:") and "2.png is not a readable image" in line
 
 
 def test_unknown_model(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
-    line = fails(capsys, "train", "--dataset", "cars", "--data-dir", str(data), "--model", "no_such_net",
-                 "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    line = fails(
+        capsys,
+        "train",
+        "--dataset",
+        "cars",
+        "--data-dir",
+        str(data),
+        "--model",
+        "no_such_net",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert "unknown name 'no_such_net'" in line
 
 
 def test_unknown_model_is_named_before_any_data_is_read(tmp_path, capsys):
-    line = fails(capsys, "train", "--dataset", "cifar10", "--data-dir", str(tmp_path / "nothing"), "--model",
-                 "no_such_net", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    line = fails(
+        capsys,
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(tmp_path / "nothing"),
+        "--model",
+        "no_such_net",
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
     assert line.startswith("blueprint train: error: --model: unknown name 'no_such_net'")
 
 
@@ -92,8 +155,17 @@ def test_checkpoint_that_does_not_fit_the_model(tmp_path, capsys):
     assert main(list(cifar_args(data, tmp_path / "out"))) == 0
     line = fails(capsys, "evaluate", str(tmp_path / "out" / "last.pt"), "--model", "cifar_tiny_cnn_bsconvu")
     assert "does not fit the model" in line and "missing keys" in line
-    line = fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "out"), "--epochs", "2",
-                 "--model", "cifar_tiny_cnn_bsconvu")  # fmt: skip
+    line = fails(
+        capsys,
+        "train",
+        "--resume",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--epochs",
+        "2",
+        "--model",
+        "cifar_tiny_cnn_bsconvu",
+    )
     assert line.startswith("blueprint train: error: --resume:") and "does not fit the model" in line
 
 
@@ -114,8 +186,9 @@ def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_pa
     assert main(list(cifar_args(data, tmp_path / "out", "--model", "cifar_tiny_cnn_bsconvs_p1d2"))) == 0
     before = (tmp_path / "out" / "last.pt").read_bytes()
     # an orthonormal-loss weight that overflows float32: the loss is inf in epoch 2
-    line = fails(capsys, "train", "--resume", "--output-dir", str(tmp_path / "out"), "--epochs", "2", "--alpha", "1e39",
-                 code=1)  # fmt: skip
+    line = fails(
+        capsys, "train", "--resume", "--output-dir", str(tmp_path / "out"), "--epochs", "2", "--alpha", "1e39", code=1
+    )
     assert "not finite" in line and "epoch 2" in line
     assert (tmp_path / "out" / "last.pt").read_bytes() == before and not list((tmp_path / "out").glob("*.tmp"))
 
@@ -135,28 +208,56 @@ def test_bad_configuration_values_are_named(tmp_path, capsys, flag, value):
     assert flag in line and value in line
 
 
-@pytest.mark.parametrize("flags, said", [
-    (["--milestones", "50"], "warning: milestones 50 lie at or after the last epoch (1)"),
-    (["--batch-size", "100000"], "warning: batch_size 100000 exceeds the 1347 training images"),
-    (["--amp"], "warning: amp on the CPU runs bfloat16 kernels"),
-    (["--backend", "accel"], "note: backend accel: the first step compiles the Numba kernels"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "flags, said",
+    [
+        (["--milestones", "50"], "warning: milestones 50 lie at or after the last epoch (1)"),
+        (["--batch-size", "100000"], "warning: batch_size 100000 exceeds the 1347 training images"),
+        (["--amp"], "warning: amp on the CPU runs bfloat16 kernels"),
+        (["--backend", "accel"], "note: backend accel: the first step compiles the Numba kernels"),
+    ],
+)
 def test_accepted_but_doubtful_values_are_told_in_one_line_before_the_first_epoch(tmp_path, capsys, flags, said):
     schedule = ["--schedule", "step"] if "--milestones" in flags else []
-    assert main(["train", "--model", "digits_cnn", "--dataset", "digits", "--epochs", "1", "--device", "cpu",
-                 "--output-dir", str(tmp_path), *schedule, *flags]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "digits_cnn",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "1",
+                "--device",
+                "cpu",
+                "--output-dir",
+                str(tmp_path),
+                *schedule,
+                *flags,
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith(said), lines[:3]
 
 
-@pytest.mark.parametrize("argv, said", [
-    (["train", "--dataset", "digits", "--model", "digits_cnn", "--seed", "-5"],
-     "blueprint train: error: --seed: expected an int in [0, 2**32 - 1], got -5"),
-    (["demo", "--seed", "-5"], "blueprint demo: error: --seed: expected an int in [0, 2**32 - 1], got -5"),
-    (["verify", "--seed", "-1"], "blueprint verify: error: --seed: expected an int in [0, 2**32 - 1], got -1"),
-    (["train", "--dataset", "digits", "--model", "digits_cnn", "--momentum", "1.5"],
-     "blueprint train: error: --momentum: expected a value in [0, 1)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (
+            ["train", "--dataset", "digits", "--model", "digits_cnn", "--seed", "-5"],
+            "blueprint train: error: --seed: expected an int in [0, 2**32 - 1], got -5",
+        ),
+        (["demo", "--seed", "-5"], "blueprint demo: error: --seed: expected an int in [0, 2**32 - 1], got -5"),
+        (["verify", "--seed", "-1"], "blueprint verify: error: --seed: expected an int in [0, 2**32 - 1], got -1"),
+        (
+            ["train", "--dataset", "digits", "--model", "digits_cnn", "--momentum", "1.5"],
+            "blueprint train: error: --momentum: expected a value in [0, 1)",
+        ),
+    ],
+)
 def test_a_seed_or_momentum_out_of_range_is_one_line_naming_the_flag(tmp_path, capsys, argv, said):
     assert main([*argv, *(["--output-dir", str(tmp_path)] if argv[0] != "verify" else [])]) == 2
     out, err = capsys.readouterr()

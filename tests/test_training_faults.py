@@ -1,5 +1,6 @@
 """Faults during a run: a poisoned model, SIGTERM, Ctrl-C and a failing disk end it in one line, a non-zero exit
 and a folder whose last good checkpoint is intact; a run shows it is alive also off a terminal."""
+
 from __future__ import annotations
 
 import errno
@@ -17,8 +18,24 @@ from tests.training_data import write_cifar10
 
 
 def cifar_args(data_dir, out, *extra):
-    return ("train", "--dataset", "cifar10", "--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1",
-            "--batch-size", "16", "--threads", "1", "--output-dir", str(out), *extra)  # fmt: skip
+    return (
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "cifar_tiny_cnn",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--threads",
+        "1",
+        "--output-dir",
+        str(out),
+        *extra,
+    )
 
 
 def error_line(capsys) -> str:
@@ -113,8 +130,15 @@ def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
 
 
 def test_ctrl_c_from_python_names_the_arguments(tmp_path, monkeypatch):
-    config = recipe("cifar10", model="cifar_tiny_cnn", data_dir=str(write_cifar10(tmp_path / "data")), epochs=3,
-                    batch_size=16, threads=1, output_dir=str(tmp_path / "out"))  # fmt: skip
+    config = recipe(
+        "cifar10",
+        model="cifar_tiny_cnn",
+        data_dir=str(write_cifar10(tmp_path / "data")),
+        epochs=3,
+        batch_size=16,
+        threads=1,
+        output_dir=str(tmp_path / "out"),
+    )
     kill_after_first_epoch(monkeypatch, raise_instead=KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt, match="continue with `resume=True` and `output_dir="):
         fit(config, log=lambda _: None)
@@ -131,8 +155,10 @@ def test_a_full_disk_at_the_checkpoint_keeps_the_previous_last_pt_in_one_line(on
     monkeypatch.setattr(checkpoint.torch, "save", full)
     assert resume(out) == 1
     line = error_line(capsys)
-    assert line == (f"blueprint train: error: cannot write {out / 'last.pt'} (No space left on device); "
-                    f"the previous one is untouched")  # fmt: skip
+    assert line == (
+        f"blueprint train: error: cannot write {out / 'last.pt'} (No space left on device); "
+        f"the previous one is untouched"
+    )
     assert_untouched(out, saved)
 
 
@@ -181,8 +207,10 @@ def test_progress_lines_come_only_every_interval_and_the_status_only_when_drawn(
 def test_curves_use_plain_tick_labels_and_whole_epochs(tmp_path):
     from blueprint.training.metrics import plot_curves
 
-    history = [dict(epoch=e, train_loss=loss, test_loss=1.1 * loss, train_acc=0.5, test_acc=0.4)
-               for e, loss in ((1, 2.65), (2, 2.4))]  # fmt: skip
+    history = [
+        dict(epoch=e, train_loss=loss, test_loss=1.1 * loss, train_acc=0.5, test_acc=0.4)
+        for e, loss in ((1, 2.65), (2, 2.4))
+    ]
     fig = plot_curves({"m": history}, str(tmp_path / "c.png"))
     loss_ax, acc_ax = fig.axes
     fig.canvas.draw()

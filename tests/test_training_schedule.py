@@ -1,4 +1,5 @@
 """Item 2 of "A practitioner's week": a run resumed with another ``--epochs`` follows the schedule of the new total."""
+
 from __future__ import annotations
 
 import csv

@@ -1,5 +1,6 @@
 """``blueprint train --init-from --distill-from`` and ``blueprint convert`` on digits: what the run records, exact
 resume, the teacher's batches, and bad inputs answered in one line (``blueprint.training.from_trained``)."""
+
 import json
 import os
 import subprocess
@@ -28,8 +29,18 @@ def baseline(tmp_path_factory):
 
 
 def distilled(out, baseline, epochs, *extra):
-    return train(out, "--model", "digits_cnn_bsconvu", "--epochs", str(epochs), "--init-from", str(baseline),
-                 "--distill-from", str(baseline), *extra)  # fmt: skip
+    return train(
+        out,
+        "--model",
+        "digits_cnn_bsconvu",
+        "--epochs",
+        str(epochs),
+        "--init-from",
+        str(baseline),
+        "--distill-from",
+        str(baseline),
+        *extra,
+    )
 
 
 def test_a_distilled_run_from_a_baseline_says_so_and_records_both(tmp_path, baseline, capsys):
@@ -63,9 +74,29 @@ def test_resume_of_a_distilled_run_equals_an_uninterrupted_one(tmp_path, baselin
 
 
 def test_torchrun_two_processes_start_from_the_baseline_and_distill(tmp_path, baseline):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "blueprint.cli",
-           "train", "--dataset", "digits", "--model", "digits_cnn_bsconvs_p1d4", "--epochs", "1", "--init-from",
-           str(baseline), "--distill-from", str(baseline), "--output-dir", str(tmp_path / "run")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "blueprint.cli",
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "digits_cnn_bsconvs_p1d4",
+        "--epochs",
+        "1",
+        "--init-from",
+        str(baseline),
+        "--distill-from",
+        str(baseline),
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
     proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 process(es)" in proc.stdout and "initialized from" in proc.stdout and "distilling from" in proc.stdout
@@ -104,15 +135,19 @@ def test_bad_inputs_are_one_line_each(tmp_path, baseline, capsys):
     assert one_line_error(capsys).startswith(f"blueprint train: error: --distill-from: no file {tmp_path / 'no.pt'}")
 
     variant = tmp_path / "variant.pt"  # a checkpoint of another architecture than the baseline of --model
-    torch.save(dict(model=create("digits_cnn_bsconvu").state_dict(), model_name="digits_cnn_bsconvu", num_classes=10),
-               variant)  # fmt: skip
+    torch.save(
+        dict(model=create("digits_cnn_bsconvu").state_dict(), model_name="digits_cnn_bsconvu", num_classes=10), variant
+    )
     assert train(tmp_path / "c", "--model", "digits_cnn_bsconvs_p1d4", "--init-from", str(variant)) == 2
     line = one_line_error(capsys)
-    assert "--init-from:" in line and "holds a digits_cnn_bsconvu checkpoint; expected a checkpoint of digits_cnn" in line
+    assert (
+        "--init-from:" in line and "holds a digits_cnn_bsconvu checkpoint; expected a checkpoint of digits_cnn" in line
+    )
 
     three = tmp_path / "three_classes.pt"
-    torch.save(dict(model=create("digits_cnn", num_classes=3).state_dict(), model_name="digits_cnn", num_classes=3),
-               three)  # fmt: skip
+    torch.save(
+        dict(model=create("digits_cnn", num_classes=3).state_dict(), model_name="digits_cnn", num_classes=3), three
+    )
     assert train(tmp_path / "d", "--model", "digits_cnn_bsconvu", "--distill-from", str(three)) == 2
     line = one_line_error(capsys)
     assert "--distill-from: the teacher" in line and "expected 10 classes" in line
@@ -124,12 +159,16 @@ def test_bad_inputs_are_one_line_each(tmp_path, baseline, capsys):
 def test_a_resumed_run_refuses_a_teacher_file_that_changed(tmp_path, baseline, capsys):
     teacher = tmp_path / "teacher.pt"
     teacher.write_bytes(baseline.read_bytes())
-    assert train(tmp_path / "run", "--model", "digits_cnn_bsconvu", "--epochs", "1", "--distill-from", str(teacher)) == 0
+    assert (
+        train(tmp_path / "run", "--model", "digits_cnn_bsconvu", "--epochs", "1", "--distill-from", str(teacher)) == 0
+    )
     torch.save(dict(model=create("digits_cnn").state_dict(), model_name="digits_cnn", num_classes=10), teacher)
     capsys.readouterr()
     assert train(tmp_path / "run", "--resume", "--epochs", "2") == 2
     line = one_line_error(capsys)
-    assert line.startswith("blueprint train: error: --distill-from: ") and "is not the teacher the run began with" in line
+    assert (
+        line.startswith("blueprint train: error: --distill-from: ") and "is not the teacher the run began with" in line
+    )
 
 
 def test_convert_writes_a_checkpoint_of_the_zoo_variant_that_evaluate_reads(tmp_path, baseline, capsys):

@@ -6,6 +6,7 @@ which ``tests/test_docs.py`` builds the book from); a lesson is plain Python, so
 runs the same cells. Each exercise's folded solution (read from the lesson's markdown) must pass its checker in
 ``blueprint.course.exercises``, and a plausible wrong answer must be rejected with a reason.
 """
+
 import base64
 import re
 from pathlib import Path
@@ -137,12 +138,7 @@ def test_every_lesson_checks_its_exercises_and_leaves_them_for_the_reader():
             assert f'check("{key}", ' in source, f"{name} never checks exercise {key}"
 
 
-# Lesson 6's code keeps its own layout until the accel rewrite and its fused-kernel section land in it; the book's
-# CSS wraps its longer lines instead (tests/test_docs.py checks that nothing scrolls sideways).
-WIDE_CODE_ALLOWED = {"06_the_fast_path"}
-
-
-@pytest.mark.parametrize("name", sorted(set(FIGURES) - WIDE_CODE_ALLOWED))
+@pytest.mark.parametrize("name", sorted(FIGURES))
 def test_lesson_code_and_solutions_are_at_most_88_columns(name):
     import jupytext
 

@@ -5,6 +5,7 @@ the entries call it): a transposed weight, a dropped bias gradient, a padding of
 off by a factor or shifted by one pixel. A verify run of that entry must then exit with 1 and print the
 failing case and the command that reruns it.
 """
+
 import json
 import re
 
@@ -85,8 +86,9 @@ def _conv_with_transposed_weight(self, x):
 
 def _bsconv_u_padding_off_by_one(self, x):
     dw = self.dw
-    return F.conv2d(self.pw(x), dw.weight, dw.bias, dw.stride, (dw.padding[0] + 1, dw.padding[1]), dw.dilation,
-                    dw.groups)
+    return F.conv2d(
+        self.pw(x), dw.weight, dw.bias, dw.stride, (dw.padding[0] + 1, dw.padding[1]), dw.dilation, dw.groups
+    )
 
 
 def _bsconv_s_transposed_w_a(self, x):
@@ -114,7 +116,11 @@ FAULTS = {  # entry key: (where, name, the faulty replacement)
     "bsconv_s-naive": (reference, "bsconv_s_backward", gradient(reference.bsconv_s_backward, 4, dropped)),
     "conv2d-fd": (reference, "conv2d_backward", gradient(reference.conv2d_backward, 2, zeroed)),
     "dsc-fd": (reference, "dsc_backward", gradient(reference.dsc_backward, 0, shifted)),
-    "bsconv_u-fd": (reference, "bsconv_u_backward", gradient(reference.bsconv_u_backward, 2, lambda g: g.swapaxes(2, 3))),
+    "bsconv_u-fd": (
+        reference,
+        "bsconv_u_backward",
+        gradient(reference.bsconv_u_backward, 2, lambda g: g.swapaxes(2, 3)),
+    ),
     "bsconv_s-fd": (reference, "bsconv_s_backward", gradient(reference.bsconv_s_backward, 4, zeroed)),
     "pc1": (reference, "pc1_explained_variance", last_component),
     "rank1": (reference, "blueprint_factorize", gradient(reference.blueprint_factorize, 1, lambda g: g.swapaxes(2, 3))),
@@ -189,8 +195,13 @@ def test_backends_select_the_entries_that_run_only_on_them(capsys):
     code, out = verify(capsys, "--backends", "reference", "--cases", "1")
     assert code == 0
     rows = out.out.split("\n")[3 : 3 + 5]  # after the seed line, the header and the rule
-    assert [re.split(r"\s{2,}", row)[1] for row in rows] == ["eq9-fd", "conv2d-fd", "dsc-fd", "bsconv_u-fd",
-                                                                       "bsconv_s-fd"]
+    assert [re.split(r"\s{2,}", row)[1] for row in rows] == [
+        "eq9-fd",
+        "conv2d-fd",
+        "dsc-fd",
+        "bsconv_u-fd",
+        "bsconv_s-fd",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -198,8 +209,11 @@ def test_backends_select_the_entries_that_run_only_on_them(capsys):
     [
         (["--equation", "eq99"], "blueprint verify: error: --equation: no entry matches 'eq99'; expected one of eq3, "),
         (["--cases", "0"], "blueprint verify: error: --cases: expected an int >= 1, got 0"),
-        (["--backends", "gpu"], "blueprint verify: error: --backends: expected some of reference, naive, accel, torch, "
-                                "torch-accel, got gpu"),
+        (
+            ["--backends", "gpu"],
+            "blueprint verify: error: --backends: expected some of reference, naive, accel, torch, "
+            "torch-accel, got gpu",
+        ),
         (["--backends", "accel"], "blueprint verify: error: --backends: no selected entry runs on only accel"),
         (["--json", "/nonexistent/v.json"], "blueprint verify: error: --json: the folder '/nonexistent' of "),
     ],

@@ -1,5 +1,6 @@
 """From a trained baseline to its BSConv variant: the zoo layout, exact SVD starts, BatchNorm recalibration, the
 distillation loss (``blueprint.training.warm_start``, ``blueprint.recalibration``, ``blueprint.training.distillation``)."""
+
 import copy
 import math
 
@@ -64,16 +65,24 @@ def batch_statistics(model: nn.Module, batches) -> dict:
     """Each BatchNorm's expected running statistics: the means over the batches of its input's batch mean and
     unbiased batch variance per channel, captured by hooks in a training-mode pass."""
     seen = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out: seen.setdefault(mod, []).append(inp[0].detach()))
-             for m in model.modules() if isinstance(m, nn.BatchNorm2d)]  # fmt: skip
+    hooks = [
+        m.register_forward_hook(lambda mod, inp, out: seen.setdefault(mod, []).append(inp[0].detach()))
+        for m in model.modules()
+        if isinstance(m, nn.BatchNorm2d)
+    ]
     model.train()
     with torch.no_grad():
         for x in batches:
             model(x)
     for h in hooks:
         h.remove()
-    return {m: (torch.stack([b.mean((0, 2, 3)) for b in xs]).mean(0),
-                torch.stack([b.transpose(0, 1).flatten(1).var(1) for b in xs]).mean(0)) for m, xs in seen.items()}  # fmt: skip
+    return {
+        m: (
+            torch.stack([b.mean((0, 2, 3)) for b in xs]).mean(0),
+            torch.stack([b.transpose(0, 1).flatten(1).var(1) for b in xs]).mean(0),
+        )
+        for m, xs in seen.items()
+    }
 
 
 def test_recalibration_sets_the_running_statistics_to_those_of_the_batches():
@@ -116,7 +125,9 @@ def test_pass_through_batchnorms_of_bsconv_s_keep_their_function_through_recalib
         assert torch.allclose(converted.eval()(x), plain.eval()(x), atol=1e-4)
     for bn in inner_batchnorms(converted):  # statistics measured, so that batch statistics pass the input through
         assert not torch.equal(bn.running_var, torch.ones_like(bn.running_var))
-        assert torch.allclose(bn.weight, torch.sqrt(bn.running_var + bn.eps)) and torch.allclose(bn.bias, bn.running_mean)
+        assert torch.allclose(bn.weight, torch.sqrt(bn.running_var + bn.eps)) and torch.allclose(
+            bn.bias, bn.running_mean
+        )
 
 
 def test_distillation_loss_is_the_hand_computed_kl_times_t_squared():

@@ -4,6 +4,7 @@ models of every family and variant the forward computation for given weights and
 parameter gets, which follows the reference implementation's order (initialize the baseline, then swap in BSConv);
 and the parameter table ``blueprint models`` prints (``blueprint.models.parameters``) matches the builds.
 """
+
 import json
 import math
 

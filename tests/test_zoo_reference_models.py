@@ -4,6 +4,7 @@ implementation (zeiss-microscopy/BSConv): names, parameter counts, state_dict ke
 Every registered name of these families is built and run once (tiny inputs: 8x8 for ``cifar_*``,
 32x32 otherwise, where the global average pooling still sees a 1x1 map).
 """
+
 import math
 import re
 
@@ -220,19 +221,36 @@ def test_bsconv_s_resnets_regularize_every_subspace_projection_and_others_none()
 def test_state_dict_keys_follow_the_reference_implementation():
     """Keys under ``backbone.`` as the reference's modules name them (the classifier is ``classifier.conv``)."""
     keys = {
-        "cifar_resnet20_bsconvu": ["data_bn.weight", "init_unit.conv.conv.pw.weight",
-                                   "stage2.unit1.conv1.conv.dw.weight", "stage2.unit1.projection.conv.weight"],
-        "cifar_preresnet20_bsconvs_p1d4": ["stage1.unit1.bn.weight", "stage1.unit1.conv1.conv.pw1.weight",
-                                           "stage1.unit1.conv1.conv.bn1.weight", "stage1.unit1.conv2.conv.pw2.weight",
-                                           "stage1.unit1.conv2.conv.bn2.running_var", "final_activation.bn.weight"],
+        "cifar_resnet20_bsconvu": [
+            "data_bn.weight",
+            "init_unit.conv.conv.pw.weight",
+            "stage2.unit1.conv1.conv.dw.weight",
+            "stage2.unit1.projection.conv.weight",
+        ],
+        "cifar_preresnet20_bsconvs_p1d4": [
+            "stage1.unit1.bn.weight",
+            "stage1.unit1.conv1.conv.pw1.weight",
+            "stage1.unit1.conv1.conv.bn1.weight",
+            "stage1.unit1.conv2.conv.pw2.weight",
+            "stage1.unit1.conv2.conv.bn2.running_var",
+            "final_activation.bn.weight",
+        ],
         "resnet18_bsconvu": ["init_unit.conv.conv.weight", "stage4.unit2.conv2.conv.pw.weight"],
-        "mobilenetv1_w1_bsconvu": ["init_conv.conv.weight", "stage1.unit1.0.pw.weight", "stage1.unit1.0.dw.weight",
-                                   "stage1.unit1.1.weight"],
+        "mobilenetv1_w1_bsconvu": [
+            "init_conv.conv.weight",
+            "stage1.unit1.0.pw.weight",
+            "stage1.unit1.0.dw.weight",
+            "stage1.unit1.1.weight",
+        ],
         "mobilenetv1_w1": ["stage1.unit1.conv_dw.conv.weight", "stage1.unit1.conv_pw.bn.weight"],
         "mobilenetv2_w1": ["stage1.unit1.conv1.conv.weight", "stage5.unit4.conv3.bn.bias", "final_conv.conv.weight"],
-        "mobilenetv3_small_w1": ["stage1.unit1.se_unit.conv1.weight", "stage1.unit1.se_unit.conv2.bias",
-                                 "final_conv1.conv.weight", "final_se.conv1.weight"],
-    }  # fmt: skip
+        "mobilenetv3_small_w1": [
+            "stage1.unit1.se_unit.conv1.weight",
+            "stage1.unit1.se_unit.conv2.bias",
+            "final_conv1.conv.weight",
+            "final_se.conv1.weight",
+        ],
+    }
     for name, expected in keys.items():
         with torch.device("meta"):
             state = create(name).state_dict()
@@ -254,8 +272,12 @@ def test_table_2_flops_within_2_percent_counting_norm_and_activation(name, paper
 
 def test_table_2_conv_multiply_adds_exact():
     """Multiply-adds of convolutions and the classifier only (the default convention of ``profile``)."""
-    expected = {"cifar_resnet20": 40_813_184, "cifar_resnet110_bsconvu": 38_584_960,
-                "cifar_wrn40_3": 732_612_480, "cifar_wrn40_8_bsconvu": 666_702_848}  # fmt: skip
+    expected = {
+        "cifar_resnet20": 40_813_184,
+        "cifar_resnet110_bsconvu": 38_584_960,
+        "cifar_wrn40_3": 732_612_480,
+        "cifar_wrn40_8_bsconvu": 666_702_848,
+    }
     for name, flops in expected.items():
         assert profile(create(name, num_classes=10), (3, 32, 32)).flops == flops
 
@@ -272,8 +294,15 @@ def test_models_command_rejects_a_pattern_without_match(capsys):
     assert "no_such_model*" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["cifar_mobilenetv1_w1d4", "cifar_mobilenetv2_w1d4", "cifar_mobilenetv3_small_w7d20",
-                                  "cifar_mobilenetv3_large_w7d20"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cifar_mobilenetv1_w1d4",
+        "cifar_mobilenetv2_w1d4",
+        "cifar_mobilenetv3_small_w7d20",
+        "cifar_mobilenetv3_large_w7d20",
+    ],
+)
 def test_cifar_mobilenets_end_on_a_4x4_map_for_32x32_inputs(name):
     """Sec. 5.1: the first two poolings (stride-2 steps) are removed, so 32x32 ends at 4x4."""
     model = create(name, num_classes=10)
@@ -288,15 +317,21 @@ def test_variants_replace_exactly_what_the_reference_replacer_replaces():
     """groups 1 and a 3x3 or 5x5 kernel become BSConv; 1x1, 7x7 and depthwise convolutions stay regular."""
 
     def convs():
-        return nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 8, 5), *(nn.Conv2d(8, 8, k, groups=g) for k, g in
-                                                                        ((1, 1), (7, 1), (3, 8))))  # fmt: skip
+        return nn.Sequential(
+            nn.Conv2d(8, 16, 3),
+            nn.Conv2d(16, 8, 5),
+            *(nn.Conv2d(8, 8, k, groups=g) for k, g in ((1, 1), (7, 1), (3, 8))),
+        )
 
     u, s = ToBSConvU()(convs()), ToBSConvS(1 / 8)(convs())
     assert isinstance(u[0], BSConvU) and isinstance(u[1], BSConvU) and not hasattr(u[0], "bn")
     assert isinstance(s[0], BSConvS) and isinstance(s[1], BSConvS) and hasattr(s[1], "bn1")  # with inner BN
     assert all(type(m[i]) is nn.Conv2d for m in (u, s) for i in (2, 3, 4))
     assert (ToBSConvU().suffix, ToBSConvS(1 / 8).suffix, ToBSConvS(1 / 4).suffix) == (
-        "_bsconvu", "_bsconvs_p1d8", "_bsconvs_p1d4")  # fmt: skip
+        "_bsconvu",
+        "_bsconvs_p1d8",
+        "_bsconvs_p1d4",
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ FLOPs against the well-known figures, and a forward pass of every name.
 Counts and FLOPs are taken on the meta device (no memory, no initialization); the forward passes run on
 2x3x32x32 inputs (every model reduces by 32, so the global pool sees 1x1), VGG-16's 138M on the meta device.
 """
+
 import pytest
 import torch
 import torch.nn as nn

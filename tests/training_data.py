@@ -1,4 +1,5 @@
 """Tiny data sets written in the real on-disk formats, for the training tests."""
+
 from __future__ import annotations
 
 import pickle
@@ -21,8 +22,12 @@ def write_cifar10(root: Path, n_train: int = 64, n_test: int = 32, seed: int = 0
         labels = rng.integers(0, 10, n)
         base = (labels[:, None] * 25).astype(np.int64)  # B,1
         data = np.clip(base + rng.integers(0, 60, (n, 3072)), 0, 255).astype(np.uint8)  # B,3072
-        return {b"batch_label": label.encode(), b"labels": labels.tolist(), b"data": data,
-                b"filenames": [f"img{i}.png".encode() for i in range(n)]}  # fmt: skip
+        return {
+            b"batch_label": label.encode(),
+            b"labels": labels.tolist(),
+            b"data": data,
+            b"filenames": [f"img{i}.png".encode() for i in range(n)],
+        }
 
     sizes = np.diff(np.linspace(0, n_train, 6).astype(int))
     for i, size in enumerate(sizes, 1):

@@ -13,6 +13,7 @@ the zoo's code (a family, a transform, the converter) that changes a model fails
 
 Regenerate (only when a model is meant to change): ``.venv/bin/python tests/zoo_pins.py``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,16 +28,33 @@ import torch.nn as nn
 PINS = Path(__file__).with_name("zoo_pins.json")
 NUM_CLASSES = 10  # the representative models' classifier width (ImageNet ones included: ten logits to compare)
 FORWARD_MODELS = (
-    "digits_cnn", "digits_cnn_bsconvu", "digits_cnn_bsconvs_p1d4", "cifar_tiny_cnn_bsconvs_p1d2",
-    "cifar_resnet20", "cifar_resnet20_bsconvu", "cifar_resnet20_bsconvs_p1d4", "cifar_preresnet20_bsconvs_p1d8",
-    "cifar_wrn16_2_bsconvu", "resnet10_bsconvs_p1d8", "preresnet10_bsconvu",
-    "cifar_mobilenetv1_w1d4", "cifar_mobilenetv1_w1d4_bsconvu", "mobilenetv1_w1d4_bsconvu",
-    "cifar_mobilenetv2_w1d4", "cifar_mobilenetv2_w1d4_bsconvs_p1d6", "mobilenetv2_w1d4_bsconvs_p1d6",
-    "cifar_mobilenetv3_small_w7d20", "cifar_mobilenetv3_small_w7d20_bsconvs_p1d6",
+    "digits_cnn",
+    "digits_cnn_bsconvu",
+    "digits_cnn_bsconvs_p1d4",
+    "cifar_tiny_cnn_bsconvs_p1d2",
+    "cifar_resnet20",
+    "cifar_resnet20_bsconvu",
+    "cifar_resnet20_bsconvs_p1d4",
+    "cifar_preresnet20_bsconvs_p1d8",
+    "cifar_wrn16_2_bsconvu",
+    "resnet10_bsconvs_p1d8",
+    "preresnet10_bsconvu",
+    "cifar_mobilenetv1_w1d4",
+    "cifar_mobilenetv1_w1d4_bsconvu",
+    "mobilenetv1_w1d4_bsconvu",
+    "cifar_mobilenetv2_w1d4",
+    "cifar_mobilenetv2_w1d4_bsconvs_p1d6",
+    "mobilenetv2_w1d4_bsconvs_p1d6",
+    "cifar_mobilenetv3_small_w7d20",
+    "cifar_mobilenetv3_small_w7d20_bsconvs_p1d6",
     "mobilenetv3_large_w7d20_bsconvs_p1d6",
-    "densenet121_bsconvu", "xception_bsconvu", "efficientnet_b0_bsconvs_p1d6", "mnasnet_bsconvs_p1d6",
-    "vgg16_bn@hidden64", "vgg16_bn_bsconvu@hidden64",
-)  # fmt: skip
+    "densenet121_bsconvu",
+    "xception_bsconvu",
+    "efficientnet_b0_bsconvs_p1d6",
+    "mnasnet_bsconvs_p1d6",
+    "vgg16_bn@hidden64",
+    "vgg16_bn_bsconvu@hidden64",
+)
 
 
 def digest(lines) -> str:
@@ -140,8 +158,9 @@ def dumps(pins: dict) -> str:
     """JSON with one line per pinned model, so that a change shows which models it touched."""
     sections = []
     for section, entries in sorted(pins.items()):
-        lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, separators=(',', ':'))}"
-                 for k, v in entries.items()]
+        lines = [
+            f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, separators=(',', ':'))}" for k, v in entries.items()
+        ]
         sections.append(f"{json.dumps(section)}: {{\n" + ",\n".join(lines) + "\n}")
     return "{\n" + ",\n".join(sections) + "\n}\n"
 

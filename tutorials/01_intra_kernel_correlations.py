@@ -407,8 +407,7 @@ print(
 from blueprint.course.exercises import check
 
 
-def pc1_share(slices):
-    ...  # your answer
+def pc1_share(slices): ...  # your answer
 
 
 check("1.1", pc1_share)
@@ -447,8 +446,7 @@ check("1.2", centered_not_eq2)
 
 
 # %%
-def uncentered_share(slices):
-    ...  # your answer
+def uncentered_share(slices): ...  # your answer
 
 
 check("1.3", uncentered_share)

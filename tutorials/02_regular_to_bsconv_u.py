@@ -331,8 +331,7 @@ assert gap > 0.1, "a ReLU between pointwise and depthwise breaks Eq. (4)-(5)"
 from blueprint.course.exercises import check
 
 
-def bsconv_u_kernel(w_pw, w_dw):
-    ...  # your answer
+def bsconv_u_kernel(w_pw, w_dw): ...  # your answer
 
 
 check("2.1", bsconv_u_kernel)
@@ -370,8 +369,7 @@ check("2.2", stride2_ratio)
 
 
 # %%
-def bsconv_u_macs(m, n, k, size, stride):
-    ...  # your answer
+def bsconv_u_macs(m, n, k, size, stride): ...  # your answer
 
 
 check("2.3", bsconv_u_macs)

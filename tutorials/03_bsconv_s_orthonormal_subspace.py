@@ -403,8 +403,7 @@ assert bsconv_s.pw1.out_channels == c and len(set(weights.values())) == 1
 from blueprint.course.exercises import check
 
 
-def ortho_grad(w):
-    ...  # your answer
+def ortho_grad(w): ...  # your answer
 
 
 check("3.1", ortho_grad)
@@ -440,8 +439,7 @@ check("3.2", m_sub_eq8)
 
 
 # %%
-def orthonormal_refactor(w, m_sub):
-    ...  # your answer
+def orthonormal_refactor(w, m_sub): ...  # your answer
 
 
 check("3.3", orthonormal_refactor)

@@ -331,8 +331,7 @@ save(
 from blueprint.course.exercises import check
 
 
-def dsc_kernel(w_dw, w_pw):
-    ...  # your answer
+def dsc_kernel(w_dw, w_pw): ...  # your answer
 
 
 check("4.1", dsc_kernel)
@@ -355,8 +354,7 @@ check("4.1", dsc_kernel)
 
 
 # %%
-def cross_kernel_error(kernel):
-    ...  # your answer
+def cross_kernel_error(kernel): ...  # your answer
 
 
 check("4.2", cross_kernel_error)

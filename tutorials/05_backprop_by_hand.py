@@ -493,8 +493,7 @@ save(
 from blueprint.course.exercises import check
 
 
-def pointwise_grads(g, x, w):
-    ...  # your answer
+def pointwise_grads(g, x, w): ...  # your answer
 
 
 check("5.1", pointwise_grads)
@@ -523,8 +522,9 @@ check("5.1", pointwise_grads)
 
 
 # %%
-def bsconv_s_grads(g, x, w_b, w_a, w_dw, b, stride, padding, dilation):
-    ...  # your answer
+def bsconv_s_grads(
+    g, x, w_b, w_a, w_dw, b, stride, padding, dilation
+): ...  # your answer
 
 
 check("5.2", bsconv_s_grads)

@@ -51,7 +51,9 @@ rng = np.random.default_rng(0)
 THREADS = 1
 numba.set_num_threads(THREADS)
 torch.set_num_threads(THREADS)
-blas_threads = threadpoolctl.threadpool_limits(THREADS)  # the BLAS behind NumPy's matrix products
+blas_threads = threadpoolctl.threadpool_limits(
+    THREADS
+)  # the BLAS behind NumPy's matrix products
 
 # %% [markdown]
 # ## 1. A Numba kernel, the way `accel` writes them
@@ -62,9 +64,11 @@ blas_threads = threadpoolctl.threadpool_limits(THREADS)  # the BLAS behind NumPy
 # owns one output plane $(b, c)$, so no two threads ever write the same element and no locking is needed.
 # Without compilation, `prange` is just `range` and the function runs as ordinary (slow) Python.
 
+
 # %%
 def depthwise_plain(x_pad, w, y):
-    """Eq. (7), stride 1: y[b, c, p, q] = sum_{i, j} x_pad[b, c, p + i, q + j] w[c, i, j]; one (b, c) plane per task."""
+    """Eq. (7), stride 1: y[b, c, p, q] = sum_{i, j} x_pad[b, c, p+i, q+j] w[c, i, j];
+    one (b, c) plane per task."""
     nb, nc, ho, wo = y.shape
     k = w.shape[1]
     for task in prange(nb * nc):
@@ -82,7 +86,7 @@ depthwise_compiled = numba.njit(cache=True, parallel=True)(depthwise_plain)
 
 
 def run(kernel, x, w):
-    """Pad x (B, C, H, W) for 'same' output and apply ``kernel`` with the blueprints w (C, 1, K, K)."""
+    """Pad x (B, C, H, W) for 'same' output; apply ``kernel`` with w (C, 1, K, K)."""
     pad = w.shape[2] // 2
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     y = np.empty_like(x)
@@ -91,7 +95,7 @@ def run(kernel, x, w):
 
 
 def best_of(fn, repeats):
-    """The fastest of ``repeats`` calls of ``fn()``, in milliseconds (the minimum is the run least disturbed)."""
+    """The fastest of ``repeats`` calls of ``fn()`` in ms (the least disturbed run)."""
     return 1e3 * min(timeit.repeat(fn, number=1, repeat=repeats))
 
 
@@ -100,14 +104,23 @@ w = rng.standard_normal((16, 1, 3, 3))  # C,1,K,K
 expected, _ = reference.conv2d_forward(x, w, padding=1, groups=16)
 
 start = time.perf_counter()
-first = run(depthwise_compiled, x, w)  # the first call compiles (or loads the cached machine code)
+first = run(
+    depthwise_compiled, x, w
+)  # the first call compiles (or loads the cached machine code)
 first_call_ms = 1e3 * (time.perf_counter() - start)
 plain_ms = best_of(lambda: run(depthwise_plain, x, w), 1)
 compiled_ms = best_of(lambda: run(depthwise_compiled, x, w), 5)
-assert np.allclose(run(depthwise_plain, x, w), expected) and np.allclose(first, expected)
-assert plain_ms > 10 * compiled_ms, "compiled loops should be far faster than interpreted ones"
-print(f"depthwise 3x3 on {x.shape}: plain Python {plain_ms:.0f} ms, compiled {compiled_ms:.3f} ms "
-      f"({plain_ms / compiled_ms:.0f}x faster); first compiled call {first_call_ms:.0f} ms (compiling or loading the cache)")
+assert np.allclose(run(depthwise_plain, x, w), expected) and np.allclose(
+    first, expected
+)
+assert plain_ms > 10 * compiled_ms, (
+    "compiled loops should be far faster than interpreted ones"
+)
+print(
+    f"depthwise 3x3 on {x.shape}: plain Python {plain_ms:.0f} ms, "
+    f"compiled {compiled_ms:.3f} ms ({plain_ms / compiled_ms:.0f}x faster); "
+    f"first compiled call {first_call_ms:.0f} ms (compiling or loading the cache)"
+)
 
 # %% [markdown]
 # ## 2. What the kernels in `accel/` add
@@ -139,18 +152,32 @@ else:
 M_SUB = M // 4
 shapes = {
     "BSConv-U": dict(w_pw=(N, M, 1, 1), w_dw=(N, 1, 3, 3), b=(N,)),
-    "BSConv-S": dict(w_b=(M_SUB, M, 1, 1), w_a=(N, M_SUB, 1, 1), w_dw=(N, 1, 3, 3), b=(N,)),
+    "BSConv-S": dict(
+        w_b=(M_SUB, M, 1, 1), w_a=(N, M_SUB, 1, 1), w_dw=(N, 1, 3, 3), b=(N,)
+    ),
     "DSC": dict(w_dw=(M, 1, 3, 3), w_pw=(N, M, 1, 1), b=(N,)),
 }
-functions = {"BSConv-U": "bsconv_u", "BSConv-S": "bsconv_s", "DSC": "dsc"}  # the contract's function names
+functions = {
+    "BSConv-U": "bsconv_u",
+    "BSConv-S": "bsconv_s",
+    "DSC": "dsc",
+}  # the contract's function names
 
 
 def torch_op(op, x, p):
-    """The same chains with PyTorch's conv2d, stride 1, padding 1 on the depthwise step."""
+    """The same chains with PyTorch's conv2d, stride 1, padding 1 on the depthwise."""
     if op == "BSConv-U":
-        return tF.conv2d(tF.conv2d(x, p["w_pw"]), p["w_dw"], p["b"], padding=1, groups=N)
+        return tF.conv2d(
+            tF.conv2d(x, p["w_pw"]), p["w_dw"], p["b"], padding=1, groups=N
+        )
     if op == "BSConv-S":
-        return tF.conv2d(tF.conv2d(tF.conv2d(x, p["w_b"]), p["w_a"]), p["w_dw"], p["b"], padding=1, groups=N)
+        return tF.conv2d(
+            tF.conv2d(tF.conv2d(x, p["w_b"]), p["w_a"]),
+            p["w_dw"],
+            p["b"],
+            padding=1,
+            groups=N,
+        )
     return tF.conv2d(tF.conv2d(x, p["w_dw"], padding=1, groups=M), p["w_pw"], p["b"])
 
 
@@ -170,18 +197,24 @@ def numpy_backend(module, op):
 
 
 def torch_backend(op):
-    """(fwd, fwd+bwd) callables running ``torch_op`` on the same NumPy arrays (shared memory, no copies)."""
+    """(fwd, fwd+bwd) callables running ``torch_op`` on the same NumPy arrays
+    (shared memory, no copies)."""
 
     def fwd(x, p, g):
         with torch.no_grad():
-            return torch_op(op, torch.from_numpy(x), {k: torch.from_numpy(v) for k, v in p.items()}).numpy()
+            return torch_op(
+                op, torch.from_numpy(x), {k: torch.from_numpy(v) for k, v in p.items()}
+            ).numpy()
 
     def fwd_bwd(x, p, g):
         xt = torch.from_numpy(x).requires_grad_(True)
         pt = {k: torch.from_numpy(v).requires_grad_(True) for k, v in p.items()}
         y = torch_op(op, xt, pt)
         y.backward(torch.from_numpy(g))
-        return y.detach().numpy(), (xt.grad.numpy(), *(t.grad.numpy() for t in pt.values()))
+        return y.detach().numpy(), (
+            xt.grad.numpy(),
+            *(t.grad.numpy() for t in pt.values()),
+        )
 
     return fwd, fwd_bwd
 
@@ -189,51 +222,100 @@ def torch_backend(op):
 x = rng.standard_normal((B_, M, HW, HW)).astype(np.float32)
 results = []
 for op, shape in shapes.items():
-    params = {k: (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32) for k, s in shape.items()}
+    params = {
+        k: (rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32)
+        for k, s in shape.items()
+    }
     g = rng.standard_normal((B_, N, HW, HW)).astype(np.float32)
-    backends = {"NumPy reference": numpy_backend(reference, op), "Numba accel": numpy_backend(accel, op),
-                "PyTorch": torch_backend(op)}
-    outputs = {name: fns[1](x, params, g) for name, fns in backends.items()}  # warm-up, and the outputs to compare
+    backends = {
+        "NumPy reference": numpy_backend(reference, op),
+        "Numba accel": numpy_backend(accel, op),
+        "PyTorch": torch_backend(op),
+    }
+    outputs = {
+        name: fns[1](x, params, g) for name, fns in backends.items()
+    }  # warm-up, and the outputs to compare
     y_ref, grads_ref = outputs["NumPy reference"]
     for name, (y, grads) in outputs.items():
         assert np.allclose(y, y_ref, rtol=1e-4, atol=1e-4), (op, name)
         for got, want in zip(grads, grads_ref):
-            assert np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max()), (op, name)
+            assert np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max()), (
+                op,
+                name,
+            )
     for name, (fwd, fwd_bwd) in backends.items():
         fwd(x, params, g)
-        results.append((op, name, best_of(lambda: fwd(x, params, g), REPEATS),
-                        best_of(lambda: fwd_bwd(x, params, g), REPEATS)))
-print(f"all three backends agree on every output and gradient (float32), input {x.shape}")
+        results.append(
+            (
+                op,
+                name,
+                best_of(lambda: fwd(x, params, g), REPEATS),
+                best_of(lambda: fwd_bwd(x, params, g), REPEATS),
+            )
+        )
+print(
+    f"all three backends agree on every output and gradient (float32), input {x.shape}"
+)
 
 # %%
 names = ["NumPy reference", "Numba accel", "PyTorch"]
-print(f"\nmilliseconds, best of {REPEATS}, {THREADS} thread, float32, x {x.shape}, 3x3, N={N}, M'={M_SUB}\n")
-print(f"{'op':9s} {'backend':16s} {'forward':>9s} {'fwd+bwd':>9s}  {'fwd+bwd vs NumPy':>16s}")
+print(
+    f"\nmilliseconds, best of {REPEATS}, {THREADS} thread, float32, x {x.shape}, 3x3, "
+    f"N={N}, M'={M_SUB}\n"
+)
+print(
+    f"{'op':9s} {'backend':16s} {'forward':>9s} {'fwd+bwd':>9s}"
+    f"  {'fwd+bwd vs NumPy':>16s}"
+)
 for op in shapes:
     numpy_total = next(r[3] for r in results if r[0] == op and r[1] == names[0])
     for _, name, fwd_ms, total_ms in (r for r in results if r[0] == op):
-        print(f"{op:9s} {name:16s} {fwd_ms:9.2f} {total_ms:9.2f}  {numpy_total / total_ms:15.1f}x")
+        print(
+            f"{op:9s} {name:16s} {fwd_ms:9.2f} {total_ms:9.2f}"
+            f"  {numpy_total / total_ms:15.1f}x"
+        )
 
 # %%
 fig = Figure(figsize=(10, 4.4), layout="constrained")
 axes = fig.subplots(1, 2, sharey=True)
-colors = {"NumPy reference": "tab:gray", "Numba accel": "tab:green", "PyTorch": "tab:orange"}
+colors = {
+    "NumPy reference": "tab:gray",
+    "Numba accel": "tab:green",
+    "PyTorch": "tab:orange",
+}
 ops = list(shapes)
 for ax, column, title in [(axes[0], 2, "forward"), (axes[1], 3, "forward + backward")]:
     for k, name in enumerate(names):
-        values = [next(r[column] for r in results if r[0] == op and r[1] == name) for op in ops]
-        bars = ax.bar(np.arange(len(ops)) + (k - 1) * 0.27, values, width=0.27, color=colors[name], label=name)
+        values = [
+            next(r[column] for r in results if r[0] == op and r[1] == name)
+            for op in ops
+        ]
+        bars = ax.bar(
+            np.arange(len(ops)) + (k - 1) * 0.27,
+            values,
+            width=0.27,
+            color=colors[name],
+            label=name,
+        )
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(ops)), labels=ops)
     ax.set_xlabel("operation")
     ax.set_title(title)
 axes[0].set_ylabel("time per call (ms)")
 axes[0].legend(loc="upper left")
-fig.suptitle(f"Lesson 6: one layer on three backends ({THREADS} thread, float32, input {x.shape}, "
-             f"N={N}, 3x3)", fontsize=12)
-save(fig, "06_timing.png",
-     "Best of several calls, measured when the lesson ran (machine-dependent). Shorter is faster. All three "
-     "backends compute the same outputs and gradients (checked).")
+fig.suptitle(
+    f"Lesson 6: one layer on three backends ({THREADS} thread, float32, "
+    f"input {x.shape}, "
+    f"N={N}, 3x3)",
+    fontsize=12,
+)
+save(
+    fig,
+    "06_timing.png",
+    "Best of several calls, measured when the lesson ran (machine-dependent). "
+    "Shorter is faster. All three "
+    "backends compute the same outputs and gradients (checked).",
+)
 
 # %% [markdown]
 # **Reading the table.** The numbers are live, from one thread on whatever machine ran this page (the book
@@ -262,8 +344,11 @@ save(fig, "06_timing.png",
 for op in shapes:
     row = {name: (fwd_ms, total_ms) for o, name, fwd_ms, total_ms in results if o == op}
     fastest = min(row, key=lambda name: row[name][1])
-    print(f"{op:9s} fastest forward+backward: {fastest}; PyTorch {row['PyTorch'][1]:.2f} ms "
-          f"vs NumPy {row['NumPy reference'][1]:.2f} ms")
+    print(
+        f"{op:9s} fastest forward+backward: {fastest}; "
+        f"PyTorch {row['PyTorch'][1]:.2f} ms "
+        f"vs NumPy {row['NumPy reference'][1]:.2f} ms"
+    )
 
 # %% [markdown]
 # ## 4. Fusing the two steps: a ring of $K$ rows
@@ -275,6 +360,7 @@ for op in shapes:
 # only the one row of $V'$ not yet in the ring, overwriting the row no longer needed, then runs the depthwise
 # step on the ring. $V'$ never leaves the cache, and each of its rows is still computed exactly once. Here
 # is the idea as NumPy loops, channels-last, checked against the reference chain:
+
 
 # %%
 def bsconv_u_ring(x, w_pw, w_dw):
@@ -326,10 +412,14 @@ xf_last = np.ascontiguousarray(xf.transpose(0, 2, 3, 1))  # B,H,W,M
 y_unfused, _ = accel.bsconv_u_forward(xf, wf_pw, wf_dw, padding=1)
 y_fused = fused_nhwc.bsconv_u(xf_last, layer)[..., :N]
 assert np.allclose(y_fused, y_unfused.transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
-unfused_ms = best_of(lambda: accel.bsconv_u_forward(xf, wf_pw, wf_dw, padding=1), REPEATS)
+unfused_ms = best_of(
+    lambda: accel.bsconv_u_forward(xf, wf_pw, wf_dw, padding=1), REPEATS
+)
 fused_ms = best_of(lambda: fused_nhwc.bsconv_u(xf_last, layer), REPEATS)
-print(f"BSConv-U forward {xf.shape}: unfused accel chain {unfused_ms:.2f} ms, "
-      f"fused {fused_ms:.2f} ms ({unfused_ms / fused_ms:.1f}x)")
+print(
+    f"BSConv-U forward {xf.shape}: unfused accel chain {unfused_ms:.2f} ms, "
+    f"fused {fused_ms:.2f} ms ({unfused_ms / fused_ms:.1f}x)"
+)
 
 # %% [markdown]
 # On this project's 2-core machine the fused kernel was 2.5-3x faster at both sizes this lesson uses; how
@@ -376,8 +466,7 @@ print(f"BSConv-U forward {xf.shape}: unfused accel chain {unfused_ms:.2f} ms, "
 from blueprint.course.exercises import check
 
 
-def depthwise_loops(x, w):
-    ...  # your answer
+def depthwise_loops(x, w): ...  # your answer
 
 
 check("6.1", depthwise_loops)

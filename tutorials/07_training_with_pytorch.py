@@ -408,7 +408,7 @@ for (name, w), color in zip(
         markersize=3,
         color=color,
         label=f"{name} ({w.shape[0]}x{w.shape[1]}) trained: top quarter holds "
-              f"{100 * energy:.0f}%",
+        f"{100 * energy:.0f}%",
     )
     ax.plot(
         index,

@@ -4,6 +4,7 @@
 ``load_source`` turns a zoo name or a file into a module or state_dict, and ``write_analysis`` does all of it
 for ``blueprint analyze``.
 """
+
 from blueprint.analysis.correlation import KernelCorrelations, LayerPC1, analyze_kernels
 from blueprint.analysis.figures import plot_kernel_slices, plot_pc1_histogram
 from blueprint.analysis.report import write_analysis

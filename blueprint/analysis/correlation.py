@@ -15,6 +15,7 @@ channel counts from the smallest up (``stage_by="width"``), which gives the same
 ResNet-style networks whose width doubles when the resolution halves. Convolutions the forward pass never
 calls are left out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -52,13 +53,17 @@ class KernelCorrelations:
 
     def by_stage(self) -> dict[int, np.ndarray]:
         """Stage -> the PC1 explained variance of all its filters."""
-        return {s: np.concatenate([layer.explained for layer in self.layers if layer.stage == s]) for s in self.stage_labels}
+        return {
+            s: np.concatenate([layer.explained for layer in self.layers if layer.stage == s]) for s in self.stage_labels
+        }
 
     def layer(self, name: str) -> LayerPC1:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"layer: expected one of the analyzed layers {[layer.name for layer in self.layers]}, got {name!r}")
+        raise ValueError(
+            f"layer: expected one of the analyzed layers {[layer.name for layer in self.layers]}, got {name!r}"
+        )
 
     def table(self) -> str:
         """Mean and median PC1 explained variance (in %) per stage and over all filters."""
@@ -129,9 +134,10 @@ def analyze_kernels(source, input_size=(3, 224, 224), stage_by: str | None = Non
     elif isinstance(source, Mapping):
         convs = None
         weights = {
-            k.removesuffix(".weight"): v for k, v in source.items()
+            k.removesuffix(".weight"): v
+            for k, v in source.items()
             if k.endswith("weight") and isinstance(v, torch.Tensor) and v.is_floating_point() and _analyzable(v)
-        }  # fmt: skip
+        }
     else:
         raise TypeError(f"source: expected an nn.Module or a state_dict, got {type(source).__name__}")
     stage_by = stage_by or ("resolution" if convs is not None else "width")

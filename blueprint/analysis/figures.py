@@ -3,6 +3,7 @@
 Both functions save a PNG and return the ``matplotlib.figure.Figure`` (a notebook displays it). They use
 matplotlib's object API, not pyplot, so they work without a display and leave pyplot's state alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,11 +38,14 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.set_title(f"{title}: intra-kernel correlation per filter (cf. Fig. 3)")
     ax.legend(title=f"stages by {result.stage_by}", fontsize="small")
     fig.text(
-        0.01, -0.01,
+        0.01,
+        -0.01,
         "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means they lie on a line through "
         "their mean slice. Eq. (2) implies 100%, not the converse.",
-        fontsize="small", ha="left", va="top",
-    )  # fmt: skip
+        fontsize="small",
+        ha="left",
+        va="top",
+    )
     save_figure(fig, path, dpi=120, bbox_inches="tight")
     return fig
 
@@ -85,10 +89,13 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
         fontsize="medium",
     )
     fig.text(
-        0.01, -0.01,
+        0.01,
+        -0.01,
         "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like scaled or inverted "
         "copies of it.",
-        fontsize="small", ha="left", va="top",
-    )  # fmt: skip
+        fontsize="small",
+        ha="left",
+        va="top",
+    )
     save_figure(fig, path, dpi=120, bbox_inches="tight")
     return fig

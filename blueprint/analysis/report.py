@@ -1,4 +1,5 @@
 """One call for the whole analysis: statistic, table and both figures into a folder."""
+
 from __future__ import annotations
 
 import os

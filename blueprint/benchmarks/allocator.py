@@ -8,6 +8,7 @@ virtual machine, where a page fault is expensive) that cost both backends up to 
 (``mallopt``) keeps the memory in the process for reuse, as a long-running training job's steady
 state does. It affects only the benchmark process, and PyTorch and accel alike.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -14,6 +14,7 @@ FLOPs, 3 x the forward's (a backward costs about twice its forward; 2 x the mult
 ``blueprint.profile``) x batch, over its median step time, beside the float32 GEMM peak measured at each thread
 count (``blueprint.benchmarks.machine``, stored in the rows).
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,9 +63,15 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     times = alternated_ms({side: functools.partial(step, side) for side in SIDES}, rounds, warmup)
     ms = {side: statistics.median(t) for side, t in times.items()}
     paired = [t / a for t, a in zip(times["torch"], times["accel"])]  # the two steps of one round
-    return dict(model=name, batch=batch_size, ms=ms, ratio=ms["torch"] / ms["accel"],
-                spread=(min(paired), max(paired)), flops=flops,
-                gflops={side: rate(flops, t) for side, t in ms.items()})
+    return dict(
+        model=name,
+        batch=batch_size,
+        ms=ms,
+        ratio=ms["torch"] / ms["accel"],
+        spread=(min(paired), max(paired)),
+        flops=flops,
+        gflops={side: rate(flops, t) for side, t in ms.items()},
+    )
 
 
 def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None) -> list[dict]:
@@ -96,15 +103,28 @@ def format_rows(rows: list[dict]) -> str:
     GEMM peak that the GF/s columns compare with."""
     table = format_table(
         ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread", "torch GF/s", "accel GF/s"],
-        [[str(r["threads"]), r["model"], str(r["batch"]), f"{r['ms']['torch']:.1f}", f"{r['ms']['accel']:.1f}",
-          f"{r['ratio']:.2f}x", f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}", f"{r['gflops']['torch']:.1f}",
-          f"{r['gflops']['accel']:.1f}"] for r in rows],
+        [
+            [
+                str(r["threads"]),
+                r["model"],
+                str(r["batch"]),
+                f"{r['ms']['torch']:.1f}",
+                f"{r['ms']['accel']:.1f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['spread'][0]:.2f}-{r['spread'][1]:.2f}",
+                f"{r['gflops']['torch']:.1f}",
+                f"{r['gflops']['accel']:.1f}",
+            ]
+            for r in rows
+        ],
         align="<<>>>>>>>",
     )
     lines = [table, ""]
     for n in dict.fromkeys(r["threads"] for r in rows):
         here = [r for r in rows if r["threads"] == n]
         ratios = [r["ratio"] for r in here]
-        lines.append(f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x; measured "
-                     f"float32 matrix-multiply peak {here[0]['matmul_peak_gflops']:.1f} GFLOP/s")
+        lines.append(
+            f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x; measured "
+            f"float32 matrix-multiply peak {here[0]['matmul_peak_gflops']:.1f} GFLOP/s"
+        )
     return "\n".join(lines)

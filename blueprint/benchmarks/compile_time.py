@@ -5,6 +5,7 @@ Cold: a new, empty ``NUMBA_CACHE_DIR``, so every kernel the call needs is compil
 directory again, so the kernels load from the on-disk cache (``cache=True``). The target is import + first
 call under 2 s with a warm cache.
 """
+
 from __future__ import annotations
 
 import json

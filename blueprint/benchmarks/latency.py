@@ -24,6 +24,7 @@ also stores the fewest bytes a forward of the batch moves, input + weights + out
 (``fewest_bytes``), for the roofline (``blueprint.benchmarks.roofline``). Rows written before these fields
 existed are still read and printed, with no limits line.
 """
+
 from __future__ import annotations
 
 import functools
@@ -105,12 +106,26 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
         rows = []
         for batch in batches:
             inputs = {role: torch.randn(batch, *size) for role, (_, size, _, _) in models.items()}  # B,C,H,W
-            ms = alternated_ms({(role, runtime): functools.partial(call, inputs[role])
-                                for role in models for runtime, call in calls[role].items()}, repeats, warmup,
-                               on_round)
+            ms = alternated_ms(
+                {
+                    (role, runtime): functools.partial(call, inputs[role])
+                    for role in models
+                    for runtime, call in calls[role].items()
+                },
+                repeats,
+                warmup,
+                on_round,
+            )
             for role, (name, size, cost, outputs) in models.items():
-                row = {"model": name, "role": role, "params": cost.params, "macs": cost.flops, "batch": batch,
-                       "bytes": fewest_bytes(cost.params, math.prod(size), outputs, batch), "runtimes": {}}
+                row = {
+                    "model": name,
+                    "role": role,
+                    "params": cost.params,
+                    "macs": cost.flops,
+                    "batch": batch,
+                    "bytes": fewest_bytes(cost.params, math.prod(size), outputs, batch),
+                    "runtimes": {},
+                }
                 for runtime in calls[role]:
                     median, spread = median_spread(ms[role, runtime])
                     row["runtimes"][runtime] = {"ms": median, "spread": spread, "images_per_s": 1e3 * batch / median}
@@ -118,8 +133,16 @@ def measure_pair(pair: tuple[str, str], chosen, batches, repeats: int, warmup: i
     return rows
 
 
-def run(pairs=LATENCY_PAIRS, chosen=LATENCY_RUNTIMES, batches=BATCHES, repeats: int = 10, warmup: int = 2, threads: int = 0,
-        on_row=None, copy_mib: int = 256) -> list[dict]:
+def run(
+    pairs=LATENCY_PAIRS,
+    chosen=LATENCY_RUNTIMES,
+    batches=BATCHES,
+    repeats: int = 10,
+    warmup: int = 2,
+    threads: int = 0,
+    on_row=None,
+    copy_mib: int = 256,
+) -> list[dict]:
     """``measure_pair`` for every pair, all runtimes on ``threads`` threads (0: PyTorch's count), after measuring
     the GEMM peak and the bandwidth of a ``copy_mib`` MiB copy. Each row gets ``pair`` (its index), ``role``
     (baseline or bsconv), ``threads`` and those two limits; ``on_row(row)`` sees each as it is done."""
@@ -144,13 +167,22 @@ def speedups(rows: list[dict]) -> list[dict]:
     """Per pair and batch: the baseline's median ms over the BSConv model's, per runtime (above 1: BSConv faster)."""
     out = []
     for base in (r for r in rows if r["role"] == "baseline"):
-        variant = next((r for r in rows if r["pair"] == base["pair"] and r["role"] == "bsconv"
-                        and r["batch"] == base["batch"]), None)
+        variant = next(
+            (r for r in rows if r["pair"] == base["pair"] and r["role"] == "bsconv" and r["batch"] == base["batch"]),
+            None,
+        )
         if variant is None:  # a run cut short before the pair's BSConv model
             continue
         ratio = {k: base["runtimes"][k]["ms"] / v["ms"] for k, v in variant["runtimes"].items()}
-        out.append({"baseline": base["model"], "bsconv": variant["model"], "batch": base["batch"],
-                    "macs_ratio": base["macs"] / variant["macs"], "speedup": ratio})
+        out.append(
+            {
+                "baseline": base["model"],
+                "bsconv": variant["model"],
+                "batch": base["batch"],
+                "macs_ratio": base["macs"] / variant["macs"],
+                "speedup": ratio,
+            }
+        )
     return out
 
 
@@ -158,28 +190,47 @@ def format_report(rows: list[dict]) -> str:
     """The latency table (median ms, spread, images/s and GFLOP/s per runtime) and the BSConv-over-baseline
     speed table, under the machine's limits (those of the first row: runs read together may differ)."""
     chosen = list(rows[0]["runtimes"])
-    header = ("model", "batch", "params", "MMACs/image", *(f"{r} ms (images/s)" for r in chosen),
-              *(f"{r} GF/s" for r in chosen))
+    header = (
+        "model",
+        "batch",
+        "params",
+        "MMACs/image",
+        *(f"{r} ms (images/s)" for r in chosen),
+        *(f"{r} GF/s" for r in chosen),
+    )
     body = [
-        (r["model"], str(r["batch"]), f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}",
-         *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()),
-         *(f"{gflops(r, runtime):.1f}" for runtime in r["runtimes"]))
+        (
+            r["model"],
+            str(r["batch"]),
+            f"{r['params']:,}",
+            f"{r['macs'] / 1e6:.1f}",
+            *(f"{t['ms']:.2f} ±{t['spread']:.0%} ({t['images_per_s']:,.0f})" for t in r["runtimes"].values()),
+            *(f"{gflops(r, runtime):.1f}" for runtime in r["runtimes"]),
+        )
         for r in rows
     ]
     ratio_header = ("baseline -> BSConv", "batch", "baseline/BSConv MACs", *(f"{r} speed-up" for r in chosen))
     ratio_body = [
-        (f"{s['baseline']} -> {s['bsconv']}", str(s["batch"]), f"{s['macs_ratio']:.2f}x",
-         *(f"{v:.2f}x" for v in s["speedup"].values()))
+        (
+            f"{s['baseline']} -> {s['bsconv']}",
+            str(s["batch"]),
+            f"{s['macs_ratio']:.2f}x",
+            *(f"{v:.2f}x" for v in s["speedup"].values()),
+        )
         for s in speedups(rows)
     ]
     threads = rows[0]["threads"]
     limits = "GF/s = 2 x multiply-adds x batch / median time; " + (
         f"measured float32 matrix-multiply peak: {rows[0]['matmul_peak_gflops']:.1f} GFLOP/s; memory-copy bandwidth: "
-        f"{rows[0]['copy_gbps']:.1f} GB/s" if "matmul_peak_gflops" in rows[0] else "the machine's limits not measured "
-        "in these runs")
-    return (f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
-            f"range\n{limits}\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
-            f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}")
+        f"{rows[0]['copy_gbps']:.1f} GB/s"
+        if "matmul_peak_gflops" in rows[0]
+        else "the machine's limits not measured in these runs"
+    )
+    return (
+        f"inference latency, float32, {threads} threads for every runtime; median over rounds ± interquartile "
+        f"range\n{limits}\n{format_table(header, body)}\n\nspeed-up of BSConv over its baseline (baseline ms / BSConv ms; "
+        f"above 1: BSConv is faster)\n{format_table(ratio_header, ratio_body)}"
+    )
 
 
 def plot(rows: list[dict], path: str) -> None:
@@ -204,11 +255,23 @@ def plot(rows: list[dict], path: str) -> None:
                 ys = [r["runtimes"][runtime]["ms"] for r in members]
                 ax.plot(xs, ys, color=colour, linewidth=0.8, alpha=0.6)
                 for r, x, y in zip(members, xs, ys):
-                    ax.scatter(x, y, s=36, color=colour, facecolors=colour if r["role"] == "baseline" else "none",
-                               label=runtime if (pair, r["role"]) == (0, "baseline") else None, zorder=3)
+                    ax.scatter(
+                        x,
+                        y,
+                        s=36,
+                        color=colour,
+                        facecolors=colour if r["role"] == "baseline" else "none",
+                        label=runtime if (pair, r["role"]) == (0, "baseline") else None,
+                        zorder=3,
+                    )
         for r in (r for r in here if "eager" in r["runtimes"]):  # baselines labelled above, BSConv below
-            ax.annotate(r["model"].replace("cifar_", ""), (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]), fontsize=6,
-                        xytext=(3, 3 if r["role"] == "baseline" else -9), textcoords="offset points")
+            ax.annotate(
+                r["model"].replace("cifar_", ""),
+                (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]),
+                fontsize=6,
+                xytext=(3, 3 if r["role"] == "baseline" else -9),
+                textcoords="offset points",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("multiply-adds per image (millions)")

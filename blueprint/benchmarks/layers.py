@@ -32,6 +32,7 @@ SkylakeX). Unset both, for that one command only, when benchmarking::
 
 The library never changes them; the header warns when they are set.
 """
+
 from __future__ import annotations
 
 import json
@@ -166,13 +167,21 @@ def run(
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     allocator = keep_freed_memory()
     with threadpoolctl.threadpool_limits(threads):
-        report = Report(threads, tuple(backends), matmul_peak_gflops(), copy_bandwidth_gbps(copy_mib), copy_mib,
-                        blas_info(), allocator=allocator)
+        report = Report(
+            threads,
+            tuple(backends),
+            matmul_peak_gflops(),
+            copy_bandwidth_gbps(copy_mib),
+            copy_mib,
+            blas_info(),
+            allocator=allocator,
+        )
         compared = tuple(b for b in backends if b != "reference")
         samples = {}  # (op, shape, pass) -> backend -> ms of each round
         at = []  # the (op, shape) being measured
-        bar = progress(len(ops) * len(shapes) * (1 + ("reference" in backends)), "bench layers",
-                       status=lambda: " ".join(at))
+        bar = progress(
+            len(ops) * len(shapes) * (1 + ("reference" in backends)), "bench layers", status=lambda: " ".join(at)
+        )
         for side in (compared, ("reference",) if "reference" in backends else ()):
             for op in ops:
                 for s in shapes:
@@ -219,12 +228,25 @@ def format_report(report: Report) -> str:
         f"allocator: {report.allocator}",
         "",
         format_table(
-            ["op", "shape", "pass", *(f"{n} ms" for n in b), *(f"{n} x torch" for n in compared),
-             *(f"{n} GF/s" for n in b), *(f"{n} GB/s" for n in b)],
             [
-                [r["op"], r["shape"], r["pass"], *(f"{r['ms'][n]:.3f} ±{r['spread'][n]:.0%}" for n in b),
-                 *(f"{r['vs_torch'][n]:.2f}" for n in compared), *(f"{r['gflops'][n]:.1f}" for n in b),
-                 *(f"{r['gbps'][n]:.1f}" if "gbps" in r else "" for n in b)]
+                "op",
+                "shape",
+                "pass",
+                *(f"{n} ms" for n in b),
+                *(f"{n} x torch" for n in compared),
+                *(f"{n} GF/s" for n in b),
+                *(f"{n} GB/s" for n in b),
+            ],
+            [
+                [
+                    r["op"],
+                    r["shape"],
+                    r["pass"],
+                    *(f"{r['ms'][n]:.3f} ±{r['spread'][n]:.0%}" for n in b),
+                    *(f"{r['vs_torch'][n]:.2f}" for n in compared),
+                    *(f"{r['gflops'][n]:.1f}" for n in b),
+                    *(f"{r['gbps'][n]:.1f}" if "gbps" in r else "" for n in b),
+                ]
                 for r in report.rows
             ],
             align="<<<" + ">" * (3 * len(b) + len(compared)),
@@ -233,24 +255,39 @@ def format_report(report: Report) -> str:
     summary = report.summary()
     if summary:
         lines += ["", "x torch over the shapes (geometric mean, minimum):"]
-        lines.append(format_table(
-            ["backend op pass", "geomean", "min"],
-            [[key, f"{v['geomean']:.2f}", f"{v['min']:.2f}"] for key, v in summary.items()],
-        ))
+        lines.append(
+            format_table(
+                ["backend op pass", "geomean", "min"],
+                [[key, f"{v['geomean']:.2f}", f"{v['min']:.2f}"] for key, v in summary.items()],
+            )
+        )
     if report.memory:
         lines += ["", "BSConv-U peak memory, accel forward+backward: naive full kernel vs factorized"]
-        lines.append(format_table(
-            ["shape", "naive MiB", "factorized MiB", "ratio"],
-            [[m["shape"], f"{m['naive_mib']:.2f}", f"{m['factorized_mib']:.2f}",
-              f"{m['naive_mib'] / m['factorized_mib']:.1f}x"] for m in report.memory],
-        ))
+        lines.append(
+            format_table(
+                ["shape", "naive MiB", "factorized MiB", "ratio"],
+                [
+                    [
+                        m["shape"],
+                        f"{m['naive_mib']:.2f}",
+                        f"{m['factorized_mib']:.2f}",
+                        f"{m['naive_mib'] / m['factorized_mib']:.1f}x",
+                    ]
+                    for m in report.memory
+                ],
+            )
+        )
     if report.compile:
         lines += ["", "accel import + first BSConv-U forward+backward (seconds)"]
-        lines.append(format_table(
-            ["cache", "import", "first call", "total"],
-            [[which, f"{c['import_s']:.2f}", f"{c['first_call_s']:.2f}", f"{c['total_s']:.2f}"]
-             for which, c in report.compile.items()],
-        ))
+        lines.append(
+            format_table(
+                ["cache", "import", "first call", "total"],
+                [
+                    [which, f"{c['import_s']:.2f}", f"{c['first_call_s']:.2f}", f"{c['total_s']:.2f}"]
+                    for which, c in report.compile.items()
+                ],
+            )
+        )
     return "\n".join(lines)
 
 

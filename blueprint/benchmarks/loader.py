@@ -8,6 +8,7 @@ rate times its workers (``default_workers()`` unless ``--workers`` says otherwis
 Without a data folder the images are JPEGs of ``size`` written to a temporary folder: smooth color fields with
 noise, which a JPEG encoder compresses about as well as photographs.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ def images_per_second(dataset: FolderDataset, rounds: int) -> float:
     return statistics.median(rates)
 
 
-def run(data_dir: str | None = None, recipes=tuple(RECIPES), images: int = 64, size=(500, 375), rounds: int = 3,
-        on_row=None) -> list[dict]:
+def run(
+    data_dir: str | None = None, recipes=tuple(RECIPES), images: int = 64, size=(500, 375), rounds: int = 3, on_row=None
+) -> list[dict]:
     """One row per recipe and split: images/s per worker and the loader's bound with the default workers."""
     with tempfile.TemporaryDirectory() as tmp:
         root = data_dir or write_jpeg_folder(tmp, images, size)
@@ -64,8 +66,15 @@ def run(data_dir: str | None = None, recipes=tuple(RECIPES), images: int = 64, s
             for split, train in (("train", True), ("val", False)):
                 _, samples = scan(os.path.join(root, split))
                 rate = images_per_second(FolderDataset(samples[:images], config, train), rounds)
-                rows.append(dict(recipe=name, split=split, images=min(images, len(samples)), per_worker=rate,
-                                 workers=default_workers()))
+                rows.append(
+                    dict(
+                        recipe=name,
+                        split=split,
+                        images=min(images, len(samples)),
+                        per_worker=rate,
+                        workers=default_workers(),
+                    )
+                )
                 if on_row:
                     on_row(rows[-1])
     return rows
@@ -75,5 +84,17 @@ HEADER = ("recipe", "transform", "images", "images/s per worker", "default worke
 
 
 def format_rows(rows: list[dict]) -> str:
-    return format_table(HEADER, [[r["recipe"], r["split"], str(r["images"]), f"{r['per_worker']:,.0f}",
-                                  str(r["workers"]), f"{r['per_worker'] * r['workers']:,.0f}"] for r in rows])
+    return format_table(
+        HEADER,
+        [
+            [
+                r["recipe"],
+                r["split"],
+                str(r["images"]),
+                f"{r['per_worker']:,.0f}",
+                str(r["workers"]),
+                f"{r['per_worker'] * r['workers']:,.0f}",
+            ]
+            for r in rows
+        ],
+    )

@@ -8,6 +8,7 @@
 ``bench layers``, ``bench latency`` and ``bench backends`` all measure them with these functions and store
 them with their rows, so that a roofline (``blueprint.benchmarks.roofline``) can be drawn from the JSON alone.
 """
+
 from __future__ import annotations
 
 import time

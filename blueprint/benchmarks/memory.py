@@ -5,6 +5,7 @@ B M K^2 Ho Wo values). Factorized: Eq. (6)-(7), whose largest intermediate is V'
 reports its buffers to ``tracemalloc``; the small per-task scratch buffers of the Numba kernels are not
 counted, so the figures are the arrays' peak.
 """
+
 from __future__ import annotations
 
 import tracemalloc

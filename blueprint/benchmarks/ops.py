@@ -10,6 +10,7 @@ and its kernels on PyTorch's OpenMP threads (``blueprint.accel_threads``). ``acc
 ``accel`` as a user does: ``import accel`` and its functions without a ``matmul`` argument, so that the
 pointwise products run on accel's own ``accel.gemm.matmul`` (Numba's threads) and nothing else is set up.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ output of the batch once, ``latency.fewest_bytes``), its y the GFLOP/s it reache
 highest of each is drawn (the most the machine showed). A point far below the slanted roof is slow for its
 traffic; one near the flat roof can only gain by doing fewer FLOPs.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,29 @@ class Point:
 
 def op_points(rows: list[dict]) -> list[Point]:
     """One point per (op, shape, pass, backend) of the rows of a ``bench layers`` report."""
-    return [Point("ops", backend, f"{r['op']} {r['pass']}", r["shape"], r["flops"] / r["bytes"], rate)
-            for r in rows for backend, rate in r["gflops"].items()]
+    return [
+        Point("ops", backend, f"{r['op']} {r['pass']}", r["shape"], r["flops"] / r["bytes"], rate)
+        for r in rows
+        for backend, rate in r["gflops"].items()
+    ]
 
 
 def model_points(rows: list[dict]) -> list[Point]:
     """One point per (model, batch, runtime) of ``bench latency`` rows (FLOPs: 2 per multiply-add)."""
     from blueprint.benchmarks.latency import gflops
 
-    return [Point("models", runtime, f"batch {r['batch']}", r["model"],
-                  2.0 * r["macs"] * r["batch"] / r["bytes"], gflops(r, runtime)) for r in rows for runtime in r["runtimes"]]
+    return [
+        Point(
+            "models",
+            runtime,
+            f"batch {r['batch']}",
+            r["model"],
+            2.0 * r["macs"] * r["batch"] / r["bytes"],
+            gflops(r, runtime),
+        )
+        for r in rows
+        for runtime in r["runtimes"]
+    ]
 
 
 def read(paths) -> tuple[list[Point], float, float]:
@@ -63,8 +77,10 @@ def read(paths) -> tuple[list[Point], float, float]:
         rows = latency.read_json(runs)
         old = next((r for r in rows if not {"bytes", "matmul_peak_gflops", "copy_gbps"} <= set(r)), None)
         if old is not None:
-            raise ValueError(f"paths: the latency rows of {old['model']} hold no bytes and machine limits; expected "
-                             "rows of a run of this version")
+            raise ValueError(
+                f"paths: the latency rows of {old['model']} hold no bytes and machine limits; expected "
+                "rows of a run of this version"
+            )
         points += model_points(rows)
         found += [(r["matmul_peak_gflops"], r["copy_gbps"]) for r in rows]
     if not points:
@@ -96,18 +112,43 @@ def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -
         lo, hi = min(xs) / 2, max(xs) * 2
         groups, kinds = list(dict.fromkeys(p.group for p in here)), list(dict.fromkeys(p.kind for p in here))
         ax.plot([lo, ridge, hi], [roof(lo, peak_gflops, copy_gbps), peak_gflops, peak_gflops], color="black", lw=1.5)
-        ax.annotate(f"GEMM peak {peak_gflops:.0f} GFLOP/s", (hi, peak_gflops), xytext=(-4, 4),
-                    textcoords="offset points", ha="right", fontsize=10)
-        ax.annotate(f"copy bandwidth {copy_gbps:.1f} GB/s", (lo, roof(lo, peak_gflops, copy_gbps)), xytext=(4, 6),
-                    textcoords="offset points", fontsize=10, rotation=25)
+        ax.annotate(
+            f"GEMM peak {peak_gflops:.0f} GFLOP/s",
+            (hi, peak_gflops),
+            xytext=(-4, 4),
+            textcoords="offset points",
+            ha="right",
+            fontsize=10,
+        )
+        ax.annotate(
+            f"copy bandwidth {copy_gbps:.1f} GB/s",
+            (lo, roof(lo, peak_gflops, copy_gbps)),
+            xytext=(4, 6),
+            textcoords="offset points",
+            fontsize=10,
+            rotation=25,
+        )
         for p in here:
-            ax.scatter(p.intensity, p.gflops, s=40, color=f"C{groups.index(p.group) % 10}",
-                       marker=markers[kinds.index(p.kind) % len(markers)], alpha=0.8, zorder=3)
+            ax.scatter(
+                p.intensity,
+                p.gflops,
+                s=40,
+                color=f"C{groups.index(p.group) % 10}",
+                marker=markers[kinds.index(p.kind) % len(markers)],
+                alpha=0.8,
+                zorder=3,
+            )
         numbers = list(dict.fromkeys(p.label for p in here)) if panel == "models" else []
         for label, x in dict.fromkeys((p.label, p.intensity) for p in here if p.label in numbers):
             top = max(p.gflops for p in here if (p.label, p.intensity) == (label, x))
-            ax.annotate(str(1 + numbers.index(label)), (x, top), xytext=(0, 5), textcoords="offset points",
-                        fontsize=10, ha="center")
+            ax.annotate(
+                str(1 + numbers.index(label)),
+                (x, top),
+                xytext=(0, 5),
+                textcoords="offset points",
+                fontsize=10,
+                ha="center",
+            )
         for i, g in enumerate(groups):
             ax.scatter([], [], color=f"C{i % 10}", marker="o", label=g)
         for i, k in enumerate(kinds):

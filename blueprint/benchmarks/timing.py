@@ -7,6 +7,7 @@ that median. Each timed call follows an untimed call of the same side: the side 
 threads spinning (onnxruntime's pool, OpenMP's, OpenBLAS's wait a while for more work before they
 sleep) and caches holding its own data, and that cost falls on the untimed call, not on the figure.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -25,7 +26,7 @@ def alternated_ms(calls: dict, repeats: int, warmup: int, on_round=None) -> dict
             on_round()
     ms = {name: [] for name in names}
     for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             calls[name]()  # settles the threads and caches the previous side left behind
             began = time.perf_counter()
             calls[name]()

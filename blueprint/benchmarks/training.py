@@ -5,6 +5,7 @@ orthonormal loss, backward, SGD) on random data of the model's input size (``blu
 the figure is the batch size over the median step time after ``warmup`` untimed steps. ``backend`` says what
 runs the BSConv layers on the CPU (``blueprint.use_backend``).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -40,8 +41,17 @@ def train_step(net, x, y, optimizer, penalty=None, scaler=None, amp: bool = Fals
     scaler.update()
 
 
-def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup: int, amp: bool = False,
-            channels_last: bool = False, compile: bool = False, alpha: float = 0.01) -> dict:
+def measure(
+    name: str,
+    device: torch.device,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    amp: bool = False,
+    channels_last: bool = False,
+    compile: bool = False,
+    alpha: float = 0.01,
+) -> dict:
     """Parameters, multiply-adds per image, median step time and images/s of training ``name``."""
     size = input_size(name)
     model = create(name, num_classes=10)
@@ -68,8 +78,18 @@ def measure(name: str, device: torch.device, batch_size: int, steps: int, warmup
     return dict(model=name, params=cost.params, flops=cost.flops, ms=1e3 * seconds, images_per_s=batch_size / seconds)
 
 
-def run(pairs, device: torch.device, batch_size: int, steps: int, warmup: int, backend: str = "torch",
-        amp: bool = False, channels_last: bool = False, compile: bool = False, on_row=None) -> list[dict]:
+def run(
+    pairs,
+    device: torch.device,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    backend: str = "torch",
+    amp: bool = False,
+    channels_last: bool = False,
+    compile: bool = False,
+    on_row=None,
+) -> list[dict]:
     """One ``measure`` per model of each pair, with ``vs_baseline`` (images/s over the pair's baseline's);
     ``on_row(row)`` is called as each row is done."""
     rows = []
@@ -90,8 +110,14 @@ HEADER = ("model", "params", "MFLOPs", "ms/step", "images/s", "vs baseline")
 
 
 def format_row(r: dict) -> list[str]:
-    return [r["model"], f"{r['params']:,}", f"{r['flops'] / 1e6:.2f}", f"{r['ms']:.1f}", f"{r['images_per_s']:,.0f}",
-            f"{r['vs_baseline']:.2f}x"]
+    return [
+        r["model"],
+        f"{r['params']:,}",
+        f"{r['flops'] / 1e6:.2f}",
+        f"{r['ms']:.1f}",
+        f"{r['images_per_s']:,.0f}",
+        f"{r['vs_baseline']:.2f}x",
+    ]
 
 
 def format_rows(rows: list[dict]) -> str:

@@ -1,4 +1,5 @@
 """``blueprint analyze MODEL``: Sec. 3.1's kernel-correlation analysis of a model, with figures and a table."""
+
 from __future__ import annotations
 
 
@@ -9,16 +10,31 @@ def register(subparsers) -> None:
         description="Per filter, the variance of its depth slices explained by the first principal component, "
         "grouped by stage; writes a Fig. 3-style histogram and a Fig. 2-style slice figure and prints a table.",
     )
-    p.add_argument("source", metavar="MODEL",
-                   help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
-                   "a zoo name alone is a freshly initialized model, its weights random")  # fmt: skip
-    p.add_argument("--model", help="zoo architecture to load the weights of MODEL into (stages by resolution; "
-                   "default: the one a `blueprint train` checkpoint names)")  # fmt: skip
-    p.add_argument("--num-classes", type=int, default=None,
-                   help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)")
-    p.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
-                   help="input for the forward pass that finds each conv's stage "
-                   "(default: 3 32 32 for cifar_* models, else 3 224 224)")  # fmt: skip
+    p.add_argument(
+        "source",
+        metavar="MODEL",
+        help="a checkpoint, state_dict or module file, or a zoo name (see `blueprint models`): "
+        "a zoo name alone is a freshly initialized model, its weights random",
+    )
+    p.add_argument(
+        "--model",
+        help="zoo architecture to load the weights of MODEL into (stages by resolution; "
+        "default: the one a `blueprint train` checkpoint names)",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=None,
+        help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)",
+    )
+    p.add_argument(
+        "--input-size",
+        type=int,
+        nargs=3,
+        metavar=("C", "H", "W"),
+        help="input for the forward pass that finds each conv's stage "
+        "(default: 3 32 32 for cifar_* models, else 3 224 224)",
+    )
     p.add_argument("--output-dir", default="analysis", help="folder for the figures (default: ./analysis)")
     p.add_argument("--layer", help="the layer drawn in the slice figure (default: first with >= 8 slices)")
     p.add_argument("--filter", type=int, help="0-based filter index in --layer (default: largest PC1 share)")
@@ -36,16 +52,21 @@ def run(args) -> int:
     from blueprint.sources import open_source
 
     source = open_source(args.source, model=args.model, num_classes=args.num_classes)
-    input_size = (tuple(args.input_size) if args.input_size else source.input_size
-                  or default_input_size(source.name or args.source))  # fmt: skip
+    input_size = (
+        tuple(args.input_size)
+        if args.input_size
+        else source.input_size or default_input_size(source.name or args.source)
+    )
     result = analyze_kernels(source.obj, input_size=input_size)
     title = source.name if source.name and not source.random_weights else args.source
     files = write_analysis(
         result, args.output_dir, title=title, layer=args.layer, filter_index=args.filter, bins=args.bins
     )
     if source.random_weights:
-        print(f"{args.source}: a freshly initialized zoo model, its weights random (not trained): pass a checkpoint "
-              f"for a trained model's correlations")  # fmt: skip
+        print(
+            f"{args.source}: a freshly initialized zoo model, its weights random (not trained): pass a checkpoint "
+            f"for a trained model's correlations"
+        )
     elif source.name:
         print(f"{args.source}: weights of a {source.name}")
     print(f"{title}: PC1 explained variance per filter, stages by {result.stage_by}")

@@ -3,6 +3,7 @@
 Parses and hands over to ``blueprint.training.convert_checkpoint``; prints what was measured and the per-layer
 conversion report. torch is imported only when the command runs.
 """
+
 from __future__ import annotations
 
 from blueprint.paths import writable_file
@@ -23,8 +24,12 @@ def register(subparsers) -> None:
     p.add_argument("--p", type=float, help="BSConv-S subspace ratio of the zoo variant, e.g. 0.25")
     p.add_argument("--output", required=True, metavar="FILE", help="where the converted checkpoint is written")
     p.add_argument("--data-dir", help="where the run's data set is now (default: the one the run used)")
-    p.add_argument("--no-recalibrate", dest="recalibrate", action="store_false",
-                   help="skip the BatchNorm recalibration (and the accuracy measurements)")  # fmt: skip
+    p.add_argument(
+        "--no-recalibrate",
+        dest="recalibrate",
+        action="store_false",
+        help="skip the BatchNorm recalibration (and the accuracy measurements)",
+    )
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,7 @@ The counts come from the table shipped with the zoo (``blueprint.models.paramete
 takes no time; another ``--num-classes`` builds each listed model on PyTorch's ``meta`` device (shapes only);
 ``--names-only`` skips the counts.
 """
+
 from __future__ import annotations
 
 
@@ -15,8 +16,12 @@ def register(subparsers) -> None:
         "'cifar_resnet*' or '*bsconvu') with their parameter counts.",
     )
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'cifar_wrn40_*' (default: all)")
-    p.add_argument("--num-classes", type=int, default=None,
-                   help="classes of the classifier (default: 10 for cifar_* and digits_* names, else 1000)")
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        default=None,
+        help="classes of the classifier (default: 10 for cifar_* and digits_* names, else 1000)",
+    )
     p.add_argument("--names-only", action="store_true", help="print only the names, without counting parameters")
     p.set_defaults(func=run)
 

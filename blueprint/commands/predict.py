@@ -1,4 +1,5 @@
 """``blueprint predict MODEL IMAGES...``: the top-k classes of images, from a checkpoint or its ONNX file."""
+
 from __future__ import annotations
 
 
@@ -10,8 +11,11 @@ def register(subparsers) -> None:
         "or the metadata of a file written by `blueprint export`) and prints its top-k classes with "
         "probabilities (blueprint.prediction).",
     )
-    p.add_argument("source", metavar="MODEL", help="a last.pt/best.pt of `blueprint train`, or an .onnx file "
-                   "written from one by `blueprint export`")  # fmt: skip
+    p.add_argument(
+        "source",
+        metavar="MODEL",
+        help="a last.pt/best.pt of `blueprint train`, or an .onnx file written from one by `blueprint export`",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     p.add_argument("--top", type=int, default=3, help="classes shown per image (default: %(default)s)")
     p.set_defaults(func=run, fields={"source": "MODEL"})

@@ -6,6 +6,7 @@ with ``--resume`` the value saved in ``OUTPUT_DIR/config.json``. The flags are t
 help its fields' metadata (``add_config_flags``). Several processes:
 ``torchrun --nproc-per-node N -m blueprint.cli train ...``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.model is None and not args.resume and not args.print_config:
-        args.parser.error("--model: required for a new run (a zoo name, see `blueprint models`, or "
-                          "package.module:factory)")  # fmt: skip
+        args.parser.error(
+            "--model: required for a new run (a zoo name, see `blueprint models`, or package.module:factory)"
+        )
     from blueprint.training import effective_config, fit
     from blueprint.training.config import DATASETS, recipe_line
 
@@ -75,6 +77,8 @@ def run(args) -> int:
     result = fit(config, resume=args.resume, overwrite=args.overwrite)
     if result.history and int(os.environ.get("RANK", "0")) == 0:
         last = result.history[-1]
-        print(f"done: test accuracy {last['test_acc']:.2%} after epoch {last['epoch']}, best {result.best_acc:.2%}; "
-              f"results in {config.output_dir}")  # fmt: skip
+        print(
+            f"done: test accuracy {last['test_acc']:.2%} after epoch {last['epoch']}, best {result.best_acc:.2%}; "
+            f"results in {config.output_dir}"
+        )
     return 0

@@ -7,6 +7,7 @@ from ``numpy.random.default_rng([seed, crc32(entry.stream), i])`` (the backends'
 one op share a stream, so they see the same cases), and ``--seed S --equation KEY --cases i+1`` reruns
 it exactly; the seed and the first failing case's shapes are printed for that.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -31,11 +32,21 @@ def register(subparsers) -> None:
     )
     p.add_argument("--cases", type=int, default=DEFAULT_CASES, help=f"cases per equation (default {DEFAULT_CASES})")
     p.add_argument("--seed", type=int, default=None, help="seed of the cases (default: a fresh one, printed)")
-    p.add_argument("--backends", nargs="+", default=None, metavar="BACKEND",
-                   help="run only the entries whose backends are all among these: reference, naive, accel, torch, "
-                   "torch-accel (default: all)")
-    p.add_argument("--equation", nargs="+", default=None, metavar="KEY",
-                   help="entry keys or shell-style patterns, e.g. eq3 'bsconv_u-*' (default: every entry)")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        default=None,
+        metavar="BACKEND",
+        help="run only the entries whose backends are all among these: reference, naive, accel, torch, "
+        "torch-accel (default: all)",
+    )
+    p.add_argument(
+        "--equation",
+        nargs="+",
+        default=None,
+        metavar="KEY",
+        help="entry keys or shell-style patterns, e.g. eq3 'bsconv_u-*' (default: every entry)",
+    )
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=run)
 
@@ -80,7 +91,8 @@ def select(equations, patterns, backends):
         if not fnmatch.filter(keys, pattern):
             raise ValueError(f"equation: no entry matches {pattern!r}; expected one of {', '.join(keys)}")
     chosen = [
-        e for e in equations
+        e
+        for e in equations
         if (patterns is None or any(fnmatch.fnmatchcase(e.key, p) for p in patterns))
         and (backends is None or set(e.backends) <= set(backends))
     ]
@@ -112,8 +124,16 @@ def table(summaries) -> str:
 
     header = ["equation", "key", "statement", "backends", "cases", "max error", "tolerance", "verdict"]
     rows = [
-        [s.name, s.key, s.statement, ", ".join(s.backends), str(s.cases), f"{s.max_error:.1e}", f"{s.tolerance:.0e}",
-         "ok" if s.passed else f"FAIL ({s.failures})"]
+        [
+            s.name,
+            s.key,
+            s.statement,
+            ", ".join(s.backends),
+            str(s.cases),
+            f"{s.max_error:.1e}",
+            f"{s.tolerance:.0e}",
+            "ok" if s.passed else f"FAIL ({s.failures})",
+        ]
         for s in summaries
     ]
     return format_table(header, rows, align="<<<<>>><")
@@ -180,7 +200,9 @@ def run(args) -> int:
         print(f"all {len(summaries)} entries hold on {args.cases} cases each (seed {seed})")
         return 0
     first = failed[0].first_failure
-    print(f"{len(failed)} of {len(summaries)} entries disagree. First failing case: {failed[0].key} case {first['case']} "
-          f"(seed {seed}): {first['shapes']}" + (f"; {first['message']}" if first["message"] else ""))
+    print(
+        f"{len(failed)} of {len(summaries)} entries disagree. First failing case: {failed[0].key} case {first['case']} "
+        f"(seed {seed}): {first['shapes']}" + (f"; {first['message']}" if first["message"] else "")
+    )
     print(f"rerun it: blueprint verify --seed {seed} --equation {failed[0].key} --cases {first['case'] + 1}")
     return 1

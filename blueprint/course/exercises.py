@@ -69,13 +69,9 @@ def check(key: str, answer) -> Verdict:
         raise ValueError(f"key: expected one of {sorted(EXERCISES)}, got {key!r}")
     name = EXERCISES[key].answer
     if answer is None or answer is Ellipsis:
-        return Verdict(
-            key, False, f"no answer yet: give `{name}` a value and run this cell again"
-        )
+        return Verdict(key, False, f"no answer yet: give `{name}` a value and run this cell again")
     try:
-        reason = EXERCISES[key].judge(
-            _answered(answer, name) if callable(answer) else answer
-        )
+        reason = EXERCISES[key].judge(_answered(answer, name) if callable(answer) else answer)
     except NoAnswer:
         return Verdict(
             key,
@@ -84,9 +80,7 @@ def check(key: str, answer) -> Verdict:
         )
     except Exception as error:  # the reader's code failed: say how, as a notebook would
         reason = f"your answer raised {type(error).__name__}: {error}"
-    return Verdict(
-        key, reason is None, EXERCISES[key].right_because if reason is None else reason
-    )
+    return Verdict(key, reason is None, EXERCISES[key].right_because if reason is None else reason)
 
 
 class NoAnswer(Exception):
@@ -116,9 +110,7 @@ def arrays_differ(got, want, what: str) -> str | None:
     return None
 
 
-def number_differs(
-    got, want: float, what: str, rel: float = 1e-3, hints: dict | None = None
-) -> str | None:
+def number_differs(got, want: float, what: str, rel: float = 1e-3, hints: dict | None = None) -> str | None:
     """Why the number ``got`` is not ``want`` (within ``rel``), with a hint for a known wrong value."""
     got = float(got)
     if math.isclose(got, want, rel_tol=rel):
@@ -201,11 +193,7 @@ def _uncentered_share(uncentered_share):
         got = float(uncentered_share(f))
         if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             centered = float(reference.pc1_explained_variance(f[None])[0])
-            hint = (
-                " (that is PCA's centered share: Eq. (2) has no mean slice)"
-                if math.isclose(got, centered)
-                else ""
-            )
+            hint = " (that is PCA's centered share: Eq. (2) has no mean slice)" if math.isclose(got, centered) else ""
             return f"for a filter of {f.shape[0]} slices you gave {got:.6f}, the uncentered share is {want:.6f}{hint}"
     return None
 
@@ -248,21 +236,15 @@ def _stride2_ratio(ratio):
 
     import blueprint
 
-    regular = profiled_macs(
-        nn.Conv2d(128, 128, 3, stride=2, padding=1, bias=False), 128, 32
-    )
-    bsconv = profiled_macs(
-        blueprint.BSConvU(128, 128, 3, stride=2, padding=1, bias=False), 128, 32
-    )
+    regular = profiled_macs(nn.Conv2d(128, 128, 3, stride=2, padding=1, bias=False), 128, 32)
+    bsconv = profiled_macs(blueprint.BSConvU(128, 128, 3, stride=2, padding=1, bias=False), 128, 32)
     return number_differs(
         ratio,
         bsconv / regular,
         "the ratio blueprint.profile counts",
         rel=5e-3,
         hints={
-            1 / 9
-            + 1
-            / 128: "the stride-1 ratio 1/K^2 + 1/M, which holds for the parameters: "
+            1 / 9 + 1 / 128: "the stride-1 ratio 1/K^2 + 1/M, which holds for the parameters: "
             "which step runs on the 32x32 input, and which on the 16x16 output?"
         },
     )
@@ -306,14 +288,10 @@ def _ortho_grad(ortho_grad):
     for m_sub, m in [(2, 5), (3, 3), (4, 9)]:
         w = rng.standard_normal((m_sub, m)) / np.sqrt(m)
         got = np.asarray(ortho_grad(w.copy()))
-        reason = arrays_differ(
-            got, reference.orthonormal_loss_backward(w), f"dL/dW^B for W^B {w.shape}"
-        )
+        reason = arrays_differ(got, reference.orthonormal_loss_backward(w), f"dL/dW^B for W^B {w.shape}")
         if reason:
             return reason
-        numeric = central_differences(
-            lambda: reference.orthonormal_loss(w), w, range(w.size)
-        )
+        numeric = central_differences(lambda: reference.orthonormal_loss(w), w, range(w.size))
         if deviation(got.reshape(-1), numeric) > DIFFERENCE_TOLERANCE:
             return "your gradient disagrees with central differences of Eq. (9)"
     return None
@@ -326,8 +304,7 @@ def _m_sub_eq8(m_sub):
         math.ceil(16 / 6),
         "ceil(p M)",
         hints={
-            4: "what blueprint.subspace_channels returns (it keeps at least 4 channels), "
-            "not Eq. (8)",
+            4: "what blueprint.subspace_channels returns (it keeps at least 4 channels), not Eq. (8)",
             16 / 6: "p M before rounding up",
         },
     )
@@ -341,9 +318,7 @@ def _m_sub_eq8(m_sub):
 def _orthonormal_refactor(refactor):
     rng = np.random.default_rng(11)
     for n, m, m_sub in [(6, 5, 2), (8, 8, 3), (4, 10, 4)]:
-        w = rng.standard_normal((n, m_sub)) @ rng.standard_normal(
-            (m_sub, m)
-        )  # N,M of rank M'
+        w = rng.standard_normal((n, m_sub)) @ rng.standard_normal((m_sub, m))  # N,M of rank M'
         w_a, w_b = (np.asarray(a) for a in refactor(w.copy(), m_sub))
         if w_a.shape != (n, m_sub) or w_b.shape != (m_sub, m):
             return (
@@ -388,18 +363,12 @@ def _cross_kernel_error(cross_kernel_error):
     rng = np.random.default_rng(4)
     for n, m in [(7, 5), (4, 9)]:
         kernel = rng.standard_normal((n, m, 3, 3))
-        _, _, per_column = reference.blueprint_factorize(
-            kernel.transpose(1, 0, 2, 3)
-        )  # M: one fit per column
+        _, _, per_column = reference.blueprint_factorize(kernel.transpose(1, 0, 2, 3))  # M: one fit per column
         norms = np.sum(kernel**2, axis=(0, 2, 3))  # M: ||column m||^2
         want = float(np.sqrt(np.sum(per_column**2 * norms) / np.sum(norms)))
         intra = float(
             np.sqrt(
-                np.sum(
-                    reference.blueprint_factorize(kernel)[2] ** 2
-                    * np.sum(kernel**2, (1, 2, 3))
-                )
-                / np.sum(kernel**2)
+                np.sum(reference.blueprint_factorize(kernel)[2] ** 2 * np.sum(kernel**2, (1, 2, 3))) / np.sum(kernel**2)
             )
         )
         reason = number_differs(
@@ -414,9 +383,7 @@ def _cross_kernel_error(cross_kernel_error):
     return None
 
 
-@exercise(
-    "4.3", "extra_params", "N K^2 + N M - (M K^2 + N M) = (N - M) K^2 = 32 * 9 = 288"
-)
+@exercise("4.3", "extra_params", "N K^2 + N M - (M K^2 + N M) = (N - M) K^2 = 32 * 9 = 288")
 def _extra_params(extra):
     return number_differs(
         extra,
@@ -523,9 +490,7 @@ def _flop_per_byte(value):
         rel=1e-2,
         hints={
             9 / 8: "multiply-adds per byte: a multiply-add is 2 FLOP",
-            18
-            / 40: "counting the 9 taps as 9 reads from memory: each input is read once "
-            "and reused from cache",
+            18 / 40: "counting the 9 taps as 9 reads from memory: each input is read once and reused from cache",
         },
     )
 
@@ -556,17 +521,13 @@ def _pointwise_share(value):
 def _bsconv_s_params(value):
     import blueprint
 
-    want = blueprint.profile(
-        blueprint.BSConvS(64, 64, 3, padding=1, p=0.25, bias=False), (64, 8, 8)
-    ).params
+    want = blueprint.profile(blueprint.BSConvS(64, 64, 3, padding=1, p=0.25, bias=False), (64, 8, 8)).params
     return number_differs(
         value,
         want,
         "the parameters blueprint.profile counts",
         rel=0,
-        hints={
-            64 * 64 + 64 * 9: "BSConv-U's count: W = W^A W^B has N M' + M' M entries"
-        },
+        hints={64 * 64 + 64 * 9: "BSConv-U's count: W = W^A W^B has N M' + M' M entries"},
     )
 
 

@@ -12,6 +12,7 @@ folder with only blueprint installed.
 - ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split and standardized.
 - ``DigitsCNN`` and ``train``: a plain regular CNN and a plain training loop, written out with torch only.
 """
+
 from __future__ import annotations
 
 import os
@@ -129,8 +130,16 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(x).argmax(dim=1) == y).float().mean())
 
 
-def train(model: nn.Module, data: Digits, epochs: int, lr: float = 0.05, weight_decay: float = 5e-3,
-          batch_size: int = 64, seed: int = 0, extra_loss=None) -> list[float]:
+def train(
+    model: nn.Module,
+    data: Digits,
+    epochs: int,
+    lr: float = 0.05,
+    weight_decay: float = 5e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    extra_loss=None,
+) -> list[float]:
     """SGD with momentum 0.9 and weight decay (Sec. 5's protocol, cosine schedule) on cross-entropy.
 
     ``extra_loss(model)``, if given, is added to every batch's loss. Returns the test accuracy after each epoch.

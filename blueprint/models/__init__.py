@@ -4,6 +4,7 @@ Each family module below holds a table of baseline ``CONFIGS`` and the ``VARIANT
 baseline itself) the paper and its reference implementation name; every pair is registered here under
 ``config.name + transform.suffix``. The demo's small CNNs (``digits``) register their own names and input sizes.
 """
+
 from blueprint.models import (  # Table 4
     densenet,
     digits,  # noqa: F401  (the demo's small CNNs, registered on import)

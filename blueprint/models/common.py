@@ -6,6 +6,7 @@ parameter counts and ``state_dict`` keys agree with it: a ``ConvBlock`` has the 
 is a baseline of regular (and depthwise) convolutions; its BSConv variants are made from it afterwards by
 the transforms of ``blueprint.models.variants``.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -35,6 +36,7 @@ _ACTIVATIONS = {
     "swish": nn.SiLU,  # x * sigmoid(x)
     "sigmoid": nn.Sigmoid,
 }
+
 
 def make_activation(name: str | None) -> nn.Module | None:
     """The activation module called ``name`` (relu, relu6, hswish, hsigmoid, swish, sigmoid), or None for None."""

@@ -12,6 +12,7 @@ BSConv-U (Sec. 5.3): as the reference implementation's drop-in replacer, ``ToBSC
 3x3 convolution into ``BSConvU`` (no inner BN); the 7x7 stem convolution and the 1x1 convolutions stay.
 Each 3x3 layer then has 128 * 32 + 32 * 9 instead of 128 * 32 * 9 weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

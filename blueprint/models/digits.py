@@ -12,6 +12,7 @@ Registered names:
 - ``cifar_tiny_cnn``, ``cifar_tiny_cnn_bsconvu``, ``cifar_tiny_cnn_bsconvs_p1d2``: width 8, three input channels
   (any resolution; a smoke-test model for CIFAR-shaped data).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

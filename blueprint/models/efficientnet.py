@@ -18,6 +18,7 @@ expansion W^A and its depthwise convolution holds the blueprints. The architectu
 and FLOPs, Table 4's caption) is unchanged; every unit's projection, the first unit's included, is marked for
 the orthonormal loss of Eq. (9). The p = 1/6 of the name is M'/M = out/mid of an expansion-6 unit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -156,7 +157,6 @@ class MBConvNetConfig(ModelConfig):
     se_ratio: float = 0.25
     stochastic_depth: float = 0.2
     dropout: float = 0.2
-
 
 
 EFFICIENTNET_B0 = MBConvNetConfig(

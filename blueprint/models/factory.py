@@ -5,6 +5,7 @@ A factory is called as ``factory(num_classes=N)`` where it takes a ``num_classes
 ``factory()``. The module is imported as Python imports any (``sys.path``, the current folder under
 ``python -m``), so a file ``mynet.py`` in the folder where ``blueprint`` runs is ``mynet:make``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,10 @@ def resolve(name: str, argument: str = "model"):
     try:
         target = importlib.import_module(module_name)
     except ImportError as err:
-        raise ValueError(f"{argument}: cannot import {module_name!r} of {name!r} ({err}); expected "
-                         f"package.module:factory importable from here") from None  # fmt: skip
+        raise ValueError(
+            f"{argument}: cannot import {module_name!r} of {name!r} ({err}); expected "
+            f"package.module:factory importable from here"
+        ) from None
     for part in attribute.split("."):
         target = getattr(target, part, None)
     if not callable(target):

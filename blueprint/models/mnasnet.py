@@ -13,6 +13,7 @@ The depthwise separable unit is the MBConv unit with expansion ratio 1, which is
 BSConv-S (Sec. 4.2), ``MarkProjections``: as for EfficientNet-B0: unchanged architecture, every unit's
 projection (the separable unit's pointwise convolution included) marked for the orthonormal loss of Eq. (9).
 """
+
 from __future__ import annotations
 
 from blueprint.models.efficientnet import MBConvNetConfig, MBStage

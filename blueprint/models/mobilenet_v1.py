@@ -8,6 +8,7 @@ unit (depthwise 3x3, BN, ReLU, pointwise, BN, ReLU) becomes ``BSConvU`` (pointwi
 (``DSCUnit.to_bsconv_u``): the order of the two steps is reversed, and no BN or activation sits between them so
 that the weights w_{n,m} may act with either sign. The 3x3 init conv stays regular, as in the reference.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

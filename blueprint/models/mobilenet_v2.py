@@ -10,6 +10,7 @@ W^A and its depthwise convolution holds the blueprints. The architecture therefo
 marked for the orthonormal loss of Eq. (9) -- W^B of shape (out, mid), M' = out rows over M = mid
 inputs. The reference marks every unit's projection, the first unit's included, and so does this file.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ no extra 1024/1280-channel layer and no dropout. The ``cifar_`` models run the i
 and, for -large, stage 2 too. BSConv-S (``MarkProjections``) keeps the architecture and marks every
 projection for the orthonormal loss, exactly as for MobileNetV2 (see ``mobilenet_v2``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

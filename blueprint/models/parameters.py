@@ -6,6 +6,7 @@ registered name's count at its default class count, so that ``blueprint models``
 or another class count is counted by building on the meta device. After changing a model, write the table
 again: ``.venv/bin/python -m blueprint.models.parameters``.
 """
+
 from __future__ import annotations
 
 import functools

@@ -9,6 +9,7 @@ be registered the same way:
 - a config: a frozen dataclass with ``name`` and ``build(num_classes) -> nn.Module``;
 - a transform: a callable ``model -> model`` with a ``suffix`` (or pass ``name=`` to ``register``).
 """
+
 from __future__ import annotations
 
 import fnmatch

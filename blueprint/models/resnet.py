@@ -15,6 +15,7 @@ each 3x3 convolution to BSConv-U (no inner BN), ``_bsconvs_p1d4`` and ``_bsconvs
 p = 1/4, 1/8 (with inner BN); the 7x7 init conv and the 1x1 projections stay regular (``convert``'s rule).
 BSConv-S layers carry the orthonormal loss through ``BSConvS.orthonormal_weights()``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,13 @@ from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, M
 from blueprint.models.variants import ToBSConvS, ToBSConvU
 
 IMAGENET_UNITS = {
-    10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 26: (3, 3, 3, 3), 34: (3, 4, 6, 3), 68: (3, 4, 23, 3), 102: (3, 8, 36, 3)
-}  # fmt: skip
+    10: (1, 1, 1, 1),
+    18: (2, 2, 2, 2),
+    26: (3, 3, 3, 3),
+    34: (3, 4, 6, 3),
+    68: (3, 4, 23, 3),
+    102: (3, 8, 36, 3),
+}
 CIFAR_RESNET_DEPTHS = (20, 56, 110, 302, 602)  # (depth - 2) / 6 units per stage
 WRN_DEPTHS = (16, 28, 40)  # (depth - 4) / 6 units per stage
 # The reference parses any width k; these are the ones it names (README and model provider) plus k = 3 of Table 2.

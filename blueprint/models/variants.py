@@ -11,6 +11,7 @@ calls the library's own operations and names itself by the ``suffix`` it adds to
 | ``ToBSConvS(p)`` | ``_bsconvs_pXdY`` | ``convert(model, to="bsconv_s", p=p, with_bn=True)`` (Sec. 3.3.2) |
 | ``MarkProjections()`` | ``_bsconvs_p1d6`` | every inverted residual's projection marked for Eq. (9) (Sec. 4.2) |
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,6 +12,7 @@ baseline into ``BSConvU`` (pointwise, then depthwise with the bias, no inner BN)
 included. The fully connected classifier is unchanged,
 so it holds most of the parameters of both variants (about 124M of 138M).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -26,6 +26,7 @@ saving). Replacing only the entry convolutions would leave the DSCs that Table 4
 only the DSCs would raise both parameters and FLOPs, against Table 4's caption ("fewer parameters and a
 smaller computational complexity").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,6 +9,7 @@ the recalibration and the distillation work on a residual network; it measures n
 
 ``python -m blueprint.studies.cifar_shaped`` writes ``docs/measurements/warm_start_cifar_shaped.json`` and ``.png``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,13 +60,29 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as workdir:
         data_dir = write_digits_as_cifar10(os.path.join(workdir, "data"))
-        document = study("cifar10", "cifar_resnet20", ["cifar_resnet20_bsconvu"], args.seeds, args.epochs,
-                         args.baseline_epochs, workdir, data_dir=data_dir, **OVERRIDES)  # fmt: skip
+        document = study(
+            "cifar10",
+            "cifar_resnet20",
+            ["cifar_resnet20_bsconvu"],
+            args.seeds,
+            args.epochs,
+            args.baseline_epochs,
+            workdir,
+            data_dir=data_dir,
+            **OVERRIDES,
+        )
     document["overrides"].pop("data_dir")
     document["dataset"] = "digits drawn as CIFAR-10 (32x32x3)"
-    document["command"] = "python -m blueprint.studies.cifar_shaped " + " ".join(argv if argv is not None else sys.argv[1:])
-    write(document, args.json, args.figure, "32x32 digits: cifar_resnet20_bsconvu from a trained cifar_resnet20",
-          window=None)  # fmt: skip
+    document["command"] = "python -m blueprint.studies.cifar_shaped " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    write(
+        document,
+        args.json,
+        args.figure,
+        "32x32 digits: cifar_resnet20_bsconvu from a trained cifar_resnet20",
+        window=None,
+    )
     print(table(document["summary"], args.epochs))
     print(f"wrote {args.json} and {args.figure} ({document['seconds']:.0f} s)")
     return 0

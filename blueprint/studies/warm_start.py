@@ -15,6 +15,7 @@ median and range over the seeds that got there, and how many did) and the final 
 ``python -m blueprint.studies.warm_start`` writes ``docs/measurements/warm_start_digits.json`` and ``.png``;
 everything runs on one CPU thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,12 +55,16 @@ def start_accuracy(config, path: str, baseline_ckpt: str) -> float:
     return evaluate(model, loader, "cpu")[1]
 
 
-def run_path(dataset: str, model: str, path: str, seed: int, epochs: int, baseline_ckpt: str, folder: str,
-             **overrides) -> list[float]:  # fmt: skip
+def run_path(
+    dataset: str, model: str, path: str, seed: int, epochs: int, baseline_ckpt: str, folder: str, **overrides
+) -> list[float]:
     """Test accuracies at epochs 0..``epochs`` of one run of ``model`` by ``path`` (see the module docstring)."""
     config = recipe(dataset, model=model, epochs=epochs, seed=seed, threads=1, output_dir=folder, **overrides)
-    sources = {"scratch": {}, "init": {"init_from": baseline_ckpt},
-               "init+distill": {"init_from": baseline_ckpt, "teacher": baseline_ckpt}}[path]  # fmt: skip
+    sources = {
+        "scratch": {},
+        "init": {"init_from": baseline_ckpt},
+        "init+distill": {"init_from": baseline_ckpt, "teacher": baseline_ckpt},
+    }[path]
     result = fit(config, overwrite=True, log=lambda _: None, **sources)
     return [start_accuracy(config, path, baseline_ckpt)] + [row["test_acc"] for row in result.history]
 
@@ -72,8 +77,9 @@ def epochs_to_reach(curve: list[float], target: float) -> int | None:
 def reach(epochs: list[int | None]) -> dict:
     """Median and range of the epochs over the seeds that got there (None where none did), and how many did."""
     got = [e for e in epochs if e is not None]
-    return dict(reached=len(got), median=statistics.median(got) if got else None,
-                range=[min(got), max(got)] if got else None)  # fmt: skip
+    return dict(
+        reached=len(got), median=statistics.median(got) if got else None, range=[min(got), max(got)] if got else None
+    )
 
 
 def summarize(rows: list[dict], baseline_acc: float) -> list[dict]:
@@ -83,9 +89,18 @@ def summarize(rows: list[dict], baseline_acc: float) -> list[dict]:
         group = list(group)
         final = [r["test_acc"][-1] for r in group]
         within = {f"{m:g}": reach([r["epochs_to_baseline"][f"{m:g}"] for r in group]) for m in MARGINS}
-        out.append(dict(model=model, path=path, seeds=len(group), within=within,
-                        final_median=statistics.median(final), final_range=[min(final), max(final)],
-                        start_median=statistics.median(r["test_acc"][0] for r in group), baseline_acc=baseline_acc))  # fmt: skip
+        out.append(
+            dict(
+                model=model,
+                path=path,
+                seeds=len(group),
+                within=within,
+                final_median=statistics.median(final),
+                final_range=[min(final), max(final)],
+                start_median=statistics.median(r["test_acc"][0] for r in group),
+                baseline_acc=baseline_acc,
+            )
+        )
     return out
 
 
@@ -98,12 +113,16 @@ def _reach_text(r: dict, seeds: int, epochs: int) -> str:
 def table(summary: list[dict], epochs: int) -> str:
     """The summary as a Markdown table: epochs to within each margin as median [range] (seeds that got there)."""
     margins = " | ".join(f"epochs to within {100 * m:g} points" for m in MARGINS)
-    lines = [f"| model | path | start acc. | {margins} | final acc. (median [range]) |",
-             "| --- | --- | ---: | " + "---: | " * len(MARGINS) + "---: |"]  # fmt: skip
+    lines = [
+        f"| model | path | start acc. | {margins} | final acc. (median [range]) |",
+        "| --- | --- | ---: | " + "---: | " * len(MARGINS) + "---: |",
+    ]
     for s in summary:
         within = " | ".join(_reach_text(s["within"][f"{m:g}"], s["seeds"], epochs) for m in MARGINS)
-        lines.append(f"| {s['model']} | {s['path']} | {s['start_median']:.1%} | {within} | "
-                     f"{s['final_median']:.2%} [{s['final_range'][0]:.2%}-{s['final_range'][1]:.2%}] |")  # fmt: skip
+        lines.append(
+            f"| {s['model']} | {s['path']} | {s['start_median']:.1%} | {within} | "
+            f"{s['final_median']:.2%} [{s['final_range'][0]:.2%}-{s['final_range'][1]:.2%}] |"
+        )
     return "\n".join(lines)
 
 
@@ -125,8 +144,12 @@ def plot(rows: list[dict], baseline_acc: float, path: str, title: str, window: f
             ax.fill_between(epochs, curves.min(0).values, curves.max(0).values, color=f"C{i}", alpha=0.2)
         ax.axhline(100 * baseline_acc, color="k", ls="--", lw=1, label=f"baseline {baseline_acc:.1%}")
         ax.axhline(100 * (baseline_acc - MARGINS[0]), color="k", ls=":", lw=1, label="baseline - 0.5")
-        ax.set(xlabel="epoch (0: the start)", ylabel="test accuracy (%)", title=model,
-               ylim=(max(0.0, 100 * baseline_acc - window) if window else 0.0, 100.5))  # fmt: skip
+        ax.set(
+            xlabel="epoch (0: the start)",
+            ylabel="test accuracy (%)",
+            title=model,
+            ylim=(max(0.0, 100 * baseline_acc - window) if window else 0.0, 100.5),
+        )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
@@ -142,23 +165,45 @@ def train_baseline(dataset: str, model: str, epochs: int, folder: str, **overrid
     return os.path.join(folder, "last.pt"), result.history[-1]["test_acc"]
 
 
-def study(dataset: str, baseline: str, variants, seeds: int, epochs: int, baseline_epochs: int, workdir: str,
-          **overrides) -> dict:  # fmt: skip
+def study(
+    dataset: str, baseline: str, variants, seeds: int, epochs: int, baseline_epochs: int, workdir: str, **overrides
+) -> dict:
     """Every run of the study (see the module docstring); returns the JSON document."""
     began = time.perf_counter()
-    ckpt, baseline_acc = train_baseline(dataset, baseline, baseline_epochs, os.path.join(workdir, "baseline"),
-                                        **overrides)  # fmt: skip
+    ckpt, baseline_acc = train_baseline(
+        dataset, baseline, baseline_epochs, os.path.join(workdir, "baseline"), **overrides
+    )
     print(f"{baseline}: {baseline_acc:.2%} after {baseline_epochs} epochs", flush=True)
     rows = []
     for model, path, seed in itertools.product(variants, PATHS, range(seeds)):
         curve = run_path(dataset, model, path, seed, epochs, ckpt, os.path.join(workdir, "run"), **overrides)
-        rows.append(dict(model=model, path=path, seed=seed, epochs=epochs, test_acc=curve,
-                         epochs_to_baseline={f"{m:g}": epochs_to_reach(curve, baseline_acc - m) for m in MARGINS}))  # fmt: skip
-        print(f"{model} {path} seed {seed}: start {curve[0]:.2%}, final {curve[-1]:.2%}, epochs to within "
-              f"{MARGINS} of the baseline: {list(rows[-1]['epochs_to_baseline'].values())}", flush=True)  # fmt: skip
-    return dict(dataset=dataset, baseline=baseline, baseline_epochs=baseline_epochs, baseline_acc=baseline_acc,
-                margins=list(MARGINS), threads=1, seconds=time.perf_counter() - began, overrides=overrides,
-                summary=summarize(rows, baseline_acc), rows=rows)  # fmt: skip
+        rows.append(
+            dict(
+                model=model,
+                path=path,
+                seed=seed,
+                epochs=epochs,
+                test_acc=curve,
+                epochs_to_baseline={f"{m:g}": epochs_to_reach(curve, baseline_acc - m) for m in MARGINS},
+            )
+        )
+        print(
+            f"{model} {path} seed {seed}: start {curve[0]:.2%}, final {curve[-1]:.2%}, epochs to within "
+            f"{MARGINS} of the baseline: {list(rows[-1]['epochs_to_baseline'].values())}",
+            flush=True,
+        )
+    return dict(
+        dataset=dataset,
+        baseline=baseline,
+        baseline_epochs=baseline_epochs,
+        baseline_acc=baseline_acc,
+        margins=list(MARGINS),
+        threads=1,
+        seconds=time.perf_counter() - began,
+        overrides=overrides,
+        summary=summarize(rows, baseline_acc),
+        rows=rows,
+    )
 
 
 def write(document: dict, json_path: str, figure_path: str, title: str, window: float | None = 25.0) -> None:
@@ -178,7 +223,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as workdir:
         document = study("digits", "digits_cnn", VARIANTS, args.seeds, args.epochs, args.baseline_epochs, workdir)
-    document["command"] = "python -m blueprint.studies.warm_start " + " ".join(argv if argv is not None else sys.argv[1:])
+    document["command"] = "python -m blueprint.studies.warm_start " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     write(document, args.json, args.figure, f"digits: BSConv variants of a trained digits_cnn, {args.seeds} seeds")
     print(table(document["summary"], args.epochs))
     print(f"wrote {args.json} and {args.figure} ({document['seconds']:.0f} s)")

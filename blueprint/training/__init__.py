@@ -11,6 +11,7 @@
 The training-throughput benchmark is ``blueprint bench training`` (``blueprint.benchmarks.training``). The
 names below load their module (and PyTorch) on first use.
 """
+
 from blueprint.lazy import lazy_exports
 
 _HOMES = {

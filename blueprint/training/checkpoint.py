@@ -12,6 +12,7 @@ torch.compile, never the other way round), so ``blueprint analyze`` and ``bluepr
 holds only tensors and plain Python values, so ``torch.load(..., weights_only=True)`` reads it without running code
 from the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,21 +47,46 @@ class Preprocessing:
     resize: int | None = None
 
     def as_dict(self) -> dict:
-        return dict(input_size=list(self.input_size), mean=_listed(self.mean), std=_listed(self.std),
-                    class_names=_listed(self.classes), resize=self.resize)  # fmt: skip
+        return dict(
+            input_size=list(self.input_size),
+            mean=_listed(self.mean),
+            std=_listed(self.std),
+            class_names=_listed(self.classes),
+            resize=self.resize,
+        )
 
 
 def _listed(values):
     return None if values is None else list(values)
 
 
-def make_checkpoint(model: nn.Module, optimizer, scaler, epoch: int, best_acc: float, history: list[dict],
-                    rng: list[dict], config: dict, model_name: str, num_classes: int,
-                    preprocessing: Preprocessing) -> dict:  # fmt: skip
+def make_checkpoint(
+    model: nn.Module,
+    optimizer,
+    scaler,
+    epoch: int,
+    best_acc: float,
+    history: list[dict],
+    rng: list[dict],
+    config: dict,
+    model_name: str,
+    num_classes: int,
+    preprocessing: Preprocessing,
+) -> dict:
     """The checkpoint dict of the module docstring (what ``atomic_save`` writes and ``read_checkpoint`` reads)."""
-    return dict(model=model.state_dict(), optimizer=optimizer.state_dict(), scaler=scaler.state_dict(), epoch=epoch,
-                best_acc=best_acc, history=history, rng=rng, config=config, model_name=model_name,
-                num_classes=num_classes, **preprocessing.as_dict())  # fmt: skip
+    return dict(
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        scaler=scaler.state_dict(),
+        epoch=epoch,
+        best_acc=best_acc,
+        history=history,
+        rng=rng,
+        config=config,
+        model_name=model_name,
+        num_classes=num_classes,
+        **preprocessing.as_dict(),
+    )
 
 
 @dataclass
@@ -86,10 +112,20 @@ def checkpoint_of(ckpt: dict, path: str) -> Checkpoint:
     """The ``Checkpoint`` view of a checkpoint dict read from ``path``."""
     size = ckpt.get("input_size")
     tupled = lambda key: tuple(ckpt[key]) if ckpt.get(key) is not None else None  # noqa: E731
-    pre = (Preprocessing(tuple(size), tupled("mean"), tupled("std"), tupled("class_names"), ckpt.get("resize"))
-           if size else None)  # fmt: skip
-    return Checkpoint(path, ckpt["model"], ckpt.get("model_name"), ckpt.get("num_classes"), ckpt.get("epoch"),
-                      dict(ckpt.get("config") or {}), pre)  # fmt: skip
+    pre = (
+        Preprocessing(tuple(size), tupled("mean"), tupled("std"), tupled("class_names"), ckpt.get("resize"))
+        if size
+        else None
+    )
+    return Checkpoint(
+        path,
+        ckpt["model"],
+        ckpt.get("model_name"),
+        ckpt.get("num_classes"),
+        ckpt.get("epoch"),
+        dict(ckpt.get("config") or {}),
+        pre,
+    )
 
 
 def is_checkpoint(obj) -> bool:
@@ -180,11 +216,17 @@ def load_weights(model: nn.Module, state_dict: dict, origin: str) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
-    mismatched = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-                  if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]  # fmt: skip
+    mismatched = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
     if missing or unexpected or mismatched:
-        parts = [(missing, "missing keys"), (unexpected, "unexpected keys"),
-                 (mismatched, "shape mismatches (checkpoint vs model)")]  # fmt: skip
+        parts = [
+            (missing, "missing keys"),
+            (unexpected, "unexpected keys"),
+            (mismatched, "shape mismatches (checkpoint vs model)"),
+        ]
         told = "; ".join(f"{len(found)} {what}, e.g. {found[0]}" for found, what in parts if found)
         raise ValueError(f"{origin} does not fit the model: {told}")
     model.load_state_dict(state_dict)

@@ -5,6 +5,7 @@ are pickled dicts with ``b"data"`` (B, 3072) uint8 rows (1024 red, 1024 green, 1
 and ``b"labels"`` (CIFAR-10) or ``b"fine_labels"`` (CIFAR-100). Reading a pickle can run code: use files
 from a source you trust. ``download`` fetches and checks the archive with urllib.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,11 +23,25 @@ from blueprint.training.memory_data import TensorDataset
 URL = "https://www.cs.toronto.edu/~kriz/"
 # name -> (folder, training files, test file, label key, classes, archive, archive md5)
 LAYOUTS = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels", 10,
-                "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),
-    "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels", 100,
-                 "cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),
-}  # fmt: skip
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        "test_batch",
+        b"labels",
+        10,
+        "cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        ["train"],
+        "test",
+        b"fine_labels",
+        100,
+        "cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+    ),
+}
 
 
 def _folder(name: str, data_dir: str) -> str:
@@ -53,9 +68,7 @@ def read_batch(path: str, label_key: bytes, num_classes: int) -> tuple[torch.Ten
             f"{data.shape} and labels of shape {labels.shape}"
         )
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"data_dir: {path}: labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}"
-        )
+        raise ValueError(f"data_dir: {path}: labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
     images = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())  # B,3,32,32
     return images, torch.from_numpy(labels.astype(np.int64))
 
@@ -73,8 +86,9 @@ def load_cifar(name: str, data_dir: str) -> TensorDataset:
     train = [read_batch(os.path.join(folder, f), label_key, num_classes) for f in train_files]
     x_test, y_test = read_batch(os.path.join(folder, test_file), label_key, num_classes)
     x_train, y_train = torch.cat([x for x, _ in train]), torch.cat([y for _, y in train])
-    return TensorDataset(x_train, y_train, x_test, y_test, num_classes=num_classes, scale=255.0,
-                         classes=class_names(name, folder))  # fmt: skip
+    return TensorDataset(
+        x_train, y_train, x_test, y_test, num_classes=num_classes, scale=255.0, classes=class_names(name, folder)
+    )
 
 
 # name -> (the file of the class names, their key)

@@ -19,6 +19,7 @@ Every field can be overridden from the command line; the run saves the effective
 The paper gives no batch sizes, crop size for the fine-grained sets or default models; the values below
 (128 for CIFAR, 256 for ImageNet, 64 and 224 px crops for the fine-grained sets) are common choices.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,9 +43,20 @@ IMAGE_FOLDER_DATASETS = ("imagenet", "dogs", "cars", "flowers", "folder")
 SCHEDULES = ("step", "linear")
 # what a resumed run cannot change: the restored optimizer and schedule, and the data order, depend on them
 FIXED_ON_RESUME = (
-    "dataset", "lr", "momentum", "weight_decay", "schedule", "milestones", "lr_decay", "batch_size", "seed",
-    "init_from", "distill_from", "distill_temperature", "distill_weight",
-)  # fmt: skip
+    "dataset",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "milestones",
+    "lr_decay",
+    "batch_size",
+    "seed",
+    "init_from",
+    "distill_from",
+    "distill_temperature",
+    "distill_weight",
+)
 
 
 def option(default, text: str):
@@ -60,30 +72,45 @@ class TrainConfig:
     text (``metadata["help"]``) is also its flag's in ``blueprint train``."""
 
     dataset: str = option("cifar10", f"data set, which picks the recipe: {', '.join(DATASETS)} (default: cifar10)")
-    model: str = option("cifar_resnet20", "zoo model name (see `blueprint models`) or package.module:factory, a "
-                        "callable returning an nn.Module (given num_classes= if it takes it); required unless "
-                        "--resume")  # fmt: skip
-    data_dir: str = option("data", "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and "
-                           "val/ (default: data; stored as an absolute path)")  # fmt: skip
-    output_dir: str = option("runs/train", "where config.json, metrics.csv, last.pt, best.pt and curves.png go "
-                             "(default: runs/train)")  # fmt: skip
+    model: str = option(
+        "cifar_resnet20",
+        "zoo model name (see `blueprint models`) or package.module:factory, a "
+        "callable returning an nn.Module (given num_classes= if it takes it); required unless "
+        "--resume",
+    )
+    data_dir: str = option(
+        "data",
+        "folder with cifar-10-batches-py/ or cifar-100-python/, or ImageFolder train/ and "
+        "val/ (default: data; stored as an absolute path)",
+    )
+    output_dir: str = option(
+        "runs/train", "where config.json, metrics.csv, last.pt, best.pt and curves.png go (default: runs/train)"
+    )
     # optimization (Sec. 5: SGD with momentum, weight decay 1e-4, lr 0.1)
     epochs: int = option(200, "total epochs (with --resume: train until this epoch, on the schedule of this total)")
     batch_size: int = option(128, "global batch size, split evenly over the processes")
     lr: float = option(0.1, "initial learning rate")
     momentum: float = option(0.9, "SGD momentum, in [0, 1)")
     weight_decay: float = option(1e-4, "SGD weight decay")
-    schedule: str = option("step", f"learning-rate schedule: {', '.join(SCHEDULES)} ('step': times --lr-decay at "
-                           f"each milestone; 'linear': to zero after the last epoch)")  # fmt: skip
-    milestones: list[int] = option([100, 150, 180], "epochs at which a 'step' schedule multiplies the lr by "
-                                   "--lr-decay, e.g. 100,150,180")  # fmt: skip
+    schedule: str = option(
+        "step",
+        f"learning-rate schedule: {', '.join(SCHEDULES)} ('step': times --lr-decay at "
+        f"each milestone; 'linear': to zero after the last epoch)",
+    )
+    milestones: list[int] = option(
+        [100, 150, 180], "epochs at which a 'step' schedule multiplies the lr by --lr-decay, e.g. 100,150,180"
+    )
     lr_decay: float = option(0.1, "factor of a 'step' schedule")
     alpha: float = option(0.01, "weight of the orthonormal loss, Eq. (9)")
     # from a trained network (blueprint.training.warm_start, blueprint.training.distillation)
-    init_from: str | None = option(None, "a checkpoint of --model's baseline (e.g. digits_cnn for digits_cnn_bsconvu): "
-                                   "the run starts from it converted by SVD, BatchNorm recalibrated")  # fmt: skip
-    distill_from: str | None = option(None, "a checkpoint of a teacher (often the --init-from file): distill from its "
-                                      "logits")  # fmt: skip
+    init_from: str | None = option(
+        None,
+        "a checkpoint of --model's baseline (e.g. digits_cnn for digits_cnn_bsconvu): "
+        "the run starts from it converted by SVD, BatchNorm recalibrated",
+    )
+    distill_from: str | None = option(
+        None, "a checkpoint of a teacher (often the --init-from file): distill from its logits"
+    )
     distill_temperature: float = option(4.0, "temperature T of the distillation loss")
     distill_weight: float = option(0.9, "weight a of the distillation loss: (1 - a) CE + a T^2 KL")
     # augmentation
@@ -95,18 +122,22 @@ class TrainConfig:
     color_jitter: float = option(0.0, "image folders: brightness/contrast/saturation factors from 1 +- this")
     gamma: float = option(0.0, "image folders: > 0 for a random gamma from [1/(1+g), 1+g], log-uniform")
     # execution
-    device: str = option("auto", "auto, cpu, cuda or cuda:N (default: auto: a GPU when PyTorch sees one, under "
-                         "torchrun the local rank's; the CPU with --backend accel)")  # fmt: skip
+    device: str = option(
+        "auto",
+        "auto, cpu, cuda or cuda:N (default: auto: a GPU when PyTorch sees one, under "
+        "torchrun the local rank's; the CPU with --backend accel)",
+    )
     backend: str = option("torch", "kernels of the BSConv layers on the CPU: torch (default) or accel (Numba, fused)")
-    amp: bool = option(False, "mixed precision (bfloat16 on the CPU and on GPUs that have it, else float16 with a "
-                       "gradient scaler)")  # fmt: skip
+    amp: bool = option(
+        False, "mixed precision (bfloat16 on the CPU and on GPUs that have it, else float16 with a gradient scaler)"
+    )
     channels_last: bool = option(False, "channels-last memory layout")
     compile: bool = option(False, "torch.compile the model")
     sync_bn: bool = option(False, "several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)")
-    deterministic: bool = option(False, "deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for "
-                                 "bit, a little slower")  # fmt: skip
-    workers: int | None = option(None, "image folders: data-loading processes (default: the cores available less "
-                                 "one)")  # fmt: skip
+    deterministic: bool = option(
+        False, "deterministic algorithms only (cuDNN, cuBLAS): a GPU run repeats bit for bit, a little slower"
+    )
+    workers: int | None = option(None, "image folders: data-loading processes (default: the cores available less one)")
     threads: int = option(0, "CPU threads of PyTorch (0: its default); small models run fastest on one")
     seed: int = option(0, "seed of initialization, data order and augmentation, in [0, 2**32 - 1]")
     download: bool = option(False, "download CIFAR into --data-dir if it is not there")
@@ -124,16 +155,29 @@ class TrainConfig:
         if self.backend == "accel" and not (self.device.startswith("cpu") or self.device == "auto"):
             raise ValueError(f"backend: accel runs on the CPU, got `device={self.device}`; use `backend=torch`")
         if self.backend == "accel" and self.compile:
-            raise ValueError("compile: torch.compile cannot trace accel's Numba kernels (it would run the BSConv "
-                             "layers as torch ops); use `backend=torch` with `compile`, or accel without it")  # fmt: skip
+            raise ValueError(
+                "compile: torch.compile cannot trace accel's Numba kernels (it would run the BSConv "
+                "layers as torch ops); use `backend=torch` with `compile`, or accel without it"
+            )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "crop": self.crop, "resize": self.resize}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
-        non_negative = ("lr", "momentum", "weight_decay", "lr_decay", "alpha", "shift", "workers", "threads",
-                        "scale_min", "color_jitter", "gamma")  # fmt: skip
+        non_negative = (
+            "lr",
+            "momentum",
+            "weight_decay",
+            "lr_decay",
+            "alpha",
+            "shift",
+            "workers",
+            "threads",
+            "scale_min",
+            "color_jitter",
+            "gamma",
+        )
         for name, value in ((n, getattr(self, n)) for n in non_negative if getattr(self, n) is not None):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name}: expected a finite value >= 0, got {value!r}")
@@ -159,14 +203,35 @@ class TrainConfig:
 _RECIPES = {
     "cifar10": dict(),
     "cifar100": dict(),
-    "imagenet": dict(model="resnet18", epochs=100, milestones=[30, 60, 90], alpha=0.1, batch_size=256,
-                     scale_min=0.08, color_jitter=0.4),  # fmt: skip
-    "finegrained": dict(model="mobilenetv3_large_w1", epochs=100, schedule="linear", milestones=[], alpha=0.1,
-                        batch_size=64, gamma=0.25),  # fmt: skip
-    "folder": dict(epochs=30, schedule="linear", milestones=[], lr=0.05, batch_size=64, alpha=0.01, resize=146,
-                   crop=128),  # fmt: skip
-    "digits": dict(model="digits_cnn", epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="linear",
-                   milestones=[], alpha=0.01, flip=False, shift=1, workers=0, threads=1),  # fmt: skip
+    "imagenet": dict(
+        model="resnet18",
+        epochs=100,
+        milestones=[30, 60, 90],
+        alpha=0.1,
+        batch_size=256,
+        scale_min=0.08,
+        color_jitter=0.4,
+    ),
+    "finegrained": dict(
+        model="mobilenetv3_large_w1", epochs=100, schedule="linear", milestones=[], alpha=0.1, batch_size=64, gamma=0.25
+    ),
+    "folder": dict(
+        epochs=30, schedule="linear", milestones=[], lr=0.05, batch_size=64, alpha=0.01, resize=146, crop=128
+    ),
+    "digits": dict(
+        model="digits_cnn",
+        epochs=30,
+        batch_size=64,
+        lr=0.05,
+        weight_decay=5e-4,
+        schedule="linear",
+        milestones=[],
+        alpha=0.01,
+        flip=False,
+        shift=1,
+        workers=0,
+        threads=1,
+    ),
 }
 
 
@@ -225,7 +290,9 @@ def effective_config(overrides: dict, resume: bool) -> TrainConfig:
         fixed = [k for k in FIXED_ON_RESUME if k in overrides and k in saved and overrides[k] != saved[k]]
         if fixed:
             changed = ", ".join(f"`{k}` (was {saved[k]!r})" for k in fixed)
-            raise ValueError(f"resume: {changed} cannot change in a resumed run, whose optimizer, schedule and data "
-                             f"order continue exactly; start a new run in another `output_dir`")  # fmt: skip
+            raise ValueError(
+                f"resume: {changed} cannot change in a resumed run, whose optimizer, schedule and data "
+                f"order continue exactly; start a new run in another `output_dir`"
+            )
     values = {**saved, **overrides}
     return recipe(values.pop("dataset", TrainConfig.dataset), **values)

@@ -11,6 +11,7 @@ The file written is a checkpoint of the target (``model``, ``model_name``, ``num
 evaluate`` and ``blueprint export`` read as the zoo model of its name, and which a loop of one's own loads with
 ``create(name).load_state_dict(checkpoint["model"])``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,16 +60,27 @@ def _run_config(ckpt: dict, model: str, init_from: str, data_dir: str | None):
     """The baseline run's configuration with ``model`` and ``init_from`` (None when it recorded no data set)."""
     from blueprint.training.config import TrainConfig, recipe
 
-    saved = {k: v for k, v in (ckpt.get("config") or {}).items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
+    saved = {
+        k: v for k, v in (ckpt.get("config") or {}).items() if k in {f.name for f in dataclasses.fields(TrainConfig)}
+    }
     if "dataset" not in saved:
         return None
-    overrides = {"model": model, "init_from": init_from, "device": "cpu", "backend": "torch", "compile": False,
-                 "download": False, "distill_from": None, **({"data_dir": data_dir} if data_dir else {})}  # fmt: skip
+    overrides = {
+        "model": model,
+        "init_from": init_from,
+        "device": "cpu",
+        "backend": "torch",
+        "compile": False,
+        "download": False,
+        "distill_from": None,
+        **({"data_dir": data_dir} if data_dir else {}),
+    }
     return recipe(saved.pop("dataset"), **{**saved, **overrides})
 
 
-def convert_checkpoint(path: str, to: str, p: float | None = None, data_dir: str | None = None,
-                       recalibrate: bool = True) -> Converted:  # fmt: skip
+def convert_checkpoint(
+    path: str, to: str, p: float | None = None, data_dir: str | None = None, recalibrate: bool = True
+) -> Converted:
     """Convert the ``blueprint train`` checkpoint at ``path`` (see the module docstring)."""
     from blueprint.recalibration import recalibrate_bn
     from blueprint.training.checkpoint import load_checkpoint
@@ -88,8 +100,16 @@ def convert_checkpoint(path: str, to: str, p: float | None = None, data_dir: str
         told.append(f"converted, before recalibration: {evaluate(model, loader, 'cpu')[1]:.2%}")
         steps = min(RECALIBRATION_BATCHES, loader.train_steps())
         recalibrate_bn(model, itertools.islice(loader.train_batches(0), steps), preserve=inner_batchnorms(model))
-        told.append(f"after BatchNorm recalibration on {steps} training batches: {evaluate(model, loader, 'cpu')[1]:.2%}")
-    checkpoint = dict(model=model.state_dict(), model_name=target, num_classes=identity["num_classes"],
-                      input_size=ckpt.get("input_size"), epoch=0, config=dataclasses.asdict(config) if config else None,
-                      converted_from=identity)  # fmt: skip
+        told.append(
+            f"after BatchNorm recalibration on {steps} training batches: {evaluate(model, loader, 'cpu')[1]:.2%}"
+        )
+    checkpoint = dict(
+        model=model.state_dict(),
+        model_name=target,
+        num_classes=identity["num_classes"],
+        input_size=ckpt.get("input_size"),
+        epoch=0,
+        config=dataclasses.asdict(config) if config else None,
+        converted_from=identity,
+    )
     return Converted(target, model.eval(), checkpoint, model.conversion_report.table(), told)

@@ -4,6 +4,7 @@ CIFAR and digits are held in memory (``memory_data``), the ImageFolder sets are 
 (``folder_data``); both give ``train_batches(epoch)``, ``test_batches()``, ``train_steps()``,
 ``num_classes``, ``input_size``, ``num_train`` and ``num_test``.
 """
+
 from __future__ import annotations
 
 from blueprint.training import cifar, distributed
@@ -34,5 +35,6 @@ def make_loader(config: TrainConfig, device, rank: int = 0, world: int = 1, clas
                 cifar.download(config.dataset, config.data_dir)
             distributed.barrier()
         data = cifar.load_cifar(config.dataset, config.data_dir)
-    return MemoryLoader(data, device, batch_size, config.flip, config.shift, config.seed, rank, world,
-                        config.channels_last)  # fmt: skip
+    return MemoryLoader(
+        data, device, batch_size, config.flip, config.shift, config.seed, rank, world, config.channels_last
+    )

@@ -10,6 +10,7 @@
   fixed input shapes (``cudnn.benchmark``), or with ``deterministic`` only deterministic algorithms run.
 - ``sgd(params, device, ...)``: SGD with momentum, fused into one kernel per step on CUDA.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,12 @@ def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
 def kernel_settings(device: torch.device, deterministic: bool):
     """cuDNN autotuning, or deterministic algorithms only, inside the block; the previous settings after it."""
     cudnn = torch.backends.cudnn
-    before = (cudnn.benchmark, cudnn.deterministic, torch.are_deterministic_algorithms_enabled(),
-              os.environ.get(CUBLAS_WORKSPACE))  # fmt: skip
+    before = (
+        cudnn.benchmark,
+        cudnn.deterministic,
+        torch.are_deterministic_algorithms_enabled(),
+        os.environ.get(CUBLAS_WORKSPACE),
+    )
     try:
         cudnn.benchmark = device.type == "cuda" and not deterministic
         cudnn.deterministic = deterministic
@@ -84,8 +89,9 @@ def kernel_settings(device: torch.device, deterministic: bool):
 def sgd(params, device: torch.device, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
     """SGD with momentum and weight decay; on CUDA fused (one kernel per step, and the GradScaler's unscaling
     happens inside it instead of after a host sync)."""
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                           fused=True if device.type == "cuda" else None)  # fmt: skip
+    return torch.optim.SGD(
+        params, lr=lr, momentum=momentum, weight_decay=weight_decay, fused=True if device.type == "cuda" else None
+    )
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:

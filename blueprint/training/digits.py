@@ -1,4 +1,5 @@
 """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes, no download): the demo's data set."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,5 +22,12 @@ def load_digits(test_fraction: float = 0.25, split_seed: int = 0) -> TensorDatas
         members = rng.permutation(np.flatnonzero(labels == digit))
         test[members[: int(round(test_fraction * len(members)))]] = True
     t = torch.from_numpy
-    return TensorDataset(t(images[~test]), t(labels[~test]), t(images[test]), t(labels[test]),
-                         num_classes=10, scale=16.0, classes=tuple(map(str, range(10))))  # fmt: skip
+    return TensorDataset(
+        t(images[~test]),
+        t(labels[~test]),
+        t(images[test]),
+        t(labels[test]),
+        num_classes=10,
+        scale=16.0,
+        classes=tuple(map(str, range(10))),
+    )

@@ -10,6 +10,7 @@ Tian, Krishnan & Isola, "Contrastive Representation Distillation" (ICLR 2020), a
 students. The teacher runs in eval mode without gradients on the very batch the student sees (the same
 augmentation), under the same autocast as the student, and never takes part in DDP or torch.compile.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,5 +55,7 @@ class Distillation:
         with torch.no_grad():
             out = self.teacher(torch.zeros(2, *input_size, device=device))
         if out.ndim != 2 or out.shape[1] != num_classes:
-            raise ValueError(f"distill_from: the teacher {origin} gives logits of shape {tuple(out.shape[1:])}; "
-                             f"expected {num_classes} classes, those of the data set")  # fmt: skip
+            raise ValueError(
+                f"distill_from: the teacher {origin} gives logits of shape {tuple(out.shape[1:])}; "
+                f"expected {num_classes} classes, those of the data set"
+            )

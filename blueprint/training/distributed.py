@@ -9,6 +9,7 @@ Several nodes need a shared filesystem for ``--output-dir`` (every rank reads ``
 when resuming, which global rank 0 wrote) and for ``--data-dir`` when ``--download`` is given (global rank 0
 fetches CIFAR once for everyone).
 """
+
 from __future__ import annotations
 
 import os

@@ -15,6 +15,7 @@ crop in one step, brightness and contrast are one 256-entry table, and the rando
 epochs; their number defaults to the cores this process may use (shared with the other processes of a node under
 ``torchrun``) less one for the training loop.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,17 +48,20 @@ def scan(root: str, classes: list[str] | None = None) -> tuple[list[str], list[t
     unknown = sorted(set(found) - set(classes))
     if unknown:
         raise ValueError(f"data_dir: {root} has classes missing from train/: {', '.join(unknown[:5])}")
-    samples = [(path, label) for label, c in enumerate(classes) if c in found
-               for path in _images(os.path.join(root, c))]  # fmt: skip
+    samples = [
+        (path, label) for label, c in enumerate(classes) if c in found for path in _images(os.path.join(root, c))
+    ]
     extensions = ", ".join(IMAGE_EXTENSIONS)
     if not classes or not samples:
         raise ValueError(f"data_dir: {root} holds no images in class folders (extensions {extensions})")
     labels = {y for _, y in samples}
     empty = [c for label, c in enumerate(classes) if c in found and label not in labels]
     if empty and not given:
-        raise ValueError(f"data_dir: the class folder{'s' * (len(empty) > 1)} {', '.join(empty[:5])} of {root} "
-                         f"hold{'s' * (len(empty) == 1)} no images (extensions {extensions}); add images or "
-                         f"remove the folder")  # fmt: skip
+        raise ValueError(
+            f"data_dir: the class folder{'s' * (len(empty) > 1)} {', '.join(empty[:5])} of {root} "
+            f"hold{'s' * (len(empty) == 1)} no images (extensions {extensions}); add images or "
+            f"remove the folder"
+        )
     return classes, samples
 
 
@@ -212,8 +216,15 @@ class Keys(torch.utils.data.Sampler):
 class FolderLoader:
     """Batches of an ImageFolder tree for one process of ``world``: the interface of ``MemoryLoader``."""
 
-    def __init__(self, config: TrainConfig, device, batch_size: int, rank: int = 0, world: int = 1,
-                 classes: tuple[str, ...] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        config: TrainConfig,
+        device,
+        batch_size: int,
+        rank: int = 0,
+        world: int = 1,
+        classes: tuple[str, ...] | None = None,
+    ):
         """``classes``: the class names of a trained model, for evaluation: then only ``val/`` is read."""
         if config.resize < config.crop:
             raise ValueError(f"resize: expected at least `crop` ({config.crop}), got {config.resize}")
@@ -240,9 +251,13 @@ class FolderLoader:
         if dataset not in self.loaders:
             sampler = Keys()
             loader = torch.utils.data.DataLoader(
-                dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.workers,
-                pin_memory=torch.device(self.device).type == "cuda", persistent_workers=self.workers > 0,
-            )  # fmt: skip
+                dataset,
+                batch_size=self.batch_size,
+                sampler=sampler,
+                num_workers=self.workers,
+                pin_memory=torch.device(self.device).type == "cuda",
+                persistent_workers=self.workers > 0,
+            )
             self.loaders[dataset] = (loader, sampler)
         loader, sampler = self.loaders[dataset]
         sampler.keys = keys

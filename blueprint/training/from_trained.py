@@ -11,6 +11,7 @@ The run folder gets ``conversion.txt`` (the per-layer conversion report) and ``w
 identities of the baseline and the teacher: path, SHA-256, model, epochs, accuracy, see ``trained``). A resumed
 run refuses a teacher file whose SHA-256 is not the one recorded: it would not continue the same run.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,9 @@ REPORT = "conversion.txt"
 def recorded(config: TrainConfig, init_from, teacher) -> TrainConfig:
     """``config`` with the paths among ``init_from`` and ``teacher`` (``fit``'s arguments) in its fields, so
     that the run's config.json names them; modules leave the fields as they are."""
-    paths = {k: v for k, v in (("init_from", init_from), ("distill_from", teacher)) if isinstance(v, (str, os.PathLike))}
+    paths = {
+        k: v for k, v in (("init_from", init_from), ("distill_from", teacher)) if isinstance(v, (str, os.PathLike))
+    }
     return dataclasses.replace(config, **{k: os.fspath(v) for k, v in paths.items()}) if paths else config
 
 
@@ -79,24 +82,30 @@ def _initialized(config, loader, init_from, device, memory_format):
     base_name = baseline_of(config.model)
     baseline, identity = _trained(init_from, "init_from")
     if isinstance(init_from, (str, os.PathLike)) and identity["model_name"] != base_name:
-        raise ValueError(f"init_from: {init_from} holds a {identity['model_name']} checkpoint; expected a "
-                         f"checkpoint of {base_name}, the baseline of {config.model}")  # fmt: skip
+        raise ValueError(
+            f"init_from: {init_from} holds a {identity['model_name']} checkpoint; expected a "
+            f"checkpoint of {base_name}, the baseline of {config.model}"
+        )
     if identity.get("num_classes", loader.num_classes) != loader.num_classes:
-        raise ValueError(f"init_from: {init_from} classifies {identity['num_classes']} classes; expected "
-                         f"{loader.num_classes}, those of {config.dataset}")  # fmt: skip
+        raise ValueError(
+            f"init_from: {init_from} classifies {identity['num_classes']} classes; expected "
+            f"{loader.num_classes}, those of {config.dataset}"
+        )
     steps = min(RECALIBRATION_BATCHES, loader.train_steps())
     batches = itertools.islice(loader.train_batches(0), steps)
-    converted = warm_start(baseline.to(device, memory_format=memory_format), config.model, loader.num_classes,
-                           batches)  # fmt: skip
+    converted = warm_start(baseline.to(device, memory_format=memory_format), config.model, loader.num_classes, batches)
     report = converted.conversion_report
     worst = report.max_rel_error
-    told = (f"initialized from {describe_identity(identity)} by SVD conversion ({len(report.layers)} layers, "
-            f"max rank-1 error {worst:.3g}), BatchNorm recalibrated on {steps} batches")  # fmt: skip
+    told = (
+        f"initialized from {describe_identity(identity)} by SVD conversion ({len(report.layers)} layers, "
+        f"max rank-1 error {worst:.3g}), BatchNorm recalibrated on {steps} batches"
+    )
     return converted, told, identity, report.table()
 
 
-def start(config: TrainConfig, model: nn.Module, loader, memory_format, resuming: bool, out: str,
-          init_from=None, teacher=None) -> Start:  # fmt: skip
+def start(
+    config: TrainConfig, model: nn.Module, loader, memory_format, resuming: bool, out: str, init_from=None, teacher=None
+) -> Start:
     """The run's start from ``init_from`` and its teacher ``teacher`` (paths or modules; None: the config's
     fields). ``model`` is the freshly built zoo model on the run's device."""
     init_from = config.init_from if init_from is None else init_from
@@ -109,15 +118,18 @@ def start(config: TrainConfig, model: nn.Module, loader, memory_format, resuming
     distill = None
     if teacher is not None:
         net, identity = _trained(teacher, "distill_from")
-        distill = Distillation(net.to(device, memory_format=memory_format), config.distill_temperature,
-                               config.distill_weight)  # fmt: skip
+        distill = Distillation(
+            net.to(device, memory_format=memory_format), config.distill_temperature, config.distill_weight
+        )
         distill.check_classes(loader.input_size, loader.num_classes, device, identity["path"])
         if resuming:
             _check_same_teacher(out, identity)
         else:
             record["distill_from"] = identity
-        told.append(f"distilling from {describe_identity(identity)} at T {config.distill_temperature:g}, weight "
-                    f"{config.distill_weight:g}")  # fmt: skip
+        told.append(
+            f"distilling from {describe_identity(identity)} at T {config.distill_temperature:g}, weight "
+            f"{config.distill_weight:g}"
+        )
     return Start(model, distill, "; ".join(told), record, report)
 
 
@@ -128,6 +140,8 @@ def _check_same_teacher(out: str, identity: dict) -> None:
     with open(path) as f:
         before = json.load(f).get("distill_from") or {}
     if before.get("sha256") not in (None, identity["sha256"]):
-        raise ValueError(f"distill_from: {identity['path']} is not the teacher the run began with (SHA-256 "
-                         f"{identity['sha256'][:12]}..., recorded {before['sha256'][:12]}...); a resumed run "
-                         f"continues exactly only with the same teacher")  # fmt: skip
+        raise ValueError(
+            f"distill_from: {identity['path']} is not the teacher the run began with (SHA-256 "
+            f"{identity['sha256'][:12]}..., recorded {before['sha256'][:12]}...); a resumed run "
+            f"continues exactly only with the same teacher"
+        )

@@ -16,6 +16,7 @@ model, optimizer, AMP scaler and every process's generator states, so resuming a
 as an uninterrupted run (on the same hardware and software; on a GPU with ``deterministic``, since cuDNN's
 autotuning may choose other algorithms in another process).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,7 +46,7 @@ from blueprint.training.checkpoint import (
     epochs_of,
     load_checkpoint,
     make_checkpoint,
-    read_checkpoint,  # fmt: skip
+    read_checkpoint,
     reseed,
     restore,
     rng_state,
@@ -99,8 +100,18 @@ def evaluate(model: nn.Module, loader, device: torch.device, amp: bool = False) 
     return loss / max(count, 1), correct / max(count, 1)
 
 
-def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, scaler, config: TrainConfig,
-                device: torch.device, epoch: int, show_progress: bool = True, distill=None) -> dict:  # fmt: skip
+def train_epoch(
+    net: nn.Module,
+    penalty: OrthonormalLoss,
+    loader,
+    optimizer,
+    scaler,
+    config: TrainConfig,
+    device: torch.device,
+    epoch: int,
+    show_progress: bool = True,
+    distill=None,
+) -> dict:
     """One pass over this process's share of the training set; returns means over all processes.
 
     ``net`` is what runs the batches (the model, wrapped by DDP or torch.compile), ``penalty`` the orthonormal
@@ -139,12 +150,14 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
         scaler.step(optimizer)
         scaler.update()
         batch = len(y)
-        sums += torch.stack([ce.detach().double() * batch, ortho.detach().double() * batch,
-                             (logits.argmax(1) == y).sum().double()])  # fmt: skip
+        sums += torch.stack(
+            [ce.detach().double() * batch, ortho.detach().double() * batch, (logits.argmax(1) == y).sum().double()]
+        )
         count += batch
         if step % NAN_CHECK_EVERY == 0:  # a collective: every process reaches this step (the shards are padded)
-            check(distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])),
-                  f"in epoch {epoch + 1} by step {step}")  # fmt: skip
+            check(
+                distributed.all_sum(torch.cat([sums, sums.new_tensor([count])])), f"in epoch {epoch + 1} by step {step}"
+            )
         bar.update(1)
     bar.close()
     totals = distributed.all_sum(torch.cat([sums, sums.new_tensor([count])]))
@@ -153,8 +166,15 @@ def train_epoch(net: nn.Module, penalty: OrthonormalLoss, loader, optimizer, sca
     return dict(train_loss=ce_sum / count, ortho_loss=ortho_sum / count, train_acc=correct / count, count=count)
 
 
-def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False, log: Callable[[str], None] = print,
-        model: nn.Module | None = None, init_from=None, teacher=None) -> RunResult:  # fmt: skip
+def fit(
+    config: TrainConfig,
+    resume: bool = False,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+    model: nn.Module | None = None,
+    init_from=None,
+    teacher=None,
+) -> RunResult:
     """Train ``config.model`` (or ``model``, a module of your own) on ``config.dataset`` as ``config`` says; see
     the module docstring.
 
@@ -180,8 +200,9 @@ def fit(config: TrainConfig, resume: bool = False, overwrite: bool = False, log:
         if config.threads:
             torch.set_num_threads(config.threads)
         with use_backend(config.backend), devices.kernel_settings(ctx.device, config.deterministic):
-            result = _fit(config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), model, init_from,
-                          teacher)  # fmt: skip
+            result = _fit(
+                config, resume, overwrite, ctx, log if ctx.main else (lambda _: None), model, init_from, teacher
+            )
         # Rank 0 may still be writing and plotting: leave the process group together, or a process that tears
         # gloo down first aborts ("terminate called without an active exception").
         distributed.barrier()
@@ -198,8 +219,10 @@ def _kept(config: TrainConfig) -> str:
     path = os.path.join(config.output_dir, "last.pt")
     if not os.path.isfile(path):
         return f"no epoch was saved in {config.output_dir}; run the same command again to start afresh"
-    return (f"{path} holds epoch {read_checkpoint(path).epoch}; continue with `resume=True` and "
-            f"`output_dir={config.output_dir}`")  # fmt: skip
+    return (
+        f"{path} holds epoch {read_checkpoint(path).epoch}; continue with `resume=True` and "
+        f"`output_dir={config.output_dir}`"
+    )
 
 
 def first_non_finite(model: nn.Module) -> str | None:
@@ -213,19 +236,24 @@ def first_non_finite(model: nn.Module) -> str | None:
 
 def _header(config: TrainConfig, cost, loader, ctx: distributed.Context) -> str:
     """The run's first line: the model's cost, the data, and everything that decides the speed."""
-    switches = ", ".join(f"{name} {'on' if getattr(config, attr) else 'off'}"
-                         for name, attr in (("AMP", "amp"), ("channels-last", "channels_last"),
-                                            ("compile", "compile")))  # fmt: skip
-    return (f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
-            f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
-            f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}, backend {config.backend}, "
-            f"{torch.get_num_threads()} CPU thread(s), {switches}")  # fmt: skip
+    switches = ", ".join(
+        f"{name} {'on' if getattr(config, attr) else 'off'}"
+        for name, attr in (("AMP", "amp"), ("channels-last", "channels_last"), ("compile", "compile"))
+    )
+    return (
+        f"{config.model}: {cost.params:,} parameters, {cost.flops / 1e6:.2f} MFLOPs per "
+        f"{'x'.join(map(str, loader.input_size))} image; {config.dataset}: {loader.num_train} training, "
+        f"{loader.num_test} test images; {ctx.world} process(es) on {ctx.device}, backend {config.backend}, "
+        f"{torch.get_num_threads()} CPU thread(s), {switches}"
+    )
 
 
 def _epoch_line(row: dict, epochs: int) -> str:
-    return (f"epoch {row['epoch']:>3}/{epochs}  lr {row['lr']:.4g}  loss {row['train_loss']:.4f}  "
-            f"ortho {row['ortho_loss']:.4f}  train {row['train_acc']:.2%}  test loss {row['test_loss']:.4f}  "
-            f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s")  # fmt: skip
+    return (
+        f"epoch {row['epoch']:>3}/{epochs}  lr {row['lr']:.4g}  loss {row['train_loss']:.4f}  "
+        f"ortho {row['ortho_loss']:.4f}  train {row['train_acc']:.2%}  test loss {row['test_loss']:.4f}  "
+        f"test {row['test_acc']:.2%}  {row['images_per_s']:,.0f} img/s  {row['seconds']:.1f} s"
+    )
 
 
 def _warnings(config: TrainConfig, loader, device: torch.device) -> list[str]:
@@ -234,17 +262,25 @@ def _warnings(config: TrainConfig, loader, device: torch.device) -> list[str]:
     said = []
     late = [m for m in config.milestones if m >= config.epochs] if config.schedule == "step" else []
     if late:
-        said.append(f"milestones {', '.join(map(str, late))} lie at or after the last epoch ({config.epochs}): the "
-                    f"step schedule never reaches them")  # fmt: skip
+        said.append(
+            f"milestones {', '.join(map(str, late))} lie at or after the last epoch ({config.epochs}): the "
+            f"step schedule never reaches them"
+        )
     if config.batch_size > loader.num_train:
-        said.append(f"batch_size {config.batch_size} exceeds the {loader.num_train} training images: each epoch "
-                    f"is one step of {loader.num_train}")  # fmt: skip
+        said.append(
+            f"batch_size {config.batch_size} exceeds the {loader.num_train} training images: each epoch "
+            f"is one step of {loader.num_train}"
+        )
     if config.amp and device.type == "cpu":
-        said.append("amp on the CPU runs bfloat16 kernels, which are often several times slower than float32 there "
-                    "(try without amp)")  # fmt: skip
+        said.append(
+            "amp on the CPU runs bfloat16 kernels, which are often several times slower than float32 there "
+            "(try without amp)"
+        )
     if config.backend == "accel":
-        said.append("backend accel: the first step compiles the Numba kernels (up to about a minute the first time; "
-                    "they are cached on disk for later runs)")  # fmt: skip
+        said.append(
+            "backend accel: the first step compiles the Numba kernels (up to about a minute the first time; "
+            "they are cached on disk for later runs)"
+        )
     return [f"note: {line}" if line.startswith("backend") else f"warning: {line}" for line in said]
 
 
@@ -252,22 +288,35 @@ def _resumed(ckpt: dict, config: TrainConfig, last_path: str) -> str:
     """The header's note on a resumed run; a run that already has ``config.epochs`` epochs is refused."""
     done, before = epochs_of(ckpt)
     if config.epochs <= done:
-        raise ValueError(f"epochs: {last_path} already holds {done} epochs; expected more than {done} to go on "
-                         f"(got {config.epochs})")  # fmt: skip
+        raise ValueError(
+            f"epochs: {last_path} already holds {done} epochs; expected more than {done} to go on (got {config.epochs})"
+        )
     replanned = f" (re-planned from {before})" if before != config.epochs else ""
-    return (f"; resuming after epoch {done}: the {config.schedule} schedule of {config.epochs} epochs{replanned} "
-            f"goes on at lr {config_learning_rate(config, done):.4g}")  # fmt: skip
+    return (
+        f"; resuming after epoch {done}: the {config.schedule} schedule of {config.epochs} epochs{replanned} "
+        f"goes on at lr {config_learning_rate(config, done):.4g}"
+    )
 
 
-def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Context, log,
-         own_model: nn.Module | None = None, init_from=None, teacher=None) -> RunResult:  # fmt: skip
+def _fit(
+    config: TrainConfig,
+    resume: bool,
+    overwrite: bool,
+    ctx: distributed.Context,
+    log,
+    own_model: nn.Module | None = None,
+    init_from=None,
+    teacher=None,
+) -> RunResult:
     out = writable_folder(config.output_dir)
     last_path, best_path = os.path.join(out, "last.pt"), os.path.join(out, "best.pt")
     ckpt = load_checkpoint(last_path, "resume") if resume else None
     resumed = _resumed(ckpt, config, last_path) if ckpt else ""
     if not resume and not overwrite and os.path.exists(last_path):
-        raise ValueError(f"output_dir: {out} already holds a run (last.pt); pass `resume=True` to continue it, "
-                         f"`overwrite=True` to start again, or another `output_dir`")  # fmt: skip
+        raise ValueError(
+            f"output_dir: {out} already holds a run (last.pt); pass `resume=True` to continue it, "
+            f"`overwrite=True` to start again, or another `output_dir`"
+        )
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
@@ -277,8 +326,7 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         cost = profile(model, loader.input_size)  # also a first forward pass: does the model take these images?
     except ValueError as err:
         size = "x".join(map(str, loader.input_size))
-        raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} "
-                         f"({err})") from None  # fmt: skip
+        raise ValueError(f"model: {config.model} cannot take the {size} images of {config.dataset} ({err})") from None
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(ctx.device, memory_format=memory_format)
     begin = from_trained.start(config, model, loader, memory_format, ckpt is not None, out, init_from, teacher)
@@ -292,8 +340,9 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     scaler = devices.grad_scaler(ctx.device, config.amp)
     penalty = OrthonormalLoss(model)
     if ckpt is not None:
-        start, best_acc, history = restore(ckpt, f"resume: {last_path}", model, optimizer, scaler, ctx.rank, ctx.world,
-                                           ctx.device, config.seed)  # fmt: skip
+        start, best_acc, history = restore(
+            ckpt, f"resume: {last_path}", model, optimizer, scaler, ctx.rank, ctx.world, ctx.device, config.seed
+        )
     else:
         start, best_acc, history = 0, 0.0, []
         reseed(config.seed, 0, ctx.rank)  # per-process dropout; the weights are rank 0's (DDP broadcasts them)
@@ -301,8 +350,12 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
     if ctx.world > 1:
         # BatchNorm statistics are made rank 0's before every evaluation (sync_buffers), not at every step;
         # gradients live in DDP's buckets instead of being copied there and back.
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
-                                                  broadcast_buffers=False, gradient_as_bucket_view=True)  # fmt: skip
+        net = nn.parallel.DistributedDataParallel(
+            model,
+            device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
+            broadcast_buffers=False,
+            gradient_as_bucket_view=True,
+        )
     if config.compile:
         net = torch.compile(net)
     if ctx.main:
@@ -326,26 +379,46 @@ def _fit(config: TrainConfig, resume: bool, overwrite: bool, ctx: distributed.Co
         if poisoned is not None or not math.isfinite(test_loss):
             what = f"{poisoned} holds non-finite values" if poisoned else f"the test loss is {test_loss:.4g}"
             kept = f"{last_path} holds epoch {epoch}, untouched" if epoch else "no checkpoint was written"
-            raise TrainingError(f"{what} after epoch {epoch + 1} at lr {lr:.4g}; lower `lr` or `alpha`, or try "
-                                f"without `amp` ({kept})")  # fmt: skip
-        row = dict(epoch=epoch + 1, lr=lr, train_loss=train["train_loss"], ortho_loss=train["ortho_loss"],
-                   train_acc=train["train_acc"], test_loss=test_loss, test_acc=test_acc,
-                   images_per_s=train["count"] / train_seconds, seconds=time.perf_counter() - began)  # fmt: skip
+            raise TrainingError(
+                f"{what} after epoch {epoch + 1} at lr {lr:.4g}; lower `lr` or `alpha`, or try without `amp` ({kept})"
+            )
+        row = dict(
+            epoch=epoch + 1,
+            lr=lr,
+            train_loss=train["train_loss"],
+            ortho_loss=train["ortho_loss"],
+            train_acc=train["train_acc"],
+            test_loss=test_loss,
+            test_acc=test_acc,
+            images_per_s=train["count"] / train_seconds,
+            seconds=time.perf_counter() - began,
+        )
         history.append(row)
         improved = test_acc > best_acc or epoch == 0
         best_acc = max(best_acc, test_acc)
         states = distributed.gather(rng_state(ctx.device))  # a collective: every process takes part
         if ctx.main:
-            checkpoint = make_checkpoint(model, optimizer, scaler, epoch + 1, best_acc, history, states,
-                                         dataclasses.asdict(config), config.model, loader.num_classes,
-                                         preprocessing)  # fmt: skip
+            checkpoint = make_checkpoint(
+                model,
+                optimizer,
+                scaler,
+                epoch + 1,
+                best_acc,
+                history,
+                states,
+                dataclasses.asdict(config),
+                config.model,
+                loader.num_classes,
+                preprocessing,
+            )
             atomic_save(checkpoint, last_path)
             if improved:
                 atomic_save(checkpoint, best_path)
             write_csv(history, os.path.join(out, "metrics.csv"))
             if epoch in (start, config.epochs - 1) or time.perf_counter() - plotted >= CURVES_EVERY_S:
-                plot_curves({config.model: history}, os.path.join(out, "curves.png"),
-                            f"{config.model} on {config.dataset}")  # fmt: skip
+                plot_curves(
+                    {config.model: history}, os.path.join(out, "curves.png"), f"{config.model} on {config.dataset}"
+                )
                 plotted = time.perf_counter()
         log(_epoch_line(row, config.epochs))
     return RunResult(history, best_acc, cost.params, cost.flops, tuple(loader.input_size), loader.num_test)

@@ -5,6 +5,7 @@ flips and shifts of up to ``shift`` pixels in one indexing operation: no per-ima
 torchvision. Orders and augmentations come from ``sampling`` (seed and epoch alone), so a resumed run sees the
 same batches as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,8 +65,18 @@ class MemoryLoader:
     ``batch_size`` is per process. Training batches are shuffled, flipped and shifted; test batches are not.
     """
 
-    def __init__(self, data: TensorDataset, device, batch_size: int, flip: bool, shift: int, seed: int,
-                 rank: int = 0, world: int = 1, channels_last: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        data: TensorDataset,
+        device,
+        batch_size: int,
+        flip: bool,
+        shift: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        channels_last: bool = False,
+    ):
         self.num_classes = data.num_classes
         self.classes = data.classes or tuple(str(i) for i in range(data.num_classes))
         self.resize = None  # the images are already at the input size

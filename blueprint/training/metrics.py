@@ -3,6 +3,7 @@
 The rows live in the checkpoint (``history``) and the CSV is rewritten from them atomically every epoch, so the
 CSV always matches ``last.pt``, also after a crash and a resume.
 """
+
 from __future__ import annotations
 
 import csv

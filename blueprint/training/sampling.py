@@ -4,6 +4,7 @@ Every process of a distributed run draws the same permutation, pads it by repeat
 of the world size (as ``torch.utils.data.DistributedSampler`` does, so that every process runs the same
 number of steps) and takes every ``world``-th entry starting at its ``rank``.
 """
+
 from __future__ import annotations
 
 import numpy as np

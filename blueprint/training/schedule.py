@@ -7,6 +7,7 @@
 with more or fewer ``epochs`` continues the schedule that the new total defines, as an unbroken run of that
 length would have it from that epoch on.
 """
+
 from __future__ import annotations
 
 import bisect

@@ -4,6 +4,7 @@
 identity recorded in a run folder (``warm_start.json``) is the file's path, its SHA-256, the model name, the
 epochs it was trained and its best test accuracy: a resumed run checks that the teacher is still the same file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,15 +33,22 @@ def load_trained(path: str, argument: str) -> tuple[nn.Module, dict]:
     ckpt = load_checkpoint(path, argument)
     name = ckpt.get("model_name")
     if name not in list_models():
-        raise ValueError(f"{argument}: {path} names no zoo model (model_name {name!r}); expected a checkpoint of "
-                         f"`blueprint train`")  # fmt: skip
+        raise ValueError(
+            f"{argument}: {path} names no zoo model (model_name {name!r}); expected a checkpoint of `blueprint train`"
+        )
     num_classes = ckpt.get("num_classes")
     model = create(name, num_classes=num_classes)
     load_weights(model, ckpt["model"], f"{argument}: {path} (a {name} checkpoint)")
     history = ckpt.get("history") or []
-    identity = dict(path=os.path.abspath(path), sha256=file_sha256(path), model_name=name,
-                    num_classes=num_classes, epoch=ckpt.get("epoch"), best_acc=ckpt.get("best_acc"),
-                    test_acc=history[-1].get("test_acc") if history else None)  # fmt: skip
+    identity = dict(
+        path=os.path.abspath(path),
+        sha256=file_sha256(path),
+        model_name=name,
+        num_classes=num_classes,
+        epoch=ckpt.get("epoch"),
+        best_acc=ckpt.get("best_acc"),
+        test_acc=history[-1].get("test_acc") if history else None,
+    )
     return model.eval(), identity
 
 

@@ -20,6 +20,7 @@ the baseline's kernels are blueprint-structured (and, for BSConv-S, rank(W) <= M
 the converted model computes; the pass-through ones keep their function (``preserve``) with statistics measured,
 so that they pass their input through in training mode too.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,15 @@ def baseline_of(target: str) -> str:
     transform = found.transform
     if not isinstance(transform, (ToBSConvU, ToBSConvS)):
         what = "a baseline" if transform is None else f"made by {type(transform).__name__}"
-        raise ValueError(f"model: {target} is {what}; expected a BSConv-U or BSConv-S variant of the zoo "
-                         f"(e.g. {found.config.name}_bsconvu) to initialize from its trained baseline")  # fmt: skip
+        raise ValueError(
+            f"model: {target} is {what}; expected a BSConv-U or BSConv-S variant of the zoo "
+            f"(e.g. {found.config.name}_bsconvu) to initialize from its trained baseline"
+        )
     if isinstance(transform, ToBSConvU) and transform.reverse_dsc:
-        raise ValueError(f"model: {target} reverses depthwise separable convolutions (Sec. 4.1), which start from "
-                         f"a fresh initialization; expected a variant that converts regular convolutions")  # fmt: skip
+        raise ValueError(
+            f"model: {target} reverses depthwise separable convolutions (Sec. 4.1), which start from "
+            f"a fresh initialization; expected a variant that converts regular convolutions"
+        )
     return found.config.name
 
 
@@ -73,8 +78,13 @@ def pass_through(bn: nn.modules.batchnorm._BatchNorm) -> None:
 
 def inner_batchnorms(model: nn.Module) -> list[nn.Module]:
     """The BatchNorms inside the BSConv-S layers of ``model`` (``bn1``, ``bn2``), in module order."""
-    return [bn for m in model.modules() if isinstance(m, BSConvS)
-            for bn in (getattr(m, "bn1", None), getattr(m, "bn2", None)) if bn is not None]  # fmt: skip
+    return [
+        bn
+        for m in model.modules()
+        if isinstance(m, BSConvS)
+        for bn in (getattr(m, "bn1", None), getattr(m, "bn2", None))
+        if bn is not None
+    ]
 
 
 def convert_baseline(baseline: nn.Module, target: str, num_classes: int) -> nn.Module:

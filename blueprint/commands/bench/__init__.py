@@ -13,6 +13,7 @@
 Arguments are checked before anything is measured, so a mistake costs no benchmark run; the benchmark
 modules (torch, Numba) are imported only when a mode runs.
 """
+
 from __future__ import annotations
 
 from blueprint.commands.bench import backends, latency, layers, loader, roofline, training

@@ -1,4 +1,5 @@
 """Argument types and checks shared by the ``blueprint bench`` modes: each answers in one line naming the flag."""
+
 from __future__ import annotations
 
 BENCH_ENV = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"

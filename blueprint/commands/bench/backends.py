@@ -1,4 +1,5 @@
 """``blueprint bench backends``: a whole-model training step, accel backend against torch backend (``blueprint.benchmarks.backends``)."""
+
 from __future__ import annotations
 
 import sys
@@ -16,13 +17,20 @@ def run(args) -> int:
     models = tuple((name, max(1, batch // args.batch_scale)) for name, batch in bench.MODELS)
     if args.models:
         models = tuple(m for m in models if m[0] in names(tuple(n for n, _ in bench.MODELS), "--models")(args.models))
-    print(f"training step, accel backend against torch backend, alternated in one process, {args.rounds} rounds "
-          f"after {args.warmup} warm-up steps each; accel/torch = median torch ms / median accel ms (above 1: accel "
-          "is faster); spread = range of the per-round ratios; GF/s = 3 x forward FLOPs x batch / median step, beside "
-          "the float32 matrix-multiply peak measured at each thread count (last lines)", flush=True)
-    rows = bench.run(models, threads, args.rounds, args.warmup,
-                     on_row=lambda r: print(f"  measured {r['model']} at {r['threads']} threads", file=sys.stderr,
-                                            flush=True))
+    print(
+        f"training step, accel backend against torch backend, alternated in one process, {args.rounds} rounds "
+        f"after {args.warmup} warm-up steps each; accel/torch = median torch ms / median accel ms (above 1: accel "
+        "is faster); spread = range of the per-round ratios; GF/s = 3 x forward FLOPs x batch / median step, beside "
+        "the float32 matrix-multiply peak measured at each thread count (last lines)",
+        flush=True,
+    )
+    rows = bench.run(
+        models,
+        threads,
+        args.rounds,
+        args.warmup,
+        on_row=lambda r: print(f"  measured {r['model']} at {r['threads']} threads", file=sys.stderr, flush=True),
+    )
     print(bench.format_rows(rows))
     return 0
 

@@ -1,4 +1,5 @@
 """``blueprint bench latency``: inference latency of baseline/BSConv pairs on five runtimes (``blueprint.benchmarks.latency``)."""
+
 from __future__ import annotations
 
 import os
@@ -38,14 +39,25 @@ def run(args) -> int:
     def keep(row):
         rows.append(row)
         eager = next(iter(row["runtimes"].values()))
-        print(f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  measured {row['model']} batch {row['batch']}: {eager['ms']:.2f} ms on {next(iter(row['runtimes']))}",
+            file=sys.stderr,
+            flush=True,
+        )
         if args.json:
             bench.write_json(rows, args.json)
 
     try:
-        bench.run(chosen_pairs, chosen, batches, repeats, args.warmup, args.threads, on_row=keep,
-                  copy_mib=8 if args.quick else 256)
+        bench.run(
+            chosen_pairs,
+            chosen,
+            batches,
+            repeats,
+            args.warmup,
+            args.threads,
+            on_row=keep,
+            copy_mib=8 if args.quick else 256,
+        )
     finally:  # what was measured before an interruption or a failure is still reported
         if rows:
             _report(rows, args.png)
@@ -89,13 +101,19 @@ def add(modes) -> None:
     p.add_argument("--pairs", help=f"comma-separated BASELINE:BSCONV pairs (default: {PAIRS})")
     p.add_argument("--runtimes", default=",".join(LATENCY_RUNTIMES), help="comma-separated, default %(default)s")
     p.add_argument("--batches", help="comma-separated batch sizes (default: 1,32)")
-    p.add_argument("--quick", action="store_true",
-                   help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round, an 8 MiB copy for the bandwidth")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: {QUICK_PAIRS}, batch 1, one round, an 8 MiB copy for the bandwidth",
+    )
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default: 10; 1 with --quick)")
     p.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
     p.add_argument("--threads", type=int, default=0, help="threads for every runtime (0: PyTorch's default)")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON (rewritten as each row is done)")
     p.add_argument("--png", metavar="FILE", help="also draw latency against multiply-adds per runtime")
-    p.add_argument("--from-json", metavar="FILES",
-                   help="measure nothing: report (and --png) the comma-separated --json files of earlier runs")
+    p.add_argument(
+        "--from-json",
+        metavar="FILES",
+        help="measure nothing: report (and --png) the comma-separated --json files of earlier runs",
+    )
     p.set_defaults(func=run, fields={"paths": "--from-json"})

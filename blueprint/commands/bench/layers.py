@@ -1,4 +1,5 @@
 """``blueprint bench layers``: the reference, accel and PyTorch on MobileNet-shaped layers (``blueprint.benchmarks.layers``)."""
+
 from __future__ import annotations
 
 from blueprint.commands.bench.arguments import BENCH_ENV, names, positive
@@ -15,9 +16,16 @@ def run(args) -> int:
     from blueprint.benchmarks import layers as bench
     from blueprint.benchmarks.ops import QUICK_SHAPES, SHAPES
 
-    report = bench.run(backends=backends, ops=ops, shapes=QUICK_SHAPES if args.quick else SHAPES,
-                       threads=args.threads, repeats=args.repeats, with_compile=not args.no_compile,
-                       with_memory=not args.no_memory, copy_mib=8 if args.quick else 256)
+    report = bench.run(
+        backends=backends,
+        ops=ops,
+        shapes=QUICK_SHAPES if args.quick else SHAPES,
+        threads=args.threads,
+        repeats=args.repeats,
+        with_compile=not args.no_compile,
+        with_memory=not args.no_memory,
+        copy_mib=8 if args.quick else 256,
+    )
     print(bench.format_report(report))
     if args.json:
         bench.write_json(report, args.json)
@@ -37,12 +45,18 @@ def add(modes) -> None:
         "(a workaround for old OpenBLAS builds that selects a slower kernel on newer CPUs), unset both for the "
         f"benchmark run only: `{BENCH_ENV} blueprint bench layers --threads 2 --repeats 30`.",
     )
-    p.add_argument("--backends", default=",".join(TIMED_BACKENDS),
-                   help="comma-separated, default %(default)s; "
-                   + "; ".join(f"{name}: {text}" for name, text in TIMED_BACKEND_HELP.items()))
+    p.add_argument(
+        "--backends",
+        default=",".join(TIMED_BACKENDS),
+        help="comma-separated, default %(default)s; "
+        + "; ".join(f"{name}: {text}" for name, text in TIMED_BACKEND_HELP.items()),
+    )
     p.add_argument("--ops", default=",".join(TIMED_OPS), help="comma-separated, default %(default)s")
-    p.add_argument("--quick", action="store_true",
-                   help="two small shapes and an 8 MiB copy for the bandwidth (a smoke run) instead of the five")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="two small shapes and an 8 MiB copy for the bandwidth (a smoke run) instead of the five",
+    )
     p.add_argument("--threads", type=int, default=None, help="threads for PyTorch, Numba and BLAS (default: PyTorch's)")
     p.add_argument("--repeats", type=int, default=10, help="alternated rounds per measurement (the median is reported)")
     p.add_argument("--no-compile", action="store_true", help="skip accel's cold/warm-cache compile-time probe")

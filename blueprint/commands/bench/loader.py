@@ -1,4 +1,5 @@
 """``blueprint bench loader``: images/s per worker of the ImageFolder pipeline (``blueprint.benchmarks.loader``)."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,11 @@ def add(modes) -> None:
     p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated, default %(default)s")
     p.add_argument("--data-dir", help="an ImageFolder tree (train/, val/) to read instead of synthetic JPEGs")
     p.add_argument("--images", type=int, default=64, help="images per split (default: %(default)s)")
-    p.add_argument("--size", default="500x375", help="synthetic images' WIDTHxHEIGHT (default: %(default)s, "
-                   "ImageNet's most common size)")
+    p.add_argument(
+        "--size",
+        default="500x375",
+        help="synthetic images' WIDTHxHEIGHT (default: %(default)s, ImageNet's most common size)",
+    )
     p.add_argument("--rounds", type=int, default=3, help="passes over the images; the median is reported")
     p.add_argument("--quick", action="store_true", help="four small images, one pass (a smoke run)")
     p.set_defaults(func=run)

@@ -1,5 +1,6 @@
 """``blueprint bench roofline``: ops and models against the machine's limits, from earlier runs' JSON
 (``blueprint.benchmarks.roofline``)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ def run(args) -> int:
 
     points, peak, bandwidth = roofline.read(paths)
     roofline.plot(points, peak, bandwidth, args.png)
-    print(f"wrote {args.png}: {len(points)} points under a GEMM peak of {peak:.1f} GFLOP/s and a copy bandwidth "
-          f"of {bandwidth:.1f} GB/s")
+    print(
+        f"wrote {args.png}: {len(points)} points under a GEMM peak of {peak:.1f} GFLOP/s and a copy bandwidth "
+        f"of {bandwidth:.1f} GB/s"
+    )
     return 0
 
 
@@ -32,8 +35,12 @@ def add(modes) -> None:
         "inputs, weights and outputs once, float32) and achieved GFLOP/s, under the measured memory-copy bandwidth "
         "and float32 GEMM peak stored in those files.",
     )
-    p.add_argument("--from-json", metavar="FILES", required=True,
-                   help="comma-separated --json files of bench layers and/or bench latency (latency runs split by "
-                   "pairs are read together)")
+    p.add_argument(
+        "--from-json",
+        metavar="FILES",
+        required=True,
+        help="comma-separated --json files of bench layers and/or bench latency (latency runs split by "
+        "pairs are read together)",
+    )
     p.add_argument("--png", metavar="FILE", required=True, help="the figure to write")
     p.set_defaults(func=run, fields={"paths": "--from-json"})

@@ -1,4 +1,5 @@
 """``blueprint bench training``: training throughput of baseline/BSConv model pairs (``blueprint.benchmarks.training``)."""
+
 from __future__ import annotations
 
 import sys
@@ -24,13 +25,26 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve(args.device)  # a GPU is made current: its kernels and synchronize() are this device's
-    print(f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
-          f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
-          f"torch {torch.__version__}", flush=True)
-    rows = bench.run(chosen, device, args.batch_size, args.steps, args.warmup, args.backend, args.amp,
-                     args.channels_last, args.compile,
-                     on_row=lambda r: print(f"  measured {r['model']}: {r['images_per_s']:,.0f} images/s",
-                                            file=sys.stderr, flush=True))
+    print(
+        f"training throughput on {device} ({torch.get_num_threads()} CPU threads), batch {args.batch_size}, "
+        f"amp={args.amp}, channels_last={args.channels_last}, compile={args.compile}, backend {args.backend}, "
+        f"torch {torch.__version__}",
+        flush=True,
+    )
+    rows = bench.run(
+        chosen,
+        device,
+        args.batch_size,
+        args.steps,
+        args.warmup,
+        args.backend,
+        args.amp,
+        args.channels_last,
+        args.compile,
+        on_row=lambda r: print(
+            f"  measured {r['model']}: {r['images_per_s']:,.0f} images/s", file=sys.stderr, flush=True
+        ),
+    )
     print(bench.format_rows(rows))
     return 0
 
@@ -43,7 +57,11 @@ def add(modes) -> None:
         "`blueprint train` (autocast, cross-entropy plus orthonormal loss, backward, SGD) on random data of each "
         "model's input size; images/s is the batch size over the median step time.",
     )
-    p.add_argument("--pairs", default=pairs_text(TRAINING_PAIRS), help="comma-separated BASELINE:BSCONV pairs (default: %(default)s)")
+    p.add_argument(
+        "--pairs",
+        default=pairs_text(TRAINING_PAIRS),
+        help="comma-separated BASELINE:BSCONV pairs (default: %(default)s)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=5, help="timed steps (the median is reported)")
@@ -52,6 +70,10 @@ def add(modes) -> None:
     p.add_argument("--amp", action="store_true")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--backend", default="torch", choices=LAYER_BACKENDS,
-                   help="what runs the BSConv layers on the CPU (see blueprint.use_backend)")
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=LAYER_BACKENDS,
+        help="what runs the BSConv layers on the CPU (see blueprint.use_backend)",
+    )
     p.set_defaults(func=run)
