@@ -92,7 +92,7 @@ def add(modes) -> None:
         "latency",
         help="inference latency of baseline/BSConv model pairs: eager, fused, torch.compile, onnxruntime, accel",
         description="Inference latency (eval mode, float32) of baselines against their BSConv variants at batch 1 "
-        "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel backend, "
+        "and 32 on PyTorch eager, eager after blueprint.fuse, torch.compile, onnxruntime and the accel inference engine, "
         "the same thread count for each, both models of a pair and all runtimes alternated round by round; median "
         "ms, spread, images/s, GFLOP/s beside the measured GEMM peak and copy bandwidth, "
         "parameters and multiply-adds, and the speed-up of each BSConv model over its baseline. "
