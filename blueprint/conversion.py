@@ -67,6 +67,22 @@ class ConversionReport:
     layers: list[ConvertedLayer] = field(default_factory=list)
 
     @property
+    def grown(self) -> list[ConvertedLayer]:
+        """The layers that have more parameters after the conversion: with few input channels (an RGB or
+        grey-scale stem) N K^2 + N M exceeds the regular N M K^2."""
+        return [layer for layer in self.layers if layer.params_after > layer.params_before]
+
+    def growth_note(self) -> str | None:
+        """One line naming the grown layers (``grown``), or None."""
+        if not self.grown:
+            return None
+        named = ", ".join(f"{g.name or '<model>'} ({g.params_before:,} -> {g.params_after:,})" for g in self.grown)
+        return (
+            f"{len(self.grown)} layer(s) have more parameters as BSConv than before: {named}; with few input "
+            f"channels a regular convolution is the smaller one (leave it with `exclude`)"
+        )
+
+    @property
     def max_rel_error(self) -> float | None:
         errors = [layer.rel_error for layer in self.layers if layer.rel_error is not None]
         return max(errors) if errors else None
@@ -85,7 +101,8 @@ class ConversionReport:
             for layer in self.layers
         ]
         title = f"convert to {self.to}, init={self.init}: {len(self.layers)} layers"
-        return title + "\n" + format_table(header, rows, align="<<<>>>")
+        note = self.growth_note()
+        return title + "\n" + format_table(header, rows, align="<<<>>>") + (f"\nnote: {note}" if note else "")
 
 
 def _is_size(v) -> bool:
@@ -322,6 +339,8 @@ def convert(
             setattr(parent, child_name, done[id(conv)])
     if not report.layers:
         warnings.warn(f"convert: nothing to convert to {to}: {_why_none(model, sizes, excluded)}", stacklevel=2)
+    elif report.growth_note() and not reverse_dsc:  # a DSC's reversal keeps its parameters but N K^2 vs M K^2
+        warnings.warn(f"convert: {report.growth_note()}", stacklevel=2)
     model.conversion_report = report
     return model
 

@@ -189,3 +189,11 @@ def test_bad_inputs_are_named():
         fused_nhwc.bsconv_u(np.zeros((1, 1, 1, 3)), layer._replace(geometry=layer.geometry._replace(padding=(0, 0))))
     with pytest.raises(ValueError, match=r"w: expected a 1 x 1 convolution weight"):
         fused_nhwc.pack_pointwise(w_dw)
+
+
+@pytest.mark.parametrize(
+    "batch,rows,stride,bands",
+    [(32, 32, 1, 1), (1, 7, 1, 1), (1, 14, 1, 2), (1, 7, 2, 3), (1, 112, 1, 4), (2, 56, 1, 2)],
+)
+def test_row_bands_keep_the_recomputed_rows_of_v_prime_within_a_third(batch, rows, stride, bands):
+    assert fused_nhwc.row_bands(batch, rows, threads=2, stride=stride, depth=3) == bands

@@ -189,3 +189,17 @@ def test_sec4_1_reverse_dsc_swaps_each_dsc_for_bsconv_u_of_the_same_geometry_poi
     assert report == [("0", (3, 3), 4, 6, 84), ("1.0", (5, 5), 6, 8, 6 * 8 + 2 * 8 + 8 * 25)]
     assert model(torch.randn(1, 4, 8, 8, dtype=torch.float64)).shape == (1, 8, 4, 4)
     assert isinstance(convert(DSConv(3, 4, 3), reverse_dsc=True), BSConvU)  # a DSC on its own is returned
+
+
+def test_a_layer_that_grows_in_conversion_is_named_in_a_warning_and_the_report():
+    """A 1-channel 3x3 stem: 1 * 32 * 9 = 288 parameters as a convolution, 32 * 9 + 32 * 1 = 320 as BSConv-U."""
+    import warnings
+
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        convert(net, to="bsconv_u")
+    said = [str(w.message) for w in caught if "more parameters" in str(w.message)]
+    assert len(said) == 1 and "0 (288 -> 320)" in said[0]
+    assert [layer.name for layer in net.conversion_report.grown] == ["0"]
+    assert "note: 1 layer(s) have more parameters" in net.conversion_report.table()
