@@ -6,13 +6,16 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from blueprint.cli import main
 from blueprint.layers import BSConvU
 from blueprint.models import create
 from blueprint.training import load_checkpoint, recipe
+from blueprint.training.digits import load_digits
 from blueprint.training.loop import fit
 
 
@@ -181,3 +184,20 @@ def test_convert_writes_a_checkpoint_of_the_zoo_variant_that_evaluate_reads(tmp_
     assert "digits_cnn_bsconvs_p1d4 after epoch 0" in capsys.readouterr().out
     assert main(["convert", str(baseline), "--to", "bsconv_s", "--p", "0.3", "--output", str(out)]) == 2
     assert "--to: the zoo has no digits_cnn_bsconvs_p3d10" in one_line_error(capsys)
+
+
+def test_a_distilled_checkpoint_evaluates_exports_and_predicts_as_its_zoo_model(tmp_path, baseline, capsys):
+    """The run's last.pt is a checkpoint of digits_cnn_bsconvu: evaluate, export --onnx and predict take it as is."""
+    assert distilled(tmp_path / "run", baseline, 1) == 0
+    ckpt = tmp_path / "run" / "last.pt"
+    capsys.readouterr()
+    assert main(["evaluate", str(ckpt)]) == 0
+    assert "digits_cnn_bsconvu after epoch 1" in capsys.readouterr().out
+    assert main(["export", str(ckpt), "--onnx", str(tmp_path / "m.onnx"), "--fuse"]) == 0
+    image = tmp_path / "digit.png"
+    Image.fromarray((load_digits().x_test[0, 0].numpy() * 255 // 16).astype(np.uint8)).save(image)
+    capsys.readouterr()
+    assert main(["predict", str(ckpt), str(image)]) == 0
+    from_checkpoint = capsys.readouterr().out
+    assert main(["predict", str(tmp_path / "m.onnx"), str(image)]) == 0
+    assert capsys.readouterr().out == from_checkpoint and from_checkpoint.startswith(f"{image}: ")
