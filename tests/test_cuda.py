@@ -4,10 +4,6 @@ the summary, where PyTorch sees no CUDA device; ``scripts/gpu_check.sh`` runs th
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -15,7 +11,7 @@ from blueprint import cli
 from blueprint.models import create
 from blueprint.training import devices, load_checkpoint
 from tests.graph_count import compiled_with_graph_count
-from tests.training_data import write_cifar10
+from tests.training_data import torchrun_train, write_cifar10
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch sees none here)")
 
@@ -110,30 +106,9 @@ def test_sync_bn_on_one_gpu_trains_and_saves_plain_batchnorm_keys(tmp_path, caps
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_torchrun_on_two_gpus_without_device_uses_each_local_gpu(tmp_path):
     data = write_cifar10(tmp_path / "data", n_train=64, n_test=32)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "blueprint.cli",
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data),
-        "--model",
-        "cifar_resnet20_bsconvu",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--sync-bn",
-        "--output-dir",
-        str(tmp_path / "out"),
-    ]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 process(es) on cuda:0" in proc.stdout
+    out = torchrun_train(
+        *("--dataset", "cifar10", "--data-dir", str(data), "--model", "cifar_resnet20_bsconvu", "--epochs", "1"),
+        *("--batch-size", "16", "--sync-bn", "--output-dir", str(tmp_path / "out")),
+        timeout=300,
+    )
+    assert "2 process(es) on cuda:0" in out

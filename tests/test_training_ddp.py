@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import torch
 
 from blueprint.models import create
 from blueprint.training import evaluate, load_checkpoint, recipe
 from blueprint.training.checkpoint import load_weights
 from blueprint.training.data import make_loader
-from tests.training_data import write_cifar10
+from tests.training_data import torchrun_train, write_cifar10
 
 
 def torchrun(*args) -> str:
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "blueprint.cli",
-        "train",
-        *args,
-    ]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return torchrun_train(*args)
 
 
 def test_torchrun_two_cpu_processes_train_resume_and_evaluate_the_whole_test_set(tmp_path):

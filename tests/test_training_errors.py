@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from blueprint.cli import main
-from tests.training_data import write_cifar10, write_image_folder
+from tests.training_data import cifar_args, write_cifar10, write_image_folder
 
 
 def fails(capsys, *argv, code: int = 2) -> str:
@@ -14,27 +14,6 @@ def fails(capsys, *argv, code: int = 2) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0], err
     return err[0]
-
-
-def cifar_args(data_dir, out, *extra):
-    return (
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data_dir),
-        "--model",
-        "cifar_tiny_cnn",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--threads",
-        "1",
-        "--output-dir",
-        str(out),
-        *extra,
-    )
 
 
 def test_missing_cifar_folder_names_the_expected_files(tmp_path, capsys):

@@ -14,28 +14,7 @@ import blueprint.training.loop as loop
 from blueprint import progress as progress_module
 from blueprint.cli import main
 from blueprint.training import TrainingError, fit, load_checkpoint, recipe
-from tests.training_data import write_cifar10
-
-
-def cifar_args(data_dir, out, *extra):
-    return (
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data_dir),
-        "--model",
-        "cifar_tiny_cnn",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--threads",
-        "1",
-        "--output-dir",
-        str(out),
-        *extra,
-    )
+from tests.training_data import cifar_args, write_cifar10
 
 
 def error_line(capsys) -> str:

@@ -2,9 +2,6 @@
 resume, the teacher's batches, and bad inputs answered in one line (``blueprint.training.from_trained``)."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +14,7 @@ from blueprint.models import create
 from blueprint.training import load_checkpoint, recipe
 from blueprint.training.digits import load_digits
 from blueprint.training.loop import fit
+from tests.training_data import torchrun_train
 
 
 def train(out, *extra):
@@ -77,32 +75,11 @@ def test_resume_of_a_distilled_run_equals_an_uninterrupted_one(tmp_path, baselin
 
 
 def test_torchrun_two_processes_start_from_the_baseline_and_distill(tmp_path, baseline):
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "blueprint.cli",
-        "train",
-        "--dataset",
-        "digits",
-        "--model",
-        "digits_cnn_bsconvs_p1d4",
-        "--epochs",
-        "1",
-        "--init-from",
-        str(baseline),
-        "--distill-from",
-        str(baseline),
-        "--output-dir",
-        str(tmp_path / "run"),
-    ]
-    proc = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "2 process(es)" in proc.stdout and "initialized from" in proc.stdout and "distilling from" in proc.stdout
+    out = torchrun_train(
+        *("--dataset", "digits", "--model", "digits_cnn_bsconvs_p1d4", "--epochs", "1"),
+        *("--init-from", str(baseline), "--distill-from", str(baseline), "--output-dir", str(tmp_path / "run")),
+    )
+    assert "2 process(es)" in out and "initialized from" in out and "distilling from" in out
     assert load_checkpoint(str(tmp_path / "run" / "last.pt"))["model_name"] == "digits_cnn_bsconvs_p1d4"
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +53,20 @@ def write_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 4, s
                 pixels = np.clip(80 * c + rng.integers(0, 100, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(root / split / name / f"{i}.png")
     return root
+
+
+def cifar_args(data_dir, out, *extra) -> tuple:
+    """``blueprint train`` arguments for a one-epoch run of the tiny CIFAR CNN on ``data_dir``, into ``out``."""
+    args = ("--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1", "--batch-size", "16")
+    return ("train", "--dataset", "cifar10", *args, "--threads", "1", "--output-dir", str(out), *extra)
+
+
+def torchrun_train(*args, timeout: int = 240) -> str:
+    """``blueprint train ARGS`` in two ``torchrun`` processes (one thread each); its standard output, after
+    asserting that it succeeded."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "blueprint.cli", "train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
