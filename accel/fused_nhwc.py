@@ -171,6 +171,13 @@ def row_bands(batch: int, rows: int, threads: int, stride: int = 1, depth: int =
     return max(1, min(-(-2 * threads // batch), rows // least))
 
 
+def channel_groups(tiles: int, tasks: int, threads: int) -> int:
+    """Groups of channel tiles an image's output is split into when images and row bands give fewer than two
+    tasks a thread (a 7 x 7 plane at batch 1): the largest divisor of ``tiles`` up to what fills the threads."""
+    wanted = -(-2 * threads // tasks) if tasks < 2 * threads else 1
+    return max(d for d in range(1, min(tiles, wanted) + 1) if tiles % d == 0)
+
+
 def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None):
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
@@ -178,15 +185,18 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     shape_out = output_shape(np.shape(x), layer)
     x, res = _check_input(x, layer, res, shape_out)
     y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
-    g = layer.geometry
+    g, threads = layer.geometry, numba.get_num_threads()
     depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
-    bands = row_bands(x.shape[0], shape_out[1], numba.get_num_threads(), g.stride[0], depth)
+    bands = row_bands(x.shape[0], shape_out[1], threads, g.stride[0], depth)
+    groups = channel_groups(shape_out[3] // TILE, x.shape[0] * bands, threads)
+    kh, kw, cp = layer.taps.shape
+    taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
     bsconv_u_kernel(
         x,
         layer.w,
         layer.pw_bias,
-        layer.taps,
-        layer.bias,
+        taps,
+        layer.bias.reshape(groups, -1),
         res,
         _activation(mid_act),
         _activation(act),

@@ -1296,22 +1296,27 @@ depthwise_any = jit(_depthwise_any, parallel=False, vectorize=True)
 
 def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, bands, y):
     """Eq. (6)-(7) fused, channels-last: x (B, H, W, M), w packed (NB, M, 16), pw_bias (16 NB,), taps
-    (KH, KW, 16 NB), bias (16 NB,), res (B, Ho, Wo, 16 NB) or None, mid_act on V' (0 none, 1 ReLU, 2 ReLU6: an
-    inverted residual's expansion; 0 for BSConv-U) and act after the depthwise step -> y (B, Ho, Wo, 16 NB).
-    A task per (image, band of ``bands`` output row bands).
+    (G, KH, KW, C) and bias (G, C) in G groups of C = 16 NB / G channels, res (B, Ho, Wo, 16 NB) or None, mid_act
+    on V' (0 none, 1 ReLU, 2 ReLU6: an inverted residual's expansion; 0 for BSConv-U) and act after the
+    depthwise step -> y (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands, channel group):
+    the channels of a depthwise step are independent, so a group computes V' and y for its channels alone.
 
     The ring holds (K - 1) D + 1 rows of V', each with P_w zero columns at both sides, and one more row of
     zeros that stands for the rows outside the image: the depthwise step then reads every tap without a test."""
     (sh, sw), (ph, pw), (dh, dw) = geometry[0], geometry[1], geometry[2]
     nb, h, wd = x.shape[0], x.shape[1], x.shape[2]
-    ho, cp = y.shape[1], y.shape[3]
-    kh, kw = taps.shape[0], taps.shape[1]
+    ho, wo = y.shape[1], y.shape[2]
+    groups, kh, kw, cw = taps.shape
+    tiles = cw // TILE  # weight tiles of a group
     depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows (then the zero row)
-    for task in prange(nb * bands):
-        b, band = task // bands, task % bands
-        ring = np.zeros((depth + 1, wd + 2 * pw, cp), dtype=x.dtype)  # V' rows, zero-padded: depth+1,Wp,Cp
+    for task in prange(nb * bands * groups):
+        b, band, g = task // (bands * groups), (task // groups) % bands, task % groups
+        c0 = g * cw
+        ring = np.zeros((depth + 1, wd + 2 * pw, cw), dtype=x.dtype)  # V' rows, zero-padded: depth+1,Wp,C
         held = np.full(depth, -1, dtype=np.int64)  # which input row each ring slot holds
         rows = np.empty(kh, dtype=np.int64)
+        scratch = np.empty((wo, cw), dtype=x.dtype)  # Wo,C: the group's output row (groups > 1)
+        w_g, pw_bias_g = w[g * tiles : (g + 1) * tiles], pw_bias[c0 : c0 + cw]
         for p in range(band * ho // bands, (band + 1) * ho // bands):
             for i in range(kh):
                 r = p * sh + i * dh - ph
@@ -1320,21 +1325,23 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
                     continue
                 slot = r % depth
                 if held[slot] != r:
-                    inner = ring[slot, pw : pw + wd]  # W,Cp
-                    pointwise_rows(x[b, r], w, pw_bias, inner)  # V' row r = W x row r (Eq. 6)
+                    inner = ring[slot, pw : pw + wd]  # W,C
+                    pointwise_rows(x[b, r], w_g, pw_bias_g, inner)  # V' row r = W x row r (Eq. 6)
                     if mid_act > 0:
                         clamp(inner, mid_act)
                     held[slot] = r
                 rows[i] = slot
-            out = y[b, p]  # Wo,Cp
+            out = y[b, p] if groups == 1 else scratch  # Wo,C
             if kh == 3 and kw == 3:
-                depthwise_3x3(ring, rows, taps, bias, sw, dw, out)
+                depthwise_3x3(ring, rows, taps[g], bias[g], sw, dw, out)
             else:
-                depthwise_any(ring, rows, taps, bias, sw, dw, out)
+                depthwise_any(ring, rows, taps[g], bias[g], sw, dw, out)
             if res is not None:
-                out += res[b, p]
+                out += res[b, p, :, c0 : c0 + cw]
             if act > 0:
                 clamp(out, act)
+            if groups > 1:
+                y[b, p, :, c0 : c0 + cw] = scratch
 
 
 bsconv_u_kernel = jit(_bsconv_u_kernel, vectorize=True)

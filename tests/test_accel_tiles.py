@@ -197,3 +197,8 @@ def test_bad_inputs_are_named():
 )
 def test_row_bands_keep_the_recomputed_rows_of_v_prime_within_a_third(batch, rows, stride, bands):
     assert fused_nhwc.row_bands(batch, rows, threads=2, stride=stride, depth=3) == bands
+
+
+@pytest.mark.parametrize("tiles,tasks,groups", [(64, 1, 4), (64, 32, 1), (6, 1, 3), (1, 1, 1), (32, 2, 2)])
+def test_channel_groups_divide_the_tiles_and_fill_the_threads(tiles, tasks, groups):
+    assert fused_nhwc.channel_groups(tiles, tasks, threads=2) == groups
