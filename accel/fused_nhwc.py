@@ -201,7 +201,7 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
         _activation(mid_act),
         _activation(act),
         layer.geometry,
-        max(bands, 1),
+        bands,
         y,
     )
     return y

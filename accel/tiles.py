@@ -1,7 +1,7 @@
 """Register-blocked kernels, channels-last: the pointwise product on 4 x 16 tiles, and BSConv-U fused.
 
 Every kernel here is compiled with SLP vectorization (``accel.jit``, ``vectorize=True``) and calls only the
-kernels of this file (Numba's cache keys on the file). Channels are padded to whole tiles of 16 (``accel.packing``
+kernels of this file (Numba's cache keys on the file). Channels are padded to whole tiles of 16 (``accel.fused_nhwc``
 packs the weights, zero in the padded places, so padded channels hold zeros throughout).
 
 - ``_pointwise_tiles`` (generated, ``accel.tile_source``): 4 pixels x 16 output channels of Eq. (6) at a time in

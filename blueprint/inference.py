@@ -126,26 +126,24 @@ class Elementwise:
 
 @dataclass
 class Affine:
-    """An eval-mode BatchNorm that ``fuse`` could not fold (``y = s x + t`` per channel), then ReLU/ReLU6/none."""
+    """An eval-mode BatchNorm that ``fuse`` could not fold (``y = s x + t`` per channel), then ReLU/ReLU6/none.
+    s and t, zero-padded to the activation's stored channels, are made once per width and dtype."""
 
     module: nn.BatchNorm2d
     act: str | None = None
+    vectors: dict = field(default_factory=dict)  # (stored channels, dtype) -> (s, t)
 
     def run(self, a: Activation, res=None) -> Activation:
         if a.nhwc is None:
-            return (
-                Elementwise(self.act).run(Activation(nchw=self.module(a.nchw)))
-                if self.act
-                else Activation(nchw=self.module(a.nchw))
-            )
-        s, t = (v.detach().numpy().astype(a.nhwc.dtype) for v in batchnorm_affine(self.module))
-        width = a.nhwc.shape[3]
-        y = a.nhwc * np.pad(s, (0, width - s.shape[0])) + np.pad(t, (0, width - t.shape[0]))  # padded channels: 0
-        return (
-            Elementwise(self.act).run(Activation(nhwc=y, channels=a.channels))
-            if self.act
-            else Activation(nhwc=y, channels=a.channels)
-        )
+            out = Activation(nchw=self.module(a.nchw))
+        else:
+            key = (a.nhwc.shape[3], a.nhwc.dtype)
+            if key not in self.vectors:
+                s, t = (v.detach().numpy().astype(a.nhwc.dtype) for v in batchnorm_affine(self.module))
+                self.vectors[key] = tuple(np.pad(v, (0, key[0] - v.shape[0])) for v in (s, t))  # padded: 0
+            s, t = self.vectors[key]
+            out = Activation(nhwc=a.nhwc * s + t, channels=a.channels)
+        return Elementwise(self.act).run(out) if self.act else out
 
 
 @dataclass
