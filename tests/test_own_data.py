@@ -12,34 +12,11 @@ from PIL import Image
 from blueprint.cli import main
 from blueprint.training import TrainConfig
 from blueprint.training.folder_data import FolderLoader, decode
-from tests.training_data import write_image_folder
+from tests.training_data import folder_args, write_image_folder
 
 
 def folder_run(data, out, *extra) -> int:
-    return main(
-        [
-            "train",
-            "--dataset",
-            "folder",
-            "--data-dir",
-            str(data),
-            "--model",
-            "cifar_tiny_cnn",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "4",
-            "--resize",
-            "8",
-            "--crop",
-            "8",
-            "--workers",
-            "0",
-            "--output-dir",
-            str(out),
-            *extra,
-        ]
-    )
+    return main(list(folder_args("folder", data, out, *extra)))
 
 
 def test_images_in_nested_class_folders_are_all_read(tmp_path):

@@ -24,7 +24,7 @@ from blueprint.training.memory_data import channel_stats, shift_and_flip
 from blueprint.training.metrics import COLUMNS
 from blueprint.training.sampling import eval_order, train_order
 from blueprint.training.schedule import learning_rate
-from tests.training_data import write_cifar10, write_image_folder
+from tests.training_data import folder_args, write_cifar10, write_image_folder
 
 
 def shift_and_flip_naive(x, shifts, flips, pad):
@@ -175,27 +175,7 @@ def test_image_folder_augmentation_is_deterministic_and_cropped(tmp_path):
 
 def test_image_folder_run_trains_and_writes_metrics(tmp_path):
     root = write_image_folder(tmp_path / "data")
-    run_cli(
-        "train",
-        "--dataset",
-        "flowers",
-        "--data-dir",
-        str(root),
-        "--model",
-        "cifar_tiny_cnn",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        "--resize",
-        "8",
-        "--crop",
-        "8",
-        "--workers",
-        "0",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    run_cli(*folder_args("flowers", root, tmp_path / "out"))
     assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 2
 
 

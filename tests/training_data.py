@@ -61,6 +61,14 @@ def cifar_args(data_dir, out, *extra) -> tuple:
     return ("train", "--dataset", "cifar10", *args, "--threads", "1", "--output-dir", str(out), *extra)
 
 
+def folder_args(dataset: str, data_dir, out, *extra) -> tuple:
+    """``blueprint train`` arguments for a one-epoch run of the tiny CNN on an image folder (8 x 8 crops, batches
+    of 4, no loader processes), into ``out``."""
+    args = ("--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1", "--batch-size", "4")
+    sizes = ("--resize", "8", "--crop", "8", "--workers", "0")
+    return ("train", "--dataset", dataset, *args, *sizes, "--output-dir", str(out), *extra)
+
+
 def torchrun_train(*args, timeout: int = 240) -> str:
     """``blueprint train ARGS`` in two ``torchrun`` processes (one thread each); its standard output, after
     asserting that it succeeded."""
