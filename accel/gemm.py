@@ -30,7 +30,7 @@ def packed_columns(b):
 
 
 def rows_per_task(n_rows, threads):
-    """About four tasks a thread, each a whole number of 4-row tiles."""
+    """About four tasks a thread, each a whole number of 8-row tiles."""
     rows = -(-n_rows // (4 * threads))
     return max(TILE_PIXELS, -(-rows // TILE_PIXELS) * TILE_PIXELS)
 

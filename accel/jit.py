@@ -28,6 +28,14 @@ code does not record the setting, but a ``vectorize=True`` kernel is only ever c
 cache holds the vectorized code (``tests/test_accel_jit.py`` checks both, in fresh interpreters). Those
 kernels also leave out ``reassoc``: with it the loop vectorizer takes the reduction over the input channels
 instead and the tile gets slower.
+
+Vector width. On a CPU with AVX-512, LLVM prefers 256-bit vectors (its tuning for these cores), so a tile of 16
+float32 sums would take two registers and half the fused multiply-adds a cycle the core can do. The same scope
+marks every function of such a kernel ``"prefer-vector-width"="512"`` (an LLVM function attribute, which
+overrides that tuning for the function alone): one 16-channel row of a tile is one register. On a CPU without
+AVX-512 the attribute changes nothing. Measured on two Xeon cores with AVX-512, the pointwise product of 8,192
+pixels x 256 channels: 195 -> 248 GFLOP/s with the 8 x 16 tiles (the 4 x 16 tiles gained nothing: four
+accumulators do not cover the latency of the two FMA units).
 """
 
 from __future__ import annotations
@@ -35,21 +43,43 @@ from __future__ import annotations
 import contextlib
 
 import numba
-from numba.core import config
+from llvmlite import ir
+from numba.core import codegen, config
 
 FASTMATH = {"reassoc", "contract"}
 TILE_FASTMATH = {"contract"}
+WIDE_VECTORS = '"prefer-vector-width"="512"'  # an LLVM string attribute of a function
+
+
+class _TileAttributes(ir.FunctionAttributes):
+    """llvmlite's function attributes, which accept only LLVM's named ones, plus ``WIDE_VECTORS``."""
+
+    _known = ir.FunctionAttributes._known | {WIDE_VECTORS}
+
+
+def _with_wide_vectors(ir_module):
+    """Every function that ``ir_module`` defines marked ``WIDE_VECTORS``."""
+    for fn in ir_module.functions:
+        if not fn.is_declaration:
+            marked = _TileAttributes(fn.attributes)
+            marked.alignstack, marked.personality = fn.attributes.alignstack, fn.attributes.personality
+            marked.add(WIDE_VECTORS)
+            fn.attributes = marked
+    return ir_module
 
 
 @contextlib.contextmanager
 def slp_vectorization():
-    """``numba.core.config.SLP_VECTORIZE`` on inside the block, then what it was before."""
-    before = config.SLP_VECTORIZE
+    """Inside the block, ``numba.core.config.SLP_VECTORIZE`` on and every function Numba compiles marked
+    ``WIDE_VECTORS`` (module docstring); then both as they were before."""
+    before, add_ir_module = config.SLP_VECTORIZE, codegen.CPUCodeLibrary.add_ir_module
     config.SLP_VECTORIZE = 1
+    codegen.CPUCodeLibrary.add_ir_module = lambda library, module: add_ir_module(library, _with_wide_vectors(module))
     try:
         yield
     finally:
         config.SLP_VECTORIZE = before
+        codegen.CPUCodeLibrary.add_ir_module = add_ir_module
 
 
 def _compiling_vectorized(dispatcher):

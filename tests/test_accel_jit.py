@@ -1,5 +1,5 @@
-"""SLP vectorization (``accel.jit``, ``vectorize=True``) holds for accel's tile kernels only, compiled or loaded
-from Numba's on-disk cache, and the process's Numba setting is what it was before and after.
+"""SLP vectorization and 512-bit vectors (``accel.jit``, ``vectorize=True``) hold for accel's tile kernels only,
+compiled or loaded from Numba's on-disk cache, and the process's Numba setting is what it was before and after.
 
 Each case runs in a fresh interpreter with its own cache folder, since compiled code and Numba's
 configuration are per process."""
@@ -11,7 +11,10 @@ import sys
 
 SCRIPT = """
 import json, re, numpy as np
-from numba.core import config
+from llvmlite import binding
+from numba.core import codegen, config
+adder = codegen.CPUCodeLibrary.add_ir_module
+avx512 = bool(binding.get_host_cpu_features().get("avx512f", False))
 before = config.SLP_VECTORIZE
 import accel
 from accel import gemm, tiles
@@ -19,6 +22,7 @@ after_import = config.SLP_VECTORIZE
 a, b = np.ones((8, 16), np.float32), np.ones((16, 16), np.float32)
 product = gemm.matmul(a, b)
 after_call = config.SLP_VECTORIZE
+restored = codegen.CPUCodeLibrary.add_ir_module is adder
 packed = set()
 hits = sum(tiles.matmul_kernel.stats.cache_hits.values())
 if not hits:  # compiled here (Numba cannot show the machine code of what it loaded from the cache)
@@ -31,7 +35,7 @@ w = np.ones((1, 16, 16), np.float32)
 plain(a, w, np.zeros(16, np.float32), np.empty((8, 16), np.float32), 8)
 plain_packed = set(re.findall(r"vfmadd\\d+ps\\s[^\\n]*%([yz]mm)", "".join(plain.inspect_asm().values())))
 print(json.dumps({"before": before, "after_import": after_import, "after_call": after_call, "hits": hits,
-                  "packed": sorted(packed), "plain_packed": sorted(plain_packed), "ok": bool(product[0, 0] == 16)}))
+                  "packed": sorted(packed), "plain_packed": sorted(plain_packed), "avx512": avx512, "restored": restored, "ok": bool(product[0, 0] == 16)}))
 """
 
 
@@ -48,6 +52,9 @@ def test_tiles_compile_vectorized_load_from_the_cache_and_leave_numbas_setting_a
     assert first["ok"] and second["ok"]
     assert first["hits"] == 0 and first["packed"], "a fresh compilation of the tile kernels uses packed vector FMAs"
     assert not first["plain_packed"], "the same tile compiled outside the scope is not vectorized (the control)"
+    if first["avx512"]:
+        assert "zmm" in first["packed"], "with AVX-512 the tiles are marked for 512-bit vectors and use them"
     assert second["hits"] > 0, "the second process loads the kernel that the first compiled vectorized from the cache"
     for out in (first, second):
         assert out["before"] == out["after_import"] == out["after_call"] == 0
+        assert out["restored"], "Numba's code library compiles as before once the tile kernels are done"
