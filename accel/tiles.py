@@ -477,11 +477,12 @@ def _pointwise_tiles(x, w, bias, out, full):
             o[c0 + 15] = a7_15
 
 
-def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):
-    """out[q, c] = bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] for one output row: ring
-    (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, C),
-    out (Wo, C), C a multiple of 16. 4 output pixels at a time sum their nine products in registers, each
-    tap read once for them; the last Wo mod 4 pixels one at a time."""
+def _depthwise_3x3(ring, rows, taps, bias, res, rc0, lo, hi, sw, dw, out):
+    """out[q, c] = min(max(bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] + res[q, rc0 + c],
+    lo), hi) for one output row: ring (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows
+    outside the image), taps (3, 3, C), res (Wo, >= rc0 + C) the residual (zeros for none), lo and hi the
+    activation's bounds (-inf, inf for none), out (Wo, C), C a multiple of 16. 4 output pixels at a time sum
+    their nine products in registers, each tap read once for them; the last Wo mod 4 pixels one at a time."""
     r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]
     full = out.shape[0] - out.shape[0] % 4
     for c0 in range(0, out.shape[1], 16):
@@ -1173,73 +1174,205 @@ def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):
             a3_14 += t[14] * x[14]
             a3_15 += t[15] * x[15]
             o = out[q0, c0 : c0 + 16]
-            o[0] = a0_0
-            o[1] = a0_1
-            o[2] = a0_2
-            o[3] = a0_3
-            o[4] = a0_4
-            o[5] = a0_5
-            o[6] = a0_6
-            o[7] = a0_7
-            o[8] = a0_8
-            o[9] = a0_9
-            o[10] = a0_10
-            o[11] = a0_11
-            o[12] = a0_12
-            o[13] = a0_13
-            o[14] = a0_14
-            o[15] = a0_15
+            s = res[q0, rc0 + c0 : rc0 + c0 + 16]
+            a0_0 += s[0]
+            a0_1 += s[1]
+            a0_2 += s[2]
+            a0_3 += s[3]
+            a0_4 += s[4]
+            a0_5 += s[5]
+            a0_6 += s[6]
+            a0_7 += s[7]
+            a0_8 += s[8]
+            a0_9 += s[9]
+            a0_10 += s[10]
+            a0_11 += s[11]
+            a0_12 += s[12]
+            a0_13 += s[13]
+            a0_14 += s[14]
+            a0_15 += s[15]
+            a0_0 = lo if a0_0 < lo else a0_0
+            a0_1 = lo if a0_1 < lo else a0_1
+            a0_2 = lo if a0_2 < lo else a0_2
+            a0_3 = lo if a0_3 < lo else a0_3
+            a0_4 = lo if a0_4 < lo else a0_4
+            a0_5 = lo if a0_5 < lo else a0_5
+            a0_6 = lo if a0_6 < lo else a0_6
+            a0_7 = lo if a0_7 < lo else a0_7
+            a0_8 = lo if a0_8 < lo else a0_8
+            a0_9 = lo if a0_9 < lo else a0_9
+            a0_10 = lo if a0_10 < lo else a0_10
+            a0_11 = lo if a0_11 < lo else a0_11
+            a0_12 = lo if a0_12 < lo else a0_12
+            a0_13 = lo if a0_13 < lo else a0_13
+            a0_14 = lo if a0_14 < lo else a0_14
+            a0_15 = lo if a0_15 < lo else a0_15
+            o[0] = hi if a0_0 > hi else a0_0
+            o[1] = hi if a0_1 > hi else a0_1
+            o[2] = hi if a0_2 > hi else a0_2
+            o[3] = hi if a0_3 > hi else a0_3
+            o[4] = hi if a0_4 > hi else a0_4
+            o[5] = hi if a0_5 > hi else a0_5
+            o[6] = hi if a0_6 > hi else a0_6
+            o[7] = hi if a0_7 > hi else a0_7
+            o[8] = hi if a0_8 > hi else a0_8
+            o[9] = hi if a0_9 > hi else a0_9
+            o[10] = hi if a0_10 > hi else a0_10
+            o[11] = hi if a0_11 > hi else a0_11
+            o[12] = hi if a0_12 > hi else a0_12
+            o[13] = hi if a0_13 > hi else a0_13
+            o[14] = hi if a0_14 > hi else a0_14
+            o[15] = hi if a0_15 > hi else a0_15
             o = out[q0 + 1, c0 : c0 + 16]
-            o[0] = a1_0
-            o[1] = a1_1
-            o[2] = a1_2
-            o[3] = a1_3
-            o[4] = a1_4
-            o[5] = a1_5
-            o[6] = a1_6
-            o[7] = a1_7
-            o[8] = a1_8
-            o[9] = a1_9
-            o[10] = a1_10
-            o[11] = a1_11
-            o[12] = a1_12
-            o[13] = a1_13
-            o[14] = a1_14
-            o[15] = a1_15
+            s = res[q0 + 1, rc0 + c0 : rc0 + c0 + 16]
+            a1_0 += s[0]
+            a1_1 += s[1]
+            a1_2 += s[2]
+            a1_3 += s[3]
+            a1_4 += s[4]
+            a1_5 += s[5]
+            a1_6 += s[6]
+            a1_7 += s[7]
+            a1_8 += s[8]
+            a1_9 += s[9]
+            a1_10 += s[10]
+            a1_11 += s[11]
+            a1_12 += s[12]
+            a1_13 += s[13]
+            a1_14 += s[14]
+            a1_15 += s[15]
+            a1_0 = lo if a1_0 < lo else a1_0
+            a1_1 = lo if a1_1 < lo else a1_1
+            a1_2 = lo if a1_2 < lo else a1_2
+            a1_3 = lo if a1_3 < lo else a1_3
+            a1_4 = lo if a1_4 < lo else a1_4
+            a1_5 = lo if a1_5 < lo else a1_5
+            a1_6 = lo if a1_6 < lo else a1_6
+            a1_7 = lo if a1_7 < lo else a1_7
+            a1_8 = lo if a1_8 < lo else a1_8
+            a1_9 = lo if a1_9 < lo else a1_9
+            a1_10 = lo if a1_10 < lo else a1_10
+            a1_11 = lo if a1_11 < lo else a1_11
+            a1_12 = lo if a1_12 < lo else a1_12
+            a1_13 = lo if a1_13 < lo else a1_13
+            a1_14 = lo if a1_14 < lo else a1_14
+            a1_15 = lo if a1_15 < lo else a1_15
+            o[0] = hi if a1_0 > hi else a1_0
+            o[1] = hi if a1_1 > hi else a1_1
+            o[2] = hi if a1_2 > hi else a1_2
+            o[3] = hi if a1_3 > hi else a1_3
+            o[4] = hi if a1_4 > hi else a1_4
+            o[5] = hi if a1_5 > hi else a1_5
+            o[6] = hi if a1_6 > hi else a1_6
+            o[7] = hi if a1_7 > hi else a1_7
+            o[8] = hi if a1_8 > hi else a1_8
+            o[9] = hi if a1_9 > hi else a1_9
+            o[10] = hi if a1_10 > hi else a1_10
+            o[11] = hi if a1_11 > hi else a1_11
+            o[12] = hi if a1_12 > hi else a1_12
+            o[13] = hi if a1_13 > hi else a1_13
+            o[14] = hi if a1_14 > hi else a1_14
+            o[15] = hi if a1_15 > hi else a1_15
             o = out[q0 + 2, c0 : c0 + 16]
-            o[0] = a2_0
-            o[1] = a2_1
-            o[2] = a2_2
-            o[3] = a2_3
-            o[4] = a2_4
-            o[5] = a2_5
-            o[6] = a2_6
-            o[7] = a2_7
-            o[8] = a2_8
-            o[9] = a2_9
-            o[10] = a2_10
-            o[11] = a2_11
-            o[12] = a2_12
-            o[13] = a2_13
-            o[14] = a2_14
-            o[15] = a2_15
+            s = res[q0 + 2, rc0 + c0 : rc0 + c0 + 16]
+            a2_0 += s[0]
+            a2_1 += s[1]
+            a2_2 += s[2]
+            a2_3 += s[3]
+            a2_4 += s[4]
+            a2_5 += s[5]
+            a2_6 += s[6]
+            a2_7 += s[7]
+            a2_8 += s[8]
+            a2_9 += s[9]
+            a2_10 += s[10]
+            a2_11 += s[11]
+            a2_12 += s[12]
+            a2_13 += s[13]
+            a2_14 += s[14]
+            a2_15 += s[15]
+            a2_0 = lo if a2_0 < lo else a2_0
+            a2_1 = lo if a2_1 < lo else a2_1
+            a2_2 = lo if a2_2 < lo else a2_2
+            a2_3 = lo if a2_3 < lo else a2_3
+            a2_4 = lo if a2_4 < lo else a2_4
+            a2_5 = lo if a2_5 < lo else a2_5
+            a2_6 = lo if a2_6 < lo else a2_6
+            a2_7 = lo if a2_7 < lo else a2_7
+            a2_8 = lo if a2_8 < lo else a2_8
+            a2_9 = lo if a2_9 < lo else a2_9
+            a2_10 = lo if a2_10 < lo else a2_10
+            a2_11 = lo if a2_11 < lo else a2_11
+            a2_12 = lo if a2_12 < lo else a2_12
+            a2_13 = lo if a2_13 < lo else a2_13
+            a2_14 = lo if a2_14 < lo else a2_14
+            a2_15 = lo if a2_15 < lo else a2_15
+            o[0] = hi if a2_0 > hi else a2_0
+            o[1] = hi if a2_1 > hi else a2_1
+            o[2] = hi if a2_2 > hi else a2_2
+            o[3] = hi if a2_3 > hi else a2_3
+            o[4] = hi if a2_4 > hi else a2_4
+            o[5] = hi if a2_5 > hi else a2_5
+            o[6] = hi if a2_6 > hi else a2_6
+            o[7] = hi if a2_7 > hi else a2_7
+            o[8] = hi if a2_8 > hi else a2_8
+            o[9] = hi if a2_9 > hi else a2_9
+            o[10] = hi if a2_10 > hi else a2_10
+            o[11] = hi if a2_11 > hi else a2_11
+            o[12] = hi if a2_12 > hi else a2_12
+            o[13] = hi if a2_13 > hi else a2_13
+            o[14] = hi if a2_14 > hi else a2_14
+            o[15] = hi if a2_15 > hi else a2_15
             o = out[q0 + 3, c0 : c0 + 16]
-            o[0] = a3_0
-            o[1] = a3_1
-            o[2] = a3_2
-            o[3] = a3_3
-            o[4] = a3_4
-            o[5] = a3_5
-            o[6] = a3_6
-            o[7] = a3_7
-            o[8] = a3_8
-            o[9] = a3_9
-            o[10] = a3_10
-            o[11] = a3_11
-            o[12] = a3_12
-            o[13] = a3_13
-            o[14] = a3_14
-            o[15] = a3_15
+            s = res[q0 + 3, rc0 + c0 : rc0 + c0 + 16]
+            a3_0 += s[0]
+            a3_1 += s[1]
+            a3_2 += s[2]
+            a3_3 += s[3]
+            a3_4 += s[4]
+            a3_5 += s[5]
+            a3_6 += s[6]
+            a3_7 += s[7]
+            a3_8 += s[8]
+            a3_9 += s[9]
+            a3_10 += s[10]
+            a3_11 += s[11]
+            a3_12 += s[12]
+            a3_13 += s[13]
+            a3_14 += s[14]
+            a3_15 += s[15]
+            a3_0 = lo if a3_0 < lo else a3_0
+            a3_1 = lo if a3_1 < lo else a3_1
+            a3_2 = lo if a3_2 < lo else a3_2
+            a3_3 = lo if a3_3 < lo else a3_3
+            a3_4 = lo if a3_4 < lo else a3_4
+            a3_5 = lo if a3_5 < lo else a3_5
+            a3_6 = lo if a3_6 < lo else a3_6
+            a3_7 = lo if a3_7 < lo else a3_7
+            a3_8 = lo if a3_8 < lo else a3_8
+            a3_9 = lo if a3_9 < lo else a3_9
+            a3_10 = lo if a3_10 < lo else a3_10
+            a3_11 = lo if a3_11 < lo else a3_11
+            a3_12 = lo if a3_12 < lo else a3_12
+            a3_13 = lo if a3_13 < lo else a3_13
+            a3_14 = lo if a3_14 < lo else a3_14
+            a3_15 = lo if a3_15 < lo else a3_15
+            o[0] = hi if a3_0 > hi else a3_0
+            o[1] = hi if a3_1 > hi else a3_1
+            o[2] = hi if a3_2 > hi else a3_2
+            o[3] = hi if a3_3 > hi else a3_3
+            o[4] = hi if a3_4 > hi else a3_4
+            o[5] = hi if a3_5 > hi else a3_5
+            o[6] = hi if a3_6 > hi else a3_6
+            o[7] = hi if a3_7 > hi else a3_7
+            o[8] = hi if a3_8 > hi else a3_8
+            o[9] = hi if a3_9 > hi else a3_9
+            o[10] = hi if a3_10 > hi else a3_10
+            o[11] = hi if a3_11 > hi else a3_11
+            o[12] = hi if a3_12 > hi else a3_12
+            o[13] = hi if a3_13 > hi else a3_13
+            o[14] = hi if a3_14 > hi else a3_14
+            o[15] = hi if a3_15 > hi else a3_15
         for q in range(full, out.shape[0]):
             a0_0 = bv[0]
             a0_1 = bv[1]
@@ -1420,22 +1553,55 @@ def _depthwise_3x3(ring, rows, taps, bias, sw, dw, out):
             a0_14 += t[14] * x[14]
             a0_15 += t[15] * x[15]
             o = out[q, c0 : c0 + 16]
-            o[0] = a0_0
-            o[1] = a0_1
-            o[2] = a0_2
-            o[3] = a0_3
-            o[4] = a0_4
-            o[5] = a0_5
-            o[6] = a0_6
-            o[7] = a0_7
-            o[8] = a0_8
-            o[9] = a0_9
-            o[10] = a0_10
-            o[11] = a0_11
-            o[12] = a0_12
-            o[13] = a0_13
-            o[14] = a0_14
-            o[15] = a0_15
+            s = res[q, rc0 + c0 : rc0 + c0 + 16]
+            a0_0 += s[0]
+            a0_1 += s[1]
+            a0_2 += s[2]
+            a0_3 += s[3]
+            a0_4 += s[4]
+            a0_5 += s[5]
+            a0_6 += s[6]
+            a0_7 += s[7]
+            a0_8 += s[8]
+            a0_9 += s[9]
+            a0_10 += s[10]
+            a0_11 += s[11]
+            a0_12 += s[12]
+            a0_13 += s[13]
+            a0_14 += s[14]
+            a0_15 += s[15]
+            a0_0 = lo if a0_0 < lo else a0_0
+            a0_1 = lo if a0_1 < lo else a0_1
+            a0_2 = lo if a0_2 < lo else a0_2
+            a0_3 = lo if a0_3 < lo else a0_3
+            a0_4 = lo if a0_4 < lo else a0_4
+            a0_5 = lo if a0_5 < lo else a0_5
+            a0_6 = lo if a0_6 < lo else a0_6
+            a0_7 = lo if a0_7 < lo else a0_7
+            a0_8 = lo if a0_8 < lo else a0_8
+            a0_9 = lo if a0_9 < lo else a0_9
+            a0_10 = lo if a0_10 < lo else a0_10
+            a0_11 = lo if a0_11 < lo else a0_11
+            a0_12 = lo if a0_12 < lo else a0_12
+            a0_13 = lo if a0_13 < lo else a0_13
+            a0_14 = lo if a0_14 < lo else a0_14
+            a0_15 = lo if a0_15 < lo else a0_15
+            o[0] = hi if a0_0 > hi else a0_0
+            o[1] = hi if a0_1 > hi else a0_1
+            o[2] = hi if a0_2 > hi else a0_2
+            o[3] = hi if a0_3 > hi else a0_3
+            o[4] = hi if a0_4 > hi else a0_4
+            o[5] = hi if a0_5 > hi else a0_5
+            o[6] = hi if a0_6 > hi else a0_6
+            o[7] = hi if a0_7 > hi else a0_7
+            o[8] = hi if a0_8 > hi else a0_8
+            o[9] = hi if a0_9 > hi else a0_9
+            o[10] = hi if a0_10 > hi else a0_10
+            o[11] = hi if a0_11 > hi else a0_11
+            o[12] = hi if a0_12 > hi else a0_12
+            o[13] = hi if a0_13 > hi else a0_13
+            o[14] = hi if a0_14 > hi else a0_14
+            o[15] = hi if a0_15 > hi else a0_15
 
 
 # --- end of generated code ---
@@ -1508,6 +1674,8 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
     ho, wo = y.shape[1], y.shape[2]
     groups, kh, kw, cw = taps.shape
     tiles = cw // TILE  # weight tiles of a group
+    lo = x.dtype.type(-np.inf) if act == 0 else x.dtype.type(0.0)  # the activation as bounds (3 x 3 epilogue)
+    hi = x.dtype.type(6.0) if act == 2 else x.dtype.type(np.inf)
     depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows (then the zero row)
     for task in prange(nb * bands * groups):
         b, band, g = task // (bands * groups), (task // groups) % bands, task % groups
@@ -1516,6 +1684,7 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
         held = np.full(depth, -1, dtype=np.int64)  # which input row each ring slot holds
         rows = np.empty(kh, dtype=np.int64)
         scratch = np.empty((wo, cw), dtype=x.dtype)  # Wo,C: the group's output row (groups > 1)
+        no_res = np.zeros((wo, cw), dtype=x.dtype)  # Wo,C: the residual when there is none
         w_g, pw_bias_g = w[g * tiles : (g + 1) * tiles], pw_bias[c0 : c0 + cw]
         for p in range(band * ho // bands, (band + 1) * ho // bands):
             for i in range(kh):
@@ -1533,13 +1702,16 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
                 rows[i] = slot
             out = y[b, p] if groups == 1 else scratch  # Wo,C
             if kh == 3 and kw == 3:
-                depthwise_3x3(ring, rows, taps[g], bias[g], sw, dw, out)
+                if res is None:
+                    depthwise_3x3(ring, rows, taps[g], bias[g], no_res, 0, lo, hi, sw, dw, out)
+                else:
+                    depthwise_3x3(ring, rows, taps[g], bias[g], res[b, p], c0, lo, hi, sw, dw, out)
             else:
                 depthwise_any(ring, rows, taps[g], bias[g], sw, dw, out)
-            if res is not None:
-                out += res[b, p, :, c0 : c0 + cw]
-            if act > 0:
-                clamp(out, act)
+                if res is not None:
+                    out += res[b, p, :, c0 : c0 + cw]
+                if act > 0:
+                    clamp(out, act)
             if groups > 1:
                 y[b, p, :, c0 : c0 + cw] = scratch
 

@@ -11,7 +11,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import reference
@@ -108,6 +108,15 @@ def bsconv_cases(draw):
     with_res=st.booleans(),
     with_biases=st.booleans(),
     seed=st.integers(0, 2**16),
+)
+@example(  # one image on two threads: two channel groups, the second's residual read at its channel offset
+    case=dict(batch=1, m=5, n=32, h=3, w=3, k=3, stride=1, padding=1, dilation=1),
+    dtype=np.float32,
+    act="relu6",
+    mid_act=None,
+    with_res=True,
+    with_biases=True,
+    seed=1,
 )
 def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
