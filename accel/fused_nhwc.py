@@ -58,6 +58,30 @@ class FusedBSConvU(NamedTuple):
     geometry: checks.Geometry  # stride, padding, dilation; its ``out`` is the probe's (each call computes its own)
     in_channels: int  # M' (the input's stored channels, M or padded(M))
     out_channels: int  # N
+    launches: dict  # (input shape, threads) -> _Launch, made at the first call with them
+
+
+class _Launch(NamedTuple):
+    """What a call of ``bsconv_u`` on one input shape and thread count hands the kernel besides the arrays: the
+    task split and the taps and bias grouped for it (made once: at batch 1 the Python around the kernel took
+    as long as the kernel)."""
+
+    shape_out: tuple  # B,Ho,Wo,Np
+    bands: int
+    taps: np.ndarray  # G,KH,KW,C
+    bias: np.ndarray  # G,C
+    geometry: tuple  # (stride, padding, dilation) as plain pairs
+
+
+def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
+    shape_out = output_shape(shape, layer)
+    g = layer.geometry
+    depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
+    bands = row_bands(shape[0], shape_out[1], threads, g.stride[0], depth)
+    groups = channel_groups(shape_out[3] // TILE, shape[0] * bands, threads)
+    kh, kw, cp = layer.taps.shape
+    taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
+    return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), (g.stride, g.padding, g.dilation))
 
 
 class FusedPointwise(NamedTuple):
@@ -95,6 +119,7 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
         geometry,
         in_channels,
         n,
+        {},
     )
 
 
@@ -182,28 +207,14 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
     ``out`` if given (an array of that shape and x's dtype that does not overlap x or res)."""
-    shape_out = output_shape(np.shape(x), layer)
-    x, res = _check_input(x, layer, res, shape_out)
-    y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
-    g, threads = layer.geometry, numba.get_num_threads()
-    depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
-    bands = row_bands(x.shape[0], shape_out[1], threads, g.stride[0], depth)
-    groups = channel_groups(shape_out[3] // TILE, x.shape[0] * bands, threads)
-    kh, kw, cp = layer.taps.shape
-    taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
-    bsconv_u_kernel(
-        x,
-        layer.w,
-        layer.pw_bias,
-        taps,
-        layer.bias.reshape(groups, -1),
-        res,
-        _activation(mid_act),
-        _activation(act),
-        layer.geometry,
-        bands,
-        y,
-    )
+    key = (np.shape(x), numba.get_num_threads())
+    launch = layer.launches.get(key)
+    x, res = _check_input(x, layer, res, output_shape(key[0], layer) if launch is None else launch.shape_out)
+    if launch is None:  # kept only for an input that passed the checks
+        launch = layer.launches[key] = _launch(layer, *key)
+    y = _output(out, launch.shape_out, x.dtype)  # B,Ho,Wo,Np
+    mid, end, go = _activation(mid_act), _activation(act), launch
+    bsconv_u_kernel(x, layer.w, layer.pw_bias, go.taps, go.bias, res, mid, end, go.geometry, go.bands, y)
     return y
 
 
