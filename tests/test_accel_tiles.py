@@ -44,6 +44,7 @@ def test_tiles_file_holds_the_generated_tile():
     transposed=st.booleans(),
     seed=st.integers(0, 2**16),
 )
+@example(i=15, k=9, j=48, dtype=np.float32, transposed=False, seed=0)  # 8-, 4- and padded pixel tiles; 2 + 1 blocks
 def test_gemm_matmul_equals_a_times_b_for_any_strides(i, k, j, dtype, transposed, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((i, k)).astype(dtype)
