@@ -182,7 +182,8 @@ ax_ortho.set_ylabel("$L_{ortho}$, summed over\nthe BSConv-S layers")
 ax_ortho.set_title("Eq. (9) during training")
 ax_ortho.legend()
 fig.suptitle(
-    f"A regular CNN and its BSConv twins on 8x8 digits\n({EPOCHS} epochs, Sec. 5 protocol)"
+    "A regular CNN and its BSConv twins on 8x8 digits\n"
+    f"({EPOCHS} epochs, Sec. 5 protocol)"
 )
 save(
     fig,
