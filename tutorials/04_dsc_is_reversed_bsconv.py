@@ -239,7 +239,9 @@ bound = np.abs(kernel[block]).max()
 for ax, (title, grid) in zip(axes, panels):
     image = ax.imshow(tiles(grid), cmap="RdBu_r", vmin=-bound, vmax=bound)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks(np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels])
+    ax.set_xticks(
+        np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], rotation=90
+    )
     ax.set_yticks(np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters])
     ax.set_xlabel("input channel m")
     ax.set_ylabel("filter n")

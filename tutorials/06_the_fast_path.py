@@ -303,7 +303,7 @@ for ax, column, title in [(axes[0], 2, "forward"), (axes[1], 3, "forward + backw
     ax.set_ylabel("time per call (ms)")
     ax.margins(y=0.15)  # room for the labels above the bars
 axes[1].set_xlabel("operation")
-axes[0].legend(loc="upper left")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 fig.suptitle(
     f"One layer on three backends ({THREADS} thread, float32,\n"
     f"input {x.shape}, N={N}, 3x3)"

@@ -428,7 +428,7 @@ ax.axvline(0.25, color="gray", linestyle=":", label="p = 1/4 (the BSConv-S subsp
 ax.set_xlabel("singular value index / min(N, M)")
 ax.set_ylabel("singular value / largest")
 ax.set_title("Singular values of W in the BSConv-U network")
-fig.legend(loc="outside lower center")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below the axis
 save(
     fig,
     "07_bsconv_u_weight_spectrum.png",

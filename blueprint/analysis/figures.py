@@ -76,17 +76,16 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
     bound = np.abs(f[0, :shown]).max() or 1.0
     b = np.abs(blueprint).max() or 1.0
     axes.flat[0].imshow(blueprint[0, 0], cmap="RdBu_r", vmin=-b, vmax=b)
-    axes.flat[0].set_title("blueprint B\n(own scale)")
+    axes.flat[0].set_title("blueprint B\n(own scale)", fontsize=10)
     for m in range(shown):
         image = axes.flat[m + 1].imshow(f[0, m], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        axes.flat[m + 1].set_title(f"slice m={m}")
+        axes.flat[m + 1].set_title(f"slice m={m}", fontsize=10)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     more = f" (first {shown} of {f.shape[1]})" if shown < f.shape[1] else ""
-    fig.suptitle(  # wrap: a long title (a layer's name) is broken at the figure's width
-        f"{title}, filter n={filter_index}:\n{f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]} (cf. Fig. 2; "
-        f"0-based n and m)\nPC1 explains {100 * ev:.0f}% of the slices' variance;\n"
+    fig.suptitle(  # the title (a layer's name, say) on a line of its own
+        f"{title},\nfilter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]}\n"
+        f"(cf. Fig. 2; 0-based n and m). PC1 explains {100 * ev:.0f}% of the slices' variance;\n"
         f"rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
-        wrap=True,
     )
     fig.text(
         0.01,

@@ -260,7 +260,7 @@ def plot(rows: list[dict], path: str) -> None:
                         s=36,
                         color=colour,
                         facecolors=colour if r["role"] == "baseline" else "none",
-                        label=runtime if (batch, pair, r["role"]) == (batches[0], 0, "baseline") else None,
+                        label=runtime if (batch, pair, r["role"]) == (batches[-1], 0, "baseline") else None,
                         zorder=3,
                     )
         for r in (r for r in here if "eager" in r["runtimes"]):  # baselines numbered above, BSConv below
@@ -277,8 +277,10 @@ def plot(rows: list[dict], path: str) -> None:
         ax.set_title(f"batch {batch}: filled = baseline, hollow = BSConv")
         ax.grid(True, which="both", alpha=0.3)
     for i, model in enumerate(models):
-        fig.axes[0].plot([], [], " ", label=f"{1 + i}: {model}")
-    fig.legend(loc="outside lower center", title="runtimes; models, numbered beside their eager points")
+        fig.axes[-1].plot([], [], " ", label=f"{1 + i}: {model}")
+    fig.axes[-1].legend(  # below the last panel
+        loc="upper center", bbox_to_anchor=(0.5, -0.15), title="runtimes; models, numbered beside their eager points"
+    )
     fig.suptitle(f"Inference latency against multiply-adds,\n{rows[0]['threads']} CPU threads for every runtime")
     plotting.save(fig, path)
 
