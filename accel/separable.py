@@ -139,7 +139,7 @@ def bsconv_u_backward(dy, cache):
 
 
 def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1, matmul=gemm.matmul):
-    """Eq. (12)-(14): U' = W^B x, V' = W^A U' (BLAS), V = V' * B + b (depthwise). Returns ``(y, cache)``."""
+    """Eq. (12)-(14): `U' = W^B x`, `V' = W^A U'` (BLAS), `V = V' * B + b` (depthwise). Returns ``(y, cache)``."""
     geometry = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
     route = plan(x.shape[0], x.shape[2:], w_dw.shape[2:], geometry)
     x_mat = fold(x)  # M,L

@@ -12,10 +12,10 @@ initialized (``blueprint.models.variants``), as the paper's reference implementa
 
 ``init="svd"`` starts from the trained kernel W (N, M, K, K) instead of a fresh initialization:
 
-- BSConv-U: per filter, the best rank-1 fit F_m^(n) ~= w_{n,m} B^(n) (Eq. 2, ``reference.blueprint_factorize``),
+- BSConv-U: per filter, the best rank-1 fit `F_m^(n) ~= w_{n,m} B^(n)` (Eq. 2, ``reference.blueprint_factorize``),
   exact when the kernel is blueprint-structured.
-- BSConv-S: that fit, then a truncated SVD of the weight matrix W = U S V^T (Eq. 8): W^B = the first M' rows
-  of V^T (orthonormal rows, so Eq. 9's loss starts at 0) and W^A = U S on those M' components.
+- BSConv-S: that fit, then a truncated SVD of the weight matrix `W = U S V^T` (Eq. 8): `W^B` = the first M' rows
+  of `V^T` (orthonormal rows, so Eq. 9's loss starts at 0) and `W^A = U S` on those M' components.
 
 Each replaced layer's relative error ||W - W_hat||_F / ||W||_F is written to ``model.conversion_report`` (a
 ``ConversionReport``) and logged at INFO level to the ``blueprint.convert`` logger. A model with nothing to
@@ -69,7 +69,7 @@ class ConversionReport:
     @property
     def grown(self) -> list[ConvertedLayer]:
         """The layers that have more parameters after the conversion: with few input channels (an RGB or
-        grey-scale stem) N K^2 + N M exceeds the regular N M K^2."""
+        grey-scale stem) `N K^2 + N M` exceeds the regular `N M K^2`."""
         return [layer for layer in self.layers if layer.params_after > layer.params_before]
 
     def growth_note(self) -> str | None:
@@ -205,9 +205,9 @@ def _bsconv_like(conv: nn.Conv2d, to: str, p: float, with_bn: bool) -> nn.Sequen
 
 
 def subspace_factorize(w_pw: np.ndarray, m_sub: int) -> tuple[np.ndarray, np.ndarray]:
-    """Eq. (8) by truncated SVD: W (N, M, 1, 1) ~= W^A W^B with W^B (M', M, 1, 1) having orthonormal rows.
+    """Eq. (8) by truncated SVD: `W` (N, M, 1, 1) `~= W^A W^B` with `W^B` (M', M, 1, 1) having orthonormal rows.
 
-    W = U S V^T; W^B = first M' rows of V^T (all M' orthonormal even where rank(W) < M'), W^A = U S on the
+    `W = U S V^T`; `W^B` = first M' rows of `V^T` (all M' orthonormal even where `rank(W) < M'`), `W^A = U S` on the
     leading min(N, M, M') components and 0 beyond. Exact when rank(W) <= M' (Eckart-Young otherwise).
     Returns ``(w_b, w_a)`` with w_a (N, M', 1, 1).
     """
@@ -266,7 +266,7 @@ def convert(
             ancestors keeps it), or a callable ``(qualified name, conv) -> bool``.
         reverse_dsc: also replace each DSC (a module with a ``to_bsconv_u()`` method, such as ``DSConv``)
             by its BSConv-U reversal, Sec. 4.1: the same two factors, pointwise first (``to="bsconv_u"``,
-            ``init="default"`` only: a DSC's kernel w_{n,m} B'_m is no BSConv-U kernel w_{n,m} B^(n)).
+            ``init="default"`` only: a DSC's kernel `w_{n,m} B'_m` is no BSConv-U kernel `w_{n,m} B^(n)`).
 
     The report (``ConversionReport``) is attached to the returned model as ``conversion_report``.
     """

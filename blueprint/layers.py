@@ -67,7 +67,7 @@ def _pointwise(in_channels, out_channels, bias=False):
 class BSConvU(nn.Sequential):
     """Unconstrained BSConv, Eq. (6)-(7): pointwise W (no bias), optional BatchNorm, depthwise blueprints B.
 
-    Computes the same as a regular convolution with the kernel ``F_m^(n) = w_{n,m} B^(n)`` (Eq. 2).
+    Computes the same as a regular convolution with the kernel `F_m^(n) = w_{n,m} B^(n)` (Eq. 2).
     Children: ``pw`` (N, M, 1, 1), [``bn``], ``dw`` (N, 1, K, K) with the optional bias.
     """
 
@@ -116,10 +116,10 @@ def subspace_channels(in_channels: int, p: float, min_mid_channels: int = 4) -> 
 
 
 class BSConvS(nn.Sequential):
-    """Subspace BSConv, Eq. (12)-(14): pointwise W^B to M' channels, pointwise W^A to N, depthwise blueprints.
+    """Subspace BSConv, Eq. (12)-(14): pointwise `W^B` to M' channels, pointwise `W^A` to N, depthwise blueprints.
 
-    ``W = W^A W^B`` (Eq. 8) with M' = ``subspace_channels(M, p, min_mid_channels)``, which is Eq. (8)'s
-    ceil(p M) except where that is below ``min_mid_channels`` (or above M). ``pw1`` holds W^B and is
+    `W = W^A W^B` (Eq. 8) with M' = ``subspace_channels(M, p, min_mid_channels)``, which is Eq. (8)'s
+    ceil(p M) except where that is below ``min_mid_channels`` (or above M). ``pw1`` holds `W^B` and is
     the weight regularized by the orthonormal loss, Eq. (9) (see ``orthonormal_weights``).
     Children: ``pw1`` (M', M, 1, 1), [``bn1``], ``pw2`` (N, M', 1, 1), [``bn2``], ``dw`` (N, 1, K, K).
     """
@@ -161,14 +161,14 @@ class BSConvS(nn.Sequential):
         return super().forward(x)
 
     def orthonormal_weights(self) -> list[torch.Tensor]:
-        """The W^B of Eq. (9): the first pointwise weight, (M', M, 1, 1)."""
+        """The `W^B` of Eq. (9): the first pointwise weight, (M', M, 1, 1)."""
         return [self.pw1.weight]
 
 
 class DSConv(nn.Sequential):
     """Depthwise separable convolution (Sec. 4.1): depthwise (M, 1, K, K), then pointwise (N, M, 1, 1).
 
-    Computes the same as a regular convolution with ``F_m^(n) = w_{n,m} B'_m`` (one 3-D blueprint B'
+    Computes the same as a regular convolution with `F_m^(n) = w_{n,m} B'_m` (one 3-D blueprint `B'`
     shared by all filters). The optional bias sits on the pointwise step. Children: ``dw``, [``bn``], ``pw``.
     """
 
@@ -196,7 +196,7 @@ class DSConv(nn.Sequential):
 
     def to_bsconv_u(self) -> BSConvU:
         """Sec. 4.1's reversal: a fresh ``BSConvU`` of the same geometry, pointwise (M -> N) first, then depthwise
-        on the N output channels (N K^2 depthwise weights instead of M K^2); the bias moves to the depthwise step,
+        on the N output channels (`N K^2` depthwise weights instead of `M K^2`); the bias moves to the depthwise step,
         a BatchNorm between the steps stays there. ``blueprint.convert(..., reverse_dsc=True)`` calls this."""
         dw, pw = self.dw, self.pw
         return BSConvU(

@@ -91,12 +91,6 @@ def atomic_text(path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def save_figure(fig, path, **options) -> None:
-    """``fig.savefig`` (a matplotlib figure) through ``atomic_write``, in the format the file name ends with."""
-    kind = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
-    atomic_write(path, lambda f: fig.savefig(f, format=kind, **options))
-
-
 def describe(path, error: BaseException | None = None) -> str:
     """What the file at ``path`` is, for a message saying why it could not be read as a ``torch.save`` file.
 

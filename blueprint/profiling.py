@@ -6,7 +6,7 @@ FLOPs here are **multiply-adds** (one multiplication plus one addition count as 
 the given input (a batch dimension B in ``input_size`` multiplies every count by B):
 
 - ``nn.Conv1d/2d/3d``: (output elements) x (M / groups) x (kernel volume). A BSConv-U layer is thus
-  N*H*W*M (pointwise) + N*H*W*K^2 (depthwise) instead of N*H*W*M*K^2 (Sec. 3.3.1).
+  `N H W M` (pointwise) + `N H W K^2` (depthwise) instead of `N H W M K^2` (Sec. 3.3.1).
 - ``nn.ConvTranspose1d/2d/3d``: (input elements) x (N / groups) x (kernel volume).
 - ``nn.Linear``: (output elements) x (in_features).
 - Biases are not counted (an addition without a multiplication).

@@ -1,13 +1,13 @@
-"""The orthonormal regularization of BSConv-S, Eq. (9): L_ortho = ||W^B W^B^T - I||_F.
+"""The orthonormal regularization of BSConv-S, Eq. (9): `L_ortho = ||W^B W^B^T - I||_F`.
 
 Training adds ``alpha * orthonormal_loss(model)`` to the classification loss (Sec. 3.3.2). A layer takes
 part in one of two ways:
 
-- it has a method ``orthonormal_weights()`` returning its W^B tensors (``BSConvS`` returns ``pw1.weight``);
+- it has a method ``orthonormal_weights()`` returning its `W^B` tensors (``BSConvS`` returns ``pw1.weight``);
 - a convolution was marked with ``mark_orthonormal(conv)``; the zoo marks the projection convolutions of
   the MobileNetV2/V3-style linear bottlenecks this way, which are BSConv-S blocks shifted by one step (Sec. 4.2).
 
-A weight of shape (M', M, 1, 1) (or (M', M)) is read as the M' x M matrix W^B whose rows should be orthonormal.
+A weight of shape (M', M, 1, 1) (or (M', M)) is read as the M' x M matrix `W^B` whose rows should be orthonormal.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ORTHONORMAL_ATTR = "orthonormal_regularized"
 def mark_orthonormal(conv: nn.Module) -> nn.Module:
     """Opt a 1x1 convolution (or a linear layer) into the orthonormal loss of Eq. (9); returns ``conv``.
 
-    The weight must be a matrix W^B of M' rows over M inputs: ``nn.Conv2d`` with a 1x1 kernel and
+    The weight must be a matrix `W^B` of M' rows over M inputs: ``nn.Conv2d`` with a 1x1 kernel and
     groups=1, or ``nn.Linear``. Marking sets the attribute ``orthonormal_regularized = True``.
     """
     if isinstance(conv, nn.Conv2d):
@@ -37,7 +37,7 @@ def mark_orthonormal(conv: nn.Module) -> nn.Module:
 
 
 def regularized_weights(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
-    """Every W^B in ``model`` as ``(parameter name, tensor)``, in module order, each weight once."""
+    """Every `W^B` in ``model`` as ``(parameter name, tensor)``, in module order, each weight once."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     names = {id(p): name for name, p in model.named_parameters()}
@@ -56,14 +56,14 @@ def regularized_weights(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
 
 
 def _penalties(w: torch.Tensor) -> torch.Tensor:
-    """Eq. (9) for a stack of G matrices W^B, w (G, M', M): ||W^B W^B^T - I||_F of each, shape (G,)."""
+    """Eq. (9) for a stack of G matrices `W^B`, w (G, M', M): `||W^B W^B^T - I||_F` of each, shape (G,)."""
     gram = w @ w.mT  # G,M',M'
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)  # M',M'
     return torch.linalg.matrix_norm(gram - eye, ord="fro")  # G
 
 
 def orthonormal_penalty(w_b: torch.Tensor) -> torch.Tensor:
-    """Eq. (9) for one weight: ||W^B W^B^T - I||_F, W^B = ``w_b`` reshaped to (M', M); not squared."""
+    """Eq. (9) for one weight: `||W^B W^B^T - I||_F`, `W^B` = ``w_b`` reshaped to (M', M); not squared."""
     if w_b.dim() < 2:
         raise ValueError(f"w_b: expected a weight of shape (M', M, ...), got shape {tuple(w_b.shape)}")
     return _penalties(w_b.reshape(1, w_b.shape[0], -1))[0]

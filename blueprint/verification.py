@@ -104,7 +104,7 @@ EQUATIONS = (
     Equation(
         "eq9-accel",
         "Eq. (9)",
-        "accel: L and dL/dW^B equal the reference's",
+        "accel: `L` and `dL/dW^B` equal the reference's",
         ("reference", "accel"),
         draw_w_b,
         eq9_accel,

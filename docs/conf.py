@@ -51,3 +51,13 @@ html_last_updated_fmt = None
 html_context = {"default_mode": "light"}  # figures are drawn on white; an unset mode is logged as a console error
 # The theme's sidebar without its search field: the header already has one.
 html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}
+
+# Docstrings write their math in ASCII between single backquotes (`F_m^(n) = w_{n,m} B^(n)`, readable in
+# help()); as the default role of reStructuredText, ascii-math typesets it (docs/ascii_math.py).
+default_role = "ascii-math"
+
+
+def setup(app):
+    import ascii_math  # docs/, on the path of docs/build.py, which runs Sphinx
+
+    app.add_role("ascii-math", ascii_math.ascii_math_role)

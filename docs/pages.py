@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 
+import ascii_math
 from lessons import TUTORIALS, Run
 
 PAPER = "https://arxiv.org/abs/2003.13549"
@@ -130,14 +131,15 @@ def verify_page(fast: bool) -> str:
             )
         report = json.loads(path.read_text())
     rows = "\n".join(
-        f"| {r['name']} `{r['key']}` | `{r['statement'].replace('|', chr(92) + '|')}` ({', '.join(r['backends'])}) | "
+        f"| {r['name']} `{r['key']}` | {ascii_math.marked_to_myst(r['statement'])} ({', '.join(r['backends'])}) | "
         f"{r['cases']} | {r['max_error']:.1e} | {r['tolerance']:.0e} | {'ok' if r['passed'] else 'FAIL'} |"
         for r in report["results"]
     )
     return (
         f"# The equations, verified\n\nEach row is an equation of the paper (or an identity the code relies on), "
         f"checked on {report['cases']} fresh random cases by `blueprint verify --seed {report['seed']}` while "
-        f"this book was built. The statements are in the code's words (see [the notation](notation.md)); the "
+        f"this book was built. The statements are in the code's words (see [the notation](notation.md)), typeset "
+        f"here from the ASCII math that the command prints between backquotes; the "
         f"error is the largest deviation between the two sides, relative to the larger side's largest entry."
         f"\n\n| equation | statement (backends) | cases | max error | tolerance | verdict |\n"
         f"| --- | --- | ---: | ---: | ---: | --- |\n{rows}\n"

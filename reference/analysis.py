@@ -1,6 +1,6 @@
 """Sec. 3.1: how much of a filter is one blueprint? PCA of kernel slices and rank-1 factorization.
 
-A filter F^(n) of shape (M, K, K) is split into M samples of K*K values (its depth slices).
+A filter `F^(n)` of shape (M, K, K) is split into M samples of K*K values (its depth slices).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ def _slices(w):
 def pc1_explained_variance(w):
     """Fig. 3's statistic: per filter, the fraction of the slices' variance explained by PC1.
 
-    For filter n: center its M slices (subtract the mean slice), take the singular values s_i of the
-    centered (M, K*K) matrix, and return s_1^2 / sum_i s_i^2 (PCA's explained-variance ratio of PC1).
+    For filter n: center its M slices (subtract the mean slice), take the singular values `s_i` of the
+    centered (M, K*K) matrix, and return `s_1^2 / sum_i s_i^2` (PCA's explained-variance ratio of PC1).
     A filter whose slices are all equal has no variance; it is fully described by one component, and
     we return 1.0 for it. Returns an (N,) array in w's dtype.
     """
@@ -34,15 +34,15 @@ def pc1_explained_variance(w):
 
 
 def blueprint_factorize(w):
-    """Best rank-1 blueprint per filter: F_m^(n) ~= w_{n,m} B^(n) (Eq. 2), by SVD without centering.
+    """Best rank-1 blueprint per filter: `F_m^(n) ~= w_{n,m} B^(n)` (Eq. 2), by SVD without centering.
 
-    For filter n with slices S (M, K*K) = U Sigma V^T: the blueprint B^(n) is the top right singular
-    vector v_1 (unit norm) and the weights are w_{n,.} = sigma_1 u_1; by Eckart-Young this minimizes
-    ||S - w B^T||_F. The sign is fixed so that the blueprint's largest-magnitude entry is positive.
+    For filter n with slices `S` (M, K*K) `= U Sigma V^T`: the blueprint `B^(n)` is the top right singular
+    vector `v_1` (unit norm) and the weights are `w_{n,:} = sigma_1 u_1`; by Eckart-Young this minimizes
+    `||S - w B^T||_F`. The sign is fixed so that the blueprint's largest-magnitude entry is positive.
 
     Returns ``(w_pw, w_dw, rel_err)``: w_pw (N, M, 1, 1), w_dw (N, 1, K, K) such that
-    ``bsconv_u_kernel(w_pw, w_dw)`` approximates w, and rel_err (N,) = ||F - F_hat||_F / ||F||_F per
-    filter (0 for an all-zero filter). Exact (rel_err ~ 0) for blueprint-structured kernels.
+    ``bsconv_u_kernel(w_pw, w_dw)`` approximates w, and rel_err (N,) `= ||F - F_hat||_F / ||F||_F` per
+    filter (0 for an all-zero filter). Exact (rel_err `~= 0`) for blueprint-structured kernels.
     """
     samples = _slices(w)  # N,M,KK
     n, m, kh, kw = w.shape

@@ -100,7 +100,7 @@ def conv2d_backward(dy, cache):
     """Gradients of ``conv2d_forward``. Returns ``(dx, dw, db)``; db is None when there was no bias.
 
     With Y_bi = W_mat @ cols_bi per sample bi and group (the forward's matrix form):
-    dW_mat = sum_bi dY_bi @ cols_bi^T, dcols_bi = W_mat^T @ dY_bi, and dx = col2im(dcols), the adjoint of
+    `dW_mat = sum_{bi} dY_{bi} cols_{bi}^T`, `dcols_{bi} = W_mat^T dY_{bi}`, and `dx = col2im(dcols)`, the adjoint of
     the im2col gather; db sums dy over batch and space.
     """
     checks.check_cache("conv2d", cache, 4)

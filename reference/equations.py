@@ -1,6 +1,7 @@
 """The paper's equivalences as data: what ``blueprint verify`` and the property tests check.
 
-Each ``Equation`` names the equation it proves, states it in one line, draws a random case
+Each ``Equation`` names the equation it proves, states it in one line (its math in single backquotes, in the
+ASCII notation that the book typesets: ``docs/ascii_math.py``), draws a random case
 (``reference.cases``) and measures it: ``equation.measure(case)`` is the largest ``deviation`` between
 the two sides (relative to the expected side's largest entry), to be at most ``equation.tolerance(case)``.
 The entries call ``reference``'s and ``reference.naive``'s functions through their modules, so a fault
@@ -192,7 +193,7 @@ def agreement(op: str, backend: str, run: Callable, where: str) -> Equation:
     return Equation(
         f"{op}-{backend}",
         LABELS[op],
-        f"{where}: forward and {GRADIENTS[op]} equal the reference's",
+        f"{where}: forward and `{GRADIENTS[op]}` equal the reference's",
         ("reference", backend),
         lambda rng: draw_operands(rng, op),
         measure,
@@ -239,7 +240,7 @@ EQUATIONS = (
     Equation(
         "eq3",
         "Eq. (3)",
-        "U * F^(n) = sum_m U_m * F_m^(n): a (grouped) convolution is a sum of 2-D ones",
+        "`U * F^(n) = sum_m U_m * F_m^(n)`: a (grouped) convolution is a sum of 2-D ones",
         NUMPY,
         _operands("conv2d"),
         eq3,
@@ -247,7 +248,7 @@ EQUATIONS = (
     Equation(
         "eq2-7",
         "Eq. (2), (4)-(7)",
-        "U * F with F_m^(n) = w_{n,m} B^(n) = (pointwise W, then depthwise B^(n)) = the sum of Eq. (4)",
+        "`U * F` with `F_m^(n) = w_{n,m} B^(n)` = (pointwise `W`, then depthwise `B^(n)`) = the sum of Eq. (4)",
         NUMPY,
         _operands("bsconv_u"),
         eq2_to_7,
@@ -255,7 +256,7 @@ EQUATIONS = (
     Equation(
         "eq8-14",
         "Eq. (8), (10)-(14)",
-        "(pointwise W^B, W^A, then depthwise B^(n)) = BSConv-U with W = W^A W^B = U * F = the sum of Eq. (10)-(11)",
+        "(pointwise `W^B`, `W^A`, then depthwise `B^(n)`) = BSConv-U with `W = W^A W^B` = `U * F` = the sum of Eq. (10)-(11)",
         NUMPY,
         _operands("bsconv_s"),
         eq8_to_14,
@@ -263,7 +264,7 @@ EQUATIONS = (
     Equation(
         "sec4.1",
         "Sec. 4.1",
-        "U * F with F_m^(n) = w_{n,m} B'_m = (depthwise B', then pointwise W) = the sum, term by term",
+        "`U * F` with `F_m^(n) = w_{n,m} B'_m` = (depthwise `B'`, then pointwise `W`) = the sum, term by term",
         NUMPY,
         _operands("dsc"),
         sec4_1,
@@ -271,7 +272,7 @@ EQUATIONS = (
     Equation(
         "eq9",
         "Eq. (9)",
-        "L = ||W^B W^B^T - I||_F and dL/dW^B = 2 (W W^T - I) W / L (0 at L = 0) equal the loops",
+        "`L = ||W^B W^B^T - I||_F` and `dL/dW^B = 2 (W W^T - I) W / L` (0 at `L = 0`) equal the loops",
         NUMPY,
         draw_w_b,
         eq9,
@@ -279,7 +280,7 @@ EQUATIONS = (
     Equation(
         "eq9-fd",
         "Eq. (9)",
-        "dL/dW^B = central differences of L",
+        "`dL/dW^B` = central differences of `L`",
         ("reference",),
         lambda rng: draw_w_b(rng, (np.float64,), orthonormal_rows=False),
         eq9_differences,
@@ -290,7 +291,7 @@ EQUATIONS = (
         Equation(
             f"{op}-fd",
             LABELS[op],
-            f"backward: {GRADIENTS[op]} = central differences of <y, dy>",
+            f"backward: `{GRADIENTS[op]}` = central differences of `<y, dy>`",
             ("reference",),
             _float64_operands(op),
             backward_differences(op),
@@ -309,7 +310,7 @@ EQUATIONS = (
     Equation(
         "rank1",
         "Sec. 3.1, Eq. (2)",
-        "blueprint_factorize of F = w B is exact: rank-1 error 0, and w B rebuilds F",
+        "blueprint_factorize of `F = w B` is exact: rank-1 error 0, and `w B` rebuilds `F`",
         NUMPY,
         draw_blueprint_kernel,
         rank1_is_exact,

@@ -13,9 +13,9 @@ from reference import checks
 
 
 def bsconv_u_kernel(w_pw, w_dw):
-    """Eq. (2): F_m^(n) = w_{n,m} B^(n), one blueprint per filter, scaled along the depth axis.
+    """Eq. (2): `F_m^(n) = w_{n,m} B^(n)`, one blueprint per filter, scaled along the depth axis.
 
-    w_pw (N, M, 1, 1) holds W = (w_{n,m}); w_dw (N, 1, K, K) holds the blueprints B^(n).
+    w_pw (N, M, 1, 1) holds `W = (w_{n,m})`; w_dw (N, 1, K, K) holds the blueprints `B^(n)`.
     """
     checks.bsconv_u_weights(w_pw, w_dw)
     checks.same_dtype(w_pw=w_pw, w_dw=w_dw)
@@ -23,9 +23,9 @@ def bsconv_u_kernel(w_pw, w_dw):
 
 
 def bsconv_s_kernel(w_b, w_a, w_dw):
-    """Eq. (8) then Eq. (2): W = W^A W^B, then F_m^(n) = w_{n,m} B^(n).
+    """Eq. (8) then Eq. (2): `W = W^A W^B`, then `F_m^(n) = w_{n,m} B^(n)`.
 
-    w_b (M', M, 1, 1) is W^B, w_a (N, M', 1, 1) is W^A, w_dw (N, 1, K, K) the blueprints.
+    w_b (M', M, 1, 1) is `W^B`, w_a (N, M', 1, 1) is `W^A`, w_dw (N, 1, K, K) the blueprints.
     """
     checks.bsconv_s_weights(w_b, w_a, w_dw)
     checks.same_dtype(w_b=w_b, w_a=w_a, w_dw=w_dw)
@@ -34,7 +34,7 @@ def bsconv_s_kernel(w_b, w_a, w_dw):
 
 
 def dsc_kernel(w_dw, w_pw):
-    """Sec. 4.1: F_m^(n) = w_{n,m} B'_m, one 3-D blueprint B' (M, K, K) shared across all N filters.
+    """Sec. 4.1: `F_m^(n) = w_{n,m} B'_m`, one 3-D blueprint `B'` (M, K, K) shared across all N filters.
 
     w_dw (M, 1, K, K) holds B', w_pw (N, M, 1, 1) holds W. This is the cross-kernel counterpart of
     Eq. (2): DSC is BSConv with the order of its two steps reversed.

@@ -78,10 +78,10 @@ def conv2d_backward(dy, cache):
 
 
 def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
-    """Eq. (4), term by term: V_n = sum_m U_m * (w_{n,m} B^(n)).
+    """Eq. (4), term by term: `V_n = sum_m U_m * (w_{n,m} B^(n))`.
 
-    y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, m, p S + i D, q S + j D] w_{n,m} B^(n)[i, j]; Eq. (5)
-    groups the same sum as (sum_m U_m w_{n,m}) * B^(n). w_pw is W (N, M, 1, 1), w_dw the blueprints
+    `y[bi, n, p, q] = b[n] + sum_{m, i, j} x_pad[bi, m, p S + i D, q S + j D] w_{n,m} B^(n)[i, j]`; Eq. (5)
+    groups the same sum as `(sum_m U_m w_{n,m}) * B^(n)`. w_pw is `W` (N, M, 1, 1), w_dw the blueprints
     (N, 1, K, K). Returns ``(y, cache)``.
     """
     stride, padding, dilation, out_hw = checks.check_bsconv_u(x, w_pw, w_dw, b, stride, padding, dilation)
@@ -93,7 +93,7 @@ def bsconv_u_forward(x, w_pw, w_dw, b=None, stride=1, padding=0, dilation=1):
 
 
 def bsconv_u_backward(dy, cache):
-    """Each term x w_{n,m} B^(n)[i, j] of Eq. (4) sends dy[bi, n, p, q] times the other two factors to each factor.
+    """Each term `x w_{n,m} B^(n)[i, j]` of Eq. (4) sends dy[bi, n, p, q] times the other two factors to each factor.
 
     Returns ``(dx, dw_pw, dw_dw, db)``.
     """
@@ -109,10 +109,10 @@ def bsconv_u_backward(dy, cache):
 
 
 def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1):
-    """Eq. (10)-(11), term by term: V_n = (sum_m U_m sum_{m'} w^A_{n,m'} w^B_{m',m}) * B^(n).
+    """Eq. (10)-(11), term by term: `V_n = (sum_m U_m sum_{m'} w^A_{n,m'} w^B_{m',m}) * B^(n)`.
 
-    y[bi, n, p, q] = b[n] + sum_{m, m', i, j} x_pad[bi, m, p S + i D, q S + j D] w^A_{n,m'} w^B_{m',m} B^(n)[i, j].
-    w_b is W^B (M', M, 1, 1), w_a is W^A (N, M', 1, 1), w_dw the blueprints (N, 1, K, K). Returns ``(y, cache)``.
+    `y[bi, n, p, q] = b[n] + sum_{m, m', i, j} x_pad[bi, m, p S + i D, q S + j D] w^A_{n,m'} w^B_{m',m} B^(n)[i, j]`.
+    w_b is `W^B` (M', M, 1, 1), w_a is `W^A` (N, M', 1, 1), w_dw the blueprints (N, 1, K, K). Returns ``(y, cache)``.
     """
     stride, padding, dilation, out_hw = checks.check_bsconv_s(x, w_b, w_a, w_dw, b, stride, padding, dilation)
     n_out, m_sub = w_a.shape[:2]
@@ -124,7 +124,7 @@ def bsconv_s_forward(x, w_b, w_a, w_dw, b=None, stride=1, padding=0, dilation=1)
 
 
 def bsconv_s_backward(dy, cache):
-    """Each term x w^A_{n,m'} w^B_{m',m} B^(n)[i, j] of Eq. (10) sends dy times the other three factors to each.
+    """Each term `x w^A_{n,m'} w^B_{m',m} B^(n)[i, j]` of Eq. (10) sends dy times the other three factors to each.
 
     Returns ``(dx, dw_b, dw_a, dw_dw, db)``.
     """
@@ -173,7 +173,7 @@ def dsc_backward(dy, cache):
 
 
 def bsconv_u_kernel(w_pw, w_dw):
-    """Eq. (2), entry by entry: F[n, m] = w_{n,m} B^(n)."""
+    """Eq. (2), entry by entry: `F[n, m] = w_{n,m} B^(n)`."""
     checks.bsconv_u_weights(w_pw, w_dw)
     n_out, m_in = w_pw.shape[:2]
     f = np.zeros((n_out, m_in, *w_dw.shape[2:]), dtype=w_pw.dtype)
@@ -184,7 +184,7 @@ def bsconv_u_kernel(w_pw, w_dw):
 
 
 def bsconv_s_kernel(w_b, w_a, w_dw):
-    """Eq. (8), w_{n,m} = sum_{m'} w^A_{n,m'} w^B_{m',m}, then Eq. (2)."""
+    """Eq. (8), `w_{n,m} = sum_{m'} w^A_{n,m'} w^B_{m',m}`, then Eq. (2)."""
     checks.bsconv_s_weights(w_b, w_a, w_dw)
     n_out, m_sub, m_in = w_a.shape[0], w_b.shape[0], w_b.shape[1]
     w = np.zeros((n_out, m_in, 1, 1), dtype=w_b.dtype)
@@ -207,7 +207,7 @@ def dsc_kernel(w_dw, w_pw):
 
 
 def orthonormal_loss(w_b) -> float:
-    """Eq. (9) as sums: sqrt(sum_{i,j} (sum_m w_im w_jm - [i == j])^2)."""
+    """Eq. (9) as sums: the square root of `sum_{i,j} (sum_m w_{im} w_{jm} - [i == j])^2`."""
     w = checks.check_w_b(w_b)
     w = w.reshape(w.shape[0], w.shape[1])
     total = 0.0
@@ -249,7 +249,7 @@ def pc1_explained_variance(w):
 
 
 def blueprint_factorize(w):
-    """Per filter: the blueprint is the top eigenvector of S^T S (S the slices), the weights S B."""
+    """Per filter: the blueprint is the top eigenvector of `S^T S` (`S` the slices), the weights `S B`."""
     checks.float_array("w", w, 4)
     n_out, m_in, kh, kw = w.shape
     w_pw = np.zeros((n_out, m_in, 1, 1), dtype=w.dtype)

@@ -2,12 +2,13 @@
 
 Every page of the site built from the fast-mode lessons (``book_site``) is loaded at 1280 px with every request
 off this machine refused, and must show no console error, load every image, render every formula with MathJax
-and leave no raw TeX (nor ``$`` or ASCII ``x^2`` math outside code) in its text; no code cell or output may be
-wider than its column, and every figure fills the column or links to its full image; every link inside the
+and leave no raw TeX (nor ``$`` or ASCII ``x^2`` math outside code, the API pages' docstrings included) in its
+text; no code cell or output may be wider than its column, every figure fills the column or links to its full
+image, and no figure's text is shown below 10 pt (13.3 CSS px); every link inside the
 site must resolve (the fragment too); each API page must document its objects; each lesson page must show its
 lesson's figures with their captions and offer its executed notebook for download, and that notebook runs
-alone in an empty folder. The search page, opened from disk (``file://``), shows results with snippets. One
-page's screenshot is kept.
+alone in an empty folder. The verify page typesets every statement's math. The search page, opened from disk
+(``file://``), shows results with snippets. One page's screenshot is kept.
 """
 
 import functools
@@ -50,10 +51,11 @@ PAGES = [
 # Kept after the run (git ignores docs/_build/), to look at: /tmp/pytest-of-* is shared and pruned.
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "_build" / "test-screenshots" / "lesson02.png"
 RAW_TEX = ["$", "\\(", "\\[", "\\begin{"]
-# Math left as ASCII in prose: a letter, digit or bracket followed by ^ (K^2, W^B, (n)^T).
+# Math left as ASCII in prose: a letter, digit or bracket followed by ^ (K^2, W^B, (n)^T). The docstrings of the
+# API pages write theirs between single backquotes, which the book typesets (docs/ascii_math.py).
 ASCII_POWER = re.compile(r"[\w)\]}]\^[\w({]")
-# Pages whose prose is the docstrings, written for a terminal (ASCII math): checked for raw TeX, not for ^.
-DOCSTRING_PAGES = ("api/",)
+# The smallest text a figure may show, in CSS px: 10 pt at 96 px per 72 pt.
+MIN_FIGURE_TEXT_PX = 10 * 96 / 72
 RAW_RST = [".. py:", ".. automodule::", ":module:"]  # autodoc output that was not parsed as reStructuredText
 FACTS = """() => {
     const prose = document.body.cloneNode(true);
@@ -83,6 +85,9 @@ FACTS = """() => {
         shownFigures: Array.from(document.querySelectorAll(".cell_output img")).map(i => ({
             width: i.getBoundingClientRect().width, linked: !!(i.closest("a") && i.closest("a").href === i.src),
             alt: i.alt, caption: i.closest("figure") ? i.closest("figure").textContent.trim() : ""})),
+        articleImages: Array.from(document.querySelectorAll("article img")).map(i => ({
+            src: i.src, natural: i.naturalWidth, width: i.getBoundingClientRect().width})),
+        statementMath: Array.from(document.querySelectorAll("article table td .math")).length,
     };
 }"""
 
@@ -168,6 +173,18 @@ def png_size(path: Path) -> list[int]:
     return list(struct.unpack(">II", path.read_bytes()[16:24]))
 
 
+def png_texts(data: bytes) -> dict[str, str]:
+    """The tEXt chunks of a PNG (keyword -> text)."""
+    texts, at = {}, 8
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at : at + 4]), data[at + 4 : at + 8]
+        if kind == b"tEXt":
+            keyword, _, text = data[at + 8 : at + 8 + length].partition(b"\0")
+            texts[keyword.decode("latin-1")] = text.decode("latin-1")
+        at += 12 + length
+    return texts
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, browser):
     screenshot = SCREENSHOT if page.startswith("lessons/02") else None
@@ -178,8 +195,7 @@ def test_page_loads_offline_with_every_image_and_formula_rendered(page, server, 
     assert facts["unrendered"] == [] and facts["mathErrors"] == 0, f"{page}: formulas MathJax did not render"
     assert [tex for tex in RAW_TEX if tex in facts["text"]] == [], f"{page}: raw TeX left in the text"
     assert [rst for rst in RAW_RST if rst in facts["text"]] == [], f"{page}: raw reStructuredText left in the text"
-    if not page.startswith(DOCSTRING_PAGES):
-        assert ASCII_POWER.findall(facts["text"]) == [], f"{page}: ASCII math (x^2) left in the text"
+    assert ASCII_POWER.findall(facts["text"]) == [], f"{page}: ASCII math (x^2) left in the text"
     if page.startswith("lessons/"):
         assert facts["math"] > 0
     if page.startswith("api/"):
@@ -198,6 +214,21 @@ def test_page_fits_1280_pixels_with_no_sideways_scrolling_and_full_width_figures
         assert figure["linked"], f"{page}: a figure that a click does not enlarge"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_no_figure_text_is_shown_below_10_points(page, server, browser):
+    """Every image of the page says (``blueprint.plotting.save``) its smallest font and DPI: scaled to the width
+    it is shown at, that font must be at least 10 pt (a figure drawn 11 in wide and shown at the column's 7 in
+    would show its 9 pt labels at 5.7 pt)."""
+    from blueprint.plotting import DPI_KEY, FONT_KEY
+
+    for image in visit(browser, urljoin(server, page))["articleImages"]:
+        texts = png_texts(fetch(image["src"]))
+        assert FONT_KEY in texts and DPI_KEY in texts, f"{page}: {image['src']} was not saved by blueprint.plotting"
+        font_px = float(texts[FONT_KEY]) / 72 * float(texts[DPI_KEY])  # in the PNG's own pixels
+        shown_px = font_px * image["width"] / image["natural"]
+        assert shown_px >= MIN_FIGURE_TEXT_PX, f"{page}: {image['src']} shows its smallest text at {shown_px:.1f} px"
+
+
 def test_verify_page_shows_the_table_or_says_there_is_none(server, browser):
     facts = visit(browser, urljoin(server, "verify.html"))
     if importlib.util.find_spec("blueprint.commands.verify") is not None:  # the condition docs/pages.py uses
@@ -205,6 +236,8 @@ def test_verify_page_shows_the_table_or_says_there_is_none(server, browser):
 
         (rows, header), *_ = facts["tables"]
         assert header[-3:] == ["max error", "tolerance", "verdict"] and rows == len(EQUATIONS) + 1
+        # Each statement's math (single backquotes, as the command prints it) is typeset, none left as text.
+        assert facts["statementMath"] == sum(e.statement.count("`") // 2 for e in EQUATIONS) > len(EQUATIONS)
     else:
         assert "This version of blueprint has no" in facts["text"]
 
@@ -298,3 +331,25 @@ def test_front_page_starts_with_the_idea_and_links_the_paper_and_the_authors_cod
     assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(
         FIGURES
     )  # study time, prerequisites
+
+
+def test_a_figure_whose_text_the_column_would_show_below_10_points_is_refused(tmp_path):
+    """``blueprint.plotting.save``: an 8 pt title, or 9 pt labels on a figure 11 in wide (shown at 7/11 of its
+    size), fail; matplotlib's default sizes at the column's width pass, with their font and DPI in the PNG."""
+    from blueprint import plotting
+
+    small = plotting.figure(3.0)
+    small.subplots().set_title("small", fontsize=8)
+    with pytest.raises(ValueError, match=r"smallest text \(8 pt .* at 8\.0 pt"):
+        plotting.save(small, tmp_path / "small.png")
+    wide = plotting.figure(3.0, width=11.0)
+    wide.subplots().set_xlabel("nine points", fontsize=9)
+    with pytest.raises(ValueError, match=r"at 5\.\d pt"):
+        plotting.save(wide, tmp_path / "wide.png")
+    assert not (tmp_path / "small.png").exists() and not (tmp_path / "wide.png").exists()
+    fine = plotting.figure(3.0)
+    fine.subplots().plot([0, 1], label="a line")
+    plotting.save(fine, tmp_path / "fine.png")
+    texts = png_texts((tmp_path / "fine.png").read_bytes())
+    assert texts[plotting.FONT_KEY] == "10" and texts[plotting.DPI_KEY] == str(plotting.DPI)
+    assert png_size(tmp_path / "fine.png")[0] <= plotting.COLUMN_INCHES * plotting.DPI

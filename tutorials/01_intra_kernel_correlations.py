@@ -28,7 +28,6 @@
 # %%
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 import reference
 from blueprint.course.kit import (
@@ -40,6 +39,7 @@ from blueprint.course.kit import (
     save,
     train,
 )
+from blueprint.plotting import figure
 
 one_thread()
 
@@ -82,8 +82,8 @@ explained = reference.pc1_explained_variance(w)  # N
 n = int(np.argmax(explained))
 slices = w[n]  # M,K,K
 
-fig = Figure(figsize=(11, 6.2), layout="constrained")
-grid_fig, side_fig = fig.subfigures(1, 2, width_ratios=[3.2, 1])
+fig = figure(5.6)
+grid_fig, side_fig = fig.subfigures(1, 2, width_ratios=[2.5, 1])
 cols = 8
 axes = grid_fig.subplots(int(np.ceil(m_slices / cols)), cols)
 bound = np.abs(slices).max()
@@ -92,11 +92,12 @@ for m, ax in enumerate(axes.flat):
     ax.set_yticks([])
     if m < m_slices:
         image = ax.imshow(slices[m], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        ax.set_title(f"m={m + 1}", fontsize=7, pad=2)
+for row, ax in enumerate(axes[:, 0]):  # each row holds 8 consecutive slices
+    ax.set_ylabel(
+        f"m={row * cols + 1}-{min(m_slices, (row + 1) * cols)}", rotation=0, ha="right"
+    )
 grid_fig.colorbar(image, ax=axes, shrink=0.6, label="weight value")
-grid_fig.suptitle(
-    f"the {m_slices} slices $F^{{(n)}}_m$ of filter n={n + 1} (3x3 each)", fontsize=10
-)
+grid_fig.suptitle(f"the {m_slices} slices $F^{{(n)}}_m$ of filter n={n + 1}")
 ax_bp, ax_scores = side_fig.subplots(2, 1, height_ratios=[1, 1.4])
 u, s, vt = np.linalg.svd(slices.reshape(m_slices, k * k), full_matrices=False)
 blueprint = vt[0].reshape(k, k) * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
@@ -108,7 +109,7 @@ ax_bp.imshow(
 )
 ax_bp.set_xticks([])
 ax_bp.set_yticks([])
-ax_bp.set_title("blueprint B (top singular\nvector of the slices)", fontsize=9)
+ax_bp.set_title("blueprint $B$")
 factors = (
     slices.reshape(m_slices, k * k) @ blueprint.ravel()
 )  # M: the factor w_{n,m} of each slice
@@ -119,13 +120,8 @@ ax_scores.bar(
 )
 ax_scores.axhline(0, color="black", linewidth=0.6)
 ax_scores.set_xlabel("input channel m")
-ax_scores.set_ylabel("factor $w_{n,m}$ = <slice, B>")
-ax_scores.set_title("how much of B each slice holds", fontsize=9)
-fig.suptitle(
-    f"Lesson 1: one trained kernel of layer {layer} (N={n_filters}, M={m_slices}, "
-    f"K={k}) seen slice by slice",
-    fontsize=12,
-)
+ax_scores.set_title("$w_{n,m}$ = <slice, B>")
+fig.suptitle(f"Layer {layer} (N={n_filters}, M={m_slices}, K={k}), slice by slice")
 uncentered = s[0] ** 2 / np.sum(
     s**2
 )  # the share of ||F^(n)||^2 that the blueprint fit of Eq. (2) keeps
@@ -190,8 +186,8 @@ print(
 # two principal components: the slices spread out along PC1, i.e. they are one pattern at different scales.
 
 # %%
-fig = Figure(figsize=(11, 4.3), layout="constrained")
-ax_scree, ax_plane = fig.subplots(1, 2)
+fig = figure(7.4)
+ax_scree, ax_plane = fig.subplots(2, 1, height_ratios=[1, 1.1])
 components = np.arange(1, ratios.shape[1] + 1)
 ax_scree.plot(
     components,
@@ -224,9 +220,7 @@ ax_plane.set_aspect("equal", adjustable="datalim")
 ax_plane.set_xlabel("score on PC1")
 ax_plane.set_ylabel("score on PC2")
 ax_plane.set_title(f"the {m_slices} slices of filter n={n + 1} in PC space")
-fig.suptitle(
-    "Lesson 1: a PCA of each filter's depth slices (Sec. 3.1, steps i-iii)", fontsize=12
-)
+fig.suptitle("A PCA of each filter's depth slices (Sec. 3.1, steps i-iii)")
 save(
     fig,
     "01_pca_of_slices.png",
@@ -248,8 +242,8 @@ stages = {
     "stage 1 (8x8)": [n for n in trained if n.startswith("stage1")],
     "stage 2 (4x4)": [n for n in trained if n.startswith("stage2")],
 }
-fig = Figure(figsize=(11, 4.3), layout="constrained")
-axes = fig.subplots(1, 2, sharey=True)
+fig = figure(7.0)
+axes = fig.subplots(2, 1, sharex=True)
 edges = np.linspace(0, 100, 21)
 colors = ["tab:blue", "tab:orange"]
 for ax, kernels, when in [
@@ -277,14 +271,11 @@ for ax, kernels, when in [
             label=f"{stage}: {values.size} filters, mean {values.mean():.0f}%",
         )
     ax.set_xlim(0, 100)
-    ax.set_xlabel("variance of a filter's slices explained by PC1 (%)")
+    ax.set_ylabel("filters of the stage (%)")
     ax.set_title(when)
-    ax.legend(fontsize=8)
-axes[0].set_ylabel("filters of the stage (%)")
-fig.suptitle(
-    "Lesson 1: intra-kernel correlation of every filter, per stage (cf. Fig. 3)",
-    fontsize=12,
-)
+    ax.legend(loc="upper left")
+axes[1].set_xlabel("variance of a filter's slices explained by PC1 (%)")
+fig.suptitle("Intra-kernel correlation of every filter, per stage (cf. Fig. 3)")
 save(
     fig,
     "01_pc1_histogram.png",

@@ -29,12 +29,12 @@
 import numpy as np
 import torch
 import torch.nn as nn
-from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 import blueprint
 import reference
 from blueprint.course.kit import one_thread, save
+from blueprint.plotting import figure
 
 one_thread()
 
@@ -73,7 +73,7 @@ print(
 )
 
 # %%
-fig = Figure(figsize=(11, 3.6), layout="constrained")
+fig = figure(4.0)
 axes = fig.subplots(2, M + 1, height_ratios=[1, 1])
 bound = np.abs(F[:2]).max()
 for row, n in enumerate(range(2)):
@@ -83,21 +83,15 @@ for row, n in enumerate(range(2)):
         vmin=-np.abs(w_dw[n]).max(),
         vmax=np.abs(w_dw[n]).max(),
     )
-    axes[row, 0].set_title(f"blueprint $B^{{({n + 1})}}$", fontsize=9)
+    axes[row, 0].set_title(f"blueprint\n$B^{{({n + 1})}}$")
     axes[row, 0].set_ylabel(f"filter n={n + 1}")
     for m in range(M):
         axes[row, m + 1].imshow(F[n, m], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        axes[row, m + 1].set_title(
-            f"m={m + 1}: $w$={w_pw[n, m, 0, 0]:+.2f}", fontsize=9
-        )
+        axes[row, m + 1].set_title(f"m={m + 1}\n$w$={w_pw[n, m, 0, 0]:+.2f}")
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle(
-    "Lesson 2: two filters built by Eq. (2), slice m = $w_{n,m}$ times the filter's "
-    "blueprint",
-    fontsize=12,
-)
+fig.suptitle("Two filters built by Eq. (2): slice m is $w_{n,m}$ times the blueprint")
 save(
     fig,
     "02_kernel_from_blueprints.png",
@@ -250,7 +244,7 @@ assert np.isclose(
 )
 
 # %%
-fig = Figure(figsize=(7.5, 4.3), layout="constrained")
+fig = figure(4.3)
 ax = fig.subplots()
 widths = np.array([8, 16, 32, 64, 128, 256, 512, 1024])
 for k, color in [(3, "tab:blue"), (5, "tab:orange"), (7, "tab:green")]:
@@ -265,8 +259,7 @@ ax.set_ylim(0, None)
 ax.set_xlabel("input channels M")
 ax.set_ylabel("BSConv-U cost / regular conv cost")
 ax.set_title(
-    "Lesson 2: BSConv-U's parameters (and stride-1 multiply-adds) per regular "
-    "convolution"
+    "BSConv-U's parameters (and stride-1 multiply-adds)\nper regular convolution"
 )
 ax.legend()
 save(

@@ -32,11 +32,11 @@ import math
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 import blueprint
 import reference
 from blueprint.course.kit import FAST, one_thread, save
+from blueprint.plotting import figure
 
 one_thread()
 
@@ -262,8 +262,10 @@ assert np.allclose(
 )  # Q Q^T ~ I, hence ||E Q|| ~ ||E||
 assert np.isclose(np.linalg.norm(e_opt @ w_opt), np.linalg.norm(e_opt), rtol=1e-2)
 
-fig = Figure(figsize=(12, 3.8), layout="constrained")
-ax_loss, ax_before, ax_after = fig.subplots(1, 3, width_ratios=[1.4, 1, 1])
+fig = figure(7.0)
+top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.15])
+ax_loss = top.subplots()
+ax_before, ax_after = bottom.subplots(1, 2)
 ax_loss.semilogy(
     trace_const, color="tab:gray", linewidth=0.8, alpha=0.7, label=f"constant step {lr}"
 )
@@ -284,13 +286,10 @@ for ax, gram, title in [
     ax.set_ylabel("basis vector m'")
     ax.set_xticks(range(M_SUB), labels=[str(i + 1) for i in range(M_SUB)])
     ax.set_yticks(range(M_SUB), labels=[str(i + 1) for i in range(M_SUB)])
-fig.colorbar(
-    image, ax=[ax_before, ax_after], label="inner product of two rows of $W^B$"
-)
+bottom.colorbar(image, ax=[ax_before, ax_after], label="inner product of two rows")
 fig.suptitle(
-    f"Lesson 3: the orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M}) to "
-    "an orthonormal basis",
-    fontsize=12,
+    f"The orthonormal loss pulls the {M_SUB} rows of $W^B$ ({M_SUB}x{M})\n"
+    "to an orthonormal basis"
 )
 save(
     fig,

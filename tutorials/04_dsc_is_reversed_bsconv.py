@@ -27,7 +27,6 @@
 # %%
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 import reference
 from blueprint.course.kit import (
@@ -39,6 +38,7 @@ from blueprint.course.kit import (
     save,
     train,
 )
+from blueprint.plotting import figure
 
 one_thread()
 
@@ -221,37 +221,33 @@ def tiles(grid):
 
 block = np.ix_(filters, channels)
 panels = [
-    ("trained kernel $F^{(n)}_m$", kernel[block]),
+    ("trained kernel\n$F^{(n)}_m$\n", kernel[block]),
     (
-        "BSConv-U fit: one blueprint per row\n(layer error "
+        "BSConv-U fit: one\nblueprint per row\n(layer error "
         f"{100 * intra_kernel_fit(kernel)[1]:.0f}%)",
         intra_kernel_fit(kernel)[0][block],
     ),
     (
-        "DSC fit: one blueprint per column\n(layer error "
+        "DSC fit: one\nblueprint per column\n(layer error "
         f"{100 * cross_kernel_fit(kernel)[1]:.0f}%)",
         cross_kernel_fit(kernel)[0][block],
     ),
 ]
-fig = Figure(figsize=(12, 4.3), layout="constrained")
+fig = figure(3.9)
 axes = fig.subplots(1, 3)
 bound = np.abs(kernel[block]).max()
 for ax, (title, grid) in zip(axes, panels):
     image = ax.imshow(tiles(grid), cmap="RdBu_r", vmin=-bound, vmax=bound)
     ax.set_title(title, fontsize=10)
     ax.set_xticks(
-        np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], fontsize=7
+        np.arange(8) * (K + 1) + 1, labels=[str(c + 1) for c in channels], rotation=90
     )
-    ax.set_yticks(
-        np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters], fontsize=7
-    )
+    ax.set_yticks(np.arange(8) * (K + 1) + 1, labels=[str(f + 1) for f in filters])
     ax.set_xlabel("input channel m")
     ax.set_ylabel("filter n")
 fig.colorbar(image, ax=axes, shrink=0.75, label="weight value")
 fig.suptitle(
-    "Lesson 4: intra-kernel (BSConv-U) vs cross-kernel (DSC) blueprints, layer "
-    f"{layer} (cf. Fig. 5)",
-    fontsize=12,
+    f"Intra- (BSConv-U) vs cross-kernel (DSC) blueprints, {layer} (cf. Fig. 5)"
 )
 save(
     fig,
@@ -263,7 +259,7 @@ save(
 )
 
 # %%
-fig = Figure(figsize=(9, 4.2), layout="constrained")
+fig = figure(4.6)
 ax = fig.subplots()
 positions = np.arange(len(rows))
 for offset, column, label, style in [
@@ -287,8 +283,8 @@ ax.set_xlabel("convolution layer (N x M)")
 ax.set_ylabel("relative error of the rank-1 fit (%)")
 ax.set_ylim(0, 118)
 ax.set_yticks(range(0, 101, 20))
-ax.legend(loc="upper center", ncols=2, fontsize=9)
-ax.set_title("Lesson 4: how far each trained kernel is from each structure")
+ax.legend(loc="upper center", ncols=2)
+ax.set_title("How far each trained kernel is from each structure")
 save(
     fig,
     "04_fit_errors.png",

@@ -27,10 +27,10 @@
 import numpy as np
 import torch
 import torch.nn.functional as tF
-from matplotlib.figure import Figure
 
 import reference
 from blueprint.course.kit import FAST, one_thread, save
+from blueprint.plotting import figure
 
 one_thread()
 
@@ -225,7 +225,7 @@ print(f"Eq. (9): smallest error {min(ortho_errors):.1e} at eps = {best:.0e}")
 assert conv_errors[0] < 1e-10
 assert 1e-8 <= best <= 1e-3 and min(ortho_errors) < 1e-8
 
-fig = Figure(figsize=(8, 4.5), layout="constrained")
+fig = figure(4.6)
 ax = fig.subplots()
 ax.loglog(
     steps,
@@ -263,9 +263,9 @@ ax.axvline(
 ax.set_ylim(1e-17, 10)
 ax.set_xlabel(r"finite-difference step $\varepsilon$ (from large to small)")
 ax.set_ylabel("relative error of the central difference")
-ax.set_title(r"Lesson 5: choosing $\varepsilon$ for a gradient check (float64)")
+ax.set_title(r"Choosing $\varepsilon$ for a gradient check (float64)")
 ax.invert_xaxis()
-ax.legend(fontsize=8)
+ax.legend()
 save(
     fig,
     "05_finite_difference_step.png",
@@ -428,9 +428,9 @@ for mine, tensor in zip(ours, (xt, w_pw, w_dw, b)):
 print("autograd agrees with the hand-derived BSConv-U backward")
 
 # %%
-fig = Figure(figsize=(9, 4.6), layout="constrained")
-ax = fig.subplots()
 names = list(errors)
+fig = figure(1.6 + 0.28 * len(names))
+ax = fig.subplots()
 values = np.maximum([errors[n] for n in names], 1e-16)
 colors = [
     "tab:gray"
@@ -442,15 +442,16 @@ colors = [
     else "tab:orange"
     for n in names
 ]
-ax.bar(range(len(names)), values, color=colors)
-ax.axhline(1e-6, color="tab:red", linestyle="--", label="tolerance of the check (1e-6)")
-ax.set_yscale("log")
-ax.set_ylim(1e-16, 1e-3)
-ax.set_xticks(range(len(names)), labels=names, rotation=60, ha="right", fontsize=8)
-ax.set_xlabel("operation: gradient")
-ax.set_ylabel("worst relative error vs finite differences")
-ax.set_title("Lesson 5: every hand-derived gradient against central finite differences")
-ax.legend()
+ax.barh(range(len(names)), values, color=colors)
+ax.axvline(1e-6, color="tab:red", linestyle="--", label="tolerance of the check (1e-6)")
+ax.set_xscale("log")
+ax.set_xlim(1e-16, 1e-3)
+ax.set_yticks(range(len(names)), labels=names)
+ax.invert_yaxis()  # the first gradient on top
+ax.set_ylabel("operation: gradient")
+ax.set_xlabel("worst relative error vs finite differences")
+ax.set_title("Every hand-derived gradient against central differences")
+ax.legend(loc="lower right")
 save(
     fig,
     "05_gradient_checks.png",

@@ -39,13 +39,13 @@ import numpy as np
 import threadpoolctl
 import torch
 import torch.nn.functional as tF
-from matplotlib.figure import Figure
 from numba import prange
 
 import accel
 import accel.nhwc
 import reference
 from blueprint.course.kit import FAST, save
+from blueprint.plotting import figure
 
 rng = np.random.default_rng(0)
 THREADS = 1
@@ -276,8 +276,8 @@ for op in shapes:
         )
 
 # %%
-fig = Figure(figsize=(10, 4.4), layout="constrained")
-axes = fig.subplots(1, 2, sharey=True)
+fig = figure(7.2)
+axes = fig.subplots(2, 1, sharex=True)
 colors = {
     "NumPy reference": "tab:gray",
     "Numba accel": "tab:green",
@@ -297,17 +297,16 @@ for ax, column, title in [(axes[0], 2, "forward"), (axes[1], 3, "forward + backw
             color=colors[name],
             label=name,
         )
-        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.bar_label(bars, fmt="%.1f")
     ax.set_xticks(range(len(ops)), labels=ops)
-    ax.set_xlabel("operation")
     ax.set_title(title)
-axes[0].set_ylabel("time per call (ms)")
-axes[0].legend(loc="upper left")
+    ax.set_ylabel("time per call (ms)")
+    ax.margins(y=0.15)  # room for the labels above the bars
+axes[1].set_xlabel("operation")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 fig.suptitle(
-    f"Lesson 6: one layer on three backends ({THREADS} thread, float32, "
-    f"input {x.shape}, "
-    f"N={N}, 3x3)",
-    fontsize=12,
+    f"One layer on three backends ({THREADS} thread, float32,\n"
+    f"input {x.shape}, N={N}, 3x3)"
 )
 save(
     fig,

@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as tF
-from matplotlib.figure import Figure
 
 import blueprint
 from blueprint.analysis import analyze_kernels, plot_kernel_slices, plot_pc1_histogram
 from blueprint.course.kit import FAST, OUT, one_thread, save, show
 from blueprint.models import create
+from blueprint.plotting import figure
 from blueprint.training import evaluate, fit, load_checkpoint, recipe
 from blueprint.training.data import make_loader
 
@@ -139,8 +139,8 @@ assert ortho["BSConv-S (p=1/4)"] < ortho["BSConv-S, alpha=0"], (
 )
 
 # %%
-fig = Figure(figsize=(12, 4.3), layout="constrained")
-ax_acc, ax_ortho = fig.subplots(1, 2)
+fig = figure(7.6)
+ax_acc, ax_ortho = fig.subplots(2, 1, sharex=True)
 colors = {
     "baseline": "black",
     "BSConv-U": "tab:blue",
@@ -174,18 +174,16 @@ low = min(
 ax_acc.set_ylim(
     max(0, np.floor(low) - 1), 100
 )  # the last two thirds of training, where the curves differ
-ax_acc.set_xlabel("epoch")
 ax_acc.set_ylabel("test accuracy (%)")
 ax_acc.set_title("test accuracy on the digits")
-ax_acc.legend(fontsize=8, loc="lower right")
+ax_acc.legend(loc="lower right")
 ax_ortho.set_xlabel("epoch")
-ax_ortho.set_ylabel("$L_{ortho}$, summed over the BSConv-S layers")
+ax_ortho.set_ylabel("$L_{ortho}$, summed over\nthe BSConv-S layers")
 ax_ortho.set_title("Eq. (9) during training")
-ax_ortho.legend(fontsize=8)
+ax_ortho.legend()
 fig.suptitle(
-    f"Lesson 7: a regular CNN and its BSConv twins trained on 8x8 digits ({EPOCHS} "
-    "epochs, Sec. 5 protocol)",
-    fontsize=12,
+    "A regular CNN and its BSConv twins on 8x8 digits\n"
+    f"({EPOCHS} epochs, Sec. 5 protocol)"
 )
 save(
     fig,
@@ -279,7 +277,7 @@ assert values[2] > values[1] and values[3] > values[1], (
     "recalibration and fine-tuning should recover accuracy"
 )
 
-fig = Figure(figsize=(8, 4), layout="constrained")
+fig = figure(4.2)
 ax = fig.subplots()
 bars = ax.bar(
     range(len(steps)),
@@ -291,7 +289,7 @@ ax.set_xticks(range(len(steps)), labels=list(steps))
 ax.set_ylim(0, 110)
 ax.set_xlabel("step of the conversion")
 ax.set_ylabel("test accuracy (%)")
-ax.set_title("Lesson 7: converting the trained baseline to BSConv-U")
+ax.set_title("Converting the trained baseline to BSConv-U")
 save(
     fig,
     "07_conversion.png",
@@ -390,7 +388,7 @@ bsconv_u_net.load_state_dict(
 )
 torch.manual_seed(config.seed)
 initial_weights = pointwise_weights(create(names["BSConv-U"], num_classes=10))
-fig = Figure(figsize=(8.5, 4.5), layout="constrained")
+fig = figure(6.4)
 ax = fig.subplots()
 for (name, w), color in zip(
     pointwise_weights(bsconv_u_net).items(), ["tab:orange", "tab:green", "tab:red"]
@@ -429,8 +427,8 @@ for (name, w), color in zip(
 ax.axvline(0.25, color="gray", linestyle=":", label="p = 1/4 (the BSConv-S subspace)")
 ax.set_xlabel("singular value index / min(N, M)")
 ax.set_ylabel("singular value / largest")
-ax.set_title("Lesson 7: singular values of W in the BSConv-U network")
-ax.legend(fontsize=7)
+ax.set_title("Singular values of W in the BSConv-U network")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below the axis
 save(
     fig,
     "07_bsconv_u_weight_spectrum.png",

@@ -1,7 +1,8 @@
 """Figures of Sec. 3.1: the PC1 histogram by stage (like Fig. 3) and one kernel's depth slices (like Fig. 2).
 
-Both functions save a PNG and return the ``matplotlib.figure.Figure`` (a notebook displays it). They use
-matplotlib's object API, not pyplot, so they work without a display and leave pyplot's state alone.
+Both functions save a PNG (``blueprint.plotting.save``: the book's column width, no text under 10 pt) and return
+the ``matplotlib.figure.Figure`` (a notebook displays it). They use matplotlib's object API, not pyplot, so they
+work without a display and leave pyplot's state alone.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import reference
+from blueprint import plotting
 from blueprint.analysis.correlation import KernelCorrelations
-from blueprint.paths import save_figure
 
 
 def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", bins: int = 20) -> Figure:
@@ -22,7 +23,7 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
 
     Each stage is normalized to 100% so that stages with few filters stay visible.
     """
-    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+    fig = plotting.figure(5.2)
     ax = fig.subplots()
     edges = np.linspace(0.0, 100.0, bins + 1)
     colors = matplotlib.colormaps["tab10"]
@@ -35,23 +36,22 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.set_xlim(0, 100)
     ax.set_xlabel("variance of the filter explained by PC1 (%)")
     ax.set_ylabel("filters of the stage (%)")
-    ax.set_title(f"{title}: intra-kernel correlation per filter (cf. Fig. 3)")
-    ax.legend(title=f"stages by {result.stage_by}", fontsize="small")
+    ax.set_title(f"{title}:\nintra-kernel correlation per filter (cf. Fig. 3)")
+    ax.legend(title=f"stages by {result.stage_by}")
     fig.text(
         0.01,
         -0.01,
-        "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means they lie on a line through "
-        "their mean slice. Eq. (2) implies 100%, not the converse.",
-        fontsize="small",
+        "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means\nthey lie on a line "
+        "through their mean slice. Eq. (2) implies 100%, not the converse.",
         ha="left",
         va="top",
     )
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plotting.save(fig, path)
     return fig
 
 
 def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", max_slices: int = 32) -> Figure:
-    """Fig. 2: the K x K slices F_m^(n) of one filter (N, M, K, K)[n], next to its rank-1 blueprint B^(n).
+    """Fig. 2: the K x K slices `F_m^(n)` of one filter (N, M, K, K)[n], next to its rank-1 blueprint `B^(n)`.
 
     n and m are 0-based indices into ``weight`` (``weight[n, m]``), in the titles as in ``filter_index``.
 
@@ -67,35 +67,33 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
     _, blueprint, rel_err = reference.blueprint_factorize(f)  # 1,1,KH,KW
     ev = float(reference.pc1_explained_variance(f)[0])
     shown = min(f.shape[1], max_slices)
-    cols = min(8, shown + 1)
+    cols = min(6, shown + 1)
     rows = math.ceil((shown + 1) / cols)
-    fig = Figure(figsize=(1.5 * cols + 1.2, 1.55 * rows + 1.0), layout="constrained")
+    fig = plotting.figure(1.2 * rows + 1.3)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     bound = np.abs(f[0, :shown]).max() or 1.0
     b = np.abs(blueprint).max() or 1.0
     axes.flat[0].imshow(blueprint[0, 0], cmap="RdBu_r", vmin=-b, vmax=b)
-    axes.flat[0].set_title("blueprint B\n(rank-1 fit, own scale)", fontsize="small")
+    axes.flat[0].set_title("blueprint B\n(own scale)", fontsize=10)
     for m in range(shown):
         image = axes.flat[m + 1].imshow(f[0, m], cmap="RdBu_r", vmin=-bound, vmax=bound)
-        axes.flat[m + 1].set_title(f"slice m={m}", fontsize="small")
+        axes.flat[m + 1].set_title(f"slice m={m}", fontsize=10)
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     more = f" (first {shown} of {f.shape[1]})" if shown < f.shape[1] else ""
-    fig.suptitle(
-        f"{title}, filter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]} (cf. Fig. 2; "
-        f"0-based n and m)\n"
-        f"PC1 explains {100 * ev:.0f}% of the slices' variance; rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
-        fontsize="medium",
+    fig.suptitle(  # the title (a layer's name, say) on a line of its own
+        f"{title},\nfilter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]}\n"
+        f"(cf. Fig. 2; 0-based n and m). PC1 explains {100 * ev:.0f}% of the slices' variance;\n"
+        f"rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
     )
     fig.text(
         0.01,
         -0.01,
-        "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like scaled or inverted "
+        "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like\nscaled or inverted "
         "copies of it.",
-        fontsize="small",
         ha="left",
         va="top",
     )
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
+    plotting.save(fig, path)
     return fig

@@ -234,18 +234,17 @@ def format_report(rows: list[dict]) -> str:
 
 
 def plot(rows: list[dict], path: str) -> None:
-    """A PNG of median latency against multiply-adds per image: one panel per batch size, one colour per
-    runtime, filled markers for baselines and hollow ones for BSConv models, a line from each baseline to its
-    BSConv variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """A PNG of median latency against multiply-adds per image (``blueprint.plotting``: the book's column width):
+    one panel per batch size, one colour per runtime, filled markers for baselines and hollow ones for BSConv
+    models, a line from each baseline to its BSConv variant; each model numbered beside its eager point, the
+    numbers named in the legend below."""
+    from blueprint import plotting
 
     batches = sorted({r["batch"] for r in rows})
     chosen = list(rows[0]["runtimes"])
-    fig, axes = plt.subplots(1, len(batches), figsize=(6.5 * len(batches), 5.2), squeeze=False)
-    for ax, batch in zip(axes[0], batches):
+    models = list(dict.fromkeys(r["model"] for r in sorted(rows, key=lambda r: (r["pair"], r["role"]))))
+    fig = plotting.figure(1.4 + 4.4 * len(batches) + 0.22 * (len(models) + len(chosen)))
+    for ax, batch in zip(fig.subplots(len(batches), 1, squeeze=False)[:, 0], batches):
         here = [r for r in rows if r["batch"] == batch]
         for i, runtime in enumerate(chosen):
             colour = f"C{i}"
@@ -261,28 +260,29 @@ def plot(rows: list[dict], path: str) -> None:
                         s=36,
                         color=colour,
                         facecolors=colour if r["role"] == "baseline" else "none",
-                        label=runtime if (pair, r["role"]) == (0, "baseline") else None,
+                        label=runtime if (batch, pair, r["role"]) == (batches[-1], 0, "baseline") else None,
                         zorder=3,
                     )
-        for r in (r for r in here if "eager" in r["runtimes"]):  # baselines labelled above, BSConv below
+        for r in (r for r in here if "eager" in r["runtimes"]):  # baselines numbered above, BSConv below
             ax.annotate(
-                r["model"].replace("cifar_", ""),
+                str(1 + models.index(r["model"])),
                 (r["macs"] / 1e6, r["runtimes"]["eager"]["ms"]),
-                fontsize=6,
-                xytext=(3, 3 if r["role"] == "baseline" else -9),
+                xytext=(3, 3 if r["role"] == "baseline" else -11),
                 textcoords="offset points",
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("multiply-adds per image (millions)")
-        ax.set_ylabel(f"median latency of a batch of {batch} (ms)")
+        ax.set_ylabel(f"median latency, batch of {batch} (ms)")
         ax.set_title(f"batch {batch}: filled = baseline, hollow = BSConv")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(title="runtime", fontsize=8)
-    fig.suptitle(f"Inference latency against multiply-adds, {rows[0]['threads']} CPU threads for every runtime")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    for i, model in enumerate(models):
+        fig.axes[-1].plot([], [], " ", label=f"{1 + i}: {model}")
+    fig.axes[-1].legend(  # below the last panel
+        loc="upper center", bbox_to_anchor=(0.5, -0.15), title="runtimes; models, numbered beside their eager points"
+    )
+    fig.suptitle(f"Inference latency against multiply-adds,\n{rows[0]['threads']} CPU threads for every runtime")
+    plotting.save(fig, path)
 
 
 def read_json(paths) -> list[dict]:

@@ -94,19 +94,17 @@ def roof(intensity: float, peak_gflops: float, copy_gbps: float) -> float:
 
 
 def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -> None:
-    """A log-log PNG, one panel per kind of point present (ops, models): colour = backend or runtime, marker = op
-    and pass or batch size, both roofs drawn and labelled; each model numbered above its points (a model's runtimes
-    share its intensity), the numbers named in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """A log-log PNG (``blueprint.plotting``: the book's column width), one panel per kind of point present (ops,
+    models), each with its legend below it: colour = backend or runtime, marker = op and pass or batch size, both
+    roofs drawn and labelled; each model numbered above its points (a model's runtimes share its intensity), the
+    numbers named in the legend."""
+    from blueprint import plotting
 
     panels = [p for p in ("ops", "models") if any(q.panel == p for q in points)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 7), squeeze=False)
+    fig = plotting.figure(0.6 + 7.6 * len(panels))
     ridge = peak_gflops / copy_gbps
     markers = "os^vDP*Xph<>"
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(fig.subplots(len(panels), 1, squeeze=False)[:, 0], panels):
         here = [p for p in points if p.panel == panel]
         xs = [p.intensity for p in here] + [ridge]
         lo, hi = min(xs) / 2, max(xs) * 2
@@ -118,14 +116,12 @@ def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -
             xytext=(-4, 4),
             textcoords="offset points",
             ha="right",
-            fontsize=10,
         )
         ax.annotate(
             f"copy bandwidth {copy_gbps:.1f} GB/s",
             (lo, roof(lo, peak_gflops, copy_gbps)),
             xytext=(4, 6),
             textcoords="offset points",
-            fontsize=10,
             rotation=25,
         )
         for p in here:
@@ -146,7 +142,6 @@ def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -
                 (x, top),
                 xytext=(0, 5),
                 textcoords="offset points",
-                fontsize=10,
                 ha="center",
             )
         for i, g in enumerate(groups):
@@ -159,13 +154,10 @@ def plot(points: list[Point], peak_gflops: float, copy_gbps: float, path: str) -
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_ylim(top=2 * peak_gflops)
-        ax.set_xlabel("arithmetic intensity (FLOP per byte, fewest bytes moved)", fontsize=11)
-        ax.set_ylabel("achieved GFLOP/s", fontsize=11)
-        ax.set_title("bench layers: ops" if panel == "ops" else "bench latency: models", fontsize=12)
-        ax.tick_params(labelsize=10)
+        ax.set_xlabel("arithmetic intensity (FLOP per byte, fewest bytes moved)")
+        ax.set_ylabel("achieved GFLOP/s")
+        ax.set_title("bench layers: ops" if panel == "ops" else "bench latency: models")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    fig.suptitle("Roofline: float32, measured GEMM peak and memory-copy bandwidth", fontsize=13)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    fig.suptitle("Roofline: float32, measured GEMM peak\nand memory-copy bandwidth")
+    plotting.save(fig, path)

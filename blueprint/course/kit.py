@@ -7,8 +7,10 @@ folder with only blueprint installed.
 - ``FAST``: ``$BLUEPRINT_TUTORIAL_FAST=1`` shrinks training and timing so that the test suite can run every
   lesson in seconds; the lessons' claims are still checked, with looser bounds where training is shorter.
 - ``one_thread()``: torch on one thread, which the lessons call first (their networks are tiny).
-- ``save(fig, name, caption)``: writes ``OUT/name`` as PNG and shows it with its caption;
-  ``show(path, caption)``: shows a saved PNG in a notebook, the caption as Markdown below it.
+- ``save(fig, name, caption)``: writes ``OUT/name`` as PNG through ``blueprint.plotting.save`` (the lessons draw
+  on ``blueprint.plotting.figure``, as wide as the book's column, and no text of theirs reads below 10 pt there)
+  and shows it with its caption; ``show(path, caption)``: shows a saved PNG in a notebook, the caption as
+  Markdown below it.
 - ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split and standardized.
 - ``DigitsCNN`` and ``train``: a plain regular CNN and a plain training loop, written out with torch only.
 """
@@ -23,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
+
+from blueprint import plotting
 
 OUT = Path(os.environ.get("BLUEPRINT_TUTORIAL_OUT") or "figures")
 FAST = os.environ.get("BLUEPRINT_TUTORIAL_FAST", "0") not in ("", "0")
@@ -65,11 +69,12 @@ def save(fig: Figure, name: str, caption: str) -> None:
     """Write ``fig`` to ``OUT/name`` (PNG) and ``show`` it with ``caption``.
 
     The lessons draw on ``matplotlib.figure.Figure`` without pyplot, so nothing else would show the figure in a
-    notebook; showing the saved file shows exactly the PNG a script writes.
+    notebook; showing the saved file shows exactly the PNG a script writes. ``blueprint.plotting.save`` raises
+    ``ValueError`` for text that the book would show below 10 pt.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
-    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
+    plotting.save(fig, path)
     show(path, caption)
 
 

@@ -29,8 +29,9 @@ import time
 
 import torch
 
+from blueprint import plotting
 from blueprint.models import create
-from blueprint.paths import atomic_text, save_figure
+from blueprint.paths import atomic_text
 from blueprint.training.config import recipe
 from blueprint.training.data import make_loader
 from blueprint.training.loop import evaluate, fit
@@ -129,12 +130,11 @@ def table(summary: list[dict], epochs: int) -> str:
 def plot(rows: list[dict], baseline_acc: float, path: str, title: str, window: float | None = 25.0) -> None:
     """Test accuracy against the epoch: per model a panel, per path the median over seeds and the min-max band;
     the accuracy axis spans ``window`` points below the baseline (None: all of 0-100%)."""
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     models = list(dict.fromkeys(r["model"] for r in rows))
-    fig = Figure(figsize=(max(7.0, 5.5 * len(models)), 4.2))
-    for ax, model in zip(fig.subplots(1, len(models), squeeze=False)[0], models):
+    fig = plotting.figure(0.6 + 4.2 * len(models))
+    for ax, model in zip(fig.subplots(len(models), 1, squeeze=False)[:, 0], models):
         for i, name in enumerate(PATHS):
             curves = torch.tensor([r["test_acc"] for r in rows if r["model"] == model and r["path"] == name]) * 100
             if not len(curves):
@@ -152,10 +152,9 @@ def plot(rows: list[dict], baseline_acc: float, path: str, title: str, window: f
         )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
+        ax.legend(loc="lower right")
+    fig.suptitle(title)
+    plotting.save(fig, path)
 
 
 def train_baseline(dataset: str, model: str, epochs: int, folder: str, **overrides) -> tuple[str, float]:

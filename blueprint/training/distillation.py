@@ -2,9 +2,9 @@
 
 With student logits s, teacher logits t, temperature T and weight a, the loss of a batch is
 
-    (1 - a) CE(s, y) + a T^2 KL(softmax(t / T) || softmax(s / T)),
+    `(1 - a) CE(s, y) + a T^2 KL(softmax(t / T) || softmax(s / T))`,
 
-the KL divergence averaged over the batch; the factor T^2 keeps its gradients on the scale of the
+the KL divergence averaged over the batch; the factor `T^2` keeps its gradients on the scale of the
 cross-entropy's as T changes. ``TrainConfig``'s defaults, T = 4 and a = 0.9, are the knowledge-distillation baseline of
 Tian, Krishnan & Isola, "Contrastive Representation Distillation" (ICLR 2020), a common choice for CIFAR-sized
 students. The teacher runs in eval mode without gradients on the very batch the student sees (the same
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """T^2 KL(softmax(t / T) || softmax(s / T)), the mean over the batch of sum_c p_c (log p_c - log q_c).
+    """`T^2 KL(softmax(t / T) || softmax(s / T))`, the mean over the batch of `sum_c p_c (log p_c - log q_c)`.
 
     student_logits, teacher_logits: (B, classes). Computed in float32 from log-softmaxes (no log of 0).
     """
@@ -44,7 +44,7 @@ class Distillation:
         self.teacher.eval().requires_grad_(False)
 
     def loss(self, ce: torch.Tensor, student_logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """(1 - a) ``ce`` + a T^2 KL for the batch ``x`` whose student logits are ``student_logits``."""
+        """`(1 - a)` ``ce`` + `a T^2` KL for the batch ``x`` whose student logits are ``student_logits``."""
         with torch.no_grad():
             teacher_logits = self.teacher(x)  # B,classes
         kd = distillation_loss(student_logits, teacher_logits, self.temperature)

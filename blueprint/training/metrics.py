@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io
 
-from blueprint.paths import atomic_text, save_figure
+from blueprint import plotting
+from blueprint.paths import atomic_text
 
 COLUMNS = ("epoch", "lr", "train_loss", "ortho_loss", "train_acc", "test_loss", "test_acc", "images_per_s", "seconds")
 
@@ -28,11 +29,10 @@ def plot_curves(runs: dict[str, list[dict]], path: str, title: str = ""):
     """Loss and accuracy against the epoch for one or more runs (``{label: history}``), saved as PNG; returns
     the ``matplotlib.figure.Figure``. Epochs are ticked at whole numbers and the log-scale loss axis in plain
     numbers (0.5, 2), also when a short run spans less than a decade."""
-    from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator
 
-    fig = Figure(figsize=(10, 3.8))
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    fig = plotting.figure(6.4)
+    loss_ax, acc_ax = fig.subplots(2, 1, sharex=True)
     for i, (label, history) in enumerate(runs.items()):
         color = f"C{i}"
         epochs = [r["epoch"] for r in history]
@@ -40,16 +40,15 @@ def plot_curves(runs: dict[str, list[dict]], path: str, title: str = ""):
         loss_ax.plot(epochs, [r["test_loss"] for r in history], color=color, label=f"{label} test")
         acc_ax.plot(epochs, [100 * r["train_acc"] for r in history], color=color, ls="--", label=f"{label} train")
         acc_ax.plot(epochs, [100 * r["test_acc"] for r in history], color=color, label=f"{label} test")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
+    loss_ax.set(ylabel="cross-entropy", yscale="log", title="loss")
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     loss_ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
     for ax in (loss_ax, acc_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
+    plotting.save(fig, path)
     return fig
