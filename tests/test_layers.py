@@ -106,7 +106,7 @@ def test_sec4_1_dsconv_layer_equals_reference_forward_and_backward(case, seed):
     )
 
 
-def test_state_dict_keys_match_the_public_reference_implementation():
+def test_state_dict_keys_match_the_official_implementation():
     assert list(BSConvU(8, 16, 3).state_dict()) == ["pw.weight", "dw.weight", "dw.bias"]
     assert list(BSConvS(8, 16, 3).state_dict()) == ["pw1.weight", "pw2.weight", "dw.weight", "dw.bias"]
     assert [n for n, _ in BSConvS(8, 16, 3, with_bn=True).named_children()] == ["pw1", "bn1", "pw2", "bn2", "dw"]

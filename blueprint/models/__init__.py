@@ -1,7 +1,7 @@
 """The model zoo: ``create(name, num_classes=...)``, ``list_models(pattern)`` and ``register(config, transform)``.
 
 Each family module below holds a table of baseline ``CONFIGS`` and the ``VARIANTS`` (transforms, None for the
-baseline itself) the paper and its reference implementation name; every pair is registered here under
+baseline itself) the paper and its official implementation name; every pair is registered here under
 ``config.name + transform.suffix``, with the config's own input size and class count where it has them (the
 small CNNs of ``digits`` and ``cifar_tiny``).
 """

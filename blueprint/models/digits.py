@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import Classifier, ConvBlock, ModelConfig, reference_init
+from blueprint.models.common import Classifier, ConvBlock, ModelConfig, official_init
 from blueprint.models.variants import ToBSConvS, ToBSConvU
 
 
@@ -33,7 +33,7 @@ class SmallCNN(nn.Module):
             nn.AdaptiveAvgPool2d(1),  # B,2w,1,1
         )
         self.classifier = Classifier(2 * w, num_classes)  # B,num_classes
-        reference_init(self.features, self.classifier)
+        official_init(self.features, self.classifier)
 
     def forward(self, x):
         return self.classifier(self.features(x))

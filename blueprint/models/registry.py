@@ -2,7 +2,7 @@
 
 ``create(name)`` is ``transform(config.build(num_classes))``: the family's config builds and initializes the
 baseline, then the transform (one of ``blueprint.models.variants``, or None for the baseline itself) makes the
-variant, the order of the paper's reference implementation. ``register(config, transform)`` adds an entry under
+variant, the order of the paper's official implementation. ``register(config, transform)`` adds an entry under
 the name the two make, ``config.name + transform.suffix``. Any config and transform that have these members can
 be registered the same way:
 
