@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from blueprint.cli import main
+from tests.cli_errors import error_line
 from tests.training_data import cifar_args, write_cifar10, write_image_folder
 
 
 def fails(capsys, *argv, code: int = 2) -> str:
     """Run the command line; assert it failed cleanly (exit ``code``) and return its single error line."""
     assert main(list(argv)) == code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
+    return error_line(capsys)
 
 
 def test_missing_cifar_folder_names_the_expected_files(tmp_path, capsys):

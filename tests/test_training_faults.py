@@ -14,13 +14,8 @@ import blueprint.training.loop as loop
 from blueprint import progress as progress_module
 from blueprint.cli import main
 from blueprint.training import TrainingError, fit, load_checkpoint, recipe
+from tests.cli_errors import error_line
 from tests.training_data import cifar_args, write_cifar10
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
 
 
 @pytest.fixture
