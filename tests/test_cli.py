@@ -13,7 +13,7 @@ from blueprint.cli import build_parser, in_flags, main
 from blueprint.models import create
 from blueprint.training import recipe
 from tests.cli_errors import error_line
-from tests.training_data import write_cifar10
+from tests.training_data import cifar_args, write_cifar10
 
 COMMANDS = ("analyze", "bench", "demo", "evaluate", "export", "models", "predict", "profile", "train")
 
@@ -146,26 +146,7 @@ def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkp
     assert main(["analyze", "cifar_tiny_cnn", "--output-dir", str(tmp_path / "a")]) == 0
     assert "a freshly initialized zoo model, its weights random (not trained)" in capsys.readouterr().out
     data = write_cifar10(tmp_path / "data")
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "cifar10",
-                "--data-dir",
-                str(data),
-                "--model",
-                "cifar_tiny_cnn",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "16",
-                "--output-dir",
-                str(tmp_path / "run"),
-            ]
-        )
-        == 0
-    )
+    assert main(list(cifar_args(data, tmp_path / "run"))) == 0
     capsys.readouterr()
     assert main(["analyze", str(tmp_path / "run" / "last.pt"), "--output-dir", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out

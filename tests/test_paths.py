@@ -13,6 +13,7 @@ import blueprint.paths as paths
 from blueprint.cli import main
 from blueprint.training import load_checkpoint
 from tests.cli_errors import error_line
+from tests.training_data import digits_args
 
 
 @pytest.fixture
@@ -31,20 +32,7 @@ def full_disk(monkeypatch):
 
 
 def digits(out, epochs, *extra) -> int:
-    return main(
-        [
-            "train",
-            "--model",
-            "digits_cnn",
-            "--dataset",
-            "digits",
-            "--epochs",
-            str(epochs),
-            "--output-dir",
-            str(out),
-            *extra,
-        ]
-    )
+    return main(list(digits_args(out, *extra, epochs=epochs)))
 
 
 def test_errno_is_found_along_the_exception_chain():

@@ -6,7 +6,7 @@ import pytest
 
 from blueprint.cli import main
 from tests.cli_errors import error_line
-from tests.training_data import cifar_args, write_cifar10, write_image_folder
+from tests.training_data import cifar_args, digits_args, write_cifar10, write_image_folder
 
 
 def fails(capsys, *argv, code: int = 2) -> str:
@@ -161,7 +161,7 @@ def test_existing_run_is_not_overwritten_silently(tmp_path, capsys):
 
 def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     data = write_cifar10(tmp_path / "data")
-    assert main(list(cifar_args(data, tmp_path / "out", "--model", "cifar_tiny_cnn_bsconvs_p1d2"))) == 0
+    assert main(list(cifar_args(data, tmp_path / "out", model="cifar_tiny_cnn_bsconvs_p1d2"))) == 0
     before = (tmp_path / "out" / "last.pt").read_bytes()
     # an orthonormal-loss weight that overflows float32: the loss is inf in epoch 2
     line = fails(
@@ -197,26 +197,7 @@ def test_bad_configuration_values_are_named(tmp_path, capsys, flag, value):
 )
 def test_accepted_but_doubtful_values_are_told_in_one_line_before_the_first_epoch(tmp_path, capsys, flags, said):
     schedule = ["--schedule", "step"] if "--milestones" in flags else []
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "digits_cnn",
-                "--dataset",
-                "digits",
-                "--epochs",
-                "1",
-                "--device",
-                "cpu",
-                "--output-dir",
-                str(tmp_path),
-                *schedule,
-                *flags,
-            ]
-        )
-        == 0
-    )
+    assert main(list(digits_args(tmp_path, "--device", "cpu", *schedule, *flags))) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith(said), lines[:3]
 
