@@ -37,17 +37,12 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.set_ylabel("filters of the stage (%)")
     ax.set_title(f"{title}: intra-kernel correlation per filter (cf. Fig. 3)")
     ax.legend(title=f"stages by {result.stage_by}", fontsize="small")
-    fig.text(
-        0.01,
-        -0.01,
+    return _saved_with_caption(
+        fig,
+        path,
         "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means they lie on a line through "
         "their mean slice. Eq. (2) implies 100%, not the converse.",
-        fontsize="small",
-        ha="left",
-        va="top",
     )
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    return fig
 
 
 def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", max_slices: int = 32) -> Figure:
@@ -88,14 +83,16 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
         f"PC1 explains {100 * ev:.0f}% of the slices' variance; rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
         fontsize="medium",
     )
-    fig.text(
-        0.01,
-        -0.01,
+    return _saved_with_caption(
+        fig,
+        path,
         "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like scaled or inverted "
         "copies of it.",
-        fontsize="small",
-        ha="left",
-        va="top",
     )
+
+
+def _saved_with_caption(fig: Figure, path, caption: str) -> Figure:
+    """``fig`` with ``caption`` in small type under its lower left corner, written to ``path`` (PNG)."""
+    fig.text(0.01, -0.01, caption, fontsize="small", ha="left", va="top")
     save_figure(fig, path, dpi=120, bbox_inches="tight")
     return fig
