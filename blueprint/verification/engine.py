@@ -104,7 +104,7 @@ def run(equations, seed: int, cases: int, show_progress: bool = True) -> Iterato
 def _summaries(equations, seed: int, cases: int, show_progress: bool) -> Iterator[Summary]:
     from blueprint.progress import progress
 
-    running = [""]
+    running = [""]  # the key of the entry being checked, which the bar shows when it draws
     with progress(cases * len(equations), "verify", status=lambda: running[0], enabled=show_progress) as bar:
         for equation in equations:
             running[0] = equation.key
