@@ -6,7 +6,7 @@ import pytest
 
 from blueprint.cli import main
 from tests.cli_errors import error_line
-from tests.training_data import cifar_args, digits_args, write_cifar10, write_image_folder
+from tests.training_data import cifar_args, digits_args, folder_args, write_cifar10, write_image_folder
 
 
 def fails(capsys, *argv, code: int = 2) -> str:
@@ -51,59 +51,20 @@ def test_download_without_internet_is_a_clean_error(tmp_path, capsys, monkeypatc
 
 def test_image_folder_without_class_folders(tmp_path, capsys):
     (tmp_path / "data" / "train").mkdir(parents=True)
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "dogs",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--model",
-        "cifar_tiny_cnn",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("dogs", tmp_path / "data", tmp_path / "out"))
     assert "holds no images in class folders" in line
 
 
 def test_unreadable_image_is_named_also_from_a_worker_process(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
     (data / "train" / "dog" / "2.png").write_bytes(b"not an image")
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "flowers",
-        "--data-dir",
-        str(data),
-        "--model",
-        "cifar_tiny_cnn",
-        "--resize",
-        "8",
-        "--crop",
-        "8",
-        "--workers",
-        "1",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("flowers", data, tmp_path / "out", "--workers", "1"))
     assert line.startswith("blueprint train: error: --data-dir:") and "2.png is not a readable image" in line
 
 
 def test_unknown_model(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "cars",
-        "--data-dir",
-        str(data),
-        "--model",
-        "no_such_net",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("cars", data, tmp_path / "out", model="no_such_net"))
     assert "unknown name 'no_such_net'" in line
 
 

@@ -67,10 +67,10 @@ def digits_args(out, *extra, model: str = "digits_cnn", epochs: int = 1) -> tupl
     return ("train", "--dataset", "digits", "--model", model, "--epochs", str(epochs), "--output-dir", str(out), *extra)
 
 
-def folder_args(dataset: str, data_dir, out, *extra) -> tuple:
-    """``blueprint train`` arguments for a one-epoch run of the tiny CNN on an image folder (8 x 8 crops, batches
-    of 4, no loader processes), into ``out``."""
-    args = ("--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1", "--batch-size", "4")
+def folder_args(dataset: str, data_dir, out, *extra, model: str = "cifar_tiny_cnn") -> tuple:
+    """``blueprint train`` arguments for a one-epoch run of a tiny CNN on an image folder (8 x 8 crops, batches
+    of 4, no loader processes unless ``extra`` asks for some), into ``out``."""
+    args = ("--data-dir", str(data_dir), "--model", model, "--epochs", "1", "--batch-size", "4")
     sizes = ("--resize", "8", "--crop", "8", "--workers", "0")
     return ("train", "--dataset", dataset, *args, *sizes, "--output-dir", str(out), *extra)
 
