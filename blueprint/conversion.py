@@ -8,7 +8,7 @@ convolution into BSConv-U (Sec. 4.1): every module with a ``to_bsconv_u()`` meth
 MobileNetV1 unit) is replaced by what that method returns.
 
 The model zoo makes its BSConv-U and BSConv-S variants with this function, from baselines it has built and
-initialized (``blueprint.models.variants``), as the paper's reference implementation does with its replacers.
+initialized (``blueprint.models.variants``), as the paper's official implementation does with its replacers.
 
 ``init="svd"`` starts from the trained kernel W (N, M, K, K) instead of a fresh initialization:
 

@@ -1,7 +1,7 @@
 """PyTorch BSConv layers: BSConv-U (Sec. 3.3.1), BSConv-S (Sec. 3.3.2) and DSC (Sec. 4.1).
 
 The modules are ``nn.Sequential`` subclasses whose child names (``pw``, ``pw1``, ``pw2``, ``bn``,
-``bn1``, ``bn2``, ``dw``) match the paper's public reference implementation, so its state_dicts
+``bn1``, ``bn2``, ``dw``) match the paper's official implementation, so its state_dicts
 load unchanged.
 """
 

@@ -12,15 +12,10 @@ import torch
 from blueprint.cli import build_parser, in_flags, main
 from blueprint.models import create
 from blueprint.training import recipe
-from tests.training_data import write_cifar10
+from tests.cli_errors import error_line
+from tests.training_data import cifar_args, write_cifar10
 
 COMMANDS = ("analyze", "bench", "demo", "evaluate", "export", "models", "predict", "profile", "train")
-
-
-def one_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
 
 
 def exits(argv, code: int = 2) -> None:
@@ -68,7 +63,7 @@ print(sorted(m for m in ("torch", "numba", "accel", "matplotlib") if m in sys.mo
 )
 def test_argument_errors_are_one_line_with_exit_2(capsys, argv, start):
     exits(argv)
-    assert one_line(capsys).startswith(start)
+    assert error_line(capsys).startswith(start)
 
 
 def test_library_errors_name_fields_and_the_command_line_names_flags(tmp_path, capsys):
@@ -88,7 +83,7 @@ def test_library_errors_name_fields_and_the_command_line_names_flags(tmp_path, c
     ):
         argv = ["train", "--model", "cifar_tiny_cnn", "--output-dir", str(tmp_path), *argv]
         assert main(argv) == 2
-        assert one_line(capsys).startswith(f"blueprint train: error: {start}")
+        assert error_line(capsys).startswith(f"blueprint train: error: {start}")
 
 
 def test_in_flags_maps_the_leading_name_and_quoted_arguments_of_the_command():
@@ -128,44 +123,8 @@ def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
         ["demo", "--quick", "--output-dir", str(afile)],
     ):
         assert main(argv) == 2
-        line = one_line(capsys)
+        line = error_line(capsys)
         assert line.startswith(f"blueprint {argv[0]}: error: --output-dir: ") and str(afile) in line and "file" in line
-
-
-@pytest.mark.parametrize(
-    "content, said",
-    [
-        (
-            b"# blueprint\n\nBlueprint Separable Convolutions\n",
-            "is a text file (it begins '# blueprint'), not a torch.save file",
-        ),
-        (bytes(range(7, 250)) * 4, "is not a torch.save file (972 bytes beginning 07 08 09 0a)"),
-        (b"", "is an empty file (0 bytes)"),
-    ],
-)
-def test_a_file_that_is_not_a_checkpoint_is_named_as_what_it_is(tmp_path, capsys, content, said):
-    path = tmp_path / "last.pt"
-    path.write_bytes(content)
-    assert main(["evaluate", str(path)]) == 2
-    line = one_line(capsys)
-    assert line == (
-        f"blueprint evaluate: error: MODEL: cannot read {path}: it {said}; expected a last.pt or "
-        f"best.pt written by `blueprint train`"
-    )
-    assert main(["analyze", str(path), "--output-dir", str(tmp_path / "a")]) == 2
-    line = one_line(capsys)
-    assert f"MODEL: cannot read {path}: it {said}" in line and "weights_only" not in line
-
-
-def test_a_file_holding_other_objects_is_named_without_torch_advice(tmp_path, capsys):
-    torch.save({"model": {"w": torch.zeros(1)}, "extra": _Opaque()}, tmp_path / "odd.pt")
-    assert main(["evaluate", str(tmp_path / "odd.pt")]) == 2
-    line = one_line(capsys)
-    assert "holds Python objects other than tensors and plain values" in line and "weights_only" not in line
-
-
-class _Opaque:
-    pass
 
 
 def test_profile_refuses_an_input_that_cannot_fit_before_allocating(capsys, monkeypatch):
@@ -178,7 +137,7 @@ def test_profile_refuses_an_input_that_cannot_fit_before_allocating(capsys, monk
         profiling.profile(model, (3, 32, 33))
     monkeypatch.setattr(profiling, "available_bytes", lambda device: 2**30)  # also where 112 GiB are free
     assert main(["profile", "cifar_tiny_cnn", "--input-size", "3", "100000", "100000"]) == 2
-    assert one_line(capsys).startswith(
+    assert error_line(capsys).startswith(
         "blueprint profile: error: --input-size: (1, 3, 100000, 100000) in torch.float32"
     )
 
@@ -187,26 +146,7 @@ def test_analyze_says_a_zoo_name_has_random_weights_and_reads_the_model_a_checkp
     assert main(["analyze", "cifar_tiny_cnn", "--output-dir", str(tmp_path / "a")]) == 0
     assert "a freshly initialized zoo model, its weights random (not trained)" in capsys.readouterr().out
     data = write_cifar10(tmp_path / "data")
-    assert (
-        main(
-            [
-                "train",
-                "--dataset",
-                "cifar10",
-                "--data-dir",
-                str(data),
-                "--model",
-                "cifar_tiny_cnn",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "16",
-                "--output-dir",
-                str(tmp_path / "run"),
-            ]
-        )
-        == 0
-    )
+    assert main(list(cifar_args(data, tmp_path / "run"))) == 0
     capsys.readouterr()
     assert main(["analyze", str(tmp_path / "run" / "last.pt"), "--output-dir", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
@@ -219,9 +159,9 @@ def test_a_mistyped_model_name_suggests_the_closest_names(capsys):
     ):
         create("cifar_resnet20_bsconv")
     assert main(["analyze", "cifar_resnet20_bsconv"]) == 2
-    assert "closest: cifar_resnet20_bsconvu" in one_line(capsys)
+    assert "closest: cifar_resnet20_bsconvu" in error_line(capsys)
     assert main(["train", "--model", "cifar_resnet20_bsconv"]) == 2
-    assert one_line(capsys).startswith(
+    assert error_line(capsys).startswith(
         "blueprint train: error: --model: unknown name 'cifar_resnet20_bsconv'; closest: cifar_resnet20_bsconvu"
     )
 
@@ -249,29 +189,6 @@ def test_version_and_print_config_answer_without_running_anything(tmp_path, caps
     config = json.loads(capsys.readouterr().out)
     assert (config["dataset"], config["epochs"], config["schedule"]) == ("folder", 3, "linear")
     assert not (tmp_path / "run").exists()
-
-
-def test_weights_that_do_not_fit_the_model_are_one_line_with_counts(tmp_path, capsys):
-    path = tmp_path / "weights.pt"
-    torch.save(create("digits_cnn", num_classes=10).state_dict(), path)
-    assert main(["analyze", str(path), "--model", "resnet18", "--output-dir", str(tmp_path / "a")]) == 2
-    line = one_line(capsys)
-    assert "does not fit the model:" in line and "missing keys, e.g. " in line and "Error(s)" not in line
-
-
-def test_a_pickled_module_whose_class_is_not_importable_names_the_class(tmp_path, capsys):
-    script = f"""
-import torch, torch.nn as nn
-class MyOwnNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3)
-torch.save(MyOwnNet(), {str(tmp_path / "whole.pt")!r})
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
-    assert main(["profile", str(tmp_path / "whole.pt")]) == 2
-    line = one_line(capsys)
-    assert "MyOwnNet" in line and "damaged" not in line and line.startswith("blueprint profile: error: MODEL: ")
 
 
 def test_every_training_field_has_a_flag_with_its_help_and_every_flag_is_a_field():

@@ -11,29 +11,13 @@ from blueprint import cli
 from blueprint.models import create
 from blueprint.training import devices, load_checkpoint
 from tests.graph_count import compiled_with_graph_count
-from tests.training_data import torchrun_train, write_cifar10
+from tests.training_data import cifar_args, torchrun_train, write_cifar10
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (PyTorch sees none here)")
 
 
 def train(data, out, *extra):
-    argv = [
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data),
-        "--model",
-        "cifar_tiny_cnn_bsconvs_p1d2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--output-dir",
-        str(out),
-        *extra,
-    ]
-    assert cli.main(argv) == 0
+    assert cli.main(list(cifar_args(data, out, *extra, model="cifar_tiny_cnn_bsconvs_p1d2"))) == 0
 
 
 def test_amp_channels_last_steps_on_the_gpu_then_resumed_on_the_cpu(tmp_path, capsys):

@@ -33,15 +33,15 @@ def _close(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-11)
 
 
-def _agrees_with_reference(layer, params, values, forward, backward, x, case, rng):
+def _agrees_with_reference(layer, op, params, values, x, case, rng):
     """Set ``params`` to ``values`` (the reference's weight order), then compare forward, dx and every weight's
-    gradient of ``layer`` with the reference's ``forward``/``backward`` for an upstream gradient dy."""
+    gradient of ``layer`` with the reference's ``{op}_forward``/``{op}_backward`` for an upstream gradient dy."""
     for param, value in zip(params, values):
         _set(param, value)
-    y_ref, cache = forward(x, *values, **_geo(case))
+    y_ref, cache = getattr(reference, f"{op}_forward")(x, *values, **_geo(case))
     dy = rng.standard_normal(y_ref.shape)
     y, dx = _torch_forward_backward(layer, x, dy)
-    dx_ref, *grads_ref = backward(dy, cache)
+    dx_ref, *grads_ref = getattr(reference, f"{op}_backward")(dy, cache)
     _close(y, y_ref)
     _close(dx, dx_ref)
     for param, grad_ref in zip(params, grads_ref):
@@ -55,14 +55,7 @@ def test_eq6_7_bsconv_u_layer_equals_reference_forward_and_backward(case, seed):
     x = case.x(rng)
     w_pw, w_dw, b = case.weights(rng, (case.n, case.m, 1, 1), (case.n, 1, *case.kernel), (case.n,))
     _agrees_with_reference(
-        layer,
-        (layer.pw.weight, layer.dw.weight, layer.dw.bias),
-        (w_pw, w_dw, b),
-        reference.bsconv_u_forward,
-        reference.bsconv_u_backward,
-        x,
-        case,
-        rng,
+        layer, "bsconv_u", (layer.pw.weight, layer.dw.weight, layer.dw.bias), (w_pw, w_dw, b), x, case, rng
     )
 
 
@@ -78,10 +71,9 @@ def test_eq12_14_bsconv_s_layer_equals_reference_forward_and_backward(case, seed
     )
     _agrees_with_reference(
         layer,
+        "bsconv_s",
         (layer.pw1.weight, layer.pw2.weight, layer.dw.weight, layer.dw.bias),
         (w_b, w_a, w_dw, b),
-        reference.bsconv_s_forward,
-        reference.bsconv_s_backward,
         x,
         case,
         rng,
@@ -95,18 +87,11 @@ def test_sec4_1_dsconv_layer_equals_reference_forward_and_backward(case, seed):
     x = case.x(rng)
     w_dw, w_pw, b = case.weights(rng, (case.m, 1, *case.kernel), (case.n, case.m, 1, 1), (case.n,))
     _agrees_with_reference(
-        layer,
-        (layer.dw.weight, layer.pw.weight, layer.pw.bias),
-        (w_dw, w_pw, b),
-        reference.dsc_forward,
-        reference.dsc_backward,
-        x,
-        case,
-        rng,
+        layer, "dsc", (layer.dw.weight, layer.pw.weight, layer.pw.bias), (w_dw, w_pw, b), x, case, rng
     )
 
 
-def test_state_dict_keys_match_the_public_reference_implementation():
+def test_state_dict_keys_match_the_official_implementation():
     assert list(BSConvU(8, 16, 3).state_dict()) == ["pw.weight", "dw.weight", "dw.bias"]
     assert list(BSConvS(8, 16, 3).state_dict()) == ["pw1.weight", "pw2.weight", "dw.weight", "dw.bias"]
     assert [n for n, _ in BSConvS(8, 16, 3, with_bn=True).named_children()] == ["pw1", "bn1", "pw2", "bn2", "dw"]

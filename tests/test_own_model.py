@@ -10,6 +10,7 @@ import pytest
 from blueprint.cli import main
 from blueprint.training import fit, recipe
 from blueprint.training.checkpoint import read_checkpoint
+from tests.training_data import digits_args
 
 MODULE = """
 import torch.nn as nn
@@ -49,22 +50,7 @@ def every_command_loads(checkpoint, tmp_path, capsys):
 
 def test_train_takes_a_factory_and_every_command_loads_its_checkpoint(mynet, tmp_path, capsys):
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "mynet_for_tests:make",
-                "--dataset",
-                "digits",
-                "--epochs",
-                "1",
-                "--output-dir",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert main(list(digits_args(out, model="mynet_for_tests:make"))) == 0
     assert read_checkpoint(str(out / "last.pt")).model_name == "mynet_for_tests:make"
     every_command_loads(str(out / "last.pt"), tmp_path, capsys)
 

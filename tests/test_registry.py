@@ -7,9 +7,8 @@ import torch.nn as nn
 
 from blueprint.cli import main
 from blueprint.layers import BSConvU
-from blueprint.models import create, input_size, list_models, register
-from blueprint.models.common import Classifier, ConvBlock, reference_init
-from blueprint.models.digits import SmallCNNConfig
+from blueprint.models import create, digits, input_size, list_models, register
+from blueprint.models.common import Classifier, ConvBlock, official_init
 from blueprint.models.parameters import parameter_count
 from blueprint.models.registry import entry
 from blueprint.models.variants import ToBSConvS, ToBSConvU
@@ -35,7 +34,7 @@ def test_unknown_name_and_bad_num_classes_are_refused():
 
 def test_a_name_registers_once():
     with pytest.raises(ValueError, match="registered twice"):
-        register(SmallCNNConfig("digits_cnn", 1, 32))
+        register(digits.CONFIGS[0])
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class TwoConvConfig:
             ConvBlock(3, self.width, 3), ConvBlock(self.width, self.width, 3), nn.AdaptiveAvgPool2d(1)
         )
         classifier = Classifier(self.width, num_classes)
-        reference_init(features, classifier)
+        official_init(features, classifier)
         return nn.Sequential(features, classifier, nn.Flatten(1))
 
 

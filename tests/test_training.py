@@ -24,7 +24,7 @@ from blueprint.training.memory_data import channel_stats, shift_and_flip
 from blueprint.training.metrics import COLUMNS
 from blueprint.training.sampling import eval_order, train_order
 from blueprint.training.schedule import learning_rate
-from tests.training_data import folder_args, write_cifar10, write_image_folder
+from tests.training_data import cifar_args, folder_args, write_cifar10, write_image_folder
 
 
 def shift_and_flip_naive(x, shifts, flips, pad):
@@ -93,28 +93,8 @@ def run_cli(*argv):
 
 
 def tiny_cifar_run(data_dir, out, epochs, *extra):
-    run_cli(
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data_dir),
-        "--model",
-        "cifar_tiny_cnn_bsconvs_p1d2",
-        "--epochs",
-        str(epochs),
-        "--batch-size",
-        "16",
-        "--milestones",
-        "2",
-        "--lr",
-        "0.05",
-        "--threads",
-        "1",
-        "--output-dir",
-        str(out),
-        *extra,
-    )
+    schedule = ("--milestones", "2", "--lr", "0.05")
+    run_cli(*cifar_args(data_dir, out, *schedule, *extra, model="cifar_tiny_cnn_bsconvs_p1d2", epochs=epochs))
 
 
 def test_resume_after_two_epochs_equals_an_uninterrupted_run(tmp_path):
@@ -225,25 +205,7 @@ def test_accel_backend_trains_like_the_torch_backend(tmp_path):
     data = write_cifar10(tmp_path / "data")
     runs = {}
     for backend in ("torch", "accel"):
-        run_cli(
-            "train",
-            "--dataset",
-            "cifar10",
-            "--data-dir",
-            str(data),
-            "--model",
-            "cifar_tiny_cnn_bsconvu",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--threads",
-            "1",
-            "--backend",
-            backend,
-            "--output-dir",
-            str(tmp_path / backend),
-        )
+        run_cli(*cifar_args(data, tmp_path / backend, "--backend", backend, model="cifar_tiny_cnn_bsconvu"))
         runs[backend] = load_checkpoint(str(tmp_path / backend / "last.pt"))
     assert runs["accel"]["config"]["backend"] == "accel"
     for key, value in runs["torch"]["model"].items():

@@ -16,7 +16,7 @@ from blueprint.models import create
 from blueprint.training import checkpoint, devices, distributed, load_checkpoint, loop
 from blueprint.training.config import TrainConfig
 from tests.graph_count import compiled_with_graph_count
-from tests.training_data import write_cifar10
+from tests.training_data import cifar_args, write_cifar10
 
 
 class FakeCuda:
@@ -101,24 +101,7 @@ def test_bfloat16_needs_no_scaler_float16_does(monkeypatch):
 
 
 def tiny_run(data_dir, out, *extra):
-    return [
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        str(data_dir),
-        "--model",
-        "cifar_tiny_cnn_bsconvs_p1d2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--threads",
-        "1",
-        "--output-dir",
-        str(out),
-        *extra,
-    ]
+    return list(cifar_args(data_dir, out, *extra, model="cifar_tiny_cnn_bsconvs_p1d2"))
 
 
 def test_resume_with_float16_amp_newly_on_starts_the_scaler_afresh(tmp_path, monkeypatch):

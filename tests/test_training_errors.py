@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from blueprint.cli import main
-from tests.training_data import cifar_args, write_cifar10, write_image_folder
+from tests.cli_errors import error_line
+from tests.training_data import cifar_args, digits_args, folder_args, write_cifar10, write_image_folder
 
 
 def fails(capsys, *argv, code: int = 2) -> str:
     """Run the command line; assert it failed cleanly (exit ``code``) and return its single error line."""
     assert main(list(argv)) == code
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
+    return error_line(capsys)
 
 
 def test_missing_cifar_folder_names_the_expected_files(tmp_path, capsys):
@@ -52,59 +51,20 @@ def test_download_without_internet_is_a_clean_error(tmp_path, capsys, monkeypatc
 
 def test_image_folder_without_class_folders(tmp_path, capsys):
     (tmp_path / "data" / "train").mkdir(parents=True)
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "dogs",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--model",
-        "cifar_tiny_cnn",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("dogs", tmp_path / "data", tmp_path / "out"))
     assert "holds no images in class folders" in line
 
 
 def test_unreadable_image_is_named_also_from_a_worker_process(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
     (data / "train" / "dog" / "2.png").write_bytes(b"not an image")
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "flowers",
-        "--data-dir",
-        str(data),
-        "--model",
-        "cifar_tiny_cnn",
-        "--resize",
-        "8",
-        "--crop",
-        "8",
-        "--workers",
-        "1",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("flowers", data, tmp_path / "out", "--workers", "1"))
     assert line.startswith("blueprint train: error: --data-dir:") and "2.png is not a readable image" in line
 
 
 def test_unknown_model(tmp_path, capsys):
     data = write_image_folder(tmp_path / "data")
-    line = fails(
-        capsys,
-        "train",
-        "--dataset",
-        "cars",
-        "--data-dir",
-        str(data),
-        "--model",
-        "no_such_net",
-        "--output-dir",
-        str(tmp_path / "out"),
-    )
+    line = fails(capsys, *folder_args("cars", data, tmp_path / "out", model="no_such_net"))
     assert "unknown name 'no_such_net'" in line
 
 
@@ -162,7 +122,7 @@ def test_existing_run_is_not_overwritten_silently(tmp_path, capsys):
 
 def test_nan_loss_stops_with_the_epoch_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     data = write_cifar10(tmp_path / "data")
-    assert main(list(cifar_args(data, tmp_path / "out", "--model", "cifar_tiny_cnn_bsconvs_p1d2"))) == 0
+    assert main(list(cifar_args(data, tmp_path / "out", model="cifar_tiny_cnn_bsconvs_p1d2"))) == 0
     before = (tmp_path / "out" / "last.pt").read_bytes()
     # an orthonormal-loss weight that overflows float32: the loss is inf in epoch 2
     line = fails(
@@ -198,26 +158,7 @@ def test_bad_configuration_values_are_named(tmp_path, capsys, flag, value):
 )
 def test_accepted_but_doubtful_values_are_told_in_one_line_before_the_first_epoch(tmp_path, capsys, flags, said):
     schedule = ["--schedule", "step"] if "--milestones" in flags else []
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "digits_cnn",
-                "--dataset",
-                "digits",
-                "--epochs",
-                "1",
-                "--device",
-                "cpu",
-                "--output-dir",
-                str(tmp_path),
-                *schedule,
-                *flags,
-            ]
-        )
-        == 0
-    )
+    assert main(list(digits_args(tmp_path, "--device", "cpu", *schedule, *flags))) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith(said), lines[:3]
 

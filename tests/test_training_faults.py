@@ -14,13 +14,8 @@ import blueprint.training.loop as loop
 from blueprint import progress as progress_module
 from blueprint.cli import main
 from blueprint.training import TrainingError, fit, load_checkpoint, recipe
+from tests.cli_errors import error_line
 from tests.training_data import cifar_args, write_cifar10
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
 
 
 @pytest.fixture
@@ -161,26 +156,6 @@ def test_progress_is_written_as_lines_off_a_terminal(tmp_path, capsys, monkeypat
     assert lines and all(line.startswith("epoch 1/1:") for line in lines), lines
     assert lines[-1].split("|")[2].strip().startswith("4/4") and "\r" not in "".join(lines)
     assert any(" loss " in line and " acc " in line for line in lines)
-
-
-def test_progress_lines_come_only_every_interval_and_the_status_only_when_drawn():
-    import io
-    import time
-
-    stream, calls = io.StringIO(), []
-    bar = progress_module.progress(100, "work", status=lambda: calls.append(1) or "ok", stream=stream, interval=3600)
-    for _ in range(100):
-        bar.update(1)
-    bar.close()
-    assert stream.getvalue() == "" and calls == []  # shorter than the interval: silent, status never computed
-    stream = io.StringIO()
-    bar = progress_module.progress(3, "work", status=lambda: "ok", stream=stream, interval=0.0)
-    for _ in range(3):
-        time.sleep(0.002)
-        bar.update(1)
-    bar.close()
-    lines = stream.getvalue().splitlines()
-    assert len(lines) >= 3 and lines[-1].startswith("work: 100%") and lines[-1].endswith("ok]")
 
 
 def test_curves_use_plain_tick_labels_and_whole_epochs(tmp_path):

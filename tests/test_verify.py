@@ -18,6 +18,7 @@ import accel
 import blueprint
 import reference
 from blueprint import backend, cli, regularization
+from blueprint import progress as progress_module
 from blueprint.verification import EQUATIONS
 from reference import checks
 
@@ -189,6 +190,14 @@ def test_a_clean_run_passes_and_writes_json(tmp_path, capsys):
     assert [r["key"] for r in report["results"]] == ["eq9", "eq9-fd", "bsconv_u-torch", "eq9-accel", "eq9-torch"]
     assert all(r["passed"] and r["cases"] == 3 and r["max_error"] <= r["tolerance"] for r in report["results"])
     assert "all 5 entries hold on 3 cases each (seed 0)" in out.out
+
+
+def test_progress_off_a_terminal_is_the_package_bar_naming_the_running_entry(monkeypatch, capsys):
+    monkeypatch.setattr(progress_module, "LINE_INTERVAL_S", 0.0)
+    code, out = verify(capsys, "--equation", "eq9", "eq9-fd", "--cases", "2")
+    lines = out.err.splitlines()
+    assert code == 0 and lines and all(line.startswith("verify:") for line in lines), lines
+    assert any(line.rstrip().endswith("eq9-fd]") for line in lines) and "\r" not in out.err
 
 
 def test_backends_select_the_entries_that_run_only_on_them(capsys):

@@ -1,7 +1,7 @@
 """The zoo keeps what ``tests/zoo_pins.json`` pinned (see ``tests/zoo_pins.py``): for every name its classes,
 input size, parameter count, ``state_dict`` layout, module paths and orthonormal-loss weights; for representative
 models of every family and variant the forward computation for given weights and the initialization each
-parameter gets, which follows the reference implementation's order (initialize the baseline, then swap in BSConv);
+parameter gets, which follows the official implementation's order (initialize the baseline, then swap in BSConv);
 and the parameter table ``blueprint models`` prints (``blueprint.models.parameters``) matches the builds.
 """
 

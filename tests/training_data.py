@@ -55,16 +55,22 @@ def write_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 4, s
     return root
 
 
-def cifar_args(data_dir, out, *extra) -> tuple:
-    """``blueprint train`` arguments for a one-epoch run of the tiny CIFAR CNN on ``data_dir``, into ``out``."""
-    args = ("--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1", "--batch-size", "16")
+def cifar_args(data_dir, out, *extra, model: str = "cifar_tiny_cnn", epochs: int = 1) -> tuple:
+    """``blueprint train`` arguments for a run of ``epochs`` (batches of 16, one thread) of a tiny CIFAR CNN on
+    ``data_dir``, into ``out``."""
+    args = ("--data-dir", str(data_dir), "--model", model, "--epochs", str(epochs), "--batch-size", "16")
     return ("train", "--dataset", "cifar10", *args, "--threads", "1", "--output-dir", str(out), *extra)
 
 
-def folder_args(dataset: str, data_dir, out, *extra) -> tuple:
-    """``blueprint train`` arguments for a one-epoch run of the tiny CNN on an image folder (8 x 8 crops, batches
-    of 4, no loader processes), into ``out``."""
-    args = ("--data-dir", str(data_dir), "--model", "cifar_tiny_cnn", "--epochs", "1", "--batch-size", "4")
+def digits_args(out, *extra, model: str = "digits_cnn", epochs: int = 1) -> tuple:
+    """``blueprint train`` arguments for a run of ``epochs`` of ``model`` on the digits, into ``out``."""
+    return ("train", "--dataset", "digits", "--model", model, "--epochs", str(epochs), "--output-dir", str(out), *extra)
+
+
+def folder_args(dataset: str, data_dir, out, *extra, model: str = "cifar_tiny_cnn") -> tuple:
+    """``blueprint train`` arguments for a one-epoch run of a tiny CNN on an image folder (8 x 8 crops, batches
+    of 4, no loader processes unless ``extra`` asks for some), into ``out``."""
+    args = ("--data-dir", str(data_dir), "--model", model, "--epochs", "1", "--batch-size", "4")
     sizes = ("--resize", "8", "--crop", "8", "--workers", "0")
     return ("train", "--dataset", dataset, *args, *sizes, "--output-dir", str(out), *extra)
 

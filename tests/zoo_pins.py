@@ -9,7 +9,7 @@ the zoo's code (a family, a transform, the converter) that changes a model fails
   tensor of the ``state_dict`` holds values drawn from its own key (``given_weights``): the forward computation;
 - ``init``: for the same models, created after ``torch.manual_seed(0)``, the mean and standard deviation of
   every parameter: which initialization each tensor got (Kaiming, Xavier, PyTorch's default, zero, one), and so
-  the order the reference implementation initializes in (baseline first, BSConv modules afterwards).
+  the order the official implementation initializes in (baseline first, BSConv modules afterwards).
 
 Regenerate (only when a model is meant to change): ``.venv/bin/python tests/zoo_pins.py``.
 """

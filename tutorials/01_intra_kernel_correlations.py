@@ -32,9 +32,9 @@ import torch
 import reference
 from blueprint.course.kit import (
     FAST,
-    DigitsCNN,
     conv_kernels,
     digits,
+    digits_cnn,
     one_thread,
     save,
     train,
@@ -56,7 +56,7 @@ EPOCHS = 10 if FAST else 40
 
 # %%
 data = digits()
-model = DigitsCNN(width=32)
+model = digits_cnn()
 initial = conv_kernels(model)
 history = train(model, data, epochs=EPOCHS)
 trained = conv_kernels(model)
@@ -75,7 +75,7 @@ assert history[-1] > 0.95, "the small CNN should classify the digits well"
 # share, computed in section 3); every slice is drawn on one shared color scale.
 
 # %%
-layer = "stage2.2.0"
+layer = "features.4.conv"
 w = trained[layer]  # N,M,K,K
 n_filters, m_slices, k, _ = w.shape
 explained = reference.pc1_explained_variance(w)  # N
@@ -239,8 +239,8 @@ save(
 
 # %%
 stages = {
-    "stage 1 (8x8)": [n for n in trained if n.startswith("stage1")],
-    "stage 2 (4x4)": [n for n in trained if n.startswith("stage2")],
+    "stage 1 (8x8)": ["features.1.conv"],
+    "stage 2 (4x4)": ["features.3.conv", "features.4.conv"],
 }
 fig = figure(7.0)
 axes = fig.subplots(2, 1, sharex=True)

@@ -31,9 +31,9 @@ import torch
 import reference
 from blueprint.course.kit import (
     FAST,
-    DigitsCNN,
     conv_kernels,
     digits,
+    digits_cnn,
     one_thread,
     save,
     train,
@@ -151,14 +151,14 @@ print("each fit is exact on its own structure and not on the other")
 
 # %%
 data = digits()
-model = DigitsCNN(width=32)
+model = digits_cnn()
 initial = conv_kernels(model)
 accuracy = train(model, data, epochs=EPOCHS)[-1]
 trained = conv_kernels(model)
 print(f"test accuracy {accuracy:.3f} after {EPOCHS} epochs\n")
 rows = []
 print(
-    f"{'layer':12s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | "
+    f"{'layer':15s} {'N x M':^9s} | {'BSConv-U fit':>13s} {'params':>6s} | "
     f"{'DSC fit':>8s} {'params':>6s} | at init: BSConv-U, DSC"
 )
 for name, kernel in trained.items():
@@ -170,7 +170,7 @@ for name, kernel in trained.items():
     )
     rows.append((name, intra, cross, intra0, cross0))
     print(
-        f"{name:12s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} "
+        f"{name:15s} {n:>3d} x {m:<3d} | {100 * intra:12.1f}% {n * k * k + n * m:>6d} "
         f"| {100 * cross:7.1f}% "
         f"{m * k * k + n * m:>6d} | {100 * intra0:.1f}%, {100 * cross0:.1f}%"
     )
@@ -201,7 +201,7 @@ for name, kernel in trained.items():
 # (the 8 filters with the largest PC1 share, lesson 1, and the 8 input channels with the largest weights).
 
 # %%
-layer = "stage2.2.0"
+layer = "features.4.conv"
 kernel = trained[layer]
 filters = np.argsort(reference.pc1_explained_variance(kernel))[::-1][:8]
 channels = np.argsort(np.sqrt(np.sum(kernel**2, axis=(0, 2, 3))))[::-1][:8]

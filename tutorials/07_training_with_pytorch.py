@@ -65,7 +65,7 @@ CPU = torch.device("cpu")
 #
 # `digits_cnn` is a small VGG-style network: two stages of two 3x3 convolutions (8x8, then 4x4 pixels) with
 # BatchNorm and ReLU, global average pooling and a classifier. Its twins replace every 3x3 convolution with
-# BSConv-U, or with BSConv-S at $p = 1/4$, exactly as the paper's reference implementation replaces layers.
+# BSConv-U, or with BSConv-S at $p = 1/4$, exactly as the paper's official implementation replaces layers.
 
 # %%
 names = {

@@ -38,16 +38,12 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.set_ylabel("filters of the stage (%)")
     ax.set_title(f"{title}:\nintra-kernel correlation per filter (cf. Fig. 3)")
     ax.legend(title=f"stages by {result.stage_by}")
-    fig.text(
-        0.01,
-        -0.01,
+    return _saved_with_caption(
+        fig,
+        path,
         "Each filter's M depth slices (K x K) are PCA samples (centered); 100% means\nthey lie on a line "
         "through their mean slice. Eq. (2) implies 100%, not the converse.",
-        ha="left",
-        va="top",
     )
-    plotting.save(fig, path)
-    return fig
 
 
 def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", max_slices: int = 32) -> Figure:
@@ -87,13 +83,16 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
         f"(cf. Fig. 2; 0-based n and m). PC1 explains {100 * ev:.0f}% of the slices' variance;\n"
         f"rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
     )
-    fig.text(
-        0.01,
-        -0.01,
+    return _saved_with_caption(
+        fig,
+        path,
         "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like\nscaled or inverted "
         "copies of it.",
-        ha="left",
-        va="top",
     )
+
+
+def _saved_with_caption(fig: Figure, path, caption: str) -> Figure:
+    """``fig`` with ``caption`` under its lower left corner, written to ``path`` (``blueprint.plotting.save``)."""
+    fig.text(0.01, -0.01, caption, ha="left", va="top")
     plotting.save(fig, path)
     return fig

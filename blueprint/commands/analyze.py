@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from blueprint.commands import add_num_classes
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -21,12 +23,7 @@ def register(subparsers) -> None:
         help="zoo architecture to load the weights of MODEL into (stages by resolution; "
         "default: the one a `blueprint train` checkpoint names)",
     )
-    p.add_argument(
-        "--num-classes",
-        type=int,
-        default=None,
-        help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)",
-    )
+    add_num_classes(p)
     p.add_argument(
         "--input-size",
         type=int,

@@ -8,6 +8,7 @@ fast.
 
 from __future__ import annotations
 
+from blueprint.commands import add_num_classes
 from blueprint.paths import writable_file
 
 
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
     p.add_argument("--fuse", action="store_true", help="fuse the model first (blueprint.fuse), printing what it did")
-    p.add_argument("--num-classes", type=int, help="classes of a zoo model (default: the zoo's for the name)")
+    add_num_classes(p)
     p.add_argument(
         "--no-normalization",
         dest="normalization",

@@ -7,6 +7,8 @@ takes no time; another ``--num-classes`` builds each listed model on PyTorch's `
 
 from __future__ import annotations
 
+from blueprint.commands import add_num_classes
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -16,12 +18,7 @@ def register(subparsers) -> None:
         "'cifar_resnet*' or '*bsconvu') with their parameter counts.",
     )
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'cifar_wrn40_*' (default: all)")
-    p.add_argument(
-        "--num-classes",
-        type=int,
-        default=None,
-        help="classes of the classifier (default: 10 for cifar_* and digits_* names, else 1000)",
-    )
+    add_num_classes(p)
     p.add_argument("--names-only", action="store_true", help="print only the names, without counting parameters")
     p.set_defaults(func=run)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from blueprint.commands import add_num_classes
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -23,12 +25,7 @@ def register(subparsers) -> None:
         metavar=("C", "H", "W"),
         help="input size (default: a checkpoint's, else 3 32 32 for cifar_* models, else 3 224 224)",
     )
-    p.add_argument(
-        "--num-classes",
-        type=int,
-        default=None,
-        help="classes of the zoo model (default: 10 for cifar_* and digits_* names, else 1000)",
-    )
+    add_num_classes(p)
     p.add_argument(
         "--include-norm-act",
         action="store_true",

@@ -1,6 +1,6 @@
 """Building blocks shared by the model zoo: conv-BN-activation, the squeeze-excite unit, the classifier.
 
-The blocks follow the paper's public reference implementation (zeiss-microscopy/BSConv) so that
+The blocks follow the paper's official implementation (zeiss-microscopy/BSConv) so that
 parameter counts and ``state_dict`` keys agree with it: a ``ConvBlock`` has the children ``conv``,
 ``bn``, ``activation``; a ``Classifier`` is a 1x1 convolution with bias named ``conv``. Every model here
 is a baseline of regular (and depthwise) convolutions; its BSConv variants are made from it afterwards by
@@ -24,7 +24,7 @@ __all__ = [
     "make_activation",
     "ModelConfig",
     "num_params",
-    "reference_init",
+    "official_init",
     "scaled",
 ]
 
@@ -48,7 +48,7 @@ def make_activation(name: str | None) -> nn.Module | None:
 
 
 def fraction_text(value: float) -> str:
-    """The reference's fraction notation of a width or subspace ratio: 3/4 -> ``"3d4"``, 0.35 -> ``"7d20"``,
+    """The official code's fraction notation of a width or subspace ratio: 3/4 -> ``"3d4"``, 0.35 -> ``"7d20"``,
     1.0 -> ``"1"``: the XdY with the smallest Y whose ``float(X) / float(Y)`` is ``value`` (Y up to 100)."""
     exact = Fraction(value).limit_denominator(100)
     x, y = exact.numerator, exact.denominator
@@ -98,7 +98,7 @@ class SEUnit(nn.Module):
     """Squeeze-and-excitation: x * excite(conv2(squeeze(conv1(avgpool(x))))), 1x1 convolutions with bias.
 
     Children: pool, conv1 (squeeze_channels, channels), activation1, conv2 (channels, squeeze_channels),
-    activation2 -- the reference's names. MobileNetV3 uses squeeze_channels = channels // 4, relu, hsigmoid.
+    activation2 -- the official code's names. MobileNetV3 uses squeeze_channels = channels // 4, relu, hsigmoid.
     """
 
     def __init__(self, channels: int, squeeze_channels: int, squeeze_activation="relu", excite_activation="hsigmoid"):
@@ -128,7 +128,7 @@ class InvertedResidual(nn.Module):
 
 
 class Classifier(nn.Module):
-    """The reference's head: a 1x1 convolution with bias on pooled features, flattened. Child: conv."""
+    """The official implementation's head: a 1x1 convolution with bias on pooled features, flattened. Child: conv."""
 
     def __init__(self, in_channels: int, num_classes: int):
         super().__init__()
@@ -163,8 +163,8 @@ class ModelConfig:
         return self.model(self, num_classes)
 
 
-def reference_init(backbone: nn.Module, classifier: Classifier) -> None:
-    """The reference's initialization: Kaiming-uniform backbone convolutions with zero bias, Xavier-normal head.
+def official_init(backbone: nn.Module, classifier: Classifier) -> None:
+    """The official code's initialization: Kaiming-uniform backbone convolutions with zero bias, Xavier-normal head.
 
     It initializes the baseline; the BSConv modules a variant swaps in afterwards keep PyTorch's default.
     """
@@ -177,7 +177,7 @@ def reference_init(backbone: nn.Module, classifier: Classifier) -> None:
 
 
 def scaled(channels: int, width: float) -> int:
-    """``int(channels * width)``: the reference's width-multiplier rounding (towards zero)."""
+    """``int(channels * width)``: the official implementation's width-multiplier rounding (towards zero)."""
     return int(channels * width)
 
 

@@ -6,9 +6,9 @@ a 3x3/2 max-pool; four dense blocks of 6, 12, 24, 16 layers with growth rate 32,
 (4 x 32 channels)-BN-ReLU-3x3 conv (32 channels) whose output is concatenated to its input; between blocks a
 transition BN-ReLU-1x1 conv halving the channels and a 2x2 average pool; a final BN and ReLU, global average
 pooling and a linear classifier (here a 1x1 convolution with bias, the same parameters). No dropout. Difference
-from torchvision: the weights start from the zoo's ``reference_init`` instead of He-normal (fan-in).
+from torchvision: the weights start from the zoo's ``official_init`` instead of He-normal (fan-in).
 
-BSConv-U (Sec. 5.3): as the reference implementation's drop-in replacer, ``ToBSConvU`` (``convert``) turns every
+BSConv-U (Sec. 5.3): as the official implementation's drop-in replacer, ``ToBSConvU`` (``convert``) turns every
 3x3 convolution into ``BSConvU`` (no inner BN); the 7x7 stem convolution and the 1x1 convolutions stay.
 Each 3x3 layer then has 128 * 32 + 32 * 9 instead of 128 * 32 * 9 weights.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, official_init
 from blueprint.models.variants import ToBSConvU
 
 
@@ -78,7 +78,7 @@ class DenseNet(BackboneClassifier):
         self.backbone.add_module("final_relu", nn.ReLU(inplace=True))
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

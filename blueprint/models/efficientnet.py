@@ -7,13 +7,13 @@ swish), seven stages of MBConv units (below), a 1x1 conv to 1280 channels (BN, s
 dropout 0.2 and a linear classifier (here a 1x1 convolution with bias, the same parameters). Residual branches
 are dropped per sample with probability 0.2 * i / 16 in unit i = 0..15 (stochastic depth).
 BatchNorm uses PyTorch's defaults (eps 1e-5, momentum 0.1), and the weights start from the zoo's
-``reference_init`` (Kaiming-uniform convolutions, Xavier-normal classifier), not torchvision's initialization.
+``official_init`` (Kaiming-uniform convolutions, Xavier-normal classifier), not torchvision's initialization.
 
 MBConv (also the unit of MnasNet, see ``mnasnet``): [expand 1x1 + BN + act] -> depthwise KxK + BN + act ->
 [squeeze-excite] -> project 1x1 + BN (linear), with an identity skip when stride 1 and in == out.
 
 BSConv-S (Sec. 4.2), ``MarkProjections``: a linear bottleneck is a BSConv-S block shifted by one step, exactly
-as for MobileNetV2/V3 in the reference implementation: the projection of one unit is W^B, the next unit's
+as for MobileNetV2/V3 in the official implementation: the projection of one unit is W^B, the next unit's
 expansion W^A and its depthwise convolution holds the blueprints. The architecture (and so the parameter count
 and FLOPs, Table 4's caption) is unchanged; every unit's projection, the first unit's included, is marked for
 the orthonormal loss of Eq. (9). The p = 1/6 of the name is M'/M = out/mid of an expansion-6 unit.
@@ -34,7 +34,7 @@ from blueprint.models.common import (
     ModelConfig,
     SEUnit,
     depthwise_block,
-    reference_init,
+    official_init,
 )
 from blueprint.models.variants import MarkProjections
 
@@ -139,7 +139,7 @@ class MBConvNet(BackboneClassifier):
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.backbone.add_module("dropout", nn.Dropout(config.dropout))
         self.classifier = Classifier(config.final_channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

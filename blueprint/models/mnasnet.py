@@ -6,7 +6,7 @@ throughout): a 3x3/2 conv (32 channels, BN, ReLU), a depthwise separable unit (d
 pointwise to 16 + BN, linear), six stages of MBConv units (the rows below), a 1x1 conv to 1280 channels (BN,
 ReLU), global average pooling, dropout 0.2 and a linear classifier (here a 1x1 convolution with bias).
 Differences from torchvision: BatchNorm keeps PyTorch's defaults (torchvision uses momentum 0.0003), and the
-weights start from the zoo's ``reference_init``.
+weights start from the zoo's ``official_init``.
 
 The depthwise separable unit is the MBConv unit with expansion ratio 1, which is how it is built here.
 

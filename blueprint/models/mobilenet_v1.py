@@ -1,4 +1,4 @@
-"""MobileNetV1 and its BSConv-U variant (Sec. 4.1), as in the paper's reference implementation.
+"""MobileNetV1 and its BSConv-U variant (Sec. 4.1), as in the paper's official implementation.
 
 Registered names: ``[cifar_]mobilenetv1_w{1,3d4,1d2,1d4}[_bsconvu]``. The ``cifar_`` models drop the
 first two stride-2 steps (init conv and stage 2 at stride 1: a 32x32 input ends at 4x4, Sec. 5.1).
@@ -6,7 +6,7 @@ first two stride-2 steps (init conv and stage 2 at stride 1: a 32x32 input ends 
 BSConv-U (Sec. 4.1), ``ToBSConvU(reverse_dsc=True)`` with the init conv excluded: every depthwise separable
 unit (depthwise 3x3, BN, ReLU, pointwise, BN, ReLU) becomes ``BSConvU`` (pointwise, then depthwise), BN, ReLU
 (``DSCUnit.to_bsconv_u``): the order of the two steps is reversed, and no BN or activation sits between them so
-that the weights w_{n,m} may act with either sign. The 3x3 init conv stays regular, as in the reference.
+that the weights w_{n,m} may act with either sign. The 3x3 init conv stays regular, as in the official implementation.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from blueprint.models.common import (
     ModelConfig,
     depthwise_block,
     fraction_text,
-    reference_init,
+    official_init,
     scaled,
 )
 from blueprint.models.variants import ToBSConvU
@@ -93,7 +93,7 @@ class MobileNetV1(BackboneClassifier):
             self.backbone.add_module(f"stage{stage_id + 1}", stage)
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""MobileNetV2 and its BSConv-S variant (Sec. 4.2), as in the paper's reference implementation.
+"""MobileNetV2 and its BSConv-S variant (Sec. 4.2), as in the paper's official implementation.
 
 Registered names: ``[cifar_]mobilenetv2_w{1,3d4,1d2,1d4}[_bsconvs_p1d6]``. The ``cifar_`` models run the
 init conv and stage 2 at stride 1 (a 32x32 input ends at 4x4, Sec. 5.1).
@@ -8,7 +8,7 @@ BSConv-S block shifted by one step: the projection ``conv3`` of one unit is W^B,
 W^A and its depthwise convolution holds the blueprints. The architecture therefore stays exactly the same
 (the same parameter count as the baseline, Table 3's note); what changes is that every projection is
 marked for the orthonormal loss of Eq. (9) -- W^B of shape (out, mid), M' = out rows over M = mid
-inputs. The reference marks every unit's projection, the first unit's included, and so does this file.
+inputs. The official implementation marks every unit's projection, the first unit's included, and so does this file.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from blueprint.models.common import (
     SEUnit,
     depthwise_block,
     fraction_text,
-    reference_init,
+    official_init,
     scaled,
 )
 from blueprint.models.variants import MarkProjections
@@ -122,7 +122,7 @@ class MobileNetV2(BackboneClassifier):
         self.backbone.add_module("final_conv", ConvBlock(channels, final_channels, 1, activation="relu6"))
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(final_channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""MobileNetV3-small/large and their BSConv-S variants (Sec. 4.2), as in the paper's reference implementation.
+"""MobileNetV3-small/large and their BSConv-S variants (Sec. 4.2), as in the paper's official implementation.
 
-Registered names: ``[cifar_]mobilenetv3_{small,large}_w{1,3d4,1d2,7d20}[_bsconvs_p1d6]``. The reference
+Registered names: ``[cifar_]mobilenetv3_{small,large}_w{1,3d4,1d2,7d20}[_bsconvs_p1d6]``. The official implementation
 uses a light head: one 1x1 conv (576 or 960 channels, hard-swish) then pooling and the classifier, with
 no extra 1024/1280-channel layer and no dropout. The ``cifar_`` models run the init conv at stride 1
 and, for -large, stage 2 too. BSConv-S (``MarkProjections``) keeps the architecture and marks every
@@ -20,7 +20,7 @@ from blueprint.models.common import (
     ModelConfig,
     SEUnit,
     fraction_text,
-    reference_init,
+    official_init,
     scaled,
 )
 from blueprint.models.mobilenet_v2 import Stage, bottleneck_stages
@@ -82,7 +82,7 @@ class MobileNetV3(BackboneClassifier):
             self.backbone.add_module("final_se", SEUnit(final_channels, final_channels // 4))
         self.backbone.add_module("final_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(final_channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 ``create(name)`` is ``transform(config.build(num_classes))``: the family's config builds and initializes the
 baseline, then the transform (one of ``blueprint.models.variants``, or None for the baseline itself) makes the
-variant, the order of the paper's reference implementation. ``register(config, transform)`` adds an entry under
+variant, the order of the paper's official implementation. ``register(config, transform)`` adds an entry under
 the name the two make, ``config.name + transform.suffix``. Any config and transform that have these members can
 be registered the same way:
 
-- a config: a frozen dataclass with ``name`` and ``build(num_classes) -> nn.Module``;
+- a config: a frozen dataclass with ``name`` and ``build(num_classes) -> nn.Module``, and where the name's
+  defaults (below) do not fit, ``input_size`` (C, H, W) and ``num_classes`` (its default class count);
 - a transform: a callable ``model -> model`` with a ``suffix`` (or pass ``name=`` to ``register``).
 """
 
@@ -53,8 +54,9 @@ def register(
     """Register ``transform(config.build(num_classes))``; returns its name.
 
     The name is ``name`` if given, else ``config.name`` followed by ``transform.suffix``. ``input_size`` (C, H, W)
-    and ``num_classes`` default to CIFAR's 3x32x32 and 10 for ``cifar_*`` names, ImageNet's 3x224x224 and 1000
-    for the rest (see ``input_size`` and ``default_num_classes``).
+    and ``num_classes`` default to the config's own where it has them, else to CIFAR's 3x32x32 and 10 for
+    ``cifar_*`` names and ImageNet's 3x224x224 and 1000 for the rest (see ``input_size`` and
+    ``default_num_classes``).
     """
     if not callable(getattr(config, "build", None)):
         raise TypeError(f"config: expected a model config with a build(num_classes) method, got {config!r}")
@@ -70,6 +72,8 @@ def register(
         name = config.name + suffix
     if name in _REGISTRY:
         raise ValueError(f"name: model name {name!r} is registered twice")
+    input_size = getattr(config, "input_size", None) if input_size is None else input_size
+    num_classes = getattr(config, "num_classes", None) if num_classes is None else num_classes
     if num_classes is None:
         num_classes = 10 if name.startswith("cifar_") else 1000
     if not isinstance(num_classes, int) or num_classes < 1:

@@ -1,6 +1,6 @@
 """ResNets, pre-activation ResNets and WideResNets with BSConv-U/-S drop-in convolutions (Sec. 5.1-5.2).
 
-As in the paper's reference implementation, one builder serves the whole family:
+As in the paper's official implementation, one builder serves the whole family:
 
 - ``resnet{10,18,26,34,68,102}``: ImageNet geometry -- 7x7/2 conv + 3x3/2 max-pool, four stages of basic
   units with 64, 128, 256, 512 channels; ``preresnet...`` the same with pre-activation units.
@@ -10,7 +10,7 @@ As in the paper's reference implementation, one builder serves the whole family:
   channels (the 16-channel init conv is not widened).
 
 Every model has a BatchNorm on the input ("data BN"), 1x1 projection shortcuts where the shape changes, and
-a 1x1-conv classifier. Each is registered with the reference's variants (``variants``): ``_bsconvu`` converts
+a 1x1-conv classifier. Each is registered with the official code's variants (``variants``): ``_bsconvu`` converts
 each 3x3 convolution to BSConv-U (no inner BN), ``_bsconvs_p1d4`` and ``_bsconvs_p1d8`` to BSConv-S with
 p = 1/4, 1/8 (with inner BN); the 7x7 init conv and the 1x1 projections stay regular (``convert``'s rule).
 BSConv-S layers carry the orthonormal loss through ``BSConvS.orthonormal_weights()``.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init, scaled
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, official_init, scaled
 from blueprint.models.variants import ToBSConvS, ToBSConvU
 
 IMAGENET_UNITS = {
@@ -35,9 +35,9 @@ IMAGENET_UNITS = {
 }
 CIFAR_RESNET_DEPTHS = (20, 56, 110, 302, 602)  # (depth - 2) / 6 units per stage
 WRN_DEPTHS = (16, 28, 40)  # (depth - 4) / 6 units per stage
-# The reference parses any width k; these are the ones it names (README and model provider) plus k = 3 of Table 2.
+# The official code parses any width k; these are the ones it names (README and model provider) plus k = 3 of Table 2.
 WRN_WIDTHS = (1, 2, 3, 4, 6, 8, 10, 12)
-# The BSConv variants the reference names: U, and S with p = 1/4 and 1/8.
+# The BSConv variants the official implementation names: U, and S with p = 1/4 and 1/8.
 VARIANTS = (None, ToBSConvU(), ToBSConvS(1 / 4), ToBSConvS(1 / 8))
 
 
@@ -133,7 +133,7 @@ class ResNet(BackboneClassifier):
             self.backbone.add_module("final_activation", PostActivation(channels))
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The zoo's BSConv variants: transforms of a built and initialized baseline (Sec. 3.3, 4.1, 4.2).
 
-The paper's reference implementation builds a baseline, initializes it, then runs a replacer over it, and
+The paper's official implementation builds a baseline, initializes it, then runs a replacer over it, and
 ``create`` does the same: ``transform(config.build(num_classes))``. Each transform is a frozen dataclass that
 calls the library's own operations and names itself by the ``suffix`` it adds to the baseline's name:
 
@@ -43,7 +43,7 @@ class ToBSConvU:
 @dataclass(frozen=True)
 class ToBSConvS:
     """BSConv-S (Sec. 3.3.2): ``convert(model, to="bsconv_s", p=p)``, M' = min(M, max(4, ceil(p M))), with a
-    BatchNorm after each pointwise step unless ``with_bn`` is False (the reference's ``BSConvS_Replacer``)."""
+    BatchNorm after each pointwise step unless ``with_bn`` is False (the official code's ``BSConvS_Replacer``)."""
 
     p: float
     with_bn: bool = True
@@ -62,7 +62,7 @@ class ToBSConvS:
 @dataclass(frozen=True)
 class MarkProjections:
     """BSConv-S for MobileNetV2/V3-style networks (Sec. 4.2): the architecture stays; the projection of every
-    ``InvertedResidual`` (the first unit's included, as in the reference) is marked as a W^B for Eq. (9).
+    ``InvertedResidual`` (the first unit's included, as in the official implementation) is marked as a W^B for Eq. (9).
 
     The suffix's p = 1/6 is M'/M = out/mid of an expansion-6 unit, a name, not a parameter of the transform.
     """

@@ -6,7 +6,7 @@ at 1000 classes): thirteen 3x3 convolutions with bias, each followed by BN and R
 adaptive average pool to 7x7 (so inputs of any size from 32x32 up work) and the classifier
 25088 -> 4096 -> 4096 -> num_classes with ReLU and dropout 0.5.
 
-BSConv-U (Sec. 5.3, "we replace regular convolution layers in standard networks such as VGG"): as the reference
+BSConv-U (Sec. 5.3, "we replace regular convolution layers in standard networks such as VGG"): as the official
 implementation's drop-in replacer, ``ToBSConvU`` (``convert``) turns every 3x3 convolution of the initialized
 baseline into ``BSConvU`` (pointwise, then depthwise with the bias, no inner BN), the first one on the RGB input
 included. The fully connected classifier is unchanged,

@@ -13,7 +13,7 @@ convolutions (DSC: depthwise 3x3, then pointwise, no BN or activation between th
 - middle flow: eight blocks of three separable units at 728 channels with identity shortcuts;
 - exit flow: a block 728->(728, 1024) with max-pool and 1x1/2 shortcut, then separable 1536 and 2048 units
   each with BN + ReLU, global average pooling and a linear classifier (here a 1x1 convolution with bias).
-A separable unit is [ReLU] -> separable conv -> BN. The weights start from the zoo's ``reference_init``.
+A separable unit is [ReLU] -> separable conv -> BN. The weights start from the zoo's ``official_init``.
 
 BSConv-U (Sec. 4.1 applied to Table 4's Xception), ``ToBSConvU(reverse_dsc=True)``: as for MobileNetV1, every
 DSC becomes BSConv-U, the same two factors in reversed order (pointwise, then depthwise) without BN or
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from blueprint.layers import DSConv
-from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, reference_init
+from blueprint.models.common import BackboneClassifier, Classifier, ConvBlock, ModelConfig, official_init
 from blueprint.models.variants import ToBSConvU
 
 
@@ -111,7 +111,7 @@ class Xception(BackboneClassifier):
             channels = width
         self.backbone.add_module("global_pool", nn.AdaptiveAvgPool2d(1))
         self.classifier = Classifier(channels, num_classes)
-        reference_init(self.backbone, self.classifier)
+        official_init(self.backbone, self.classifier)
 
 
 @dataclass(frozen=True)

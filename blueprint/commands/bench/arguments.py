@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 BENCH_ENV = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"
 
 
@@ -57,6 +59,19 @@ def positive_ints(text: str, flag: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise ValueError(f"{flag}: expected comma-separated ints >= 1, got {text!r}")
     return values
+
+
+def earlier_runs(args) -> list[str]:
+    """``--from-json``'s comma-separated files, each one that exists, and ``--png`` writable; checked before anything
+    is read or drawn."""
+    from blueprint.paths import writable_file
+
+    paths = [p for p in args.from_json.split(",") if p]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--from-json: no file {path!r}")
+    writable_file(args.png, "--png")
+    return paths
 
 
 def size_pair(text: str) -> tuple[int, int]:

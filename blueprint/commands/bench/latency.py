@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from blueprint.commands.bench.arguments import (
     BENCH_ENV,
+    earlier_runs,
     known_models,
     names,
     pairs,
@@ -66,11 +66,7 @@ def run(args) -> int:
 
 def report(args) -> int:
     """--from-json: the table and the figure of earlier runs (split by pairs), nothing measured."""
-    paths = [p for p in args.from_json.split(",") if p]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--from-json: no file {path!r}")
-    writable_file(args.png, "--png")
+    paths = earlier_runs(args)
     from blueprint.benchmarks import latency as bench
 
     _report(bench.read_json(paths), args.png)

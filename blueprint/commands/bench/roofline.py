@@ -3,17 +3,11 @@
 
 from __future__ import annotations
 
-import os
-
-from blueprint.paths import writable_file
+from blueprint.commands.bench.arguments import earlier_runs
 
 
 def run(args) -> int:
-    paths = [p for p in args.from_json.split(",") if p]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--from-json: no file {path!r}")
-    writable_file(args.png, "--png")
+    paths = earlier_runs(args)
     from blueprint.benchmarks import roofline
 
     points, peak, bandwidth = roofline.read(paths)

@@ -1,4 +1,4 @@
-"""The zoo's MobileNets, ResNets, pre-activation ResNets and WideResNets against the paper and its reference
+"""The zoo's MobileNets, ResNets, pre-activation ResNets and WideResNets against the paper and its official
 implementation (zeiss-microscopy/BSConv): names, parameter counts, state_dict keys, FLOPs, BSConv-S marking.
 
 Every registered name of these families is built and run once (tiny inputs: 8x8 for ``cifar_*``,
@@ -31,8 +31,8 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def reference_names() -> set[str]:
-    """The names the reference documents (bsconv/pytorch/README.md, model provider), plus cifar_wrn*_3 (Table 2)."""
+def official_names() -> set[str]:
+    """The names the official code documents (bsconv/pytorch/README.md, model provider), plus cifar_wrn*_3 (Table 2)."""
     names = set()
     for prefix in ("", "cifar_"):
         for w in ("1", "3d4", "1d2", "1d4"):
@@ -49,11 +49,11 @@ def reference_names() -> set[str]:
     return names
 
 
-def test_registered_names_are_the_reference_implementations_names():
-    assert set(NAMES) == reference_names()
+def test_registered_names_are_the_official_implementations_names():
+    assert set(NAMES) == official_names()
 
 
-# --- Parameter counts derived by hand from the reference's model code (bsconv/pytorch/resnet.py, mobilenet.py,
+# --- Parameter counts derived by hand from the official code's model code (bsconv/pytorch/resnet.py, mobilenet.py,
 # --- modules.py, replacers.py): BN has 2 parameters per channel; every model starts with a BN on the 3 input
 # --- channels ("data BN") and ends with a 1x1-conv classifier with bias.
 
@@ -70,7 +70,7 @@ def bsconv_u(m, n, k):  # Eq. (6)-(7): pointwise N x M, depthwise N x K x K, no 
     return m * n + n * k * k
 
 
-def bsconv_s(p):  # Eq. (12)-(14) with the reference's M' = min(M, max(4, ceil(p M))) and BN after each pointwise
+def bsconv_s(p):  # Eq. (12)-(14) with the official code's M' = min(M, max(4, ceil(p M))) and BN after each pointwise
     def count(m, n, k):
         m_sub = min(m, max(4, math.ceil(p * m)))
         return m * m_sub + bn(m_sub) + m_sub * n + bn(n) + n * k * k
@@ -147,7 +147,7 @@ HAND_DERIVED = [
     *[(f"mobilenetv1_w{w}", 1000, mobilenet_v1_count(v, False)) for w, v in (("1", 1.0), ("1d4", 0.25))],
     ("cifar_mobilenetv1_w3d4_bsconvu", 10, mobilenet_v1_count(0.75, True, 10)),
     ("cifar_mobilenetv1_w1d2_bsconvu", 10, mobilenet_v1_count(0.5, True, 10)),
-    # torchvision's MobileNetV2 (3,504,872) plus the reference's 32->32 expansion conv + BN in the first unit
+    # torchvision's MobileNetV2 (3,504,872) plus the official code's 32->32 expansion conv + BN in the first unit
     # (torchvision omits it for expansion 1) and the data BN: 3,504,872 + 1,024 + 64 + 6.
     ("mobilenetv2_w1", 1000, 3_505_966),
 ]
@@ -218,8 +218,8 @@ def test_bsconv_s_resnets_regularize_every_subspace_projection_and_others_none()
     assert regularized_weights(create("cifar_resnet20_bsconvu", num_classes=10)) == []
 
 
-def test_state_dict_keys_follow_the_reference_implementation():
-    """Keys under ``backbone.`` as the reference's modules name them (the classifier is ``classifier.conv``)."""
+def test_state_dict_keys_follow_the_official_implementation():
+    """Keys under ``backbone.`` as the official code's modules name them (the classifier is ``classifier.conv``)."""
     keys = {
         "cifar_resnet20_bsconvu": [
             "data_bn.weight",
@@ -313,7 +313,7 @@ def test_cifar_mobilenets_end_on_a_4x4_map_for_32x32_inputs(name):
     assert seen == [(4, 4)]
 
 
-def test_variants_replace_exactly_what_the_reference_replacer_replaces():
+def test_variants_replace_exactly_what_the_official_replacer_replaces():
     """groups 1 and a 3x3 or 5x5 kernel become BSConv; 1x1, 7x7 and depthwise convolutions stay regular."""
 
     def convs():

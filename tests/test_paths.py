@@ -1,5 +1,6 @@
-"""Items 1, 3 and 4 of "A practitioner's week": a full disk costs no file and says so in one line; an interrupted
-first epoch does not advise a resume that cannot work."""
+"""``blueprint.paths``: every file is written to a temporary name and renamed, so a full disk during training,
+export or analyze costs no file (the previous one stays) and is told in one line, its errno found along the
+exception chain; and an interrupted first epoch, which wrote no checkpoint, advises a new run, not a resume."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 import blueprint.paths as paths
 from blueprint.cli import main
 from blueprint.training import load_checkpoint
+from tests.cli_errors import error_line
+from tests.training_data import digits_args
 
 
 @pytest.fixture
@@ -28,27 +31,8 @@ def full_disk(monkeypatch):
     return fill
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0], err
-    return err[0]
-
-
 def digits(out, epochs, *extra) -> int:
-    return main(
-        [
-            "train",
-            "--model",
-            "digits_cnn",
-            "--dataset",
-            "digits",
-            "--epochs",
-            str(epochs),
-            "--output-dir",
-            str(out),
-            *extra,
-        ]
-    )
+    return main(list(digits_args(out, *extra, epochs=epochs)))
 
 
 def test_errno_is_found_along_the_exception_chain():
@@ -68,7 +52,7 @@ def test_a_full_disk_during_training_is_one_line_and_keeps_the_last_checkpoint(t
     capsys.readouterr()
     full_disk()
     assert main(["train", "--resume", "--output-dir", str(tmp_path / "run"), "--epochs", "2"]) == 1
-    line = one_error_line(capsys)
+    line = error_line(capsys)
     assert line.startswith("blueprint train: error: cannot write ") and "(No space left on device)" in line
     assert "untouched" in line
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
@@ -83,7 +67,7 @@ def test_a_full_disk_during_export_keeps_the_previous_onnx_file(tmp_path, capsys
     capsys.readouterr()
     full_disk()
     assert main(["export", "digits_cnn", "--onnx", str(onnx)]) == 1
-    line = one_error_line(capsys)
+    line = error_line(capsys)
     assert f"cannot write {onnx} (No space left on device); the previous one is untouched" in line
     assert onnx.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
 
@@ -91,7 +75,7 @@ def test_a_full_disk_during_export_keeps_the_previous_onnx_file(tmp_path, capsys
 def test_a_full_disk_during_analyze_leaves_no_empty_figure(tmp_path, capsys, full_disk):
     full_disk()
     assert main(["analyze", "digits_cnn", "--output-dir", str(tmp_path)]) == 1
-    assert "(No space left on device); nothing was written" in one_error_line(capsys)
+    assert "(No space left on device); nothing was written" in error_line(capsys)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -103,5 +87,5 @@ def test_an_interrupted_first_epoch_advises_a_new_run_not_a_resume(tmp_path, cap
 
     monkeypatch.setattr(loop, "train_epoch", interrupted)
     assert digits(tmp_path / "run", 2) == 130
-    line = one_error_line(capsys)
+    line = error_line(capsys)
     assert "no epoch was saved" in line and "--resume" not in line and "run the same command again" in line
