@@ -15,10 +15,11 @@ packs the weights, zero in the padded places, so padded channels hold zeros thro
 - ``bsconv_u_kernel``: Eq. (6)-(7) fused. One task owns an image (or a band of its output rows); per output row it
   computes the pointwise output only for the input rows not yet held in a ring of (K - 1) D + 1 rows, then the
   depthwise step of the row (``_depthwise_3x3``, generated: per tile of 16 channels the nine taps in registers
-  and each output's nine products summed there; ``depthwise_any`` for other kernel sizes), plus bias (folded
-  BatchNorm), residual and activation, in place in the output row: the pointwise output V' never leaves the
-  cache (the ring is (K - 1) D + 2 rows of (W + 2 P) x 16 NB values). Same arithmetic as the unfused chain (the reference's
-  ``bsconv_u_forward``), each output a sum of the same products.
+  and each output's nine products summed there, bias (folded BatchNorm), residual and activation applied as
+  each pixel is stored; ``depthwise_any`` for other kernel sizes, then the residual and activation in place in
+  the output row): the pointwise output V' never leaves the cache (the ring is (K - 1) D + 2 rows of
+  (W + 2 P) x 16 NB values). Same arithmetic as the unfused chain (the reference's ``bsconv_u_forward``), each
+  output a sum of the same products.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
 """
 

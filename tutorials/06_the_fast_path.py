@@ -395,7 +395,7 @@ print(f"the ring of 3 rows gives the chain's output; {computed} rows of V', each
 
 # %% [markdown]
 # `accel` compiles this idea (`accel/tiles.py`): the new row of $V'$ comes from a register-blocked matrix
-# product (4 pixels x 16 channels held in vector registers over the loop on $M$), the depthwise step sums
+# product (8 pixels x 32 channels held in vector registers over the loop on $M$), the depthwise step sums
 # each output's nine products in registers, and bias, residual and ReLU are applied before the one store.
 # `blueprint.inference.InferenceEngine` runs whole fused networks on it. Here it is against the unfused
 # accel chain on this machine, one thread, float32, the same numbers in both layouts:
