@@ -9,6 +9,8 @@ at the model's entry and exit instead of per layer.
 - ``bsconv_u(x, layer, res, act)``: Eq. (6)-(7) in one pass (``accel.tiles.bsconv_u_kernel``): the pointwise
   output is computed a row at a time into a ring of (K - 1) D + 1 rows and consumed by the depthwise step
   while in cache; then + bias (a folded BatchNorm), + res (a residual), activation.
+- ``dsc(x, layer, res, act, mid_act)``: Sec. 4.1's DSC in one pass (``accel.tiles.dsc_kernel``): a row of the
+  depthwise output at a time, its activation, and at once its pointwise product.
 - ``pointwise(x, layer, res, act)``: y = act(W x + b + res) with a stride (a projection shortcut).
 
 ``pack_bsconv_u`` / ``pack_pointwise`` check and pack the weights once (``reference.checks``' rules), and
@@ -22,7 +24,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from accel.tiles import TILE, bsconv_u_kernel, pointwise_kernel
+from accel.tiles import TILE, bsconv_u_kernel, dsc_kernel, pointwise_kernel
 from reference import checks
 
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
@@ -84,6 +86,18 @@ def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
     return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), (g.stride, g.padding, g.dilation))
 
 
+class FusedDSC(NamedTuple):
+    """A DSC layer packed for ``dsc``: depthwise taps B' as (KH, KW, Mp) and their bias, pointwise W and its bias."""
+
+    taps: np.ndarray  # KH,KW,Mp
+    dw_bias: np.ndarray  # Mp
+    w: np.ndarray  # NB,Mp,16
+    bias: np.ndarray  # Np
+    geometry: checks.Geometry  # as FusedBSConvU's
+    in_channels: int  # the input's stored channels
+    out_channels: int  # N
+
+
 class FusedPointwise(NamedTuple):
     """A 1 x 1 convolution packed for ``pointwise``."""
 
@@ -120,6 +134,33 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
         in_channels,
         n,
         {},
+    )
+
+
+def pack_dsc(w_dw, w_pw, dw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
+    """Pack a DSC's depthwise (M, 1, K, K) and pointwise (N, M, 1, 1) weights and biases (the contract's layouts)
+    for inputs of ``in_channels`` stored channels (default M), checked as ``reference.dsc_forward`` checks them."""
+    w_dw, w_pw = np.asarray(w_dw), np.asarray(w_pw)
+    m = w_dw.shape[0]
+    in_channels = m if in_channels is None else in_channels
+    if in_channels < m:
+        raise ValueError(f"in_channels: expected at least the depthwise weights' {m} channels, got {in_channels}")
+    d = checks.int_pair("dilation", dilation, 1)
+    probe = np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, w_dw.shape[2:]))), dtype=w_dw.dtype)  # the span
+    geometry = checks.check_dsc(probe, w_dw, w_pw, bias, stride, padding, dilation)
+    if dw_bias is not None and np.shape(dw_bias) != (m,):
+        raise ValueError(f"dw_bias: expected shape ({m},), got {np.shape(dw_bias)}")
+    dtype, mp, n = w_dw.dtype, padded(in_channels), w_pw.shape[0]
+    taps = np.zeros((w_dw.shape[2], w_dw.shape[3], mp), dtype=dtype)  # KH,KW,Mp
+    taps[:, :, :m] = w_dw[:, 0].transpose(1, 2, 0)
+    return FusedDSC(
+        taps,
+        _vector(dw_bias, mp, dtype),
+        _packed_pointwise(w_pw, mp, dtype),
+        _vector(bias, padded(n), dtype),
+        geometry,
+        in_channels,
+        n,
     )
 
 
@@ -215,6 +256,23 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     y = _output(out, launch.shape_out, x.dtype)  # B,Ho,Wo,Np
     mid, end, go = _activation(mid_act), _activation(act), launch
     bsconv_u_kernel(x, layer.w, layer.pw_bias, go.taps, go.bias, res, mid, end, go.geometry, go.bands, y)
+    return y
+
+
+def dsc(x, layer: FusedDSC, res=None, act=None, mid_act=None, out=None):
+    """act(W mid_act(x * B' + dw_bias) + bias + res) (Sec. 4.1's DSC with its two activations), fused: x (B, H, W,
+    M') -> (B, Ho, Wo, padded(N)), written into ``out`` if given (as ``bsconv_u``)."""
+    shape_out = output_shape(np.shape(x), layer)
+    x, res = _check_input(x, layer, res, shape_out)
+    if x.shape[3] != layer.taps.shape[2]:  # channels not a whole number of tiles: zero-padded to them
+        x = np.concatenate([x, np.zeros((*x.shape[:3], layer.taps.shape[2] - x.shape[3]), dtype=x.dtype)], axis=3)
+    y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
+    g = layer.geometry
+    depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
+    bands = row_bands(x.shape[0], shape_out[1], numba.get_num_threads(), g.stride[0], depth)
+    mid, end = _activation(mid_act), _activation(act)
+    geometry = (g.stride, g.padding, g.dilation)
+    dsc_kernel(x, layer.taps, layer.dw_bias, layer.w, layer.bias, res, mid, end, geometry, bands, y)
     return y
 
 

@@ -20,6 +20,8 @@ packs the weights, zero in the padded places, so padded channels hold zeros thro
   the output row): the pointwise output V' never leaves the cache (the ring is (K - 1) D + 2 rows of
   (W + 2 P) x 16 NB values). Same arithmetic as the unfused chain (the reference's ``bsconv_u_forward``), each
   output a sum of the same products.
+- ``dsc_kernel``: Sec. 4.1's DSC fused the other way round: a ring of input rows, one row of the depthwise output
+  U at a time, and at once its pointwise product, with the depthwise step's activation between the two.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
 """
 
@@ -3285,6 +3287,55 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
 
 
 bsconv_u_kernel = jit(_bsconv_u_kernel, vectorize=True)
+
+
+def _dsc_kernel(x, taps, dw_bias, w, bias, res, mid_act, act, geometry, bands, y):
+    """Sec. 4.1's DSC fused, channels-last: the depthwise step (taps (KH, KW, C), dw_bias (C,), mid_act on its
+    output U) then the pointwise step (w packed (NB, C, 16), bias (16 NB,)), + res, act: x (B, H, W, C), C a
+    multiple of 16 -> y (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands); per output row
+    it copies the input rows it needs and does not hold yet into a ring of (K - 1) D + 1 zero-padded rows (the
+    depthwise tile reads every tap without a test), computes one row of U and at once its pointwise product:
+    U never leaves the cache."""
+    (sh, sw), (ph, pw), (dh, dw) = geometry[0], geometry[1], geometry[2]
+    nb, h, wd, c = x.shape
+    ho, wo = y.shape[1], y.shape[2]
+    kh, kw = taps.shape[0], taps.shape[1]
+    depth = (kh - 1) * dh + 1
+    lo = x.dtype.type(-np.inf) if mid_act == 0 else x.dtype.type(0.0)  # mid_act as the depthwise tile's bounds
+    hi = x.dtype.type(6.0) if mid_act == 2 else x.dtype.type(np.inf)
+    for task in prange(nb * bands):
+        b, band = task // bands, task % bands
+        ring = np.zeros((depth + 1, wd + 2 * pw, c), dtype=x.dtype)  # input rows, zero-padded: depth+1,Wp,C
+        held = np.full(depth, -1, dtype=np.int64)
+        rows = np.empty(kh, dtype=np.int64)
+        u = np.empty((wo, c), dtype=x.dtype)  # Wo,C: one row of the depthwise output U
+        no_res = np.zeros((wo, c), dtype=x.dtype)
+        for p in range(band * ho // bands, (band + 1) * ho // bands):
+            for i in range(kh):
+                r = p * sh + i * dh - ph
+                if r < 0 or r >= h:
+                    rows[i] = depth  # the zero row
+                    continue
+                slot = r % depth
+                if held[slot] != r:
+                    ring[slot, pw : pw + wd] = x[b, r]
+                    held[slot] = r
+                rows[i] = slot
+            if kh == 3 and kw == 3:
+                depthwise_3x3(ring, rows, taps, dw_bias, no_res, 0, lo, hi, sw, dw, u)
+            else:
+                depthwise_any(ring, rows, taps, dw_bias, sw, dw, u)
+                if mid_act > 0:
+                    clamp(u, mid_act)
+            out = y[b, p]  # Wo,16 NB
+            pointwise_rows(u, w, bias, out)  # y row = W U row (Eq. 6's product on the depthwise output)
+            if res is not None:
+                out += res[b, p]
+            if act > 0:
+                clamp(out, act)
+
+
+dsc_kernel = jit(_dsc_kernel, vectorize=True)
 
 
 def _clamp(a, act):

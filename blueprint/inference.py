@@ -13,11 +13,13 @@ module itself on PyTorch:
 - a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step, and
   BSConv-S after ``fuse`` where it kept W^B apart: Sec. 4.2) -> the same fused step, with the expansion's
   activation applied to the ring's rows;
+- a depthwise convolution followed by a stride-1 1 x 1 one (a DSC, Sec. 4.1: MobileNetV1's units) -> one fused
+  step, a row of the depthwise output at a time with its activation and at once its pointwise product;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
 - ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
-  without squeeze-excite, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
+  without squeeze-excite, ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
 
 The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
 model's entry and once at its exit for a fully recognized backbone (the classifier runs on PyTorch). Each
@@ -41,6 +43,7 @@ from blueprint.backend import geometry as conv_geometry
 from blueprint.fusion import batchnorm_affine
 from blueprint.layers import BSConvU
 from blueprint.models.common import BackboneClassifier, ConvBlock
+from blueprint.models.mobilenet_v1 import DSCUnit
 from blueprint.models.mobilenet_v2 import LinearBottleneck
 from blueprint.models.resnet import InitUnitSmall, PreactUnit, StandardUnit
 
@@ -148,10 +151,11 @@ class Affine:
 
 @dataclass
 class Fused:
-    """A fused kernel step: BSConv-U (or expansion + depthwise) or a 1 x 1 convolution, with its epilogue.
+    """A fused kernel step: BSConv-U (or expansion + depthwise), DSC (depthwise + 1 x 1) or a 1 x 1 convolution,
+    with its epilogue.
     The weights are packed at the first call for the stored channels of the input it gets."""
 
-    kind: str  # "bsconv_u" or "pointwise"
+    kind: str  # "bsconv_u", "dsc" or "pointwise"
     weights: dict  # the pack function's arguments but in_channels
     act: str | None = None
     mid_act: str | None = None
@@ -163,12 +167,14 @@ class Fused:
         fused = _fused()
         layer = self.packs.get(x.shape[3])
         if layer is None:
-            pack = fused.pack_bsconv_u if self.kind == "bsconv_u" else fused.pack_pointwise
+            pack = {"bsconv_u": fused.pack_bsconv_u, "dsc": fused.pack_dsc}.get(self.kind, fused.pack_pointwise)
             layer = self.packs[x.shape[3]] = pack(**self.weights, in_channels=x.shape[3])
         r = None if res is None else res.padded_nhwc()
         out = None if self.pool is None else self.pool.empty(fused.output_shape(x.shape, layer), x.dtype)
         if self.kind == "bsconv_u":
             y = fused.bsconv_u(x, layer, r, self.act, self.mid_act, out=out)
+        elif self.kind == "dsc":
+            y = fused.dsc(x, layer, r, self.act, self.mid_act, out=out)
         else:
             y = fused.pointwise(x, layer, r, self.act, out=out)
         return Activation(nhwc=y, channels=layer.out_channels)
@@ -281,7 +287,9 @@ def _plain_bsconv_u(layer: BSConvU) -> bool:
 
 def _merged(steps: list) -> list:
     """Peephole over a sequence: a stride-1 1 x 1 step then a depthwise one -> one fused step (its activation
-    on the ring rows); a fused step without activation then ReLU/ReLU6 -> the activation in its epilogue."""
+    on the ring rows); a depthwise step then a stride-1 1 x 1 one -> one fused DSC step (the depthwise step's
+    activation between the two); a fused step without activation then ReLU/ReLU6 -> the activation in its
+    epilogue."""
     out = []
     for step in steps:
         last = out[-1] if out else None
@@ -294,6 +302,15 @@ def _merged(steps: list) -> list:
                 **conv_geometry(step.conv),
             }
             out[-1] = Fused("bsconv_u", weights, step.act, mid_act=last.act)
+        elif _expansion(step) and isinstance(last, Depthwise):
+            weights = {
+                "w_dw": _np(last.conv.weight),
+                "dw_bias": _np(last.conv.bias),
+                "w_pw": step.weights["w"],
+                "bias": step.weights["bias"],
+                **conv_geometry(last.conv),
+            }
+            out[-1] = Fused("dsc", weights, step.act, mid_act=last.act)
         elif isinstance(step, Elementwise) and isinstance(last, (Fused, Affine)) and last.act is None:
             last.act = step.act
         else:
@@ -360,6 +377,8 @@ def plan(module: nn.Module):
         return _preact_unit(module)
     if isinstance(module, LinearBottleneck) and _own_forward(module, LinearBottleneck):
         return _linear_bottleneck(module)
+    if isinstance(module, DSCUnit) and _own_forward(module, DSCUnit):
+        return _sequence([module.conv_dw, module.conv_pw])
     if isinstance(module, InitUnitSmall) and _own_forward(module, InitUnitSmall):
         return plan(module.conv)
     if isinstance(module, BackboneClassifier) and _own_forward(module, BackboneClassifier):

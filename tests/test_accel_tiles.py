@@ -6,6 +6,8 @@
   and activation, against ``reference.conv2d_forward`` on the pointwise output: stride 1 and 2, padding,
   dilation, kernels 1-5, channel counts that are not a multiple of the 16-channel tile; float64 to 1e-10,
   float32 to 1e-4; the padded channels stay zero.
+- ``accel.fused_nhwc.dsc`` is Sec. 4.1's DSC (depthwise, its activation, then pointwise) with the same epilogue,
+  against the same reference convolutions.
 - ``accel.fused_nhwc.pointwise``: a strided 1 x 1 convolution with the same epilogue.
 """
 
@@ -138,6 +140,49 @@ def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act,
     y = fused_nhwc.bsconv_u(x, layer, padded_res, act, mid_act)
     assert y.shape == (*expected.shape[:3], fused_nhwc.padded(c["n"])) and y.dtype == dtype
     assert_close(y[..., : c["n"]], expected, dtype, "fused BSConv-U")
+    assert not y[..., c["n"] :].any(), "the padded channels stay zero"
+
+
+def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, act, mid_act):
+    """The reference chain in float64, channels-last out: act(W mid_act(x * B' + b_dw) + b + res) (Sec. 4.1)."""
+    xn = x.transpose(0, 3, 1, 2).astype(np.float64)  # B,M,H,W
+    f64 = lambda a: None if a is None else a.astype(np.float64)  # noqa: E731
+    u, _ = reference.conv2d_forward(
+        xn, f64(w_dw), f64(dw_bias), stride=stride, padding=padding, dilation=dilation, groups=w_dw.shape[0]
+    )
+    v, _ = reference.conv2d_forward(activate(u, mid_act), f64(w_pw), f64(bias))
+    y = v.transpose(0, 2, 3, 1)
+    return activate(y if res is None else y + res, act)
+
+
+@given(
+    case=bsconv_cases(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    act=st.sampled_from(ACTS),
+    mid_act=st.sampled_from(ACTS),
+    with_res=st.booleans(),
+    with_biases=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_fused_dsc_equals_depthwise_then_pointwise_sec_4_1(case, dtype, act, mid_act, with_res, with_biases, seed):
+    rng = np.random.default_rng(seed)
+    c = case
+    x = rng.standard_normal((c["batch"], c["h"], c["w"], c["m"])).astype(dtype)  # B,H,W,M
+    w_dw = rng.standard_normal((c["m"], 1, c["k"], c["k"])).astype(dtype)
+    w_pw = rng.standard_normal((c["n"], c["m"], 1, 1)).astype(dtype)
+    dw_bias, bias = (rng.standard_normal(n).astype(dtype) for n in (c["m"], c["n"])) if with_biases else (None, None)
+    geo = dict(stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
+    layer = fused_nhwc.pack_dsc(w_dw, w_pw, dw_bias, bias, **geo)
+    plain = unfused_dsc(x, w_dw, w_pw, dw_bias, bias, **geo, res=None, act=None, mid_act=mid_act)
+    res = rng.standard_normal(plain.shape).astype(dtype) if with_res else None
+    expected = unfused_dsc(x, w_dw, w_pw, dw_bias, bias, **geo, res=res, act=act, mid_act=mid_act)
+    padded_res = None
+    if with_res:
+        padded_res = np.zeros((*expected.shape[:3], fused_nhwc.padded(c["n"])), dtype=dtype)
+        padded_res[..., : c["n"]] = res
+    y = fused_nhwc.dsc(x, layer, padded_res, act, mid_act)
+    assert y.shape == (*expected.shape[:3], fused_nhwc.padded(c["n"])) and y.dtype == dtype
+    assert_close(y[..., : c["n"]], expected, dtype, "fused DSC")
     assert not y[..., c["n"] :].any(), "the padded channels stay zero"
 
 
