@@ -331,25 +331,3 @@ def test_front_page_starts_with_the_idea_and_links_the_paper_and_the_authors_cod
     assert len(re.findall(r"about \d+ minutes[^;]*; needs ", facts["text"])) == len(
         FIGURES
     )  # study time, prerequisites
-
-
-def test_a_figure_whose_text_the_column_would_show_below_10_points_is_refused(tmp_path):
-    """``blueprint.plotting.save``: an 8 pt title, or 9 pt labels on a figure 11 in wide (shown at 7/11 of its
-    size), fail; matplotlib's default sizes at the column's width pass, with their font and DPI in the PNG."""
-    from blueprint import plotting
-
-    small = plotting.figure(3.0)
-    small.subplots().set_title("small", fontsize=8)
-    with pytest.raises(ValueError, match=r"smallest text \(8 pt .* at 8\.0 pt"):
-        plotting.save(small, tmp_path / "small.png")
-    wide = plotting.figure(3.0, width=11.0)
-    wide.subplots().set_xlabel("nine points", fontsize=9)
-    with pytest.raises(ValueError, match=r"at 5\.\d pt"):
-        plotting.save(wide, tmp_path / "wide.png")
-    assert not (tmp_path / "small.png").exists() and not (tmp_path / "wide.png").exists()
-    fine = plotting.figure(3.0)
-    fine.subplots().plot([0, 1], label="a line")
-    plotting.save(fine, tmp_path / "fine.png")
-    texts = png_texts((tmp_path / "fine.png").read_bytes())
-    assert texts[plotting.FONT_KEY] == "10" and texts[plotting.DPI_KEY] == str(plotting.DPI)
-    assert png_size(tmp_path / "fine.png")[0] <= plotting.COLUMN_INCHES * plotting.DPI

@@ -200,6 +200,19 @@ def test_progress_off_a_terminal_is_the_package_bar_naming_the_running_entry(mon
     assert any(line.rstrip().endswith("eq9-fd]") for line in lines) and "\r" not in out.err
 
 
+def test_a_repeated_equation_or_backends_flag_adds_to_the_list(capsys):
+    """``--equation eq9 --equation eq9-fd`` runs both entries (argparse's default would keep only the last),
+    as ``--equation eq9 eq9-fd`` does; ``--backends`` adds up the same way."""
+
+    def keys(out):  # the key column of the rows between the header's rule and the verdict line
+        return [re.split(r"\s{2,}", row)[1] for row in out.split("\n")[3:-2]]
+
+    code, out = verify(capsys, "--equation", "eq9", "--equation", "eq9-fd", "--cases", "1")
+    assert code == 0 and keys(out.out) == ["eq9", "eq9-fd"], out.out
+    code, out = verify(capsys, "--backends", "reference", "--backends", "accel", "--equation", "eq9*", "--cases", "1")
+    assert code == 0 and keys(out.out) == ["eq9-fd", "eq9-accel"], out.out
+
+
 def test_backends_select_the_entries_that_run_only_on_them(capsys):
     code, out = verify(capsys, "--backends", "reference", "--cases", "1")
     assert code == 0

@@ -1,8 +1,9 @@
 """Figures of Sec. 3.1: the PC1 histogram by stage (like Fig. 3) and one kernel's depth slices (like Fig. 2).
 
-Both functions save a PNG (``blueprint.plotting.save``: the book's column width, no text under 10 pt) and return
-the ``matplotlib.figure.Figure`` (a notebook displays it). They use matplotlib's object API, not pyplot, so they
-work without a display and leave pyplot's state alone.
+Both functions save a PNG (``blueprint.plotting.save``: the book's column width; no text under 10 pt at
+matplotlib's default sizes, a ``SmallTextWarning`` and the PNG all the same under an rc with smaller fonts or
+for a title long enough to widen the figure) and return the ``matplotlib.figure.Figure`` (a notebook displays
+it). They use matplotlib's object API, not pyplot, so they work without a display and leave pyplot's state alone.
 """
 
 from __future__ import annotations

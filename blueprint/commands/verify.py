@@ -1,9 +1,9 @@
 """``blueprint verify``: the paper's equations and the backends' agreement, checked here on fresh cases.
 
-Runs the entries of ``blueprint.verification.EQUATIONS`` that ``--equation`` and ``--backends`` choose on
-``--cases`` random cases each (``blueprint.verification.engine``), prints one row per entry (the worst case
-against its tolerance) and exits with 1 if any case disagrees or raises; the seed and the first failing case
-are printed with the command that reruns that case exactly.
+Runs the entries of ``blueprint.verification.EQUATIONS`` that ``--equation`` and ``--backends`` choose (a flag
+given twice adds its list to the first) on ``--cases`` random cases each (``blueprint.verification.engine``),
+prints one row per entry (the worst case against its tolerance) and exits with 1 if any case disagrees or raises;
+the seed and the first failing case are printed with the command that reruns that case exactly.
 """
 
 from __future__ import annotations
@@ -25,17 +25,20 @@ def register(subparsers) -> None:
     p.add_argument(
         "--backends",
         nargs="+",
+        action="extend",
         default=None,
         metavar="BACKEND",
         help="run only the entries whose backends are all among these: reference, naive, accel, torch, "
-        "torch-accel (default: all)",
+        "torch-accel; repeated, the lists add up (default: all)",
     )
     p.add_argument(
         "--equation",
         nargs="+",
+        action="extend",
         default=None,
         metavar="KEY",
-        help="entry keys or shell-style patterns, e.g. eq3 'bsconv_u-*' (default: every entry)",
+        help="entry keys or shell-style patterns, e.g. eq3 'bsconv_u-*'; repeated (--equation eq3 --equation eq9), "
+        "the lists add up (default: every entry)",
     )
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=run, fields={"keys": "--equation"})

@@ -8,9 +8,9 @@ folder with only blueprint installed.
   lesson in seconds; the lessons' claims are still checked, with looser bounds where training is shorter.
 - ``one_thread()``: torch on one thread, which the lessons call first (their networks are tiny).
 - ``save(fig, name, caption)``: writes ``OUT/name`` as PNG through ``blueprint.plotting.save`` (the lessons draw
-  on ``blueprint.plotting.figure``, as wide as the book's column, and no text of theirs reads below 10 pt there)
-  and shows it with its caption; ``show(path, caption)``: shows a saved PNG in a notebook, the caption as
-  Markdown below it.
+  on ``blueprint.plotting.figure``, as wide as the book's column) and shows it with its caption; ``show(path,
+  caption)``: shows a saved PNG in a notebook, the caption as Markdown below it, after
+  ``blueprint.plotting.check_readable`` (no text of a lesson's figure reads below 10 pt in the book's column).
 - ``digits()``: scikit-learn's bundled 8x8 handwritten digits (no download), split as ``blueprint train`` splits
   them and standardized.
 - ``digits_cnn()``: the zoo's small regular CNN for them; ``train``: a plain training loop, written out with torch
@@ -54,8 +54,10 @@ def show(path: Path, caption: str) -> None:
     """Show the PNG at ``path`` and then ``caption`` (Markdown, math in ``$``) in a notebook; print it in a script.
 
     The caption is text beside the image, not pixels in it: the book turns it into the figure's caption and
-    alt text.
+    alt text. Raises ``ValueError`` (``blueprint.plotting.check_readable``) for a PNG whose text the book would
+    show below 10 pt: where the library's ``save`` only warns, a lesson's figure must be readable.
     """
+    plotting.check_readable(path)
     from IPython import get_ipython
 
     if get_ipython() is None:
@@ -71,8 +73,8 @@ def save(fig: Figure, name: str, caption: str) -> None:
     """Write ``fig`` to ``OUT/name`` (PNG) and ``show`` it with ``caption``.
 
     The lessons draw on ``matplotlib.figure.Figure`` without pyplot, so nothing else would show the figure in a
-    notebook; showing the saved file shows exactly the PNG a script writes. ``blueprint.plotting.save`` raises
-    ``ValueError`` for text that the book would show below 10 pt.
+    notebook; showing the saved file shows exactly the PNG a script writes. ``show`` raises ``ValueError`` for
+    text that the book would show below 10 pt.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
