@@ -1,14 +1,15 @@
 """Figures of Sec. 3.1: the PC1 histogram by stage (like Fig. 3) and one kernel's depth slices (like Fig. 2).
 
 Both functions save a PNG (``blueprint.plotting.save``: the book's column width; no text under 10 pt at
-matplotlib's default sizes, a ``SmallTextWarning`` and the PNG all the same under an rc with smaller fonts or
-for a title long enough to widen the figure) and return the ``matplotlib.figure.Figure`` (a notebook displays
+matplotlib's default sizes, a ``SmallTextWarning`` and the PNG all the same under an rc with smaller fonts; a
+long title, a checkpoint's path say, is wrapped to the column rather than widening the figure) and return the ``matplotlib.figure.Figure`` (a notebook displays
 it). They use matplotlib's object API, not pyplot, so they work without a display and leave pyplot's state alone.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -37,7 +38,7 @@ def plot_pc1_histogram(result: KernelCorrelations, path, title: str = "model", b
     ax.set_xlim(0, 100)
     ax.set_xlabel("variance of the filter explained by PC1 (%)")
     ax.set_ylabel("filters of the stage (%)")
-    ax.set_title(f"{title}:\nintra-kernel correlation per filter (cf. Fig. 3)")
+    ax.set_title(f"{_wrapped(title)}:\nintra-kernel correlation per filter (cf. Fig. 3)")
     ax.legend(title=f"stages by {result.stage_by}")
     return _saved_with_caption(
         fig,
@@ -80,7 +81,7 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
     fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     more = f" (first {shown} of {f.shape[1]})" if shown < f.shape[1] else ""
     fig.suptitle(  # the title (a layer's name, say) on a line of its own
-        f"{title},\nfilter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]}\n"
+        f"{_wrapped(title)},\nfilter n={filter_index}: {f.shape[1]} slices{more} of {f.shape[2]}x{f.shape[3]}\n"
         f"(cf. Fig. 2; 0-based n and m). PC1 explains {100 * ev:.0f}% of the slices' variance;\n"
         f"rank-1 blueprint error {100 * float(rel_err[0]):.0f}%",
     )
@@ -90,6 +91,14 @@ def plot_kernel_slices(weight, filter_index: int, path, title: str = "filter", m
         "Red is positive, blue negative. Slices built from one blueprint (Eq. 2) look like\nscaled or inverted "
         "copies of it.",
     )
+
+
+TITLE_COLUMNS = 50  # a title's characters a line: at the default 12 pt they fit the 7 in column
+
+
+def _wrapped(title: str) -> str:
+    """``title`` in lines of at most ``TITLE_COLUMNS`` characters (a path without spaces is broken anywhere)."""
+    return "\n".join(textwrap.wrap(title, TITLE_COLUMNS)) or title
 
 
 def _saved_with_caption(fig: Figure, path, caption: str) -> Figure:
