@@ -108,6 +108,13 @@ class FusedPointwise(NamedTuple):
     out_channels: int
 
 
+def _probe(m, w_dw, dilation, dtype):
+    """A placeholder input (1, m, span, span) of the dilated kernel's span, on which the reference's checks check the
+    weights and geometry at packing time (each call checks its own input's size)."""
+    d = checks.int_pair("dilation", dilation, 1)
+    return np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, np.shape(w_dw)[2:]))), dtype=dtype)
+
+
 def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
     """Pack BSConv-U's weights (the contract's layouts, float32 or float64) for inputs of ``in_channels`` stored
     channels (default M). Weights and geometry are checked as ``reference.bsconv_u_forward`` checks them, on a
@@ -117,9 +124,7 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
     in_channels = m if in_channels is None else in_channels
     if in_channels < m:
         raise ValueError(f"in_channels: expected at least the pointwise weights' {m} input channels, got {in_channels}")
-    d = checks.int_pair("dilation", dilation, 1)
-    probe = np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, w_dw.shape[2:]))), dtype=w_pw.dtype)  # the span
-    geometry = checks.check_bsconv_u(probe, w_pw, w_dw, bias, stride, padding, dilation)
+    geometry = checks.check_bsconv_u(_probe(m, w_dw, dilation, w_pw.dtype), w_pw, w_dw, bias, stride, padding, dilation)
     if pw_bias is not None and np.shape(pw_bias) != (n,):
         raise ValueError(f"pw_bias: expected shape ({n},), got {np.shape(pw_bias)}")
     dtype, cp = w_pw.dtype, padded(n)
@@ -145,9 +150,7 @@ def pack_dsc(w_dw, w_pw, dw_bias=None, bias=None, in_channels=None, stride=1, pa
     in_channels = m if in_channels is None else in_channels
     if in_channels < m:
         raise ValueError(f"in_channels: expected at least the depthwise weights' {m} channels, got {in_channels}")
-    d = checks.int_pair("dilation", dilation, 1)
-    probe = np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, w_dw.shape[2:]))), dtype=w_dw.dtype)  # the span
-    geometry = checks.check_dsc(probe, w_dw, w_pw, bias, stride, padding, dilation)
+    geometry = checks.check_dsc(_probe(m, w_dw, dilation, w_dw.dtype), w_dw, w_pw, bias, stride, padding, dilation)
     if dw_bias is not None and np.shape(dw_bias) != (m,):
         raise ValueError(f"dw_bias: expected shape ({m},), got {np.shape(dw_bias)}")
     dtype, mp, n = w_dw.dtype, padded(in_channels), w_pw.shape[0]

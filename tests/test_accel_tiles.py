@@ -63,6 +63,23 @@ def test_rows_per_task_are_whole_tiles_and_cover_the_rows(n_rows, threads):
     assert -(-n_rows // rows) <= max(1, 4 * threads)
 
 
+def padded_channels(res, n):
+    """A residual (B, H, W, n) as the engine keeps one, zero in the channels up to ``fused_nhwc.padded(n)``; None
+    stays None."""
+    if res is None:
+        return None
+    out = np.zeros((*res.shape[:3], fused_nhwc.padded(n)), dtype=res.dtype)
+    out[..., :n] = res
+    return out
+
+
+def assert_padded_output(y, expected, n, dtype, what):
+    """``y`` is ``expected`` in its first ``n`` channels and zero in the padded ones."""
+    assert y.shape == (*expected.shape[:3], fused_nhwc.padded(n)) and y.dtype == dtype
+    assert_close(y[..., :n], expected, dtype, what)
+    assert not y[..., n:].any(), "the padded channels stay zero"
+
+
 def unfused(x, w_pw, w_dw, pw_bias, bias, stride, padding, dilation, res, act, mid_act):
     """The reference chain in float64, NCHW inside, channels-last out: act(dw(mid_act(W x + b_pw)) + b + res)."""
     xn = x.transpose(0, 3, 1, 2).astype(np.float64)  # B,M,H,W
@@ -133,14 +150,8 @@ def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act,
     expected = unfused(x, w_pw, w_dw, pw_bias, bias, **geo, res=None, act=None, mid_act=mid_act)
     res = rng.standard_normal(expected.shape).astype(dtype) if with_res else None
     expected = unfused(x, w_pw, w_dw, pw_bias, bias, **geo, res=res, act=act, mid_act=mid_act)
-    padded_res = None
-    if with_res:
-        padded_res = np.zeros((*expected.shape[:3], fused_nhwc.padded(c["n"])), dtype=dtype)
-        padded_res[..., : c["n"]] = res
-    y = fused_nhwc.bsconv_u(x, layer, padded_res, act, mid_act)
-    assert y.shape == (*expected.shape[:3], fused_nhwc.padded(c["n"])) and y.dtype == dtype
-    assert_close(y[..., : c["n"]], expected, dtype, "fused BSConv-U")
-    assert not y[..., c["n"] :].any(), "the padded channels stay zero"
+    y = fused_nhwc.bsconv_u(x, layer, padded_channels(res, c["n"]), act, mid_act)
+    assert_padded_output(y, expected, c["n"], dtype, "fused BSConv-U")
 
 
 def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, act, mid_act):
@@ -176,14 +187,8 @@ def test_fused_dsc_equals_depthwise_then_pointwise_sec_4_1(case, dtype, act, mid
     plain = unfused_dsc(x, w_dw, w_pw, dw_bias, bias, **geo, res=None, act=None, mid_act=mid_act)
     res = rng.standard_normal(plain.shape).astype(dtype) if with_res else None
     expected = unfused_dsc(x, w_dw, w_pw, dw_bias, bias, **geo, res=res, act=act, mid_act=mid_act)
-    padded_res = None
-    if with_res:
-        padded_res = np.zeros((*expected.shape[:3], fused_nhwc.padded(c["n"])), dtype=dtype)
-        padded_res[..., : c["n"]] = res
-    y = fused_nhwc.dsc(x, layer, padded_res, act, mid_act)
-    assert y.shape == (*expected.shape[:3], fused_nhwc.padded(c["n"])) and y.dtype == dtype
-    assert_close(y[..., : c["n"]], expected, dtype, "fused DSC")
-    assert not y[..., c["n"] :].any(), "the padded channels stay zero"
+    y = fused_nhwc.dsc(x, layer, padded_channels(res, c["n"]), act, mid_act)
+    assert_padded_output(y, expected, c["n"], dtype, "fused DSC")
 
 
 @given(
@@ -206,14 +211,10 @@ def test_fused_pointwise_equals_a_strided_1x1_convolution(batch, m, n, h, w, str
         x.transpose(0, 3, 1, 2).astype(np.float64), weight.astype(np.float64), bias.astype(np.float64), stride=stride
     )
     y_ref = y_ref.transpose(0, 2, 3, 1)
-    res = None
-    if with_res:  # a residual as the engine keeps one: zero in the padded channels
-        res = np.zeros((*y_ref.shape[:3], fused_nhwc.padded(n)), dtype=dtype)
-        res[..., :n] = rng.standard_normal(y_ref.shape)
-    expected = activate(y_ref + (res[..., :n] if with_res else 0), act)
-    y = fused_nhwc.pointwise(x, fused_nhwc.pack_pointwise(weight, bias, stride=stride), res, act)
-    assert_close(y[..., :n], expected, dtype, "fused pointwise")
-    assert not y[..., n:].any()
+    res = rng.standard_normal(y_ref.shape).astype(dtype) if with_res else None
+    expected = activate(y_ref + (res if with_res else 0), act)
+    y = fused_nhwc.pointwise(x, fused_nhwc.pack_pointwise(weight, bias, stride=stride), padded_channels(res, n), act)
+    assert_padded_output(y, expected, n, dtype, "fused pointwise")
 
 
 def test_packed_layers_take_inputs_with_padded_channels():
