@@ -60,7 +60,7 @@ class FusedBSConvU(NamedTuple):
     geometry: checks.Geometry  # stride, padding, dilation; its ``out`` is the probe's (each call computes its own)
     in_channels: int  # M' (the input's stored channels, M or padded(M))
     out_channels: int  # N
-    launches: dict  # (input shape, threads) -> _Launch, made at the first call with them
+    launches: dict  # (input shape, threads, geometry) -> _Launch, made at the first call with them
 
 
 class _Launch(NamedTuple):
@@ -73,6 +73,7 @@ class _Launch(NamedTuple):
     taps: np.ndarray  # G,KH,KW,C
     bias: np.ndarray  # G,C
     geometry: tuple  # (stride, padding, dilation) as plain pairs
+    made_from: tuple  # the layer's taps and bias it was made from (a layer._replace with others makes its own)
 
 
 def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
@@ -83,7 +84,8 @@ def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
     groups = channel_groups(shape_out[3] // TILE, shape[0] * bands, threads)
     kh, kw, cp = layer.taps.shape
     taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
-    return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), (g.stride, g.padding, g.dilation))
+    geometry = (g.stride, g.padding, g.dilation)
+    return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), geometry, (layer.taps, layer.bias))
 
 
 class FusedDSC(NamedTuple):
@@ -251,11 +253,13 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
     ``out`` if given (an array of that shape and x's dtype that does not overlap x or res)."""
-    key = (np.shape(x), numba.get_num_threads())
+    key = (np.shape(x), numba.get_num_threads(), layer.geometry)
     launch = layer.launches.get(key)
+    if launch is not None and not (launch.made_from[0] is layer.taps and launch.made_from[1] is layer.bias):
+        launch = None
     x, res = _check_input(x, layer, res, output_shape(key[0], layer) if launch is None else launch.shape_out)
     if launch is None:  # kept only for an input that passed the checks
-        launch = layer.launches[key] = _launch(layer, *key)
+        launch = layer.launches[key] = _launch(layer, *key[:2])
     y = _output(out, launch.shape_out, x.dtype)  # B,Ho,Wo,Np
     mid, end, go = _activation(mid_act), _activation(act), launch
     bsconv_u_kernel(x, layer.w, layer.pw_bias, go.taps, go.bias, res, mid, end, go.geometry, go.bands, y)

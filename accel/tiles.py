@@ -3230,6 +3230,15 @@ def _depthwise_any(ring, rows, taps, bias, sw, dw, out):
 depthwise_any = jit(_depthwise_any, parallel=False, vectorize=True)
 
 
+def _bounds(act, like):
+    """(lo, hi) with min(max(v, lo), hi) the activation ``act`` (0 none, 1 ReLU, 2 ReLU6), of ``like``'s type."""
+    t = type(like)
+    return t(-np.inf) if act == 0 else t(0.0), t(6.0) if act == 2 else t(np.inf)
+
+
+bounds = jit(_bounds, parallel=False)
+
+
 def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, bands, y):
     """Eq. (6)-(7) fused, channels-last: x (B, H, W, M), w packed (NB, M, 16), pw_bias (16 NB,), taps
     (G, KH, KW, C) and bias (G, C) in G groups of C = 16 NB / G channels, res (B, Ho, Wo, 16 NB) or None, mid_act
@@ -3244,8 +3253,7 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
     ho, wo = y.shape[1], y.shape[2]
     groups, kh, kw, cw = taps.shape
     tiles = cw // TILE  # weight tiles of a group
-    lo = x.dtype.type(-np.inf) if act == 0 else x.dtype.type(0.0)  # the activation as bounds (3 x 3 epilogue)
-    hi = x.dtype.type(6.0) if act == 2 else x.dtype.type(np.inf)
+    lo, hi = bounds(act, x.dtype.type(0.0))  # the activation as the 3 x 3 tile's bounds
     depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows (then the zero row)
     for task in prange(nb * bands * groups):
         b, band, g = task // (bands * groups), (task // groups) % bands, task % groups
@@ -3301,8 +3309,7 @@ def _dsc_kernel(x, taps, dw_bias, w, bias, res, mid_act, act, geometry, bands, y
     ho, wo = y.shape[1], y.shape[2]
     kh, kw = taps.shape[0], taps.shape[1]
     depth = (kh - 1) * dh + 1
-    lo = x.dtype.type(-np.inf) if mid_act == 0 else x.dtype.type(0.0)  # mid_act as the depthwise tile's bounds
-    hi = x.dtype.type(6.0) if mid_act == 2 else x.dtype.type(np.inf)
+    lo, hi = bounds(mid_act, x.dtype.type(0.0))  # mid_act as the depthwise tile's bounds
     for task in prange(nb * bands):
         b, band = task // bands, task % bands
         ring = np.zeros((depth + 1, wd + 2 * pw, c), dtype=x.dtype)  # input rows, zero-padded: depth+1,Wp,C

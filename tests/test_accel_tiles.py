@@ -245,6 +245,30 @@ def test_bad_inputs_are_named():
         fused_nhwc.bsconv_u(np.zeros((1, 1, 1, 3)), layer._replace(geometry=layer.geometry._replace(padding=(0, 0))))
     with pytest.raises(ValueError, match=r"w: expected a 1 x 1 convolution weight"):
         fused_nhwc.pack_pointwise(w_dw)
+    dsc = fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, padding=1)
+    with pytest.raises(ValueError, match=r"x: expected a \(B, H, W, 3\) array"):
+        fused_nhwc.dsc(rng.standard_normal((1, 5, 5, 4)), dsc)
+    with pytest.raises(ValueError, match="act: expected one of"):
+        fused_nhwc.dsc(np.zeros((1, 5, 5, 3)), dsc, mid_act="gelu")
+    with pytest.raises(ValueError, match=r"dw_bias: expected shape \(3,\)"):
+        fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, dw_bias=np.zeros(4))
+    with pytest.raises(ValueError, match="in_channels: expected at least"):
+        fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, in_channels=2)
+
+
+def test_a_layer_replaced_with_other_taps_or_geometry_does_not_reuse_the_first_layers_launch():
+    """``bsconv_u`` keeps what a call needs besides the arrays per input shape; ``layer._replace`` shares that
+    dict, so a launch is kept per geometry and used only with the taps and bias it was made from."""
+    rng = np.random.default_rng(1)
+    w_pw, w_dw = rng.standard_normal((4, 3, 1, 1)), rng.standard_normal((4, 1, 3, 3))
+    x = rng.standard_normal((1, 6, 6, 3))
+    layer = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1)
+    fused_nhwc.bsconv_u(x, layer)
+    other = fused_nhwc.pack_bsconv_u(w_pw, 2 * w_dw, padding=1)
+    doubled = layer._replace(taps=other.taps)
+    np.testing.assert_allclose(fused_nhwc.bsconv_u(x, doubled), fused_nhwc.bsconv_u(x, other))
+    strided = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, stride=2)
+    assert fused_nhwc.bsconv_u(x, layer._replace(geometry=strided.geometry)).shape == (1, 3, 3, 16)
 
 
 @pytest.mark.parametrize(
