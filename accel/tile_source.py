@@ -53,8 +53,9 @@ def _pointwise_tile(blocks: int, pixels: int, indent: int) -> list[str]:
         lines.append(f"{pad}    v = x[p0 + {p}, m]")
         lines += [f"{pad}    a{p}_{n} += v * w{n}" for n in range(width)]
     for p in range(pixels):
-        lines.append(f"{pad}o = out[p0 + {p}]")
-        lines += [f"{pad}o[c0 + {n}] = a{p}_{n}" for n in range(width)]
+        for k in range(blocks):
+            lines.append(f"{pad}o = out[p0 + {p}, c0 + {k * c} : c0 + {(k + 1) * c}]")
+            lines += [f"{pad}o[{n}] = a{p}_{k * c + n}" for n in range(c)]
     return lines
 
 
@@ -77,7 +78,8 @@ def pointwise_tiles(name: str, px: int) -> list[str]:
             if blocks > 1
             else f"    for nb in range({first}, {last}):",
             f"        c0 = nb * {c}",
-            *(f"        b{n} = bias[c0 + {n}]" for n in range(blocks * c)),
+            *(f"        bv{k} = bias[c0 + {k * c} : c0 + {(k + 1) * c}]" for k in range(blocks)),
+            *(f"        b{k * c + n} = bv{k}[{n}]" for k in range(blocks) for n in range(c)),
             f"        for p0 in range(0, full, {px}):",
         ]
         lines += _pointwise_tile(blocks, px, 12)
