@@ -12,6 +12,8 @@ plain Python in the file it is compiled from, so Numba's ``cache=True`` keys it 
   multiply-adds. With SLP vectorization (``accel.jit``'s ``vectorize``) a weight row is one vector load and
   each pixel one broadcast and one fused multiply-add per vector. The loops over the tiles are part of the
   generated function, so that a call covers a whole block of pixels (a call per tile cost half the speed).
+  A pixel's sums are stored, and the bias read, through a view of each block of 16 channels with constant
+  indices (``out[p, c0 + n]`` kept Numba's negative-index test on each value and was stored value by value).
 - ``depthwise_3x3``: one output row of a 3 x 3 depthwise step (Eq. 7) and its epilogue: ``DEPTHWISE_PIXELS``
   output pixels' ``CHANNELS`` channels sum their nine products in registers, each tap loaded once for them, and
   are stored once, the residual added and the activation's bounds applied on the way (summing tap by tap into
