@@ -18,11 +18,13 @@ plain Python in the file it is compiled from, so Numba's ``cache=True`` keys it 
   output pixels' ``CHANNELS`` channels sum their nine products in registers, each tap loaded once for them, and
   are stored once, the residual added and the activation's bounds applied on the way (summing tap by tap into
   the output row in memory was bound by its loads and stores, 15-16 GFLOP/s on one core; the residual and ReLU
-  as a second pass over the row cost a 32 x 32 x 16 BSConv-U layer of ResNet-110 at batch 32 on two threads 0.45 ms instead of 0.28). Every load and
-  store goes through a view of the 16 channels with constant indices, which SLP vectorizes (with ``c0 + n`` as
-  the index, Numba's negative-index test on each access kept it scalar), and the taps are read inside the pixel
-  loop (loaded before it, they reach the loop body as scalars from outside its block, which SLP does not
-  combine).
+  as a second pass over the row cost a 32 x 32 x 16 BSConv-U layer of ResNet-110 at batch 32 on two threads
+  0.45 ms instead of 0.28). Every load and store goes through a view of one block of 16 channels made with
+  integer indices alone: the arrays come with their channels as (blocks, 16), a free reshape of channels-last
+  rows (a view ``row[q, c0 : c0 + 16]`` had its slice bounds normalized at each of a tile's 36 views, 1.35-1.6x
+  slower), and a view's constant indices let SLP vectorize (``c0 + n`` as the index kept Numba's negative-index
+  test on each access, and it stayed scalar). The taps are read inside the pixel loop (loaded before it, they
+  reach the loop body as scalars from outside its block, which SLP does not combine).
 """
 
 from __future__ import annotations
@@ -88,50 +90,66 @@ def pointwise_tiles(name: str, px: int) -> list[str]:
     return lines
 
 
-def _depthwise_pixels(pixels: int, q: str, indent: int) -> list[str]:
-    """The body that sums ``pixels`` consecutive output pixels q, q + 1, ... of a 3 x 3 depthwise step in registers
-    and stores them (the loop variable's name is ``q``)."""
+def _depthwise_pixels(pixels: int, q: str, unit: bool, indent: int) -> list[str]:
+    """The body that sums ``pixels`` consecutive output pixels q, q + 1, ... of block cb of a 3 x 3 depthwise step
+    in registers and stores them (the loop variable's name is ``q``). ``unit``: stride and dilation 1, so that the
+    ``pixels`` + 2 input columns of a ring row are each loaded once for the taps that read them; else each tap's
+    column of each pixel, at q sw + j dw."""
     c, pad = CHANNELS, " " * indent
     lines = [f"{pad}a{p}_{n} = bv[{n}]" for p in range(pixels) for n in range(c)]
+
+    def fma(i, j, p):
+        return [f"{pad}t = taps[{i}, {j}, cb]", *(f"{pad}a{p}_{n} += t[{n}] * x[{n}]" for n in range(c))]
+
     for i in range(3):
+        if unit:
+            for col in range(pixels + 2):
+                lines.append(f"{pad}x = r{i}[{q} + {col}, cb]" if col else f"{pad}x = r{i}[{q}, cb]")
+                for j in range(3):
+                    if 0 <= col - j < pixels:
+                        lines += fma(i, j, col - j)
+            continue
         for j in range(3):
-            lines.append(f"{pad}t = taps[{i}, {j}, c0 : c0 + {c}]")
+            lines.append(f"{pad}t = taps[{i}, {j}, cb]")
             for p in range(pixels):
                 col = f"({q} + {p}) * sw" if p else f"{q} * sw"
-                lines.append(
-                    f"{pad}x = r{i}[{col} + {j} * dw, c0 : c0 + {c}]" if j else f"{pad}x = r{i}[{col}, c0 : c0 + {c}]"
-                )
+                lines.append(f"{pad}x = r{i}[{col} + {j} * dw, cb]" if j else f"{pad}x = r{i}[{col}, cb]")
                 lines += [f"{pad}a{p}_{n} += t[{n}] * x[{n}]" for n in range(c)]
     for p in range(pixels):
         at = f"{q} + {p}" if p else q
-        lines.append(f"{pad}o = out[{at}, c0 : c0 + {c}]")
-        lines.append(f"{pad}s = res[{at}, rc0 + c0 : rc0 + c0 + {c}]")
+        lines.append(f"{pad}o = out[{at}, cb]")
+        lines.append(f"{pad}s = res[{at}, rcb + cb]")
         lines += [f"{pad}a{p}_{n} += s[{n}]" for n in range(c)]
         lines += [f"{pad}a{p}_{n} = lo if a{p}_{n} < lo else a{p}_{n}" for n in range(c)]
         lines += [f"{pad}o[{n}] = hi if a{p}_{n} > hi else a{p}_{n}" for n in range(c)]
     return lines
 
 
-def depthwise_3x3() -> list[str]:
-    """``_depthwise_3x3(ring, rows, taps, bias, res, rc0, lo, hi, sw, dw, out)``: one output row of a 3 x 3
-    depthwise step (Eq. 7) with its epilogue."""
-    c, px = CHANNELS, DEPTHWISE_PIXELS
+def depthwise_3x3(unit: bool) -> list[str]:
+    """``_depthwise_3x3(ring, rows, taps, bias, res, rcb, lo, hi, sw, dw, out)``: one output row of a 3 x 3
+    depthwise step (Eq. 7) with its epilogue, every array with its channels as (blocks, 16); ``unit``:
+    ``_depthwise_3x3_unit(ring, rows, taps, bias, res, rcb, lo, hi, out)``, the same at stride and dilation 1."""
+    px = DEPTHWISE_PIXELS
+    name, steps = ("_depthwise_3x3_unit", "") if unit else ("_depthwise_3x3", "sw, dw, ")
+    at = "q + j" if unit else "q sw + j dw"
     lines = [
-        "def _depthwise_3x3(ring, rows, taps, bias, res, rc0, lo, hi, sw, dw, out):",
-        '    """out[q, c] = min(max(bias[c] + sum_(i, j < 3) taps[i, j, c] ring[rows[i], q sw + j dw, c] + res[q, rc0 + c],',
-        "    lo), hi) for one output row: ring (R, Wp, C) rows zero-padded at both sides (and a zero row for the rows",
-        "    outside the image), taps (3, 3, C), res (Wo, >= rc0 + C) the residual (zeros for none), lo and hi the",
-        f"    activation's bounds (-inf, inf for none), out (Wo, C), C a multiple of {c}. {px} output pixels at a time sum",
-        f'    their nine products in registers, each tap read once for them; the last Wo mod {px} pixels one at a time."""',
+        f"def {name}(ring, rows, taps, bias, res, rcb, lo, hi, {steps}out):",
+        f'    """out[q, cb, n] = min(max(bias[cb, n] + sum_(i, j < 3) taps[i, j, cb, n] ring[rows[i], {at}, cb, n]',
+        "    + res[q, rcb + cb, n], lo), hi) for one output row, channel c = 16 cb + n: ring (R, Wp, CB, 16) rows",
+        "    zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, CB, 16), bias",
+        "    (CB, 16), res (Wo, >= rcb + CB, 16) the residual (zeros for none), lo and hi the activation's bounds (-inf,",
+        f"    inf for none), out (Wo, CB, 16). {px} output pixels at a time sum their nine products in registers, each",
+        f"    tap read once for them{', each input column once' if unit else ''}; the last Wo mod {px} pixels one at a"
+        ' time."""',
         "    r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]",
         f"    full = out.shape[0] - out.shape[0] % {px}",
-        f"    for c0 in range(0, out.shape[1], {c}):",
-        f"        bv = bias[c0 : c0 + {c}]",
+        "    for cb in range(out.shape[1]):",
+        "        bv = bias[cb]",
         f"        for q0 in range(0, full, {px}):",
     ]
-    lines += _depthwise_pixels(px, "q0", 12)
+    lines += _depthwise_pixels(px, "q0", unit, 12)
     lines.append("        for q in range(full, out.shape[0]):")
-    lines += _depthwise_pixels(1, "q", 12)
+    lines += _depthwise_pixels(1, "q", unit, 12)
     return lines
 
 
@@ -139,7 +157,8 @@ def generated_block() -> str:
     """The text between (and including) the marker lines of ``accel/tiles.py``."""
     wide = pointwise_tiles("_pointwise_tiles", PIXELS)
     narrow = pointwise_tiles("_pointwise_tiles_narrow", NARROW_PIXELS)
-    return "\n".join([BEGIN, *wide, "", "", *narrow, "", "", *depthwise_3x3(), "", "", END])
+    dw, unit = depthwise_3x3(unit=False), depthwise_3x3(unit=True)
+    return "\n".join([BEGIN, *wide, "", "", *narrow, "", "", *dw, "", "", *unit, "", "", END])
 
 
 def tiles_path() -> pathlib.Path:
