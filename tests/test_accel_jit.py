@@ -23,12 +23,13 @@ a, b = np.ones((8, 16), np.float32), np.ones((16, 16), np.float32)
 product = gemm.matmul(a, b)
 after_call = config.SLP_VECTORIZE
 restored = codegen.CPUCodeLibrary.add_ir_module is adder
-packed, gathers = set(), 0
+packed, gathers, extracts = set(), 0, 0
 hits = sum(tiles.matmul_kernel.stats.cache_hits.values())
 if not hits:  # compiled here (Numba cannot show the machine code of what it loaded from the cache)
     asm = "".join(tiles.matmul_kernel.inspect_asm().values())
     packed = set(re.findall(r"vfmadd\\d+ps\\s[^\\n]*%([yz]mm)", asm))
     gathers = asm.count("gather")
+    extracts = asm.count("vextractps")
 
 import numba
 plain = numba.njit(fastmath={"contract"})(tiles._pointwise_tiles)
@@ -36,7 +37,7 @@ w = np.ones((1, 16, 16), np.float32)
 plain(a, w, np.zeros(16, np.float32), np.empty((8, 16), np.float32), 8)
 plain_packed = set(re.findall(r"vfmadd\\d+ps\\s[^\\n]*%([yz]mm)", "".join(plain.inspect_asm().values())))
 print(json.dumps({"before": before, "after_import": after_import, "after_call": after_call, "hits": hits,
-                  "packed": sorted(packed), "plain_packed": sorted(plain_packed), "avx512": avx512, "gathers": gathers, "restored": restored, "ok": bool(product[0, 0] == 16)}))
+                  "packed": sorted(packed), "plain_packed": sorted(plain_packed), "avx512": avx512, "gathers": gathers, "extracts": extracts, "restored": restored, "ok": bool(product[0, 0] == 16)}))
 """
 
 
@@ -56,6 +57,7 @@ def test_tiles_compile_vectorized_load_from_the_cache_and_leave_numbas_setting_a
     if first["avx512"]:
         assert "zmm" in first["packed"], "with AVX-512 the tiles are marked for 512-bit vectors and use them"
         assert first["gathers"] == 0, "the pixels of a tile are broadcast from memory, not gathered"
+        assert first["extracts"] == 0, "a tile stores each pixel's 16 sums as one vector, not value by value"
     assert second["hits"] > 0, "the second process loads the kernel that the first compiled vectorized from the cache"
     for out in (first, second):
         assert out["before"] == out["after_import"] == out["after_call"] == 0

@@ -138,6 +138,24 @@ def bsconv_cases(draw):
     with_biases=True,
     seed=1,
 )
+@example(  # the 3 x 3 tile at stride and dilation 1: two 4-pixel tiles of a row, then one pixel
+    case=dict(batch=2, m=7, n=20, h=5, w=9, k=3, stride=1, padding=1, dilation=1),
+    dtype=np.float64,
+    act="relu",
+    mid_act=None,
+    with_res=True,
+    with_biases=True,
+    seed=2,
+)
+@example(  # the 3 x 3 tile at stride 2 and dilation 2: one 4-pixel tile of a row, then one pixel
+    case=dict(batch=1, m=3, n=17, h=9, w=10, k=3, stride=2, padding=2, dilation=2),
+    dtype=np.float32,
+    act=None,
+    mid_act="relu6",
+    with_res=True,
+    with_biases=False,
+    seed=3,
+)
 def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
     c = case
@@ -174,6 +192,24 @@ def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, ac
     with_res=st.booleans(),
     with_biases=st.booleans(),
     seed=st.integers(0, 2**16),
+)
+@example(  # the 3 x 3 tile at stride and dilation 1, then at stride 2 (as the BSConv-U examples)
+    case=dict(batch=2, m=18, n=9, h=5, w=9, k=3, stride=1, padding=1, dilation=1),
+    dtype=np.float64,
+    act="relu",
+    mid_act="relu",
+    with_res=True,
+    with_biases=True,
+    seed=4,
+)
+@example(
+    case=dict(batch=1, m=5, n=33, h=9, w=10, k=3, stride=2, padding=2, dilation=2),
+    dtype=np.float32,
+    act=None,
+    mid_act="relu6",
+    with_res=False,
+    with_biases=True,
+    seed=5,
 )
 def test_fused_dsc_equals_depthwise_then_pointwise_sec_4_1(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
