@@ -12,8 +12,10 @@ at the model's entry and exit instead of per layer.
 - ``dsc(x, layer, res, act, mid_act)``: Sec. 4.1's DSC in one pass (``accel.tiles.dsc_kernel``): a row of the
   depthwise output at a time, its activation, and at once its pointwise product.
 - ``pointwise(x, layer, res, act)``: y = act(W x + b + res) with a stride (a projection shortcut).
+- ``conv(x, layer, res, act)``: a regular convolution (Eq. 1: a stem, ResNet's 3 x 3 convolutions) with the same
+  epilogue, a row of patches at a time through the pointwise tiles (``accel.tiles.conv_kernel``).
 
-``pack_bsconv_u`` / ``pack_pointwise`` check and pack the weights once (``reference.checks``' rules), and
+``pack_bsconv_u`` / ``pack_dsc`` / ``pack_pointwise`` / ``pack_conv`` check and pack the weights once (``reference.checks``' rules), and
 each call checks the activation it is given against them.
 """
 
@@ -24,7 +26,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from accel.tiles import TILE, bsconv_u_kernel, dsc_kernel, pointwise_kernel
+from accel.tiles import TILE, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
 from reference import checks
 
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
@@ -110,6 +112,17 @@ class FusedPointwise(NamedTuple):
     out_channels: int
 
 
+class FusedConv(NamedTuple):
+    """A regular convolution packed for ``conv``: W as (NB, KH KW M', 16), row (i KW + j) M' + m, and its bias."""
+
+    w: np.ndarray  # NB,KH KW M',16
+    bias: np.ndarray  # Np
+    geometry: checks.Geometry  # as FusedBSConvU's
+    kernel: tuple  # KH, KW
+    in_channels: int
+    out_channels: int
+
+
 def _probe(m, w_dw, dilation, dtype):
     """A placeholder input (1, m, span, span) of the dilated kernel's span, on which the reference's checks check the
     weights and geometry at packing time (each call checks its own input's size)."""
@@ -186,6 +199,25 @@ def pack_pointwise(w, bias=None, in_channels=None, stride=1):
     )
 
 
+def pack_conv(w, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
+    """Pack a regular convolution's weight (N, M, KH, KW) and bias (N,) (groups 1) for inputs of ``in_channels``
+    stored channels (default M), checked as ``reference.conv2d_forward`` checks them."""
+    w = np.asarray(w)
+    if w.ndim != 4:
+        raise ValueError(f"w: expected a convolution weight (N, M, KH, KW), got shape {w.shape}")
+    n, m, kh, kw = w.shape
+    in_channels = m if in_channels is None else in_channels
+    if in_channels < m:
+        raise ValueError(f"in_channels: expected at least the weight's {m} input channels, got {in_channels}")
+    if bias is not None and np.shape(bias) != (n,):
+        raise ValueError(f"bias: expected shape ({n},), got {np.shape(bias)}")
+    geometry, _ = checks.check_conv2d(_probe(m, w, dilation, w.dtype), w, bias, stride, padding, dilation, 1)
+    mat = np.zeros((kh, kw, in_channels, padded(n)), dtype=w.dtype)  # KH,KW,M',Np
+    mat[:, :, :m, :n] = w.transpose(2, 3, 1, 0)
+    packed = np.ascontiguousarray(mat.reshape(kh * kw * in_channels, -1, TILE).transpose(1, 0, 2))
+    return FusedConv(packed, _vector(bias, padded(n), w.dtype), geometry, (kh, kw), in_channels, n)
+
+
 def _output(out, shape, dtype):
     """``out`` if it is a C-contiguous array of ``shape`` and ``dtype`` (a buffer the caller reuses), else a new one."""
     if out is None:
@@ -214,17 +246,18 @@ def _activation(act):
 
 
 def output_shape(shape, layer) -> tuple:
-    """The output shape of ``bsconv_u`` or ``pointwise`` with ``layer`` on an input of ``shape`` (B, H, W, C); the
+    """The output shape of ``bsconv_u``, ``dsc``, ``pointwise`` or ``conv`` with ``layer`` on an input of ``shape`` (B, H, W, C); the
     checks' error if the kernel does not fit (the arithmetic alone on the hot path, the full check when it fails)."""
     if len(shape) != 4:
         return ()
     if isinstance(layer, FusedPointwise):
         (sh, sw) = layer.stride
         return (shape[0], -(-shape[1] // sh), -(-shape[2] // sw), padded(layer.out_channels))
-    g, k = layer.geometry, layer.taps.shape[:2]
+    conv = isinstance(layer, FusedConv)
+    g, k = layer.geometry, layer.kernel if conv else layer.taps.shape[:2]
     out = [checks.output_size(shape[1 + a], k[a], g.stride[a], g.padding[a], g.dilation[a]) for a in (0, 1)]
     if not all(g.dilation[a] * (k[a] - 1) + 1 <= shape[1 + a] + 2 * g.padding[a] for a in (0, 1)):
-        checks.spatial_geometry(shape[1:3], k, g.stride, g.padding, g.dilation, "w_dw")  # raises, naming w_dw
+        checks.spatial_geometry(shape[1:3], k, g.stride, g.padding, g.dilation, "w" if conv else "w_dw")  # raises
     return (shape[0], *out, padded(layer.out_channels))
 
 
@@ -290,4 +323,17 @@ def pointwise(x, layer: FusedPointwise, res=None, act=None, out=None):
     x, res = _check_input(x, layer, res, shape_out)
     y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
     pointwise_kernel(x, layer.w, layer.bias, res, _activation(act), layer.stride, y)
+    return y
+
+
+def conv(x, layer: FusedConv, res=None, act=None, out=None):
+    """act(W * x + bias + res), a regular convolution (Eq. 1): x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written
+    into ``out`` if given (as ``bsconv_u``)."""
+    shape_out = output_shape(np.shape(x), layer)
+    x, res = _check_input(x, layer, res, shape_out)
+    y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
+    g = layer.geometry
+    bands = row_bands(x.shape[0], shape_out[1], numba.get_num_threads(), depth=1)  # a band computes no row twice
+    geometry = (g.stride, g.padding, g.dilation)
+    conv_kernel(x, layer.w, layer.bias, res, _activation(act), geometry, layer.kernel, bands, y)
     return y

@@ -24,6 +24,8 @@ packs the weights, zero in the padded places, so padded channels hold zeros thro
 - ``dsc_kernel``: Sec. 4.1's DSC fused the other way round: a ring of input rows, one row of the depthwise output
   U at a time, and at once its pointwise product, with the depthwise step's activation between the two.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
+- ``conv_kernel``: a regular convolution (a network's stem, ResNet's 3 x 3 convolutions) with the same epilogue,
+  a row of patches at a time through the pointwise tiles.
 """
 
 from __future__ import annotations
@@ -4560,6 +4562,46 @@ def _pointwise_kernel(x, w, bias, res, act, stride, y):
 
 
 pointwise_kernel = jit(_pointwise_kernel, vectorize=True)
+
+
+def _conv_kernel(x, w, bias, res, act, geometry, kernel, bands, y):
+    """A regular convolution (Eq. 1), channels-last, one product per output row: y[b, p, q, n] = act(bias[n] +
+    sum_(i, j, m) W[n, m, i, j] x[b, p sh + i dh - ph, q sw + j dw - pw, m] + res[b, p, q, n]); x (B, H, W, M),
+    w packed (NB, KH KW M, 16) with row (i KW + j) M + m, kernel (KH, KW), res (B, Ho, Wo, 16 NB) or None -> y
+    (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands); per output row the Wo patches
+    are gathered into a (Wo, KH KW M) matrix, zero where the kernel reaches past the image, and multiplied by
+    the pointwise tiles (the reduction over KH KW M keeps the tile's weights in registers as long as possible:
+    a 3-channel stem reduces over 27 values, not 3)."""
+    (sh, sw), (ph, pw), (dh, dw) = geometry[0], geometry[1], geometry[2]
+    kh, kw = kernel
+    nb, h, wd, m = x.shape
+    ho, wo = y.shape[1], y.shape[2]
+    for task in prange(nb * bands):
+        b, band = task // bands, task % bands
+        patch = np.empty((wo, kh * kw * m), dtype=x.dtype)  # Wo,KH KW M
+        for p in range(band * ho // bands, (band + 1) * ho // bands):
+            for q in range(wo):
+                row = patch[q]
+                for i in range(kh):
+                    r = p * sh + i * dh - ph
+                    for j in range(kw):
+                        c, k0 = q * sw + j * dw - pw, (i * kw + j) * m
+                        if r < 0 or r >= h or c < 0 or c >= wd:
+                            for mm in range(m):
+                                row[k0 + mm] = 0.0
+                        else:
+                            src = x[b, r, c]
+                            for mm in range(m):
+                                row[k0 + mm] = src[mm]
+            out = y[b, p]  # Wo,16 NB
+            pointwise_rows(patch, w, bias, out)
+            if res is not None:
+                out += res[b, p]
+            if act > 0:
+                clamp(out, act)
+
+
+conv_kernel = jit(_conv_kernel, vectorize=True)
 
 
 def _pack_columns(b, w, by_column):

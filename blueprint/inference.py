@@ -16,6 +16,8 @@ module itself on PyTorch:
 - a depthwise convolution followed by a stride-1 1 x 1 one (a DSC, Sec. 4.1: MobileNetV1's units) -> one fused
   step, a row of the depthwise output at a time with its activation and at once its pointwise product;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
+- any other dense convolution (groups 1, zero padding: a stem, ResNet's 3 x 3 convolutions) -> a conv step, a row
+  of patches at a time through the pointwise tiles;
 - ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
@@ -151,11 +153,11 @@ class Affine:
 
 @dataclass
 class Fused:
-    """A fused kernel step: BSConv-U (or expansion + depthwise), DSC (depthwise + 1 x 1) or a 1 x 1 convolution,
-    with its epilogue.
+    """A fused kernel step: BSConv-U (or expansion + depthwise), DSC (depthwise + 1 x 1), a 1 x 1 convolution or a
+    regular one, with its epilogue.
     The weights are packed at the first call for the stored channels of the input it gets."""
 
-    kind: str  # "bsconv_u", "dsc" or "pointwise"
+    kind: str  # "bsconv_u", "dsc", "pointwise" or "conv": accel.fused_nhwc's op and its pack_ function
     weights: dict  # the pack function's arguments but in_channels
     act: str | None = None
     mid_act: str | None = None
@@ -167,16 +169,14 @@ class Fused:
         fused = _fused()
         layer = self.packs.get(x.shape[3])
         if layer is None:
-            pack = {"bsconv_u": fused.pack_bsconv_u, "dsc": fused.pack_dsc}.get(self.kind, fused.pack_pointwise)
+            pack = getattr(fused, f"pack_{self.kind}")
             layer = self.packs[x.shape[3]] = pack(**self.weights, in_channels=x.shape[3])
         r = None if res is None else res.padded_nhwc()
         out = None if self.pool is None else self.pool.empty(fused.output_shape(x.shape, layer), x.dtype)
-        if self.kind == "bsconv_u":
-            y = fused.bsconv_u(x, layer, r, self.act, self.mid_act, out=out)
-        elif self.kind == "dsc":
-            y = fused.dsc(x, layer, r, self.act, self.mid_act, out=out)
+        if self.kind in ("bsconv_u", "dsc"):
+            y = getattr(fused, self.kind)(x, layer, r, self.act, self.mid_act, out=out)
         else:
-            y = fused.pointwise(x, layer, r, self.act, out=out)
+            y = getattr(fused, self.kind)(x, layer, r, self.act, out=out)
         return Activation(nhwc=y, channels=layer.out_channels)
 
 
@@ -232,6 +232,19 @@ def _is_pointwise(conv) -> bool:
     )
 
 
+def _is_regular(conv) -> bool:
+    """A dense convolution (groups 1) the fused ``conv`` step computes: zero padding, 'same' only where it is
+    symmetric."""
+    if type(conv) is not nn.Conv2d:
+        return False
+    symmetric = all(d * (k - 1) % 2 == 0 for d, k in zip(conv.dilation, conv.kernel_size))
+    return conv.groups == 1 and conv.padding_mode == "zeros" and (conv.padding != "same" or symmetric)
+
+
+def _conv_weights(conv: nn.Conv2d) -> dict:
+    return {"w": _np(conv.weight), "bias": _np(conv.bias), **conv_geometry(conv)}
+
+
 def _pointwise_weights(conv: nn.Conv2d) -> dict:
     return {"w": _np(conv.weight), "bias": _np(conv.bias), "stride": conv.stride}
 
@@ -272,6 +285,8 @@ def _conv_block(block: ConvBlock):
         return Fused("pointwise", _pointwise_weights(conv), act)
     if _is_depthwise(conv) and conv.padding_mode == "zeros":
         return Depthwise(block, conv, act)
+    if _is_regular(conv):
+        return Fused("conv", _conv_weights(conv), act)
     return TorchStep(block)
 
 
@@ -367,6 +382,8 @@ def plan(module: nn.Module):
         )
     if type(module) is nn.Conv2d and _is_pointwise(module):
         return Fused("pointwise", _pointwise_weights(module))
+    if _is_regular(module):
+        return Fused("conv", _conv_weights(module))
     if isinstance(module, ConvBlock) and _own_forward(module, ConvBlock):
         return _conv_block(module)
     if isinstance(module, nn.BatchNorm2d) and not module.training and module.running_mean is not None:

@@ -9,6 +9,8 @@
 - ``accel.fused_nhwc.dsc`` is Sec. 4.1's DSC (depthwise, its activation, then pointwise) with the same epilogue,
   against the same reference convolutions.
 - ``accel.fused_nhwc.pointwise``: a strided 1 x 1 convolution with the same epilogue.
+- ``accel.fused_nhwc.conv``: a regular convolution (Eq. 1) with the same epilogue, on inputs with and without
+  padded channels.
 """
 
 import numpy as np
@@ -253,6 +255,47 @@ def test_fused_pointwise_equals_a_strided_1x1_convolution(batch, m, n, h, w, str
     assert_padded_output(y, expected, n, dtype, "fused pointwise")
 
 
+@given(
+    case=bsconv_cases(),
+    act=st.sampled_from(ACTS),
+    with_res=st.booleans(),
+    with_bias=st.booleans(),
+    padded_input=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+@example(  # a 3-channel stem on one image: two bands of rows, one a thread
+    case=dict(batch=1, m=3, n=16, h=6, w=5, k=3, stride=1, padding=1, dilation=1),
+    act="relu",
+    with_res=False,
+    with_bias=True,
+    padded_input=False,
+    dtype=np.float32,
+    seed=6,
+)
+def test_fused_conv_equals_a_regular_convolution_eq_1(case, act, with_res, with_bias, padded_input, dtype, seed):
+    rng = np.random.default_rng(seed)
+    c = case
+    x = rng.standard_normal((c["batch"], c["h"], c["w"], c["m"])).astype(dtype)  # B,H,W,M
+    weight = rng.standard_normal((c["n"], c["m"], c["k"], c["k"])).astype(dtype)
+    bias = rng.standard_normal(c["n"]).astype(dtype) if with_bias else None
+    geo = dict(stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
+    y_ref, _ = reference.conv2d_forward(
+        x.transpose(0, 3, 1, 2).astype(np.float64),
+        weight.astype(np.float64),
+        None if bias is None else bias.astype(np.float64),
+        **geo,
+    )
+    y_ref = y_ref.transpose(0, 2, 3, 1)
+    res = rng.standard_normal(y_ref.shape).astype(dtype) if with_res else None
+    expected = activate(y_ref + (res if with_res else 0), act)
+    stored = fused_nhwc.padded(c["m"]) if padded_input else c["m"]
+    xs = np.concatenate([x, np.zeros((*x.shape[:3], stored - c["m"]), dtype)], axis=3)  # zeros in the padded places
+    layer = fused_nhwc.pack_conv(weight, bias, in_channels=stored, **geo)
+    y = fused_nhwc.conv(xs, layer, padded_channels(res, c["n"]), act)
+    assert_padded_output(y, expected, c["n"], dtype, "fused conv")
+
+
 def test_packed_layers_take_inputs_with_padded_channels():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 6, 6, 5))
@@ -290,6 +333,18 @@ def test_bad_inputs_are_named():
         fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, dw_bias=np.zeros(4))
     with pytest.raises(ValueError, match="in_channels: expected at least"):
         fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, in_channels=2)
+    w_conv = rng.standard_normal((4, 3, 3, 3))
+    conv = fused_nhwc.pack_conv(w_conv, padding=1)
+    with pytest.raises(ValueError, match=r"w: expected a convolution weight \(N, M, KH, KW\)"):
+        fused_nhwc.pack_conv(w_conv[0])
+    with pytest.raises(ValueError, match=r"bias: expected shape \(4,\)"):
+        fused_nhwc.pack_conv(w_conv, np.zeros(3))
+    with pytest.raises(ValueError, match="in_channels: expected at least"):
+        fused_nhwc.pack_conv(w_conv, in_channels=2)
+    with pytest.raises(ValueError, match=r"x: expected a \(B, H, W, 3\) array"):
+        fused_nhwc.conv(rng.standard_normal((1, 5, 5, 4)), conv)
+    with pytest.raises(ValueError, match="w: kernel of size"):
+        fused_nhwc.conv(np.zeros((1, 1, 1, 3)), conv._replace(geometry=conv.geometry._replace(padding=(0, 0))))
 
 
 def test_a_layer_replaced_with_other_taps_or_geometry_does_not_reuse_the_first_layers_launch():
