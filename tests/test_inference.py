@@ -15,26 +15,26 @@ from blueprint.inference import InferenceEngine
 from blueprint.models import create, input_size
 
 CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps the plan must have)
-    ("cifar_resnet20", None, 0),
+    ("cifar_resnet20", None, 19),  # its regular 3 x 3 convolutions (Eq. 1) as fused conv steps
     ("cifar_resnet20_bsconvu", None, 19),
     ("cifar_resnet20_bsconvs_p1d4", None, 0),
     ("cifar_preresnet20_bsconvu", None, 19),
     ("cifar_wrn16_1_bsconvu", None, 13),
-    ("cifar_mobilenetv1_w1d4", None, 13),  # its DSC units, depthwise then pointwise (Sec. 4.1)
-    ("cifar_mobilenetv1_w1d4_bsconvu", None, 13),
-    ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 30),
-    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 0),
+    ("cifar_mobilenetv1_w1d4", None, 14),  # its DSC units, depthwise then pointwise (Sec. 4.1)
+    ("cifar_mobilenetv1_w1d4_bsconvu", None, 14),  # the regular stem, then 13 BSConv-U
+    ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 36),
+    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 4),
     ("cifar_tiny_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvs_p1d4", None, 0),
     ("resnet10_bsconvu", (3, 64, 64), 8),
-    ("mobilenetv1_w1d4", (3, 64, 64), 13),
-    ("mobilenetv1_w1d4_bsconvu", (3, 64, 64), 13),
+    ("mobilenetv1_w1d4", (3, 64, 64), 14),
+    ("mobilenetv1_w1d4_bsconvu", (3, 64, 64), 14),
     ("efficientnet_b0_bsconvs_p1d6", (3, 64, 64), 0),
-    ("mnasnet_bsconvs_p1d6", (3, 64, 64), 0),
-    ("densenet121_bsconvu", (3, 64, 64), 0),
-    ("vgg16_bn_bsconvu", (3, 32, 32), 0),
-    ("xception_bsconvu", (3, 96, 96), 0),
+    ("mnasnet_bsconvs_p1d6", (3, 64, 64), 2),
+    ("densenet121_bsconvu", (3, 64, 64), 4),
+    ("vgg16_bn_bsconvu", (3, 32, 32), 13),
+    ("xception_bsconvu", (3, 96, 96), 4),
 ]
 
 
@@ -65,6 +65,20 @@ def test_engine_logits_equal_eager_on_every_family(name, size, fused_steps):
     assert y.shape == expected.shape
     assert relative_error(y, expected) < 1e-4
     assert engine.summary().count("fused ") >= fused_steps, engine.summary()
+
+
+def test_dense_convolutions_run_as_fused_conv_steps_with_their_epilogue():
+    """ResNet-20's stem and 18 3 x 3 convolutions run on ``accel.fused_nhwc.conv``, each unit's second one with the
+    residual sum and ReLU in its epilogue; a grouped convolution that is not depthwise stays on PyTorch."""
+    engine = InferenceEngine(blueprint.fuse(create("cifar_resnet20").eval()))
+    lines = engine.summary().splitlines()
+    assert sum(line.strip() == "fused conv, act relu" for line in lines) == 19, engine.summary()
+    grouped = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU()).eval()
+    plan = InferenceEngine(grouped).summary().splitlines()
+    assert plan[0].strip() == "torch Conv2d", plan
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(InferenceEngine(grouped)(x), grouped(x), atol=1e-6)
 
 
 def test_engine_in_float64_equals_eager_to_1e10():
