@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from accel.tiles import TILE, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
+from accel.tiles import TILE, TILE_PIXELS, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
 from reference import checks
 
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
@@ -275,6 +275,16 @@ def row_bands(batch: int, rows: int, threads: int, stride: int = 1, depth: int =
     return max(1, min(-(-2 * threads // batch), rows // least))
 
 
+PIXEL_BLOCK = 64  # the most pixels a task of the stride-1 pointwise kernel multiplies: 8 tiles of 8
+
+
+def pixel_block(pixels: int, threads: int) -> int:
+    """Pixels per task of the stride-1 pointwise kernel: whole 8-pixel tiles, at most ``PIXEL_BLOCK``, and few
+    enough that the ``pixels`` give every thread two tasks where they can."""
+    wanted = -(-pixels // (2 * threads))
+    return min(PIXEL_BLOCK, max(TILE_PIXELS, -(-wanted // TILE_PIXELS) * TILE_PIXELS))
+
+
 def channel_groups(tiles: int, tasks: int, threads: int) -> int:
     """Groups of channel tiles an image's output is split into when images and row bands give fewer than two
     tasks a thread (a 7 x 7 plane at batch 1): the largest divisor of ``tiles`` up to what fills the threads."""
@@ -322,7 +332,8 @@ def pointwise(x, layer: FusedPointwise, res=None, act=None, out=None):
     shape_out = output_shape(np.shape(x), layer)
     x, res = _check_input(x, layer, res, shape_out)
     y = _output(out, shape_out, x.dtype)  # B,Ho,Wo,Np
-    pointwise_kernel(x, layer.w, layer.bias, res, _activation(act), layer.stride, y)
+    block = pixel_block(shape_out[0] * shape_out[1] * shape_out[2], numba.get_num_threads())
+    pointwise_kernel(x, layer.w, layer.bias, res, _activation(act), layer.stride, block, y)
     return y
 
 

@@ -4475,29 +4475,45 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
 bsconv_u_kernel = jit(_bsconv_u_kernel, vectorize=True)
 
 
+def _pointwise_epilogue(u, w, bias, res, act, b, first, last, y):
+    """Rows first <= p < last of image b of y = act(W u + bias + res), u (rows x Wo pixels, C) in row order."""
+    out = y[b, first:last].reshape(((last - first) * y.shape[2], y.shape[3]))  # pixels,16 NB
+    pointwise_rows(u, w, bias, out)
+    if res is not None:
+        out += res[b, first:last].reshape(((last - first) * y.shape[2], y.shape[3]))
+    if act > 0:
+        clamp(out, act)
+
+
+pointwise_epilogue = jit(_pointwise_epilogue, parallel=False, vectorize=True)
+
+
 def _dsc_kernel(x, taps, dw_bias, w, bias, res, mid_act, act, geometry, bands, y):
     """Sec. 4.1's DSC fused, channels-last: the depthwise step (taps (KH, KW, C), dw_bias (C,), mid_act on its
     output U) then the pointwise step (w packed (NB, C, 16), bias (16 NB,)), + res, act: x (B, H, W, C), C a
     multiple of 16 -> y (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands); per output row
     it copies the input rows it needs and does not hold yet into a ring of (K - 1) D + 1 zero-padded rows (the
     depthwise tile reads every tap without a test), computes one row of U and at once its pointwise product:
-    U never leaves the cache."""
+    U never leaves the cache. Rows narrower than a pointwise tile (Wo < 8) keep the band's rows of U and multiply
+    them at the end in one product (a 4-pixel row alone ran the load-bound 4-pixel tile)."""
     (sh, sw), (ph, pw), (dh, dw) = geometry[0], geometry[1], geometry[2]
     nb, h, wd, c = x.shape
     ho, wo = y.shape[1], y.shape[2]
     kh, kw = taps.shape[0], taps.shape[1]
     depth = (kh - 1) * dh + 1
     lo, hi = bounds(mid_act, x.dtype.type(0.0))  # mid_act as the depthwise tile's bounds
+    narrow = wo < TILE_PIXELS
     for task in prange(nb * bands):
         b, band = task // bands, task % bands
+        first, last = band * ho // bands, (band + 1) * ho // bands  # the band's output rows
         ring = np.zeros((depth + 1, wd + 2 * pw, c), dtype=x.dtype)  # input rows, zero-padded: depth+1,Wp,C
         held = np.full(depth, -1, dtype=np.int64)
         rows = np.empty(kh, dtype=np.int64)
-        u = np.empty((wo, c), dtype=x.dtype)  # Wo,C: one row of the depthwise output U
+        u_band = np.empty(((last - first) * wo if narrow else wo, c), dtype=x.dtype)  # rows of U: the band's, or one
         no_res = np.zeros((wo, c // TILE, TILE), dtype=x.dtype)  # channels as blocks, for the 3 x 3 tile
-        ring_b, u_b = ring.reshape((depth + 1, wd + 2 * pw, c // TILE, TILE)), u.reshape((wo, c // TILE, TILE))
+        ring_b = ring.reshape((depth + 1, wd + 2 * pw, c // TILE, TILE))
         taps_b, dw_bias_b = taps.reshape((kh, kw, c // TILE, TILE)), dw_bias.reshape((c // TILE, TILE))
-        for p in range(band * ho // bands, (band + 1) * ho // bands):
+        for p in range(first, last):
             for i in range(kh):
                 r = p * sh + i * dh - ph
                 if r < 0 or r >= h:
@@ -4508,6 +4524,9 @@ def _dsc_kernel(x, taps, dw_bias, w, bias, res, mid_act, act, geometry, bands, y
                     ring[slot, pw : pw + wd] = x[b, r]
                     held[slot] = r
                 rows[i] = slot
+            at = (p - first) * wo if narrow else 0
+            u = u_band[at : at + wo]  # Wo,C: row p of U
+            u_b = u.reshape((wo, c // TILE, TILE))
             if kh == 3 and kw == 3:
                 if sw == 1 and dw == 1:
                     depthwise_3x3_unit(ring_b, rows, taps_b, dw_bias_b, no_res, 0, lo, hi, u_b)
@@ -4517,12 +4536,10 @@ def _dsc_kernel(x, taps, dw_bias, w, bias, res, mid_act, act, geometry, bands, y
                 depthwise_any(ring, rows, taps, dw_bias, sw, dw, u)
                 if mid_act > 0:
                     clamp(u, mid_act)
-            out = y[b, p]  # Wo,16 NB
-            pointwise_rows(u, w, bias, out)  # y row = W U row (Eq. 6's product on the depthwise output)
-            if res is not None:
-                out += res[b, p]
-            if act > 0:
-                clamp(out, act)
+            if not narrow:
+                pointwise_epilogue(u, w, bias, res, act, b, p, p + 1, y)  # y row = W U row (Eq. 6's product)
+        if narrow and last > first:
+            pointwise_epilogue(u_band, w, bias, res, act, b, first, last, y)
 
 
 dsc_kernel = jit(_dsc_kernel, vectorize=True)
@@ -4540,25 +4557,32 @@ def _clamp(a, act):
 clamp = jit(_clamp, parallel=False, vectorize=True)
 
 
-def _pointwise_kernel(x, w, bias, res, act, stride, y):
+def _pointwise_kernel(x, w, bias, res, act, stride, block, y):
     """A 1 x 1 convolution with stride (sh, sw), channels-last: y[b, p, q] = act(W x[b, p sh, q sw] + bias + res[b,
-    p, q]); x (B, H, W, M), w packed (NB, M, 16), res (B, Ho, Wo, 16 NB) or None -> y (B, Ho, Wo, 16 NB)."""
+    p, q]); x (B, H, W, M), w packed (NB, M, 16), res (B, Ho, Wo, 16 NB) or None -> y (B, Ho, Wo, 16 NB). At stride
+    1 the images are one (B H W, M) matrix, a task per ``block`` pixels (a task per row ran 4 x 4 planes on the
+    4-pixel tile); else a task per output row, the columns the stride keeps gathered first."""
     sh, sw = stride
     nb, ho, wo, cp = y.shape
-    for task in prange(nb * ho):
-        b, p = task // ho, task % ho
-        src = x[b, p * sh]  # W,M
-        if sw != 1:
+    if sh == 1 and sw == 1:
+        n_pix = nb * ho * wo
+        xf, yf = x.reshape((n_pix, x.shape[3])), y.reshape((n_pix, cp))  # pixels,M and pixels,Cp
+        for task in prange((n_pix + block - 1) // block):
+            lo, hi = task * block, min(task * block + block, n_pix)
+            out = yf[lo:hi]
+            pointwise_rows(xf[lo:hi], w, bias, out)
+            if res is not None:
+                out += res.reshape((n_pix, cp))[lo:hi]
+            if act > 0:
+                clamp(out, act)
+    else:
+        for task in prange(nb * ho):
+            b, p = task // ho, task % ho
+            src = x[b, p * sh]  # W,M
             picked = np.empty((wo, x.shape[3]), dtype=x.dtype)  # Wo,M: the columns the stride keeps
             for q in range(wo):
                 picked[q] = src[q * sw]
-            src = picked
-        out = y[b, p]  # Wo,Cp
-        pointwise_rows(src[:wo], w, bias, out)
-        if res is not None:
-            out += res[b, p]
-        if act > 0:
-            clamp(out, act)
+            pointwise_epilogue(picked, w, bias, res, act, b, p, p + 1, y)
 
 
 pointwise_kernel = jit(_pointwise_kernel, vectorize=True)
@@ -4593,12 +4617,7 @@ def _conv_kernel(x, w, bias, res, act, geometry, kernel, bands, y):
                             src = x[b, r, c]
                             for mm in range(m):
                                 row[k0 + mm] = src[mm]
-            out = y[b, p]  # Wo,16 NB
-            pointwise_rows(patch, w, bias, out)
-            if res is not None:
-                out += res[b, p]
-            if act > 0:
-                clamp(out, act)
+            pointwise_epilogue(patch, w, bias, res, act, b, p, p + 1, y)
 
 
 conv_kernel = jit(_conv_kernel, vectorize=True)

@@ -373,3 +373,8 @@ def test_row_bands_keep_the_recomputed_rows_of_v_prime_within_a_third(batch, row
 @pytest.mark.parametrize("tiles,tasks,groups", [(64, 1, 4), (64, 32, 1), (6, 1, 3), (1, 1, 1), (32, 2, 2)])
 def test_channel_groups_divide_the_tiles_and_fill_the_threads(tiles, tasks, groups):
     assert fused_nhwc.channel_groups(tiles, tasks, threads=2) == groups
+
+
+@pytest.mark.parametrize("pixels,block", [(32 * 16, 64), (16, 8), (49, 16), (8, 8), (1, 8), (10**6, 64)])
+def test_pixel_blocks_are_whole_tiles_and_give_each_thread_two_tasks_where_they_can(pixels, block):
+    assert fused_nhwc.pixel_block(pixels, threads=2) == block
