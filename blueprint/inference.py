@@ -17,7 +17,8 @@ module itself on PyTorch:
   step, a row of the depthwise output at a time with its activation and at once its pointwise product;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
 - any other dense convolution (groups 1, zero padding: a stem, ResNet's 3 x 3 convolutions) -> a conv step, a row
-  of patches at a time through the pointwise tiles;
+  of patches at a time through the pointwise tiles (a wide one on a large batch on PyTorch's convolution, which
+  multiplies those faster: ``WIDE_CONV_CHANNELS``);
 - ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
@@ -151,6 +152,14 @@ class Affine:
         return Elementwise(self.act).run(out) if self.act else out
 
 
+# A dense convolution with at least this many input channels, on planes of at least this many pixels and a
+# float32 batch of at least this many images, runs on PyTorch's convolution (oneDNN's: 320-390 GFLOP/s on wide
+# 3 x 3 convolutions on two cores here, the tiles' patch rows 250-300; on 8 x 8 planes of 64 channels the two
+# were level and ResNet-20 ran 6% slower with them on PyTorch, the layout changed around each; at batch 1 the
+# tiles were faster on every shape measured).
+WIDE_CONV_CHANNELS, WIDE_CONV_PIXELS, WIDE_CONV_BATCH = 48, 256, 8
+
+
 @dataclass
 class Fused:
     """A fused kernel step: BSConv-U (or expansion + depthwise), DSC (depthwise + 1 x 1), a 1 x 1 convolution or a
@@ -163,8 +172,13 @@ class Fused:
     mid_act: str | None = None
     packs: dict = field(default_factory=dict)
     pool: BufferPool | None = None  # the engine's, for the outputs
+    conv: nn.Conv2d | None = None  # a dense convolution's module, for the batches it runs on PyTorch
 
     def run(self, a: Activation, res: Activation | None = None) -> Activation:
+        if self.conv is not None and self._on_torch(a):
+            y = self.conv(a.as_nchw())
+            y = y if res is None else y + res.as_nchw()
+            return Elementwise(self.act).run(Activation(nchw=y)) if self.act else Activation(nchw=y)
         x = a.as_nhwc()
         fused = _fused()
         layer = self.packs.get(x.shape[3])
@@ -178,6 +192,14 @@ class Fused:
         else:
             y = getattr(fused, self.kind)(x, layer, r, self.act, out=out)
         return Activation(nhwc=y, channels=layer.out_channels)
+
+    def _on_torch(self, a: Activation) -> bool:
+        """A wide dense convolution on large planes and a large float32 batch (``WIDE_CONV_CHANNELS``)."""
+        t = a.nchw if a.nhwc is None else a.nhwc
+        float32 = t.dtype == (torch.float32 if a.nhwc is None else np.float32)
+        batch, pixels = t.shape[0], (t.shape[2] * t.shape[3] if a.nhwc is None else t.shape[1] * t.shape[2])
+        wide = self.conv.in_channels >= WIDE_CONV_CHANNELS and pixels >= WIDE_CONV_PIXELS
+        return float32 and wide and batch >= WIDE_CONV_BATCH
 
 
 @dataclass
@@ -286,7 +308,7 @@ def _conv_block(block: ConvBlock):
     if _is_depthwise(conv) and conv.padding_mode == "zeros":
         return Depthwise(block, conv, act)
     if _is_regular(conv):
-        return Fused("conv", _conv_weights(conv), act)
+        return Fused("conv", _conv_weights(conv), act, conv=conv)
     return TorchStep(block)
 
 
@@ -383,7 +405,7 @@ def plan(module: nn.Module):
     if type(module) is nn.Conv2d and _is_pointwise(module):
         return Fused("pointwise", _pointwise_weights(module))
     if _is_regular(module):
-        return Fused("conv", _conv_weights(module))
+        return Fused("conv", _conv_weights(module), conv=module)
     if isinstance(module, ConvBlock) and _own_forward(module, ConvBlock):
         return _conv_block(module)
     if isinstance(module, nn.BatchNorm2d) and not module.training and module.running_mean is not None:

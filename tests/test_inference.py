@@ -81,6 +81,30 @@ def test_dense_convolutions_run_as_fused_conv_steps_with_their_epilogue():
         assert torch.allclose(InferenceEngine(grouped)(x), grouped(x), atol=1e-6)
 
 
+def test_wide_dense_convolutions_on_large_float32_batches_run_on_pytorch_and_equal_eager():
+    """A conv step runs on PyTorch's convolution for >= 48 input channels on planes of >= 256 pixels and batches of
+    >= 8 float32 images (``WIDE_CONV_CHANNELS``), on the fused kernel otherwise; both equal eager."""
+    from blueprint.inference import Activation
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(48, 20, 3, padding=1), nn.ReLU(), nn.Conv2d(20, 24, 3, padding=1)).eval()
+    engine = InferenceEngine(model)
+    wide, narrow = engine.plan.steps
+    for batch, size, dtype, on_torch in [
+        (8, 16, torch.float32, True),
+        (2, 16, torch.float32, False),
+        (8, 8, torch.float32, False),
+        (8, 16, torch.float64, False),
+    ]:
+        x = torch.randn(batch, 48, size, size, dtype=dtype)
+        assert wide._on_torch(Activation(nchw=x)) is on_torch
+        assert not narrow._on_torch(Activation(nchw=torch.randn(batch, 20, size, size, dtype=dtype)))
+        with torch.no_grad():
+            y = engine(x) if dtype == torch.float32 else InferenceEngine(model.double())(x)
+            assert relative_error(y, model(x)) < (1e-4 if dtype == torch.float32 else 1e-10)
+        model.float()
+
+
 def test_engine_in_float64_equals_eager_to_1e10():
     model = with_random_batchnorm_statistics(create("cifar_resnet20_bsconvu")).double()
     x = torch.randn(3, 3, 32, 32, dtype=torch.float64)
