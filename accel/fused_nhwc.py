@@ -12,6 +12,8 @@ at the model's entry and exit instead of per layer.
 - ``dsc(x, layer, res, act, mid_act)``: Sec. 4.1's DSC in one pass (``accel.tiles.dsc_kernel``): a row of the
   depthwise output at a time, its activation, and at once its pointwise product.
 - ``pointwise(x, layer, res, act)``: y = act(W x + b + res) with a stride (a projection shortcut).
+- ``affine(x, s, t, act)``: y = act(x s + t) per channel, one pass (an eval-mode BatchNorm that ``fuse`` could
+  not fold, before a padded convolution, and its ReLU).
 - ``conv(x, layer, res, act)``: a regular convolution (Eq. 1: a stem, ResNet's 3 x 3 convolutions) with the same
   epilogue, a row of patches at a time through the pointwise tiles (``accel.tiles.conv_kernel``).
 
@@ -26,7 +28,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from accel.tiles import TILE, TILE_PIXELS, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
+from accel.tiles import TILE, TILE_PIXELS, affine_kernel, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
 from reference import checks
 
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
@@ -347,4 +349,22 @@ def conv(x, layer: FusedConv, res=None, act=None, out=None):
     bands = row_bands(x.shape[0], shape_out[1], numba.get_num_threads(), depth=1)  # a band computes no row twice
     geometry = (g.stride, g.padding, g.dilation)
     conv_kernel(x, layer.w, layer.bias, res, _activation(act), geometry, layer.kernel, bands, y)
+    return y
+
+
+AFFINE_BLOCK = 256  # pixels a task of ``affine`` covers
+
+
+def affine(x, s, t, act=None, out=None):
+    """act(x s + t) per channel: x (B, H, W, C), s and t (C,) of x's dtype -> (B, H, W, C), written into ``out`` if
+    given (as ``bsconv_u``; it may be x itself)."""
+    if not isinstance(x, np.ndarray) or x.ndim != 4:
+        raise ValueError(f"x: expected a (B, H, W, C) array, got {getattr(x, 'shape', type(x))}")
+    for name, v in (("s", s), ("t", t)):
+        if not isinstance(v, np.ndarray) or v.shape != (x.shape[3],) or v.dtype != x.dtype:
+            raise ValueError(f"{name}: expected a ({x.shape[3]},) {x.dtype} array, got {getattr(v, 'shape', v)}")
+    x = np.ascontiguousarray(x)
+    y = _output(out, x.shape, x.dtype)
+    c = x.shape[3]
+    affine_kernel(x.reshape(-1, c), s, t, _activation(act), AFFINE_BLOCK, y.reshape(-1, c))
     return y

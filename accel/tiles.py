@@ -24,6 +24,7 @@ packs the weights, zero in the padded places, so padded channels hold zeros thro
 - ``dsc_kernel``: Sec. 4.1's DSC fused the other way round: a ring of input rows, one row of the depthwise output
   U at a time, and at once its pointwise product, with the depthwise step's activation between the two.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
+- ``affine_kernel``: y = act(x s + t) per channel in one pass (a BatchNorm before a padded convolution).
 - ``conv_kernel``: a regular convolution (a network's stem, ResNet's 3 x 3 convolutions) with the same epilogue,
   a row of patches at a time through the pointwise tiles.
 """
@@ -4621,6 +4622,22 @@ def _conv_kernel(x, w, bias, res, act, geometry, kernel, bands, y):
 
 
 conv_kernel = jit(_conv_kernel, vectorize=True)
+
+
+def _affine_kernel(x, s, t, act, block, y):
+    """y[p, c] = act(x[p, c] s[c] + t[c]) (an eval-mode BatchNorm that ``fuse`` could not fold, then its
+    activation, in one pass): x and y (P, C), s and t (C,); a task per ``block`` pixels."""
+    n_pix, c = x.shape
+    lo, hi = bounds(act, x.dtype.type(0.0))
+    for task in prange((n_pix + block - 1) // block):
+        for p in range(task * block, min(task * block + block, n_pix)):
+            src, dst = x[p], y[p]
+            for k in range(c):
+                v = src[k] * s[k] + t[k]
+                dst[k] = hi if v > hi else (lo if v < lo else v)
+
+
+affine_kernel = jit(_affine_kernel)
 
 
 def _pack_columns(b, w, by_column):

@@ -296,6 +296,26 @@ def test_fused_conv_equals_a_regular_convolution_eq_1(case, act, with_res, with_
     assert_padded_output(y, expected, c["n"], dtype, "fused conv")
 
 
+@given(
+    batch=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    c=st.integers(1, 40),
+    act=st.sampled_from(ACTS),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    in_place=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_fused_affine_is_a_per_channel_scale_shift_then_the_activation(batch, h, w, c, act, dtype, in_place, seed):
+    """y = act(x s + t) per channel: an eval-mode BatchNorm (y = gamma (x - mu) / sigma + beta as s x + t)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, h, w, c)).astype(dtype)
+    s, t = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    expected = activate(x.astype(np.float64) * s + t, act)
+    y = fused_nhwc.affine(x, s, t, act, out=x if in_place else None)
+    assert_close(y, expected, dtype, "fused affine")
+
+
 def test_packed_layers_take_inputs_with_padded_channels():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 6, 6, 5))
@@ -333,6 +353,8 @@ def test_bad_inputs_are_named():
         fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, dw_bias=np.zeros(4))
     with pytest.raises(ValueError, match="in_channels: expected at least"):
         fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, in_channels=2)
+    with pytest.raises(ValueError, match=r"t: expected a \(3,\) float64 array"):
+        fused_nhwc.affine(np.zeros((1, 2, 2, 3)), np.ones(3), np.zeros(4))
     w_conv = rng.standard_normal((4, 3, 3, 3))
     conv = fused_nhwc.pack_conv(w_conv, padding=1)
     with pytest.raises(ValueError, match=r"w: expected a convolution weight \(N, M, KH, KW\)"):
