@@ -103,6 +103,10 @@ def test_wide_dense_convolutions_on_large_float32_batches_run_on_pytorch_and_equ
             y = engine(x) if dtype == torch.float32 else InferenceEngine(model.double())(x)
             assert relative_error(y, model(x)) < (1e-4 if dtype == torch.float32 else 1e-10)
         model.float()
+    wrn = with_random_batchnorm_statistics(create("cifar_wrn16_4"))  # pre-activation units: residuals on PyTorch
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        assert relative_error(InferenceEngine(blueprint.fuse(wrn))(x), wrn(x)) < 1e-4
 
 
 def test_engine_in_float64_equals_eager_to_1e10():
