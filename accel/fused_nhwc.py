@@ -8,7 +8,9 @@ at the model's entry and exit instead of per layer.
 
 - ``bsconv_u(x, layer, res, act)``: Eq. (6)-(7) in one pass (``accel.tiles.bsconv_u_kernel``): the pointwise
   output is computed a row at a time into a ring of (K - 1) D + 1 rows and consumed by the depthwise step
-  while in cache; then + bias (a folded BatchNorm), + res (a residual), activation.
+  while in cache; then + bias (a folded BatchNorm), + res (a residual), activation. Packed with ``w_proj``, each
+  row of that output is multiplied at once by a 1 x 1 convolution (an inverted residual's projection), whose
+  epilogue then takes the residual and the activation.
 - ``dsc(x, layer, res, act, mid_act)``: Sec. 4.1's DSC in one pass (``accel.tiles.dsc_kernel``): a row of the
   depthwise output at a time, its activation, and at once its pointwise product.
 - ``pointwise(x, layer, res, act)``: y = act(W x + b + res) with a stride (a projection shortcut).
@@ -55,7 +57,8 @@ def _packed_pointwise(w, in_channels, dtype):
 
 
 class FusedBSConvU(NamedTuple):
-    """A BSConv-U layer packed for ``bsconv_u``: pointwise W and its bias, taps B^(n) as (KH, KW, Np), bias."""
+    """A BSConv-U layer packed for ``bsconv_u``: pointwise W and its bias, taps B^(n) as (KH, KW, Np), bias, and
+    optionally a projection W2 after the depthwise step (an inverted residual's last 1 x 1 convolution)."""
 
     w: np.ndarray  # NB,M',16
     pw_bias: np.ndarray  # Np
@@ -63,7 +66,9 @@ class FusedBSConvU(NamedTuple):
     bias: np.ndarray  # Np
     geometry: checks.Geometry  # stride, padding, dilation; its ``out`` is the probe's (each call computes its own)
     in_channels: int  # M' (the input's stored channels, M or padded(M))
-    out_channels: int  # N
+    out_channels: int  # N, or N2 with a projection
+    proj_w: np.ndarray  # NB2,Np,16; (0, Np, 16) without a projection
+    proj_bias: np.ndarray  # Np2; (0,) without
     launches: dict  # (input shape, threads, geometry) -> _Launch, made at the first call with them
 
 
@@ -85,8 +90,9 @@ def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
     g = layer.geometry
     depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
     bands = row_bands(shape[0], shape_out[1], threads, g.stride[0], depth)
-    groups = channel_groups(shape_out[3] // TILE, shape[0] * bands, threads)
     kh, kw, cp = layer.taps.shape
+    # a projection needs all of a pixel's channels in one task
+    groups = 1 if layer.proj_w.shape[0] else channel_groups(cp // TILE, shape[0] * bands, threads)
     taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
     geometry = (g.stride, g.padding, g.dilation)
     return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), geometry, (layer.taps, layer.bias))
@@ -132,10 +138,13 @@ def _probe(m, w_dw, dilation, dtype):
     return np.zeros((1, m, *(di * (k - 1) + 1 for di, k in zip(d, np.shape(w_dw)[2:]))), dtype=dtype)
 
 
-def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1):
+def pack_bsconv_u(
+    w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=1, padding=0, dilation=1, w_proj=None, proj_bias=None
+):
     """Pack BSConv-U's weights (the contract's layouts, float32 or float64) for inputs of ``in_channels`` stored
     channels (default M). Weights and geometry are checked as ``reference.bsconv_u_forward`` checks them, on a
-    placeholder input of the dilated kernel's size."""
+    placeholder input of the dilated kernel's size. ``w_proj`` (N2, N, 1, 1) and ``proj_bias`` (N2,): a 1 x 1
+    convolution after the depthwise step, computed in the same pass (an inverted residual's projection)."""
     w_pw, w_dw = np.asarray(w_pw), np.asarray(w_dw)
     n, m = w_pw.shape[0], w_pw.shape[1]
     in_channels = m if in_channels is None else in_channels
@@ -147,6 +156,16 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
     dtype, cp = w_pw.dtype, padded(n)
     taps = np.zeros((w_dw.shape[2], w_dw.shape[3], cp), dtype=dtype)  # KH,KW,Np
     taps[:, :, :n] = w_dw[:, 0].transpose(1, 2, 0)
+    if w_proj is None:
+        proj_w, proj_b, out_channels = np.zeros((0, cp, TILE), dtype=dtype), np.zeros(0, dtype=dtype), n
+    else:
+        w_proj = np.asarray(w_proj)
+        if w_proj.ndim != 4 or w_proj.shape[1:] != (n, 1, 1) or w_proj.dtype != dtype:
+            raise ValueError(f"w_proj: expected a {dtype} (N2, {n}, 1, 1) array, got {w_proj.dtype} {w_proj.shape}")
+        out_channels = w_proj.shape[0]
+        if proj_bias is not None and np.shape(proj_bias) != (out_channels,):
+            raise ValueError(f"proj_bias: expected shape ({out_channels},), got {np.shape(proj_bias)}")
+        proj_w, proj_b = _packed_pointwise(w_proj, cp, dtype), _vector(proj_bias, padded(out_channels), dtype)
     return FusedBSConvU(
         _packed_pointwise(w_pw, in_channels, dtype),
         _vector(pw_bias, cp, dtype),
@@ -154,7 +173,9 @@ def pack_bsconv_u(w_pw, w_dw, pw_bias=None, bias=None, in_channels=None, stride=
         _vector(bias, cp, dtype),
         geometry,
         in_channels,
-        n,
+        out_channels,
+        proj_w,
+        proj_b,
         {},
     )
 
@@ -294,10 +315,14 @@ def channel_groups(tiles: int, tasks: int, threads: int) -> int:
     return max(d for d in range(1, min(tiles, wanted) + 1) if tiles % d == 0)
 
 
-def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None):
+def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None, dw_act=None):
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
-    ``out`` if given (an array of that shape and x's dtype that does not overlap x or res)."""
+    ``out`` if given (an array of that shape and x's dtype that does not overlap x or res). A layer packed with a
+    projection computes act(W2 dw_act(V' * B + bias) + proj_bias + res) -> (B, Ho, Wo, padded(N2))."""
+    project = layer.proj_w.shape[0] > 0
+    if dw_act is not None and not project:
+        raise ValueError(f"dw_act: a layer without a projection (w_proj) has no second activation, got {dw_act!r}")
     key = (np.shape(x), numba.get_num_threads(), layer.geometry)
     launch = layer.launches.get(key)
     if launch is not None and not (launch.made_from[0] is layer.taps and launch.made_from[1] is layer.bias):
@@ -306,8 +331,24 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None)
     if launch is None:  # kept only for an input that passed the checks
         launch = layer.launches[key] = _launch(layer, *key[:2])
     y = _output(out, launch.shape_out, x.dtype)  # B,Ho,Wo,Np
-    mid, end, go = _activation(mid_act), _activation(act), launch
-    bsconv_u_kernel(x, layer.w, layer.pw_bias, go.taps, go.bias, res, mid, end, go.geometry, go.bands, y)
+    mid, go = _activation(mid_act), launch
+    after_dw, after_proj = (_activation(dw_act), _activation(act)) if project else (_activation(act), 0)
+    bsconv_u_kernel(
+        x,
+        layer.w,
+        layer.pw_bias,
+        go.taps,
+        go.bias,
+        res,
+        mid,
+        after_dw,
+        go.geometry,
+        go.bands,
+        layer.proj_w,
+        layer.proj_bias,
+        after_proj,
+        y,
+    )
     return y
 
 

@@ -20,7 +20,8 @@ packs the weights, zero in the padded places, so padded channels hold zeros thro
   each pixel is stored; ``depthwise_any`` for other kernel sizes, then the residual and activation in place in
   the output row): the pointwise output V' never leaves the cache (the ring is (K - 1) D + 2 rows of
   (W + 2 P) x 16 NB values). Same arithmetic as the unfused chain (the reference's ``bsconv_u_forward``), each
-  output a sum of the same products.
+  output a sum of the same products. With a projection (an inverted residual's last 1 x 1 convolution) each
+  depthwise output row is multiplied by it at once, so the expanded activation never exists whole.
 - ``dsc_kernel``: Sec. 4.1's DSC fused the other way round: a ring of input rows, one row of the depthwise output
   U at a time, and at once its pointwise product, with the depthwise step's activation between the two.
 - ``pointwise_kernel``: a 1 x 1 convolution with stride (projection shortcuts), with the same epilogue.
@@ -4400,12 +4401,15 @@ def _bounds(act, like):
 bounds = jit(_bounds, parallel=False)
 
 
-def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, bands, y):
+def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, bands, proj_w, proj_bias, proj_act, y):
     """Eq. (6)-(7) fused, channels-last: x (B, H, W, M), w packed (NB, M, 16), pw_bias (16 NB,), taps
     (G, KH, KW, C) and bias (G, C) in G groups of C = 16 NB / G channels, res (B, Ho, Wo, 16 NB) or None, mid_act
     on V' (0 none, 1 ReLU, 2 ReLU6: an inverted residual's expansion; 0 for BSConv-U) and act after the
     depthwise step -> y (B, Ho, Wo, 16 NB). A task per (image, band of ``bands`` output row bands, channel group):
     the channels of a depthwise step are independent, so a group computes V' and y for its channels alone.
+    With a projection (proj_w packed (NB2, 16 NB, 16), proj_bias (16 NB2,); G = 1), each row of the depthwise
+    output is multiplied by it at once: y (B, Ho, Wo, 16 NB2) = proj_act(W2 row + proj_bias + res), an inverted
+    residual's three steps in one pass (proj_w with no blocks: none).
 
     The ring holds (K - 1) D + 1 rows of V', each with P_w zero columns at both sides, and one more row of
     zeros that stands for the rows outside the image: the depthwise step then reads every tap without a test.
@@ -4419,6 +4423,7 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
     tiles = cw // TILE  # weight tiles of a group
     lo, hi = bounds(act, x.dtype.type(0.0))  # the activation as the 3 x 3 tile's bounds
     depth = (kh - 1) * dh + 1  # input rows one output row reads: the ring's rows (then the zero row)
+    project = proj_w.shape[0] > 0
     for task in prange(nb * bands * groups):
         b, band, g = task // (bands * groups), (task // groups) % bands, task % groups
         c0 = g * cw
@@ -4454,11 +4459,12 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
                         clamp(inner, mid_act)
                     held[slot] = r
                 rows[i] = slot
-            out = y[b, p] if groups == 1 else scratch  # Wo,C
+            out = y[b, p] if groups == 1 and not project else scratch  # Wo,C
             if kh == 3 and kw == 3:
                 out_b, res_b, rcb = out.reshape((wo, tiles, TILE)), no_res_b, 0
                 if res is not None:
-                    res_b, rcb = res[b, p].reshape((wo, res.shape[3] // TILE, TILE)), g * tiles
+                    if not project:  # else the residual is the projection's
+                        res_b, rcb = res[b, p].reshape((wo, res.shape[3] // TILE, TILE)), g * tiles
                 if sw == 1 and dw == 1:
                     depthwise_3x3_unit(ring_b, rows, taps_b, bias_b, res_b, rcb, lo, hi, out_b)
                 else:
@@ -4466,10 +4472,13 @@ def _bsconv_u_kernel(x, w, pw_bias, taps, bias, res, mid_act, act, geometry, ban
             else:
                 depthwise_any(ring, rows, taps[g], bias[g], sw, dw, out)
                 if res is not None:
-                    out += res[b, p, :, c0 : c0 + cw]
+                    if not project:
+                        out += res[b, p, :, c0 : c0 + cw]
                 if act > 0:
                     clamp(out, act)
-            if groups > 1:
+            if project:
+                pointwise_epilogue(scratch, proj_w, proj_bias, res, proj_act, b, p, p + 1, y)  # the projection
+            elif groups > 1:
                 y[b, p, :, c0 : c0 + cw] = scratch
 
 

@@ -12,7 +12,8 @@ module itself on PyTorch:
   Eq. (6)-(7) with the pointwise output in a ring of rows (``accel.tiles``);
 - a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step, and
   BSConv-S after ``fuse`` where it kept W^B apart: Sec. 4.2) -> the same fused step, with the expansion's
-  activation applied to the ring's rows;
+  activation applied to the ring's rows; a stride-1 1 x 1 convolution after it (the projection) joins the same
+  step, each row of the depthwise output multiplied by it at once;
 - a depthwise convolution followed by a stride-1 1 x 1 one (a DSC, Sec. 4.1: MobileNetV1's units) -> one fused
   step, a row of the depthwise output at a time with its activation and at once its pointwise product;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
@@ -185,6 +186,7 @@ class Fused:
     weights: dict  # the pack function's arguments but in_channels
     act: str | None = None
     mid_act: str | None = None
+    dw_act: str | None = None  # with a projection merged in (weights' w_proj): the depthwise step's activation
     packs: dict = field(default_factory=dict)
     pool: BufferPool | None = None  # the engine's, for the outputs
     conv: nn.Conv2d | None = None  # a dense convolution's module, for the batches it runs on PyTorch
@@ -202,8 +204,10 @@ class Fused:
             layer = self.packs[x.shape[3]] = pack(**self.weights, in_channels=x.shape[3])
         r = None if res is None else res.padded_nhwc()
         out = None if self.pool is None else self.pool.empty(fused.output_shape(x.shape, layer), x.dtype)
-        if self.kind in ("bsconv_u", "dsc"):
-            y = getattr(fused, self.kind)(x, layer, r, self.act, self.mid_act, out=out)
+        if self.kind == "bsconv_u":
+            y = fused.bsconv_u(x, layer, r, self.act, self.mid_act, out=out, dw_act=self.dw_act)
+        elif self.kind == "dsc":
+            y = fused.dsc(x, layer, r, self.act, self.mid_act, out=out)
         else:
             y = getattr(fused, self.kind)(x, layer, r, self.act, out=out)
         return Activation(nhwc=y, channels=layer.out_channels)
@@ -339,9 +343,10 @@ def _plain_bsconv_u(layer: BSConvU) -> bool:
 
 def _merged(steps: list) -> list:
     """Peephole over a sequence: a stride-1 1 x 1 step then a depthwise one -> one fused step (its activation
-    on the ring rows); a depthwise step then a stride-1 1 x 1 one -> one fused DSC step (the depthwise step's
-    activation between the two); a fused step without activation then ReLU/ReLU6 -> the activation in its
-    epilogue."""
+    on the ring rows); that step, or a BSConv-U, then a stride-1 1 x 1 one -> the same step with the 1 x 1 as its
+    projection, each row of the depthwise output multiplied at once (an inverted residual's three steps in one
+    pass); a depthwise step then a stride-1 1 x 1 one -> one fused DSC step (the depthwise step's activation
+    between the two); a fused step without activation then ReLU/ReLU6 -> the activation in its epilogue."""
     out = []
     for step in steps:
         last = out[-1] if out else None
@@ -354,6 +359,9 @@ def _merged(steps: list) -> list:
                 **conv_geometry(step.conv),
             }
             out[-1] = Fused("bsconv_u", weights, step.act, mid_act=last.act)
+        elif _expansion(step) and isinstance(last, Fused) and last.kind == "bsconv_u" and "w_proj" not in last.weights:
+            last.weights.update(w_proj=step.weights["w"], proj_bias=step.weights["bias"])
+            last.dw_act, last.act = last.act, step.act
         elif _expansion(step) and isinstance(last, Depthwise):
             weights = {
                 "w_dw": _np(last.conv.weight),
@@ -468,8 +476,8 @@ def steps_summary(step, depth: int = 0) -> list[str]:
     if isinstance(step, Affine):
         return [f"{pad}batchnorm{', act ' + step.act if step.act else ''}"]
     if isinstance(step, Fused):
-        acts = "".join(f", {k} {v}" for k, v in (("mid", step.mid_act), ("act", step.act)) if v)
-        return [f"{pad}fused {step.kind}{acts}"]
+        acts = "".join(f", {k} {v}" for k, v in (("mid", step.mid_act), ("dw", step.dw_act), ("act", step.act)) if v)
+        return [f"{pad}fused {step.kind}{' + projection' if 'w_proj' in step.weights else ''}{acts}"]
     if isinstance(step, Elementwise):
         return [f"{pad}{step.act}"]
     return [f"{pad}torch {type(getattr(step, 'module', getattr(step, 'block', None))).__name__}"]

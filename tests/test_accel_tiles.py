@@ -174,6 +174,49 @@ def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act,
     assert_padded_output(y, expected, c["n"], dtype, "fused BSConv-U")
 
 
+@given(
+    case=bsconv_cases(),
+    n2=st.integers(1, 35),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    mid_act=st.sampled_from(ACTS),
+    dw_act=st.sampled_from(ACTS),
+    act=st.sampled_from(ACTS),
+    with_res=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+@example(  # an inverted residual's three steps at stride 1 with its residual, on one image (two bands)
+    case=dict(batch=1, m=16, n=40, h=6, w=9, k=3, stride=1, padding=1, dilation=1),
+    n2=16,
+    dtype=np.float32,
+    mid_act="relu6",
+    dw_act="relu6",
+    act=None,
+    with_res=True,
+    seed=7,
+)
+def test_fused_bsconv_u_with_a_projection_equals_the_three_steps(case, n2, dtype, mid_act, dw_act, act, with_res, seed):
+    """act(W2 dw_act(mid_act(W x + b_pw) * B + b) + b2 + res): Eq. (6)-(7), then a 1 x 1 convolution (Eq. 6 again),
+    as MobileNetV2's inverted residual (Sec. 4.2) runs them."""
+    rng = np.random.default_rng(seed)
+    c = case
+    x = rng.standard_normal((c["batch"], c["h"], c["w"], c["m"])).astype(dtype)  # B,H,W,M
+    w_pw = rng.standard_normal((c["n"], c["m"], 1, 1)).astype(dtype)
+    w_dw = rng.standard_normal((c["n"], 1, c["k"], c["k"])).astype(dtype)
+    w_proj = rng.standard_normal((n2, c["n"], 1, 1)).astype(dtype)
+    pw_bias, bias, proj_bias = (rng.standard_normal(n).astype(dtype) for n in (c["n"], c["n"], n2))
+    geo = dict(stride=c["stride"], padding=c["padding"], dilation=c["dilation"])
+    v = unfused(x, w_pw, w_dw, pw_bias, bias, **geo, res=None, act=dw_act, mid_act=mid_act)  # B,Ho,Wo,N
+    y_ref, _ = reference.conv2d_forward(
+        v.transpose(0, 3, 1, 2), w_proj.astype(np.float64), proj_bias.astype(np.float64)
+    )
+    y_ref = y_ref.transpose(0, 2, 3, 1)
+    res = rng.standard_normal(y_ref.shape).astype(dtype) if with_res else None
+    expected = activate(y_ref + (res if with_res else 0), act)
+    layer = fused_nhwc.pack_bsconv_u(w_pw, w_dw, pw_bias, bias, **geo, w_proj=w_proj, proj_bias=proj_bias)
+    y = fused_nhwc.bsconv_u(x, layer, padded_channels(res, n2), act, mid_act, dw_act=dw_act)
+    assert_padded_output(y, expected, n2, dtype, "fused BSConv-U with a projection")
+
+
 def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, act, mid_act):
     """The reference chain in float64, channels-last out: act(W mid_act(x * B' + b_dw) + b + res) (Sec. 4.1)."""
     xn = x.transpose(0, 3, 1, 2).astype(np.float64)  # B,M,H,W
@@ -355,6 +398,10 @@ def test_bad_inputs_are_named():
         fused_nhwc.pack_dsc(rng.standard_normal((3, 1, 3, 3)), w_pw, in_channels=2)
     with pytest.raises(ValueError, match=r"t: expected a \(3,\) float64 array"):
         fused_nhwc.affine(np.zeros((1, 2, 2, 3)), np.ones(3), np.zeros(4))
+    with pytest.raises(ValueError, match=r"w_proj: expected a float64 \(N2, 4, 1, 1\) array"):
+        fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, w_proj=np.zeros((5, 3, 1, 1)))
+    with pytest.raises(ValueError, match="dw_act: a layer without a projection"):
+        fused_nhwc.bsconv_u(np.zeros((1, 5, 5, 3)), layer, dw_act="relu")
     w_conv = rng.standard_normal((4, 3, 3, 3))
     conv = fused_nhwc.pack_conv(w_conv, padding=1)
     with pytest.raises(ValueError, match=r"w: expected a convolution weight \(N, M, KH, KW\)"):

@@ -22,8 +22,8 @@ CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps
     ("cifar_wrn16_1_bsconvu", None, 13),
     ("cifar_mobilenetv1_w1d4", None, 14),  # its DSC units, depthwise then pointwise (Sec. 4.1)
     ("cifar_mobilenetv1_w1d4_bsconvu", None, 14),  # the regular stem, then 13 BSConv-U
-    ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 36),
-    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 4),
+    ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 19),  # each inverted residual one step, its projection merged
+    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 2),
     ("cifar_tiny_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvs_p1d4", None, 0),
