@@ -19,8 +19,8 @@ at the model's entry and exit instead of per layer.
 - ``conv(x, layer, res, act)``: a regular convolution (Eq. 1: a stem, ResNet's 3 x 3 convolutions) with the same
   epilogue, a row of patches at a time through the pointwise tiles (``accel.tiles.conv_kernel``).
 
-``pack_bsconv_u`` / ``pack_dsc`` / ``pack_pointwise`` / ``pack_conv`` check and pack the weights once (``reference.checks``' rules), and
-each call checks the activation it is given against them.
+``pack_bsconv_u`` / ``pack_dsc`` / ``pack_pointwise`` / ``pack_conv`` check and pack the weights once
+(``reference.checks``' rules), and each call checks the activation it is given against them.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ class _Launch(NamedTuple):
     taps: np.ndarray  # G,KH,KW,C
     bias: np.ndarray  # G,C
     geometry: tuple  # (stride, padding, dilation) as plain pairs
-    made_from: tuple  # the layer's taps and bias it was made from (a layer._replace with others makes its own)
+    made_from: tuple  # the layer's taps, bias and projection it was made from (a layer._replace with others makes
+    # its own: the projection decides the channel groups)
 
 
 def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
@@ -95,7 +96,8 @@ def _launch(layer: FusedBSConvU, shape: tuple, threads: int) -> _Launch:
     groups = 1 if layer.proj_w.shape[0] else channel_groups(cp // TILE, shape[0] * bands, threads)
     taps = np.ascontiguousarray(layer.taps.reshape(kh, kw, groups, cp // groups).transpose(2, 0, 1, 3))  # G,KH,KW,C
     geometry = (g.stride, g.padding, g.dilation)
-    return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), geometry, (layer.taps, layer.bias))
+    made_from = (layer.taps, layer.bias, layer.proj_w)
+    return _Launch(shape_out, bands, taps, layer.bias.reshape(groups, -1), geometry, made_from)
 
 
 class FusedDSC(NamedTuple):
@@ -262,15 +264,16 @@ def _check_input(x, layer, res, shape_out):
     return np.ascontiguousarray(x), None if res is None else np.ascontiguousarray(res)
 
 
-def _activation(act):
+def _activation(act, name="act"):
     if act not in ACTIVATIONS:
-        raise ValueError(f"act: expected one of {list(ACTIVATIONS)}, got {act!r}")
+        raise ValueError(f"{name}: expected one of {list(ACTIVATIONS)}, got {act!r}")
     return ACTIVATIONS[act]
 
 
 def output_shape(shape, layer) -> tuple:
-    """The output shape of ``bsconv_u``, ``dsc``, ``pointwise`` or ``conv`` with ``layer`` on an input of ``shape`` (B, H, W, C); the
-    checks' error if the kernel does not fit (the arithmetic alone on the hot path, the full check when it fails)."""
+    """The output shape of ``bsconv_u``, ``dsc``, ``pointwise`` or ``conv`` with ``layer`` on an input of ``shape``
+    (B, H, W, C); the checks' error if the kernel does not fit (the arithmetic alone on the hot path, the full check
+    when it fails)."""
     if len(shape) != 4:
         return ()
     if isinstance(layer, FusedPointwise):
@@ -325,14 +328,14 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None,
         raise ValueError(f"dw_act: a layer without a projection (w_proj) has no second activation, got {dw_act!r}")
     key = (np.shape(x), numba.get_num_threads(), layer.geometry)
     launch = layer.launches.get(key)
-    if launch is not None and not (launch.made_from[0] is layer.taps and launch.made_from[1] is layer.bias):
+    if launch is not None and not all(a is b for a, b in zip(launch.made_from, (layer.taps, layer.bias, layer.proj_w))):
         launch = None
     x, res = _check_input(x, layer, res, output_shape(key[0], layer) if launch is None else launch.shape_out)
     if launch is None:  # kept only for an input that passed the checks
         launch = layer.launches[key] = _launch(layer, *key[:2])
     y = _output(out, launch.shape_out, x.dtype)  # B,Ho,Wo,Np
-    mid, go = _activation(mid_act), launch
-    after_dw, after_proj = (_activation(dw_act), _activation(act)) if project else (_activation(act), 0)
+    mid, go = _activation(mid_act, "mid_act"), launch
+    after_dw, after_proj = (_activation(dw_act, "dw_act"), _activation(act)) if project else (_activation(act), 0)
     bsconv_u_kernel(
         x,
         layer.w,
@@ -363,7 +366,7 @@ def dsc(x, layer: FusedDSC, res=None, act=None, mid_act=None, out=None):
     g = layer.geometry
     depth = (layer.taps.shape[0] - 1) * g.dilation[0] + 1
     bands = row_bands(x.shape[0], shape_out[1], numba.get_num_threads(), g.stride[0], depth)
-    mid, end = _activation(mid_act), _activation(act)
+    mid, end = _activation(mid_act, "mid_act"), _activation(act)
     geometry = (g.stride, g.padding, g.dilation)
     dsc_kernel(x, layer.taps, layer.dw_bias, layer.w, layer.bias, res, mid, end, geometry, bands, y)
     return y

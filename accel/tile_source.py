@@ -139,7 +139,8 @@ def depthwise_3x3(unit: bool) -> list[str]:
         "    zero-padded at both sides (and a zero row for the rows outside the image), taps (3, 3, CB, 16), bias",
         "    (CB, 16), res (Wo, >= rcb + CB, 16) the residual (zeros for none), lo and hi the activation's bounds (-inf,",
         f"    inf for none), out (Wo, CB, 16). {px} output pixels at a time sum their nine products in registers, each",
-        f"    tap read once for them{', each input column once' if unit else ''}; the last Wo mod {px} pixels one at a"
+        f"    tap read once for them{', each input column once' if unit else ''}; the last Wo mod {px} pixels"
+        " one at a"
         ' time."""',
         "    r0, r1, r2 = ring[rows[0]], ring[rows[1]], ring[rows[2]]",
         f"    full = out.shape[0] - out.shape[0] % {px}",

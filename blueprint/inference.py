@@ -450,16 +450,16 @@ def plan(module: nn.Module):
     return TorchStep(module)
 
 
-def _fused_steps(step):
+def _pooled_steps(step):
     """Every step of a plan that writes into the engine's buffer pool (fused kernels and channels-last
     elementwise steps)."""
     if isinstance(step, (Fused, Affine, Elementwise)):
         yield step
     for child in getattr(step, "steps", None) or []:
-        yield from _fused_steps(child)
+        yield from _pooled_steps(child)
     for name in ("body", "shortcut", "pre", "projection"):
         if getattr(step, name, None) is not None:
-            yield from _fused_steps(getattr(step, name))
+            yield from _pooled_steps(getattr(step, name))
 
 
 def steps_summary(step, depth: int = 0) -> list[str]:
@@ -495,7 +495,7 @@ class InferenceEngine:
         self.model = model
         self.plan = plan(model)
         self.pool = BufferPool()
-        for step in _fused_steps(self.plan):
+        for step in _pooled_steps(self.plan):
             step.pool = self.pool
 
     def summary(self) -> str:

@@ -418,7 +418,7 @@ def test_bad_inputs_are_named():
 
 def test_a_layer_replaced_with_other_taps_or_geometry_does_not_reuse_the_first_layers_launch():
     """``bsconv_u`` keeps what a call needs besides the arrays per input shape; ``layer._replace`` shares that
-    dict, so a launch is kept per geometry and used only with the taps and bias it was made from."""
+    dict, so a launch is kept per geometry and used only with the taps, bias and projection it was made from."""
     rng = np.random.default_rng(1)
     w_pw, w_dw = rng.standard_normal((4, 3, 1, 1)), rng.standard_normal((4, 1, 3, 3))
     x = rng.standard_normal((1, 6, 6, 3))
@@ -429,6 +429,18 @@ def test_a_layer_replaced_with_other_taps_or_geometry_does_not_reuse_the_first_l
     np.testing.assert_allclose(fused_nhwc.bsconv_u(x, doubled), fused_nhwc.bsconv_u(x, other))
     strided = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, stride=2)
     assert fused_nhwc.bsconv_u(x, layer._replace(geometry=strided.geometry)).shape == (1, 3, 3, 16)
+    # one image of 32 channels on two threads runs as two channel groups; with a projection as one
+    w_pw, w_dw, w_proj = (
+        rng.standard_normal((32, 3, 1, 1)),
+        rng.standard_normal((32, 1, 3, 3)),
+        rng.standard_normal((5, 32, 1, 1)),
+    )
+    x = rng.standard_normal((1, 3, 3, 3))
+    plain = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1)
+    fused_nhwc.bsconv_u(x, plain)
+    projected = fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, w_proj=w_proj)
+    swapped = plain._replace(proj_w=projected.proj_w, proj_bias=projected.proj_bias, out_channels=5)
+    np.testing.assert_allclose(fused_nhwc.bsconv_u(x, swapped), fused_nhwc.bsconv_u(x, projected))
 
 
 @pytest.mark.parametrize(
