@@ -7,7 +7,9 @@ Two kernel families compute the same equation on different memory layouts:
   is one contiguous run, and on planes of at least ``MIN_PLANE`` output pixels. On the 'same' geometry
   (Ho, Wo = H, W) it stacks ``group`` samples' planes into one run per task (``stacked``); a 3 x 3 kernel
   with P = D on both axes takes all nine taps in one loop (``fused``).
-- ``accel.nhwc`` (channels-last): everything else (strided layers, small planes).
+- ``accel.nhwc`` (channels-last): everything else (strided layers, small planes), and every step whose data
+  is channels-last already (``channels_last``: the accel backend's training path keeps a model's activations
+  in that layout, so no step changes it).
 
 The thresholds, in one place, each with the measurement that chose it (2 cores, float32, MobileNet shapes):
 """
@@ -44,10 +46,11 @@ def _fits_3x3(kernel_hw, geometry: Geometry) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def plan(batch: int, x_hw: tuple, kernel_hw: tuple, geometry: Geometry) -> Route:
-    """The route of a depthwise step over ``batch`` samples of (H, W) = ``x_hw`` (module docstring)."""
+def plan(batch: int, x_hw: tuple, kernel_hw: tuple, geometry: Geometry, channels_last: bool = False) -> Route:
+    """The route of a depthwise step over ``batch`` samples of (H, W) = ``x_hw`` whose data is NCHW, or
+    channels-last if ``channels_last`` (module docstring)."""
     (ho, wo), stride = geometry.out, geometry.stride
-    if not (stride == (1, 1) and wo == x_hw[1] and ho * wo >= MIN_PLANE):
+    if channels_last or not (stride == (1, 1) and wo == x_hw[1] and ho * wo >= MIN_PLANE):
         return Route(False, 1, False, False, geometry)
     fused = _fits_3x3(kernel_hw, geometry)
     pixels, min_group = FUSED_GROUP if fused else (GROUP_PIXELS, MIN_GROUP)

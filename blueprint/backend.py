@@ -14,6 +14,12 @@ one on a pointwise step), ``padding_mode="zeros"``, and no torch.compile,
 TorchScript tracing or ONNX export in progress. Otherwise it runs its ordinary ``nn.Sequential`` forward, so
 switching the backend never changes what a model computes, only how. The default is ``"torch"``.
 
+An op's output keeps the input's memory format, as PyTorch's convolutions do. A channels-last input
+(``x.to(memory_format=torch.channels_last)``) runs on accel's channels-last path (``accel.separable``'s
+``channels_last``), read without a copy, and gives a channels-last output: so a model fed channels-last passes
+its activations from layer to layer, through PyTorch's BatchNorm, ReLU and sums too, in that layout with no
+layout change (``blueprint.training`` feeds the accel backend so). An NCHW input runs on the NCHW contract.
+
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
 weight layouts and always use accel. Each Function converts tensors to NumPy without copying
 (``Tensor.numpy()`` shares memory), keeps accel's own cache for the backward, and is differentiable
@@ -70,6 +76,22 @@ def _t(a):
     return None if a is None else torch.from_numpy(a)
 
 
+def channels_last_array(t):
+    """A 4-D tensor (B, C, H, W) as a C-contiguous NumPy array (B, H, W, C): a view of a channels-last tensor,
+    else a copy."""
+    return t.detach().permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _from_channels_last(a):
+    """A (B, H, W, C) array as a channels-last (B, C, H, W) tensor sharing its memory."""
+    return torch.from_numpy(a).permute(0, 3, 1, 2)
+
+
+def _is_channels_last(t):
+    """Whether t's memory is channels-last (and not also NCHW-contiguous, as a 1 x 1 plane or one channel is)."""
+    return t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+
+
 def torch_matmul(a, b):
     """a @ b for NumPy matrices (transposed views too) on PyTorch's BLAS: the accel backend's pointwise products
     run in the library, and on the OpenMP threads, that the torch backend's run on (``blueprint.accel_threads``)."""
@@ -87,27 +109,39 @@ class _Separable(torch.autograd.Function):
     @staticmethod
     def forward(ctx, op, x, *args):
         *weights, b, stride, padding, dilation = args
+        channels_last = _is_channels_last(x)
         with accel_threads.scope():
             y, cache = _accel_op(f"{op}_forward")(
-                _np(x),
+                channels_last_array(x) if channels_last else _np(x),
                 *map(_np, weights),
                 _np(b),
                 stride=stride,
                 padding=padding,
                 dilation=dilation,
                 matmul=torch_matmul,
+                channels_last=channels_last,
             )
         ctx.op, ctx.cache = op, cache
         ctx.save_for_backward(x, *weights)  # accel's cache shares their memory: let autograd see in-place edits
-        return torch.from_numpy(y)
+        return _from_channels_last(y) if channels_last else torch.from_numpy(y)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
         ctx.saved_tensors  # raises if x or a weight was modified in place since the forward
+        channels_last = ctx.cache.channels_last
         with accel_threads.scope():
-            grads = _accel_op(f"{ctx.op}_backward")(_np(dy), ctx.cache)
-        return (None, *map(_t, grads), None, None, None)
+            dx, *grads = _accel_op(f"{ctx.op}_backward")(
+                channels_last_array(dy) if channels_last else _np(dy), ctx.cache
+            )
+        return (
+            None,
+            _from_channels_last(dx) if channels_last else torch.from_numpy(dx),
+            *map(_t, grads),
+            None,
+            None,
+            None,
+        )
 
 
 def _apply(op: str, x, *args):

@@ -59,6 +59,36 @@ def test_layer_under_accel_backend_equals_plain_torch(name, dtype, tol):
         torch.testing.assert_close(a, t, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_channels_last_input_runs_channels_last_and_equals_plain_torch(name):
+    """A channels-last input gives a channels-last output and a channels-last dx, as PyTorch's convolutions do,
+    with the values (and weight gradients) of the torch backend; an NCHW input keeps giving NCHW."""
+    torch.manual_seed(0)
+    layer = LAYERS[name]().double()
+    x = torch.randn(3, layer[0].in_channels, 9, 8, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    with backend.use_backend("accel"):
+        y_accel, g_accel = _run(layer, x)
+        y_nchw = layer(x.contiguous())
+    assert y_accel.is_contiguous(memory_format=torch.channels_last) and not y_accel.is_contiguous()
+    assert g_accel[0].is_contiguous(memory_format=torch.channels_last) and not g_accel[0].is_contiguous()
+    assert y_nchw.is_contiguous()
+    y_torch, g_torch = _run(layer, x)
+    torch.testing.assert_close(y_accel, y_torch, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(y_nchw, y_torch, rtol=1e-10, atol=1e-10)
+    for a, t in zip(g_accel, g_torch):
+        torch.testing.assert_close(a, t, rtol=1e-10, atol=1e-10)
+
+
+def test_gradcheck_of_the_bridge_ops_on_channels_last_tensors():
+    x, w_pw, w_dw, b = _tensors((2, 3, 6, 5), (4, 3, 1, 1), (4, 1, 3, 3), (4,))
+    x = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    assert torch.autograd.gradcheck(lambda *a: backend.bsconv_u(*a, stride=2, padding=1), (x, w_pw, w_dw, b))
+    w_b, w_a = _tensors((2, 3, 1, 1), (4, 2, 1, 1))
+    assert torch.autograd.gradcheck(lambda *a: backend.bsconv_s(*a, padding=1), (x, w_b, w_a, w_dw, b))
+    (d_dw,) = _tensors((3, 1, 3, 3))
+    assert torch.autograd.gradcheck(lambda *a: backend.dsc(*a, padding=(2, 1), dilation=2), (x, d_dw, w_pw, b))
+
+
 def test_layers_that_cannot_fuse_fall_back_to_their_torch_forward():
     x = torch.randn(1, 4, 6, 6)
     with backend.use_backend("accel"):
@@ -79,8 +109,8 @@ def test_use_backend_restores_the_previous_backend_and_refuses_unknown_names():
         backend.use_backend("cuda").__enter__()
 
 
-def _train(use_accel, steps=15):
-    """A small BSConv network on fixed random data: the loss after ``steps`` SGD steps."""
+def _train(use_accel, steps=15, memory_format=torch.contiguous_format):
+    """A small BSConv network on fixed random data in ``memory_format``: the loss after ``steps`` SGD steps."""
     torch.manual_seed(0)
     model = nn.Sequential(
         BSConvU(3, 8, 3, padding=1),
@@ -91,7 +121,7 @@ def _train(use_accel, steps=15):
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
     )
-    x, target = torch.randn(8, 3, 12, 12), torch.randint(0, 4, (8,))
+    x, target = torch.randn(8, 3, 12, 12).contiguous(memory_format=memory_format), torch.randint(0, 4, (8,))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with backend.use_backend("accel" if use_accel else "torch"):
         for _ in range(steps):
@@ -106,6 +136,7 @@ def test_training_with_accel_backend_reaches_the_same_loss_as_plain_torch():
     accel_loss, torch_loss = _train(True), _train(False)
     assert accel_loss < 1.3  # it learned something: the loss at chance is ln 4 = 1.39
     assert accel_loss == pytest.approx(torch_loss, rel=1e-3)
+    assert _train(True, memory_format=torch.channels_last) == pytest.approx(torch_loss, rel=1e-3)
 
 
 def test_in_place_change_of_a_saved_input_is_refused_as_on_the_torch_backend():

@@ -29,8 +29,19 @@ def assert_close(actual, expected, dtype, what):
     assert error <= RTOL[dtype] * scale, f"{what}: max error {error:.3g}, scale {scale:.3g}"
 
 
-def check_op(op, case, seed, dtype, with_bias):
-    """Forward and every gradient of ``op`` from accel against the reference."""
+def nhwc_copy(a):
+    """(B, C, H, W) -> a C-contiguous (B, H, W, C) copy."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+def nchw_view(a):
+    """(B, H, W, C) -> its (B, C, H, W) view."""
+    return a.transpose(0, 3, 1, 2)
+
+
+def check_op(op, case, seed, dtype, with_bias, channels_last=False):
+    """Forward and every gradient of ``op`` from accel against the reference; with ``channels_last`` accel takes x
+    and dy as (B, H, W, C) and its y and dx are compared in that layout."""
     if op != "conv2d":
         case = type(case)(**{**case.__dict__, "groups": 1})
     rng = np.random.default_rng(seed)
@@ -39,10 +50,15 @@ def check_op(op, case, seed, dtype, with_bias):
     if op == "conv2d":
         geo["groups"] = case.groups
     y_ref, cache_ref = getattr(reference, f"{op}_forward")(*arrays, **geo)
-    y, cache = getattr(accel, f"{op}_forward")(*arrays, **geo)
+    dy = rng.standard_normal(y_ref.shape).astype(dtype)
+    if channels_last:
+        y, cache = getattr(accel, f"{op}_forward")(nhwc_copy(arrays[0]), *arrays[1:], **geo, channels_last=True)
+        y, grads = nchw_view(y), list(getattr(accel, f"{op}_backward")(nhwc_copy(dy), cache))
+        grads[0] = nchw_view(grads[0])
+    else:
+        y, cache = getattr(accel, f"{op}_forward")(*arrays, **geo)
+        grads = getattr(accel, f"{op}_backward")(dy, cache)
     assert_close(y, y_ref, dtype, f"{op} forward")
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    grads = getattr(accel, f"{op}_backward")(dy, cache)
     grads_ref = getattr(reference, f"{op}_backward")(dy, cache_ref)
     assert len(grads) == len(grads_ref)
     for i, (g, g_ref) in enumerate(zip(grads, grads_ref)):
@@ -63,6 +79,30 @@ def test_accel_forward_and_gradients_equal_reference_float64(op, case, seed, wit
 @given(case=conv_cases(), seed=seeds)
 def test_accel_forward_and_gradients_equal_reference_float32(op, case, seed):
     check_op(op, case, seed, np.float32, True)
+
+
+@pytest.mark.parametrize("op", OPS[1:])
+@settings(max_examples=25)
+@given(case=conv_cases(), seed=seeds, with_bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_eq6_7_eq12_14_dsc_channels_last_equal_reference(op, case, seed, with_bias, dtype):
+    """BSConv-U (Eq. 6-7), BSConv-S (Eq. 12-14) and DSC (Sec. 4.1) on channels-last x and dy (``channels_last``):
+    y, dx and every weight gradient equal the reference's on the NCHW arrays."""
+    check_op(op, case, seed, dtype, with_bias, channels_last=True)
+
+
+def test_channels_last_plans_the_channels_last_kernels():
+    """A plane the NCHW planner gives the planar kernels goes to the channels-last ones when the data is
+    channels-last, so no step changes its layout."""
+    geometry, _ = checks.check_conv2d(np.zeros((1, 1, 32, 32)), np.zeros((1, 1, 3, 3)), None, 1, 1, 1, 1)
+    assert routes.plan(8, (32, 32), (3, 3), geometry).planar
+    assert not routes.plan(8, (32, 32), (3, 3), geometry, channels_last=True).planar
+
+
+@pytest.mark.parametrize("op", OPS[1:])
+def test_channels_last_large_plane_equals_reference(op):
+    """A 12 x 40 plane at stride 1, which NCHW data would run on the planar kernels, channels-last; same results."""
+    case = ConvCase(2, 3, 5, 12, 40, kernel=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), m_sub=2)
+    check_op(op, case, 1, np.float64, True, channels_last=True)
 
 
 def test_depthwise_route_of_conv2d_equals_reference():

@@ -9,7 +9,9 @@ in one process puts both sides under the same machine state (other work, clock, 
 between processes. The figure per model is ``median torch step / median accel step`` (above 1: accel
 is faster); the spread is the range of the per-round ratios (torch step over the accel step of the same
 round). Every thread count runs the whole table with ``torch.set_num_threads`` (which the accel backend
-follows). The geometric mean over the models is the issue's target figure. Each side's GFLOP/s is a step's
+follows), in each memory layout asked for: both sides get the batch NCHW (``"nchw"``, the default of a PyTorch
+model), or channels-last (``"channels-last"``: ``blueprint train --channels-last``), which PyTorch's CPU
+convolutions run faster here and on which the accel backend's layers change no layout (``blueprint.backend``). The geometric mean over the models is the issue's target figure. Each side's GFLOP/s is a step's
 FLOPs, 3 x the forward's (a backward costs about twice its forward; 2 x the multiply-adds per image of
 ``blueprint.profile``) x batch, over its median step time, beside the float32 GEMM peak measured at each thread
 count (``blueprint.benchmarks.machine``, stored in the rows).
@@ -34,6 +36,7 @@ from blueprint.regularization import OrthonormalLoss
 from blueprint.tables import format_table
 
 SIDES = ("torch", "accel")
+LAYOUTS = {"nchw": torch.contiguous_format, "channels-last": torch.channels_last}  # the batch's memory format
 # (model, batch size): the issue's three BSConv-U models, one per architecture family.
 MODELS = (
     ("cifar_mobilenetv1_w1d2_bsconvu", 64),
@@ -47,12 +50,13 @@ def step_flops(multiply_adds: int, batch: int) -> float:
     return 3.0 * 2.0 * multiply_adds * batch
 
 
-def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
-    """Median step time and GFLOP/s of each side and the accel-over-torch ratio with its spread, for one model."""
+def compare(name: str, batch_size: int, rounds: int, warmup: int, layout: str = "nchw") -> dict:
+    """Median step time and GFLOP/s of each side and the accel-over-torch ratio with its spread, for one model fed
+    its batch in ``layout`` (a key of ``LAYOUTS``)."""
     model = create(name, num_classes=10).train()
     flops = step_flops(blueprint.profile(model, input_size(name)).flops, batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch_size, *input_size(name))  # B,C,H,W
+    x = torch.randn(batch_size, *input_size(name)).contiguous(memory_format=LAYOUTS[layout])  # B,C,H,W
     y = torch.randint(0, 10, (batch_size,))
     penalty = OrthonormalLoss(model)
 
@@ -65,6 +69,7 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     paired = [t / a for t, a in zip(times["torch"], times["accel"])]  # the two steps of one round
     return dict(
         model=name,
+        layout=layout,
         batch=batch_size,
         ms=ms,
         ratio=ms["torch"] / ms["accel"],
@@ -74,20 +79,21 @@ def compare(name: str, batch_size: int, rounds: int, warmup: int) -> dict:
     )
 
 
-def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None) -> list[dict]:
-    """``compare`` for every model at every thread count (rows carry ``threads`` and the GEMM peak measured at
-    it); ``on_row(row)`` as each is done."""
+def run(models=MODELS, threads=(2, 1), rounds: int = 8, warmup: int = 2, on_row=None, layouts=("nchw",)) -> list[dict]:
+    """``compare`` for every model in every layout at every thread count (rows carry ``threads`` and the GEMM peak
+    measured at it); ``on_row(row)`` as each is done."""
     rows = []
     before = torch.get_num_threads()
     try:
         for n in threads:
             torch.set_num_threads(n)
             peak = matmul_peak_gflops()
-            for name, batch in models:
-                row = dict(threads=n, matmul_peak_gflops=peak, **compare(name, batch, rounds, warmup))
-                rows.append(row)
-                if on_row:
-                    on_row(row)
+            for layout in layouts:
+                for name, batch in models:
+                    row = dict(threads=n, matmul_peak_gflops=peak, **compare(name, batch, rounds, warmup, layout))
+                    rows.append(row)
+                    if on_row:
+                        on_row(row)
     finally:
         torch.set_num_threads(before)
     return rows
@@ -99,13 +105,25 @@ def geomean(values) -> float:
 
 
 def format_rows(rows: list[dict]) -> str:
-    """The table, then one line per thread count: the geometric mean and the minimum of the ratios, and the
-    GEMM peak that the GF/s columns compare with."""
+    """The table, then one line per thread count and layout: the geometric mean and the minimum of the ratios, and
+    the GEMM peak that the GF/s columns compare with."""
     table = format_table(
-        ["threads", "model", "batch", "torch ms", "accel ms", "accel/torch", "spread", "torch GF/s", "accel GF/s"],
+        [
+            "threads",
+            "layout",
+            "model",
+            "batch",
+            "torch ms",
+            "accel ms",
+            "accel/torch",
+            "spread",
+            "torch GF/s",
+            "accel GF/s",
+        ],
         [
             [
                 str(r["threads"]),
+                r["layout"],
                 r["model"],
                 str(r["batch"]),
                 f"{r['ms']['torch']:.1f}",
@@ -117,14 +135,14 @@ def format_rows(rows: list[dict]) -> str:
             ]
             for r in rows
         ],
-        align="<<>>>>>>>",
+        align="<<<>>>>>>>",
     )
     lines = [table, ""]
-    for n in dict.fromkeys(r["threads"] for r in rows):
-        here = [r for r in rows if r["threads"] == n]
+    for n, layout in dict.fromkeys((r["threads"], r["layout"]) for r in rows):
+        here = [r for r in rows if (r["threads"], r["layout"]) == (n, layout)]
         ratios = [r["ratio"] for r in here]
         lines.append(
-            f"{n} threads: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x; measured "
+            f"{n} threads, {layout}: geometric mean {geomean(ratios):.2f}x, minimum {min(ratios):.2f}x; measured "
             f"float32 matrix-multiply peak {here[0]['matmul_peak_gflops']:.1f} GFLOP/s"
         )
     return "\n".join(lines)

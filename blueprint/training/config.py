@@ -131,7 +131,10 @@ class TrainConfig:
     amp: bool = option(
         False, "mixed precision (bfloat16 on the CPU and on GPUs that have it, else float16 with a gradient scaler)"
     )
-    channels_last: bool = option(False, "channels-last memory layout")
+    channels_last: bool = option(
+        False,
+        "channels-last memory layout (on the CPU faster for both backends; the accel backend's layers then change no layout)",
+    )
     compile: bool = option(False, "torch.compile the model")
     sync_bn: bool = option(False, "several GPUs: BatchNorm statistics over the global batch (SyncBatchNorm)")
     deterministic: bool = option(
