@@ -10,8 +10,11 @@ module itself on PyTorch:
 
 - a BSConv-U (``pw`` then ``dw``, no BatchNorm left between them, as ``fuse`` leaves it) -> one fused step,
   Eq. (6)-(7) with the pointwise output in a ring of rows (``accel.tiles``);
-- a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step, and
-  BSConv-S after ``fuse`` where it kept W^B apart: Sec. 4.2) -> the same fused step, with the expansion's
+- a BSConv-S (``pw1`` = W^B, ``pw2`` = W^A, ``dw``, as ``fuse`` leaves it where two pointwise steps cost fewer
+  multiply-adds) -> one fused BSConv-U step with W = W^A W^B (Eq. 8) where that costs fewer multiply-adds on
+  the padded tiles (M' = 4 pads to 16 channels), else a 1 x 1 step for W^B and a fused BSConv-U step for W^A;
+- a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step) -> the
+  same fused step, with the expansion's
   activation applied to the ring's rows; a stride-1 1 x 1 convolution after it (the projection) joins the same
   step, each row of the depthwise output multiplied by it at once;
 - a depthwise convolution followed by a stride-1 1 x 1 one (a DSC, Sec. 4.1: MobileNetV1's units) -> one fused
@@ -44,8 +47,8 @@ import torch.nn as nn
 
 from blueprint import accel_threads
 from blueprint.backend import geometry as conv_geometry
-from blueprint.fusion import batchnorm_affine
-from blueprint.layers import BSConvU
+from blueprint.fusion import batchnorm_affine, merged_pointwise
+from blueprint.layers import BSConvS, BSConvU
 from blueprint.models.common import BackboneClassifier, ConvBlock
 from blueprint.models.mobilenet_v1 import DSCUnit
 from blueprint.models.mobilenet_v2 import LinearBottleneck
@@ -322,6 +325,10 @@ def _conv_block(block: ConvBlock):
     conv = block.conv
     if isinstance(conv, BSConvU) and _plain_bsconv_u(conv):
         return Fused("bsconv_u", _bsconv_u_weights(conv.pw, conv.dw), act)
+    if isinstance(conv, BSConvS) and _plain_bsconv_s(conv):
+        steps = _bsconv_s(conv).steps
+        steps[-1].act = act
+        return Sequence(steps)
     if _is_pointwise(conv):
         return Fused("pointwise", _pointwise_weights(conv), act)
     if _is_depthwise(conv) and conv.padding_mode == "zeros":
@@ -338,6 +345,30 @@ def _plain_bsconv_u(layer: BSConvU) -> bool:
         and _is_pointwise(layer.pw)
         and _is_depthwise(layer.dw)
         and layer.dw.padding_mode == "zeros"
+    )
+
+
+def _plain_bsconv_s(layer: BSConvS) -> bool:
+    names = [n for n, _ in layer.named_children()]
+    return (
+        names == ["pw1", "pw2", "dw"]
+        and _is_pointwise(layer.pw1)
+        and layer.pw1.stride == (1, 1)
+        and _is_pointwise(layer.pw2)
+        and _is_depthwise(layer.dw)
+        and layer.dw.padding_mode == "zeros"
+    )
+
+
+def _bsconv_s(layer: BSConvS) -> Sequence:
+    """BSConv-S (Eq. 12-14) as fused steps: one BSConv-U step with W = W^A W^B (Eq. 8) if that costs no more
+    multiply-adds a pixel on channels padded to tiles of 16, else W^B as a 1 x 1 step, then W^A and the depthwise
+    step as a BSConv-U step."""
+    m, mid, n = (_fused().padded(c) for c in (layer.pw1.in_channels, layer.pw1.out_channels, layer.dw.out_channels))
+    if m * n <= mid * (m + n):
+        return Sequence([Fused("bsconv_u", _bsconv_u_weights(merged_pointwise(layer.pw1, layer.pw2), layer.dw))])
+    return Sequence(
+        [Fused("pointwise", _pointwise_weights(layer.pw1)), Fused("bsconv_u", _bsconv_u_weights(layer.pw2, layer.dw))]
     )
 
 
@@ -383,7 +414,11 @@ def _expansion(step) -> bool:
 
 
 def _sequence(children) -> Sequence:
-    return Sequence(_merged([s for s in map(plan, children) if not (isinstance(s, Sequence) and not s.steps)]))
+    """The children's steps in order, a child's ``Sequence`` spliced in (so the peepholes see its steps), merged."""
+    steps = []
+    for step in map(plan, children):
+        steps.extend(step.steps if isinstance(step, Sequence) else [step])
+    return Sequence(_merged(steps))
 
 
 def _standard_unit(unit: StandardUnit):
@@ -425,6 +460,8 @@ def plan(module: nn.Module):
         return (
             Fused("bsconv_u", _bsconv_u_weights(module.pw, module.dw)) if _plain_bsconv_u(module) else TorchStep(module)
         )
+    if isinstance(module, BSConvS):
+        return _bsconv_s(module) if _plain_bsconv_s(module) else TorchStep(module)
     if type(module) is nn.Conv2d and _is_pointwise(module):
         return Fused("pointwise", _pointwise_weights(module))
     if _is_regular(module):

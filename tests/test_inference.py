@@ -17,7 +17,7 @@ from blueprint.models import create, input_size
 CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps the plan must have)
     ("cifar_resnet20", None, 19),  # its regular 3 x 3 convolutions (Eq. 1) as fused conv steps
     ("cifar_resnet20_bsconvu", None, 19),
-    ("cifar_resnet20_bsconvs_p1d4", None, 0),
+    ("cifar_resnet20_bsconvs_p1d4", None, 19),  # each BSConv-S one step, W = W^A W^B (Eq. 8)
     ("cifar_preresnet20_bsconvu", None, 19),
     ("cifar_wrn16_1_bsconvu", None, 13),
     ("cifar_mobilenetv1_w1d4", None, 14),  # its DSC units, depthwise then pointwise (Sec. 4.1)
@@ -135,6 +135,33 @@ def test_a_module_the_engine_does_not_know_runs_on_pytorch_between_fused_steps()
     engine = InferenceEngine(model)
     assert engine.summary().splitlines() == ["fused bsconv_u, act relu", "torch Doubler", "fused bsconv_u"]
     x = torch.randn(2, 3, 9, 7)
+    with torch.no_grad():
+        assert relative_error(engine(x), model(x)) < 1e-5
+
+
+def test_bsconv_s_runs_merged_where_cheaper_on_the_tiles_else_as_two_steps_and_equals_eager():
+    """Eq. (12)-(14): 16 channels with M' = 4 (padded to 16) run as one BSConv-U step with W = W^A W^B (Eq. 8);
+    64 channels with M' = 16, which two products do in half the multiply-adds, as a 1 x 1 step for W^B and a BSConv-U
+    step for W^A, its W^B joining the step before as that step's projection; biases on every step, strides 1 and 2,
+    dilation 2, and the ReLUs merged into the steps before them."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        blueprint.BSConvS(16, 16, 3, padding=1, p=0.25),
+        nn.ReLU(),
+        blueprint.BSConvS(16, 64, 3, stride=2, padding=1, p=0.25),
+        blueprint.BSConvS(64, 64, 3, padding=2, dilation=2, p=0.25),
+        nn.ReLU(),
+    ).eval()
+    for layer in (m for m in model if isinstance(m, blueprint.BSConvS)):
+        for conv in layer:
+            conv.bias = nn.Parameter(torch.randn(conv.out_channels) * 0.1)
+    engine = InferenceEngine(model)
+    assert engine.summary().splitlines() == [
+        "fused bsconv_u, act relu",
+        "fused bsconv_u + projection",
+        "fused bsconv_u, act relu",
+    ]
+    x = torch.randn(2, 16, 11, 9)
     with torch.no_grad():
         assert relative_error(engine(x), model(x)) < 1e-5
 
