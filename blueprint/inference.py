@@ -23,10 +23,17 @@ module itself on PyTorch:
 - any other dense convolution (groups 1, zero padding: a stem, ResNet's 3 x 3 convolutions) -> a conv step, a row
   of patches at a time through the pointwise tiles (a wide one on a large batch on PyTorch's convolution, which
   multiplies those faster: ``WIDE_CONV_CHANNELS``);
-- ``ConvBlock`` (conv, no BatchNorm left, ReLU/ReLU6/none), ``nn.Sequential``, ``nn.Identity``, ReLU/ReLU6, the
+- a depthwise convolution that no 1 x 1 step before it takes (after MobileNetV3's hard swish) -> a depthwise step
+  on accel's channels-last depthwise kernel (``accel.nhwc``);
+- ReLU/ReLU6 -> the epilogue of the fused step before it, or a one-pass step; hard swish and swish (which map 0 to
+  0, so padded channels stay 0) -> a one-pass step of PyTorch's op on the channels-last array;
+- the zoo's ``SEUnit`` (squeeze-excite) -> a step that takes the means, the two small products and the
+  activations on PyTorch on (B, C) vectors and scales the channels-last activation in one pass;
+- ``ConvBlock`` (conv, no BatchNorm left, any of those activations or none), ``nn.Sequential``, ``nn.Identity``, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
-  without squeeze-excite, ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their children.
+  (squeeze-excite included), ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their
+  children, nested sequences spliced so that the peepholes see across them.
 
 The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
 model's entry and once at its exit for a fully recognized backbone (the classifier runs on PyTorch). Each
@@ -44,17 +51,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from blueprint import accel_threads
 from blueprint.backend import geometry as conv_geometry
 from blueprint.fusion import batchnorm_affine, merged_pointwise
 from blueprint.layers import BSConvS, BSConvU
-from blueprint.models.common import BackboneClassifier, ConvBlock
+from blueprint.models.common import BackboneClassifier, ConvBlock, SEUnit
 from blueprint.models.mobilenet_v1 import DSCUnit
 from blueprint.models.mobilenet_v2 import LinearBottleneck
 from blueprint.models.resnet import InitUnitSmall, PreactUnit, StandardUnit
+from reference.checks import spatial_geometry
 
-ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
+ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hswish", nn.SiLU: "swish"}
+EPILOGUE_ACTIVATIONS = ("relu", "relu6")  # the ones the fused kernels apply in their epilogues (clamps)
+# The others run as their own step, on channels-last activations too: each maps 0 to 0, so padded channels stay 0.
+TORCH_ACTIVATIONS = {
+    "relu": torch.relu,
+    "relu6": lambda t: torch.clamp(t, 0, 6),
+    "hswish": F.hardswish,
+    "swish": F.silu,
+}
+OUT_OPS = {"hswish": torch.ops.aten.hardswish.out, "swish": torch.ops.aten.silu.out}
 
 
 class Activation:
@@ -135,8 +153,8 @@ def _affine_nhwc(a: Activation, s, t, act, pool) -> Activation:
 
 @dataclass
 class Elementwise:
-    """ReLU or ReLU6 on its own, in whichever layout the activation is (channels-last: one pass of
-    ``accel.fused_nhwc.affine`` into a pool buffer)."""
+    """An activation on its own, in whichever layout the activation is; channels-last, into a pool buffer: ReLU or
+    ReLU6 in one pass of ``accel.fused_nhwc.affine``, hard swish or swish in one pass of PyTorch's op."""
 
     act: str
     vectors: dict = field(default_factory=dict)  # (stored channels, dtype) -> (ones, zeros)
@@ -144,10 +162,40 @@ class Elementwise:
 
     def run(self, a: Activation, res=None) -> Activation:
         if a.nhwc is None:
-            t = a.as_nchw()
-            return Activation(nchw=torch.clamp(t, 0, 6) if self.act == "relu6" else torch.relu(t))
+            return Activation(nchw=TORCH_ACTIVATIONS[self.act](a.as_nchw()))
+        if self.act not in EPILOGUE_ACTIVATIONS:
+            out = np.empty_like(a.nhwc) if self.pool is None else self.pool.empty(a.nhwc.shape, a.nhwc.dtype)
+            OUT_OPS[self.act](torch.from_numpy(a.nhwc), out=torch.from_numpy(out))
+            return Activation(nhwc=out, channels=a.channels)
         s, t = _channel_vectors(self.vectors, a, lambda d: (np.ones(a.channels, d), np.zeros(a.channels, d)))
         return _affine_nhwc(a, s, t, self.act, self.pool)
+
+
+@dataclass
+class SqueezeExcite:
+    """The zoo's ``SEUnit``: x * excite(conv2(squeeze(conv1(mean of x over the plane)))). Channels-last, the means,
+    the two small products and the activations on PyTorch on the (B, C) vectors, then x scaled per image and
+    channel in one pass into a pool buffer (padded channels scaled by 0)."""
+
+    module: nn.Module
+    pool: BufferPool | None = None
+
+    def run(self, a: Activation, res=None) -> Activation:
+        if a.nhwc is None:
+            return Activation(nchw=self.module(a.nchw))
+        se, x = self.module, torch.from_numpy(a.nhwc)  # B,H,W,Cp
+        s = x.mean(dim=(1, 2))[:, : a.channels]  # B,C
+        s = se.activation2(
+            F.linear(
+                se.activation1(F.linear(s, se.conv1.weight[:, :, 0, 0], se.conv1.bias)),
+                se.conv2.weight[:, :, 0, 0],
+                se.conv2.bias,
+            )
+        )
+        scale = F.pad(s, (0, x.shape[3] - a.channels))[:, None, None, :]  # B,1,1,Cp
+        out = np.empty_like(a.nhwc) if self.pool is None else self.pool.empty(a.nhwc.shape, a.nhwc.dtype)
+        torch.mul(x, scale, out=torch.from_numpy(out))
+        return Activation(nhwc=out, channels=a.channels)
 
 
 @dataclass
@@ -300,14 +348,31 @@ def _bsconv_u_weights(pw: nn.Conv2d, dw: nn.Conv2d) -> dict:
 
 @dataclass
 class Depthwise:
-    """A depthwise ConvBlock not (yet) merged with the 1 x 1 convolution before it: runs on PyTorch."""
+    """A depthwise convolution (Eq. 7) not merged with the 1 x 1 convolution before it, then ReLU/ReLU6/none:
+    on channels-last activations on accel's channels-last depthwise kernel (``accel.nhwc``, its weights
+    zero-padded to the stored channels), on NCHW ones on PyTorch."""
 
-    block: nn.Module
+    block: nn.Module  # the convolution and its activation, as PyTorch runs them
     conv: nn.Conv2d
     act: str | None
+    padded: dict = field(default_factory=dict)  # (stored channels, dtype) -> (weights, bias)
 
     def run(self, a: Activation, res=None) -> Activation:
-        return Activation(nchw=self.block(a.as_nchw()))
+        if a.nhwc is None:
+            return Activation(nchw=self.block(a.nchw))
+        x = a.nhwc
+        key = (x.shape[3], x.dtype)
+        if key not in self.padded:
+            w, b = _np(self.conv.weight).astype(x.dtype), _np(self.conv.bias)
+            extra = key[0] - w.shape[0]
+            b = np.zeros(w.shape[0], x.dtype) if b is None else b.astype(x.dtype)
+            self.padded[key] = (np.pad(w, ((0, extra), (0, 0), (0, 0), (0, 0))), np.pad(b, (0, extra)))
+        w, b = self.padded[key]
+        g = conv_geometry(self.conv)
+        geometry = spatial_geometry(x.shape[1:3], w.shape[2:], g["stride"], g["padding"], g["dilation"], "w_dw")
+        y = accel_threads.accel().nhwc.depthwise_forward(x, w, b, geometry, channels_last_out=True)
+        out = Activation(nhwc=y, channels=a.channels)
+        return Elementwise(self.act).run(out) if self.act else out
 
 
 def _activation_of(module) -> tuple[bool, str | None]:
@@ -322,7 +387,15 @@ def _conv_block(block: ConvBlock):
     known, act = _activation_of(block.activation)
     if not known or not (block.bn is None or isinstance(block.bn, nn.Identity)):
         return TorchStep(block)
-    conv = block.conv
+    if act not in EPILOGUE_ACTIVATIONS + (None,):  # the convolution's step, then the activation's own
+        return Sequence([_conv_block_step(block.conv, None), Elementwise(act)])
+    return _conv_block_step(block.conv, act, block)
+
+
+def _conv_block_step(conv, act, block=None):
+    """The step of a ConvBlock's convolution with the epilogue activation ``act``; ``block`` (the whole ConvBlock) is
+    what a depthwise step or a step the engine does not know runs on PyTorch, else the convolution alone."""
+    block = conv if block is None else block
     if isinstance(conv, BSConvU) and _plain_bsconv_u(conv):
         return Fused("bsconv_u", _bsconv_u_weights(conv.pw, conv.dw), act)
     if isinstance(conv, BSConvS) and _plain_bsconv_s(conv):
@@ -402,7 +475,12 @@ def _merged(steps: list) -> list:
                 **conv_geometry(last.conv),
             }
             out[-1] = Fused("dsc", weights, step.act, mid_act=last.act)
-        elif isinstance(step, Elementwise) and isinstance(last, (Fused, Affine)) and last.act is None:
+        elif (
+            isinstance(step, Elementwise)
+            and step.act in EPILOGUE_ACTIVATIONS
+            and isinstance(last, (Fused, Affine))
+            and last.act is None
+        ):
             last.act = step.act
         else:
             out.append(step)
@@ -415,10 +493,12 @@ def _expansion(step) -> bool:
 
 def _sequence(children) -> Sequence:
     """The children's steps in order, a child's ``Sequence`` spliced in (so the peepholes see its steps), merged."""
-    steps = []
-    for step in map(plan, children):
-        steps.extend(step.steps if isinstance(step, Sequence) else [step])
-    return Sequence(_merged(steps))
+    return Sequence(_merged([s for child in children for s in _spliced(plan(child))]))
+
+
+def _spliced(step) -> list:
+    """A step as the list of the steps it runs in turn: a ``Sequence``'s, its nested ones' spliced in."""
+    return [s for inner in step.steps for s in _spliced(inner)] if isinstance(step, Sequence) else [step]
 
 
 def _standard_unit(unit: StandardUnit):
@@ -439,8 +519,8 @@ def _preact_unit(unit: PreactUnit):
 
 
 def _linear_bottleneck(unit: LinearBottleneck):
-    body = _sequence([unit.conv1, unit.conv2, unit.conv3])
-    if unit.se_unit is not None or not isinstance(body.steps[-1], Fused) or body.steps[-1].act is not None:
+    body = _sequence([unit.conv1, unit.conv2, *([] if unit.se_unit is None else [unit.se_unit]), unit.conv3])
+    if not isinstance(body.steps[-1], Fused) or body.steps[-1].act is not None:
         return TorchStep(unit)
     return Residual(body, None) if unit.use_res_skip else body
 
@@ -476,6 +556,8 @@ def plan(module: nn.Module):
         return _preact_unit(module)
     if isinstance(module, LinearBottleneck) and _own_forward(module, LinearBottleneck):
         return _linear_bottleneck(module)
+    if isinstance(module, SEUnit) and _own_forward(module, SEUnit):
+        return SqueezeExcite(module)
     if isinstance(module, DSCUnit) and _own_forward(module, DSCUnit):
         return _sequence([module.conv_dw, module.conv_pw])
     if isinstance(module, InitUnitSmall) and _own_forward(module, InitUnitSmall):
@@ -490,7 +572,7 @@ def plan(module: nn.Module):
 def _pooled_steps(step):
     """Every step of a plan that writes into the engine's buffer pool (fused kernels and channels-last
     elementwise steps)."""
-    if isinstance(step, (Fused, Affine, Elementwise)):
+    if isinstance(step, (Fused, Affine, Elementwise, SqueezeExcite)):
         yield step
     for child in getattr(step, "steps", None) or []:
         yield from _pooled_steps(child)
@@ -517,6 +599,10 @@ def steps_summary(step, depth: int = 0) -> list[str]:
         return [f"{pad}fused {step.kind}{' + projection' if 'w_proj' in step.weights else ''}{acts}"]
     if isinstance(step, Elementwise):
         return [f"{pad}{step.act}"]
+    if isinstance(step, Depthwise):
+        return [f"{pad}depthwise{', act ' + step.act if step.act else ''}"]
+    if isinstance(step, SqueezeExcite):
+        return [f"{pad}squeeze-excite"]
     return [f"{pad}torch {type(getattr(step, 'module', getattr(step, 'block', None))).__name__}"]
 
 

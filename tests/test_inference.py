@@ -23,7 +23,7 @@ CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps
     ("cifar_mobilenetv1_w1d4", None, 14),  # its DSC units, depthwise then pointwise (Sec. 4.1)
     ("cifar_mobilenetv1_w1d4_bsconvu", None, 14),  # the regular stem, then 13 BSConv-U
     ("cifar_mobilenetv2_w1d2_bsconvs_p1d6", None, 19),  # each inverted residual one step, its projection merged
-    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 2),
+    ("cifar_mobilenetv3_small_w1d2_bsconvs_p1d6", None, 16),  # hard swish and squeeze-excite channels-last too
     ("cifar_tiny_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvu", None, 0),
     ("digits_cnn_bsconvs_p1d4", None, 0),
@@ -164,6 +164,43 @@ def test_bsconv_s_runs_merged_where_cheaper_on_the_tiles_else_as_two_steps_and_e
     x = torch.randn(2, 16, 11, 9)
     with torch.no_grad():
         assert relative_error(engine(x), model(x)) < 1e-5
+
+
+def test_hard_swish_squeeze_excite_and_a_lone_depthwise_step_run_channels_last_and_equal_eager():
+    """MobileNetV3's pieces: a 1 x 1 step then hard swish as its own channels-last step (the kernels' epilogues
+    clamp only), a 5 x 5 stride-2 depthwise step (Eq. 7) that no 1 x 1 step before it can take, on accel's
+    channels-last kernel, then hard swish, squeeze-excite and the linear 1 x 1 projection, and swish; 20 channels,
+    so the padded channels must stay 0 through every step."""
+    from blueprint.models.common import ConvBlock, SEUnit
+
+    torch.manual_seed(0)
+    model = with_random_batchnorm_statistics(
+        nn.Sequential(
+            ConvBlock(3, 20, 1, activation="hswish"),
+            nn.Hardswish(),
+            ConvBlock(20, 20, 5, stride=2, groups=20, bias=True, activation="hswish"),
+            SEUnit(20, 8),
+            ConvBlock(20, 24, 1, activation=None),
+            nn.SiLU(),
+        )
+    )
+    engine = InferenceEngine(blueprint.fuse(model))
+    assert engine.summary().splitlines() == [
+        "fused pointwise",
+        "hswish",
+        "hswish",
+        "depthwise",
+        "hswish",
+        "squeeze-excite",
+        "fused pointwise",
+        "swish",
+    ]
+    x = torch.randn(2, 3, 13, 11)
+    with torch.no_grad():
+        y = engine(x)
+        assert relative_error(y, model(x)) < 1e-5
+        model = model.double()
+        assert relative_error(InferenceEngine(blueprint.fuse(model))(x.double()), model(x.double())) < 1e-10
 
 
 def test_bad_models_and_inputs_are_named():
