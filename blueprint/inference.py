@@ -32,7 +32,7 @@ module itself on PyTorch:
 - ``ConvBlock`` (conv, no BatchNorm left, any of those activations or none), ``nn.Sequential``, ``nn.Identity``, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
-  (squeeze-excite included), ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their
+  and EfficientNet's and MnasNet's ``MBConv`` (squeeze-excite included), ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their
   children, nested sequences spliced so that the peepholes see across them.
 
 The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
@@ -58,6 +58,7 @@ from blueprint.backend import geometry as conv_geometry
 from blueprint.fusion import batchnorm_affine, merged_pointwise
 from blueprint.layers import BSConvS, BSConvU
 from blueprint.models.common import BackboneClassifier, ConvBlock, SEUnit
+from blueprint.models.efficientnet import MBConv
 from blueprint.models.mobilenet_v1 import DSCUnit
 from blueprint.models.mobilenet_v2 import LinearBottleneck
 from blueprint.models.resnet import InitUnitSmall, PreactUnit, StandardUnit
@@ -525,6 +526,18 @@ def _linear_bottleneck(unit: LinearBottleneck):
     return Residual(body, None) if unit.use_res_skip else body
 
 
+def _mbconv(unit: MBConv):
+    """EfficientNet's and MnasNet's unit: [expand], depthwise, [squeeze-excite], project, the residual sum in the
+    projection's epilogue (stochastic depth is the identity in eval mode; in training mode the unit runs on PyTorch)."""
+    if unit.drop is not None and unit.drop.training:
+        return TorchStep(unit)
+    parts = [unit.expand, unit.depthwise, unit.se_unit, unit.project]
+    body = _sequence([p for p in parts if p is not None])
+    if not isinstance(body.steps[-1], Fused) or body.steps[-1].act is not None:
+        return TorchStep(unit)
+    return Residual(body, None) if unit.use_res_skip else body
+
+
 def _own_forward(module, cls) -> bool:
     """``module``'s forward is ``cls``'s (a subclass that changes forward is not what the rule reads)."""
     return type(module).forward is cls.forward
@@ -556,6 +569,8 @@ def plan(module: nn.Module):
         return _preact_unit(module)
     if isinstance(module, LinearBottleneck) and _own_forward(module, LinearBottleneck):
         return _linear_bottleneck(module)
+    if isinstance(module, MBConv) and _own_forward(module, MBConv):
+        return _mbconv(module)
     if isinstance(module, SEUnit) and _own_forward(module, SEUnit):
         return SqueezeExcite(module)
     if isinstance(module, DSCUnit) and _own_forward(module, DSCUnit):

@@ -30,8 +30,8 @@ CASES = [  # (zoo name, input size or None for the zoo's, the fewest fused steps
     ("resnet10_bsconvu", (3, 64, 64), 8),
     ("mobilenetv1_w1d4", (3, 64, 64), 14),
     ("mobilenetv1_w1d4_bsconvu", (3, 64, 64), 14),
-    ("efficientnet_b0_bsconvs_p1d6", (3, 64, 64), 0),
-    ("mnasnet_bsconvs_p1d6", (3, 64, 64), 2),
+    ("efficientnet_b0_bsconvs_p1d6", (3, 64, 64), 30),  # MBConv units with swish and squeeze-excite
+    ("mnasnet_bsconvs_p1d6", (3, 64, 64), 17),
     ("densenet121_bsconvu", (3, 64, 64), 4),
     ("vgg16_bn_bsconvu", (3, 32, 32), 13),
     ("xception_bsconvu", (3, 96, 96), 4),
