@@ -3,7 +3,8 @@
 Every function has the name, signature and semantics of its ``reference`` counterpart (NCHW arrays,
 PyTorch weight layouts, float32 or float64 in and the same dtype out) and raises the same errors for
 bad input (both use ``reference.checks``). A forward returns ``(y, cache)``; the cache is accel's own
-and only accel's backward reads it. Importing accel changes nothing in the process (``accel.jit``).
+and only accel's backward reads it. The separable ops also take ``channels_last=True``: x, y, dy and dx as
+(B, H, W, C), every step in that layout (``accel.separable``; the accel backend's path for channels-last tensors). Importing accel changes nothing in the process (``accel.jit``).
 Threads: ``numba.set_num_threads`` for every kernel. The pointwise matrix products run on the ``matmul``
 the separable ops take: by default ``accel.gemm.matmul``, accel's register tiles on the same Numba threads,
 so a direct call uses one thread team (NumPy's BLAS pool and Numba's took turns on the cores); the accel

@@ -18,7 +18,7 @@ An op's output keeps the input's memory format, as PyTorch's convolutions do. A 
 (``x.to(memory_format=torch.channels_last)``) runs on accel's channels-last path (``accel.separable``'s
 ``channels_last``), read without a copy, and gives a channels-last output: so a model fed channels-last passes
 its activations from layer to layer, through PyTorch's BatchNorm, ReLU and sums too, in that layout with no
-layout change (``blueprint.training`` feeds the accel backend so). An NCHW input runs on the NCHW contract.
+layout change (``blueprint train --channels-last`` feeds it so). An NCHW input runs on the NCHW contract.
 
 The functional ops ``bsconv_u``, ``bsconv_s`` and ``dsc`` take tensors with the reference contract's
 weight layouts and always use accel. Each Function converts tensors to NumPy without copying
@@ -76,7 +76,7 @@ def _t(a):
     return None if a is None else torch.from_numpy(a)
 
 
-def channels_last_array(t):
+def _channels_last_array(t):
     """A 4-D tensor (B, C, H, W) as a C-contiguous NumPy array (B, H, W, C): a view of a channels-last tensor,
     else a copy."""
     return t.detach().permute(0, 2, 3, 1).contiguous().numpy()
@@ -112,7 +112,7 @@ class _Separable(torch.autograd.Function):
         channels_last = _is_channels_last(x)
         with accel_threads.scope():
             y, cache = _accel_op(f"{op}_forward")(
-                channels_last_array(x) if channels_last else _np(x),
+                _channels_last_array(x) if channels_last else _np(x),
                 *map(_np, weights),
                 _np(b),
                 stride=stride,
@@ -132,7 +132,7 @@ class _Separable(torch.autograd.Function):
         channels_last = ctx.cache.channels_last
         with accel_threads.scope():
             dx, *grads = _accel_op(f"{ctx.op}_backward")(
-                channels_last_array(dy) if channels_last else _np(dy), ctx.cache
+                _channels_last_array(dy) if channels_last else _np(dy), ctx.cache
             )
         return (
             None,

@@ -186,13 +186,8 @@ class SqueezeExcite:
             return Activation(nchw=self.module(a.nchw))
         se, x = self.module, torch.from_numpy(a.nhwc)  # B,H,W,Cp
         s = x.mean(dim=(1, 2))[:, : a.channels]  # B,C
-        s = se.activation2(
-            F.linear(
-                se.activation1(F.linear(s, se.conv1.weight[:, :, 0, 0], se.conv1.bias)),
-                se.conv2.weight[:, :, 0, 0],
-                se.conv2.bias,
-            )
-        )
+        s = se.activation1(F.linear(s, se.conv1.weight[:, :, 0, 0], se.conv1.bias))  # B,C': conv1 on a 1 x 1 plane
+        s = se.activation2(F.linear(s, se.conv2.weight[:, :, 0, 0], se.conv2.bias))  # B,C
         scale = F.pad(s, (0, x.shape[3] - a.channels))[:, None, None, :]  # B,1,1,Cp
         out = np.empty_like(a.nhwc) if self.pool is None else self.pool.empty(a.nhwc.shape, a.nhwc.dtype)
         torch.mul(x, scale, out=torch.from_numpy(out))

@@ -79,16 +79,6 @@ def test_channels_last_input_runs_channels_last_and_equals_plain_torch(name):
         torch.testing.assert_close(a, t, rtol=1e-10, atol=1e-10)
 
 
-def test_gradcheck_of_the_bridge_ops_on_channels_last_tensors():
-    x, w_pw, w_dw, b = _tensors((2, 3, 6, 5), (4, 3, 1, 1), (4, 1, 3, 3), (4,))
-    x = x.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
-    assert torch.autograd.gradcheck(lambda *a: backend.bsconv_u(*a, stride=2, padding=1), (x, w_pw, w_dw, b))
-    w_b, w_a = _tensors((2, 3, 1, 1), (4, 2, 1, 1))
-    assert torch.autograd.gradcheck(lambda *a: backend.bsconv_s(*a, padding=1), (x, w_b, w_a, w_dw, b))
-    (d_dw,) = _tensors((3, 1, 3, 3))
-    assert torch.autograd.gradcheck(lambda *a: backend.dsc(*a, padding=(2, 1), dilation=2), (x, d_dw, w_pw, b))
-
-
 def test_layers_that_cannot_fuse_fall_back_to_their_torch_forward():
     x = torch.randn(1, 4, 6, 6)
     with backend.use_backend("accel"):
