@@ -33,7 +33,8 @@ import numpy as np
 from accel.tiles import TILE, TILE_PIXELS, affine_kernel, bsconv_u_kernel, conv_kernel, dsc_kernel, pointwise_kernel
 from reference import checks
 
-ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2}  # the epilogues the kernels compute (accel.tiles.clamp)
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "hswish": 3}  # the epilogues (accel.tiles.clamp)
+BOUNDED = (None, "relu", "relu6")  # the ones ``affine`` takes (bounds, as the 3 x 3 depthwise tiles apply them)
 
 
 def padded(channels: int) -> int:
@@ -264,9 +265,11 @@ def _check_input(x, layer, res, shape_out):
     return np.ascontiguousarray(x), None if res is None else np.ascontiguousarray(res)
 
 
-def _activation(act, name="act"):
-    if act not in ACTIVATIONS:
-        raise ValueError(f"{name}: expected one of {list(ACTIVATIONS)}, got {act!r}")
+def _activation(act, name="act", bounded=False):
+    """The kernels' code of ``act``; ``bounded``: one of ``BOUNDED``."""
+    allowed = BOUNDED if bounded else tuple(ACTIVATIONS)
+    if act not in allowed:
+        raise ValueError(f"{name}: expected one of {list(allowed)}, got {act!r}")
     return ACTIVATIONS[act]
 
 
@@ -322,7 +325,8 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None,
     """act(V' * B + bias + res), V' = mid_act(W x + pw_bias) (Eq. 6-7; mid_act None for BSConv-U, an inverted
     residual's expansion activation otherwise), fused: x (B, H, W, M') -> (B, Ho, Wo, padded(N)), written into
     ``out`` if given (an array of that shape and x's dtype that does not overlap x or res). A layer packed with a
-    projection computes act(W2 dw_act(V' * B + bias) + proj_bias + res) -> (B, Ho, Wo, padded(N2))."""
+    projection computes act(W2 dw_act(V' * B + bias) + proj_bias + res) -> (B, Ho, Wo, padded(N2)). Each activation
+    is one of ``ACTIVATIONS``."""
     project = layer.proj_w.shape[0] > 0
     if dw_act is not None and not project:
         raise ValueError(f"dw_act: a layer without a projection (w_proj) has no second activation, got {dw_act!r}")
@@ -357,7 +361,8 @@ def bsconv_u(x, layer: FusedBSConvU, res=None, act=None, mid_act=None, out=None,
 
 def dsc(x, layer: FusedDSC, res=None, act=None, mid_act=None, out=None):
     """act(W mid_act(x * B' + dw_bias) + bias + res) (Sec. 4.1's DSC with its two activations), fused: x (B, H, W,
-    M') -> (B, Ho, Wo, padded(N)), written into ``out`` if given (as ``bsconv_u``)."""
+    M') -> (B, Ho, Wo, padded(N)), written into ``out`` if given (as ``bsconv_u``); both activations of
+    ``ACTIVATIONS``."""
     shape_out = output_shape(np.shape(x), layer)
     x, res = _check_input(x, layer, res, shape_out)
     if x.shape[3] != layer.taps.shape[2]:  # channels not a whole number of tiles: zero-padded to them
@@ -410,5 +415,5 @@ def affine(x, s, t, act=None, out=None):
     x = np.ascontiguousarray(x)
     y = _output(out, x.shape, x.dtype)
     c = x.shape[3]
-    affine_kernel(x.reshape(-1, c), s, t, _activation(act), AFFINE_BLOCK, y.reshape(-1, c))
+    affine_kernel(x.reshape(-1, c), s, t, _activation(act, bounded=True), AFFINE_BLOCK, y.reshape(-1, c))
     return y

@@ -23,17 +23,19 @@ module itself on PyTorch:
 - any other dense convolution (groups 1, zero padding: a stem, ResNet's 3 x 3 convolutions) -> a conv step, a row
   of patches at a time through the pointwise tiles (a wide one on a large batch on PyTorch's convolution, which
   multiplies those faster: ``WIDE_CONV_CHANNELS``);
-- a depthwise convolution that no 1 x 1 step before it takes (after MobileNetV3's hard swish) -> a depthwise step
-  on accel's channels-last depthwise kernel (``accel.nhwc``);
-- ReLU/ReLU6 -> the epilogue of the fused step before it, or a one-pass step; hard swish and swish (which map 0 to
-  0, so padded channels stay 0) -> a one-pass step of PyTorch's op on the channels-last array;
+- a depthwise convolution that no 1 x 1 step before it takes (after a hard swish that stands alone, or a swish)
+  -> a depthwise step on accel's channels-last depthwise kernel (``accel.nhwc``);
+- ReLU/ReLU6 and hard swish -> the epilogue of the fused step before it (an affine step's: ReLU/ReLU6 only), or a
+  one-pass step; swish -> a one-pass step of PyTorch's op on the channels-last array (each maps 0 to 0, so padded
+  channels stay 0);
 - the zoo's ``SEUnit`` (squeeze-excite) -> a step that takes the means, the two small products and the
   activations on PyTorch on (B, C) vectors and scales the channels-last activation in one pass;
 - ``ConvBlock`` (conv, no BatchNorm left, any of those activations or none), ``nn.Sequential``, ``nn.Identity``, the
   zoo's ``StandardUnit`` (residual sum and ReLU in the last step's epilogue) and ``PreactUnit`` (its BatchNorm,
   which ``fuse`` cannot fold before a padded convolution, as a per-channel affine step), ``LinearBottleneck``
-  and EfficientNet's and MnasNet's ``MBConv`` (squeeze-excite included), ``DSCUnit``, ``InitUnitSmall`` and ``BackboneClassifier``: planned through their
-  children, nested sequences spliced so that the peepholes see across them.
+  and EfficientNet's and MnasNet's ``MBConv`` (squeeze-excite included), ``DSCUnit``, ``InitUnitSmall`` and
+  ``BackboneClassifier``: planned through their children, nested sequences spliced so that the peepholes see
+  across them.
 
 The layout changes only where a recognized step follows a PyTorch one or the other way round: once at the
 model's entry and once at its exit for a fully recognized backbone (the classifier runs on PyTorch). Each
@@ -65,8 +67,11 @@ from blueprint.models.resnet import InitUnitSmall, PreactUnit, StandardUnit
 from reference.checks import spatial_geometry
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hswish", nn.SiLU: "swish"}
-EPILOGUE_ACTIVATIONS = ("relu", "relu6")  # the ones the fused kernels apply in their epilogues (clamps)
-# The others run as their own step, on channels-last activations too: each maps 0 to 0, so padded channels stay 0.
+# The activations a fused step and an affine one apply in their epilogues (accel.fused_nhwc's ACTIVATIONS, BOUNDED):
+# a ConvBlock's activation is a step of its own where it is not one of these, and the peephole merges an activation
+# step into the step before it where that step takes it. Each maps 0 to 0, so padded channels stay 0.
+FUSED_ACTIVATIONS = ("relu", "relu6", "hswish")
+EPILOGUE_ACTIVATIONS = ("relu", "relu6")
 TORCH_ACTIVATIONS = {
     "relu": torch.relu,
     "relu6": lambda t: torch.clamp(t, 0, 6),
@@ -471,16 +476,19 @@ def _merged(steps: list) -> list:
                 **conv_geometry(last.conv),
             }
             out[-1] = Fused("dsc", weights, step.act, mid_act=last.act)
-        elif (
-            isinstance(step, Elementwise)
-            and step.act in EPILOGUE_ACTIVATIONS
-            and isinstance(last, (Fused, Affine))
-            and last.act is None
-        ):
+        elif isinstance(step, Elementwise) and _takes_activation(last, step.act):
             last.act = step.act
         else:
             out.append(step)
     return out
+
+
+def _takes_activation(step, act: str) -> bool:
+    """Whether ``act`` can join ``step``'s epilogue: a fused step (``FUSED_ACTIVATIONS``) or an affine one
+    (``EPILOGUE_ACTIVATIONS``) without an activation yet."""
+    if not isinstance(step, (Fused, Affine)) or step.act is not None:
+        return False
+    return act in (FUSED_ACTIVATIONS if isinstance(step, Fused) else EPILOGUE_ACTIVATIONS)
 
 
 def _expansion(step) -> bool:

@@ -22,7 +22,8 @@ import reference
 from accel import fused_nhwc, gemm, tile_source, tiles
 
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
-ACTS = [None, "relu", "relu6"]
+ACTS = [None, "relu", "relu6"]  # the ones the 3 x 3 depthwise tiles apply as bounds, and affine takes
+ALL_ACTS = [*ACTS, "hswish"]  # the fused layers' activations
 
 
 def assert_close(actual, expected, dtype, what):
@@ -32,6 +33,8 @@ def assert_close(actual, expected, dtype, what):
 
 
 def activate(v, act):
+    if act == "hswish":
+        return v * np.clip(v + 3, 0, 6) / 6
     return v if act is None else np.clip(v, 0, 6 if act == "relu6" else None)
 
 
@@ -125,8 +128,8 @@ def bsconv_cases(draw):
 @given(
     case=bsconv_cases(),
     dtype=st.sampled_from([np.float32, np.float64]),
-    act=st.sampled_from(ACTS),
-    mid_act=st.sampled_from(ACTS),
+    act=st.sampled_from(ALL_ACTS),
+    mid_act=st.sampled_from(ALL_ACTS),
     with_res=st.booleans(),
     with_biases=st.booleans(),
     seed=st.integers(0, 2**16),
@@ -158,6 +161,15 @@ def bsconv_cases(draw):
     with_biases=False,
     seed=3,
 )
+@example(  # hard swish after the unit 3 x 3 tile (which then applies no bounds) and on the ring's rows
+    case=dict(batch=2, m=6, n=18, h=5, w=9, k=3, stride=1, padding=1, dilation=1),
+    dtype=np.float64,
+    act="hswish",
+    mid_act="hswish",
+    with_res=True,
+    with_biases=True,
+    seed=4,
+)
 def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
     c = case
@@ -178,9 +190,9 @@ def test_fused_bsconv_u_equals_pointwise_then_depthwise_eq_6_7(case, dtype, act,
     case=bsconv_cases(),
     n2=st.integers(1, 35),
     dtype=st.sampled_from([np.float32, np.float64]),
-    mid_act=st.sampled_from(ACTS),
-    dw_act=st.sampled_from(ACTS),
-    act=st.sampled_from(ACTS),
+    mid_act=st.sampled_from(ALL_ACTS),
+    dw_act=st.sampled_from(ALL_ACTS),
+    act=st.sampled_from(ALL_ACTS),
     with_res=st.booleans(),
     seed=st.integers(0, 2**16),
 )
@@ -232,8 +244,8 @@ def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, ac
 @given(
     case=bsconv_cases(),
     dtype=st.sampled_from([np.float32, np.float64]),
-    act=st.sampled_from(ACTS),
-    mid_act=st.sampled_from(ACTS),
+    act=st.sampled_from(ALL_ACTS),
+    mid_act=st.sampled_from(ALL_ACTS),
     with_res=st.booleans(),
     with_biases=st.booleans(),
     seed=st.integers(0, 2**16),
@@ -255,6 +267,15 @@ def unfused_dsc(x, w_dw, w_pw, dw_bias, bias, stride, padding, dilation, res, ac
     with_res=False,
     with_biases=True,
     seed=5,
+)
+@example(  # hard swish after the 3 x 3 tile and after the product
+    case=dict(batch=2, m=18, n=9, h=5, w=9, k=3, stride=1, padding=1, dilation=1),
+    dtype=np.float64,
+    act="hswish",
+    mid_act="hswish",
+    with_res=True,
+    with_biases=True,
+    seed=6,
 )
 def test_fused_dsc_equals_depthwise_then_pointwise_sec_4_1(case, dtype, act, mid_act, with_res, with_biases, seed):
     rng = np.random.default_rng(seed)
@@ -279,7 +300,7 @@ def test_fused_dsc_equals_depthwise_then_pointwise_sec_4_1(case, dtype, act, mid
     h=st.integers(1, 9),
     w=st.integers(1, 9),
     stride=st.integers(1, 3),
-    act=st.sampled_from(ACTS),
+    act=st.sampled_from(ALL_ACTS),
     with_res=st.booleans(),
     dtype=st.sampled_from([np.float32, np.float64]),
     seed=st.integers(0, 2**16),
@@ -300,7 +321,7 @@ def test_fused_pointwise_equals_a_strided_1x1_convolution(batch, m, n, h, w, str
 
 @given(
     case=bsconv_cases(),
-    act=st.sampled_from(ACTS),
+    act=st.sampled_from(ALL_ACTS),
     with_res=st.booleans(),
     with_bias=st.booleans(),
     padded_input=st.booleans(),
@@ -400,6 +421,8 @@ def test_bad_inputs_are_named():
         fused_nhwc.affine(np.zeros((1, 2, 2, 3)), np.ones(3), np.zeros(4))
     with pytest.raises(ValueError, match=r"w_proj: expected a float64 \(N2, 4, 1, 1\) array"):
         fused_nhwc.pack_bsconv_u(w_pw, w_dw, padding=1, w_proj=np.zeros((5, 3, 1, 1)))
+    with pytest.raises(ValueError, match=r"act: expected one of \[None, 'relu', 'relu6'\], got 'hswish'"):
+        fused_nhwc.affine(np.zeros((1, 2, 2, 3)), np.ones(3), np.zeros(3), act="hswish")
     with pytest.raises(ValueError, match="dw_act: a layer without a projection"):
         fused_nhwc.bsconv_u(np.zeros((1, 5, 5, 3)), layer, dw_act="relu")
     w_conv = rng.standard_normal((4, 3, 3, 3))

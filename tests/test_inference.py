@@ -166,11 +166,12 @@ def test_bsconv_s_runs_merged_where_cheaper_on_the_tiles_else_as_two_steps_and_e
         assert relative_error(engine(x), model(x)) < 1e-5
 
 
-def test_hard_swish_squeeze_excite_and_a_lone_depthwise_step_run_channels_last_and_equal_eager():
-    """MobileNetV3's pieces: a 1 x 1 step then hard swish as its own channels-last step (the kernels' epilogues
-    clamp only), a 5 x 5 stride-2 depthwise step (Eq. 7) that no 1 x 1 step before it can take, on accel's
-    channels-last kernel, then hard swish, squeeze-excite and the linear 1 x 1 projection, and swish; 20 channels,
-    so the padded channels must stay 0 through every step."""
+def test_hard_swish_swish_squeeze_excite_and_a_lone_depthwise_step_run_channels_last_and_equal_eager():
+    """MobileNetV3's and EfficientNet's pieces: hard swish in a fused step's epilogue, or as its own channels-last
+    step where no step before takes it, and swish always as its own; a 5 x 5 stride-2 depthwise step (Eq. 7) that no
+    1 x 1 step before it can take, on accel's channels-last kernel; squeeze-excite; an expansion with hard swish, a
+    depthwise step and a projection in one fused step (hard swish on the ring's rows and after the projection); 20
+    and 24 channels, so the padded channels must stay 0 through every step."""
     from blueprint.models.common import ConvBlock, SEUnit
 
     torch.manual_seed(0)
@@ -180,19 +181,21 @@ def test_hard_swish_squeeze_excite_and_a_lone_depthwise_step_run_channels_last_a
             nn.Hardswish(),
             ConvBlock(20, 20, 5, stride=2, groups=20, bias=True, activation="hswish"),
             SEUnit(20, 8),
-            ConvBlock(20, 24, 1, activation=None),
+            ConvBlock(20, 24, 1, activation="hswish"),
+            ConvBlock(24, 24, 3, groups=24, activation="relu"),
+            ConvBlock(24, 16, 1, activation=None),
+            nn.Hardswish(),
             nn.SiLU(),
         )
     )
     engine = InferenceEngine(blueprint.fuse(model))
     assert engine.summary().splitlines() == [
-        "fused pointwise",
-        "hswish",
+        "fused pointwise, act hswish",
         "hswish",
         "depthwise",
         "hswish",
         "squeeze-excite",
-        "fused pointwise",
+        "fused bsconv_u + projection, mid hswish, dw relu, act hswish",
         "swish",
     ]
     x = torch.randn(2, 3, 13, 11)
