@@ -98,6 +98,18 @@ def test_channels_last_plans_the_channels_last_kernels():
     assert not routes.plan(8, (32, 32), (3, 3), geometry, channels_last=True).planar
 
 
+def test_channels_last_bad_inputs_are_named_in_the_channels_last_layout():
+    """x's channels are its last axis, and dy must have the channels-last shape of the forward's output."""
+    w_pw, w_dw = np.zeros((4, 4, 1, 1)), np.zeros((4, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"w_pw: expected shape \(N, 3, 1, 1\) to match the input channels"):
+        accel.bsconv_u_forward(np.zeros((2, 5, 5, 3)), w_pw, w_dw, channels_last=True)
+    _, cache = accel.bsconv_u_forward(np.zeros((2, 5, 5, 4)), w_pw, w_dw, padding=1, channels_last=True)
+    with pytest.raises(
+        ValueError, match=r"dy: expected shape \(2, 5, 5, 4\) \(the forward output\), got \(2, 4, 5, 5\)"
+    ):
+        accel.bsconv_u_backward(np.zeros((2, 4, 5, 5)), cache)
+
+
 @pytest.mark.parametrize("op", OPS[1:])
 def test_channels_last_large_plane_equals_reference(op):
     """A 12 x 40 plane at stride 1, which NCHW data would run on the planar kernels, channels-last; same results."""
