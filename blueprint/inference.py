@@ -14,9 +14,8 @@ module itself on PyTorch:
   multiply-adds) -> one fused BSConv-U step with W = W^A W^B (Eq. 8) where that costs fewer multiply-adds on
   the padded tiles (M' = 4 pads to 16 channels), else a 1 x 1 step for W^B and a fused BSConv-U step for W^A;
 - a 1 x 1 convolution followed by a depthwise one (an inverted residual's expansion and depthwise step) -> the
-  same fused step, with the expansion's
-  activation applied to the ring's rows; a stride-1 1 x 1 convolution after it (the projection) joins the same
-  step, each row of the depthwise output multiplied by it at once;
+  same fused step, with the expansion's activation applied to the ring's rows; a stride-1 1 x 1 convolution after
+  it (the projection) joins the same step, each row of the depthwise output multiplied by it at once;
 - a depthwise convolution followed by a stride-1 1 x 1 one (a DSC, Sec. 4.1: MobileNetV1's units) -> one fused
   step, a row of the depthwise output at a time with its activation and at once its pointwise product;
 - a 1 x 1 convolution (projection shortcuts, inverted residuals' projections) -> a pointwise step;
