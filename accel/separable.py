@@ -18,8 +18,8 @@ per forward (kept in the cache for the backward):
   (``accel.layout.to_channels_last``) and keeps U and dU channels-last.
 
 With ``channels_last=True`` a forward takes x as (B, H, W, M) and returns y as (B, Ho, Wo, N), and its backward
-takes dy and returns dx in that layout too: the accel backend's path, which keeps a model's activations
-channels-last from layer to layer. X is then the transposed view of x (no fold), every depthwise step runs on
+takes dy and returns dx in that layout too: the accel backend's path for channels-last tensors, on which a
+model's activations stay channels-last from layer to layer. X is then the transposed view of x (no fold), every depthwise step runs on
 ``accel.nhwc`` (``route.plan``), and V', U and dV' stay channels-last, so no step changes a layout.
 
 Each forward keeps the intermediate its backward needs (the folded x and V' for BSConv, U' too for
