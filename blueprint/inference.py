@@ -151,6 +151,11 @@ def _channel_vectors(cache: dict, a: Activation, make) -> tuple:
     return cache[key]
 
 
+def _buffer_like(x: np.ndarray, pool) -> np.ndarray:
+    """An array of x's shape and dtype for a step's output: from the engine's pool, or new without one."""
+    return np.empty_like(x) if pool is None else pool.empty(x.shape, x.dtype)
+
+
 def _affine_nhwc(a: Activation, s, t, act, pool) -> Activation:
     out = None if pool is None else pool.empty(a.nhwc.shape, a.nhwc.dtype)
     return Activation(nhwc=_fused().affine(a.nhwc, s, t, act, out=out), channels=a.channels)
@@ -169,7 +174,7 @@ class Elementwise:
         if a.nhwc is None:
             return Activation(nchw=TORCH_ACTIVATIONS[self.act](a.as_nchw()))
         if self.act not in EPILOGUE_ACTIVATIONS:
-            out = np.empty_like(a.nhwc) if self.pool is None else self.pool.empty(a.nhwc.shape, a.nhwc.dtype)
+            out = _buffer_like(a.nhwc, self.pool)
             OUT_OPS[self.act](torch.from_numpy(a.nhwc), out=torch.from_numpy(out))
             return Activation(nhwc=out, channels=a.channels)
         s, t = _channel_vectors(self.vectors, a, lambda d: (np.ones(a.channels, d), np.zeros(a.channels, d)))
@@ -193,7 +198,7 @@ class SqueezeExcite:
         s = se.activation1(F.linear(s, se.conv1.weight[:, :, 0, 0], se.conv1.bias))  # B,C': conv1 on a 1 x 1 plane
         s = se.activation2(F.linear(s, se.conv2.weight[:, :, 0, 0], se.conv2.bias))  # B,C
         scale = F.pad(s, (0, x.shape[3] - a.channels))[:, None, None, :]  # B,1,1,Cp
-        out = np.empty_like(a.nhwc) if self.pool is None else self.pool.empty(a.nhwc.shape, a.nhwc.dtype)
+        out = _buffer_like(a.nhwc, self.pool)
         torch.mul(x, scale, out=torch.from_numpy(out))
         return Activation(nhwc=out, channels=a.channels)
 
